@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`.
+# Both create .venv themselves from the system's python3 (3.10+).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint eval bench calibrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/face-kiosk gui $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check kiosk ui tests tools
+	$(BIN)/lint-imports
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+eval: $(STAMP)
+	$(BIN)/face-kiosk eval
+
+bench: $(STAMP)
+	$(BIN)/face-kiosk bench
+
+clean:
+	rm -rf $(VENV) build dist

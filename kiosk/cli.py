@@ -1,0 +1,434 @@
+"""`face-kiosk` command line. Models load once per command; bad items never stop a batch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from kiosk import __version__
+from kiosk.errors import KioskError
+
+log = logging.getLogger("kiosk")
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+
+
+def _quiet_native_logs() -> None:
+    # MediaPipe/TFLite print INFO lines on stderr; they drown the one-line messages we owe users.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# -- shared helpers ----------------------------------------------------------------------
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    from kiosk.config import default_data_dir
+
+    return Path(args.db) if args.db else default_data_dir() / "gallery.db"
+
+
+def _config(args: argparse.Namespace):
+    from kiosk.config import load_config
+
+    config = load_config(Path(args.config) if getattr(args, "config", None) else None)
+    if getattr(args, "embedder", None):
+        config.vision.embedder = args.embedder
+    if getattr(args, "detector", None):
+        config.vision.detector = args.detector
+    return config
+
+
+def _pipeline(config):
+    from kiosk.vision.pipeline import FacePipeline
+
+    pipeline = FacePipeline(config.vision)
+    if any("non-commercial" in lic for lic in pipeline.embedding.licences):
+        print("note: the mbf model's weights are licensed for non-commercial research only", file=sys.stderr)
+    return pipeline
+
+
+def _jsonl(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _image_list(images: list[str], list_file: str | None) -> Iterator[str]:
+    yield from images
+    if list_file:
+        try:
+            handle = sys.stdin if list_file == "-" else open(list_file, encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise KioskError(f"cannot read list {list_file}: {exc.strerror}") from None
+        with handle:
+            for line in handle:
+                line = line.strip()
+                if line:
+                    yield line
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    """Enroll photos of one named person, or one person per subfolder of --from-dir."""
+    from kiosk.enrollment import sample_from_image
+    from kiosk.gallery import Gallery
+
+    if bool(args.name) == bool(args.from_dir):
+        raise KioskError("give either --name NAME IMAGE... or --from-dir DIR")
+    if args.name and not args.images:
+        raise KioskError("--name needs at least one IMAGE")
+    jobs: list[tuple[str, list[Path]]] = []
+    if args.name:
+        jobs.append((args.name, [Path(p) for p in args.images]))
+    else:
+        root = Path(args.from_dir)
+        if not root.is_dir():
+            raise KioskError(f"{root}: not a folder")
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if files:
+                jobs.append((folder.name.replace("_", " "), files))
+        if not jobs:
+            raise KioskError(f"{root}: no subfolders with images (one subfolder per person)")
+    config = _config(args)
+    pipeline = _pipeline(config)
+    enrolled = 0
+    with Gallery(_db_path(args)) as gallery:
+        for name, files in jobs:
+            samples, problems = [], []
+            for path in files:
+                try:
+                    samples.append(sample_from_image(pipeline, path))
+                except KioskError as exc:
+                    problems.append(str(exc))
+            for problem in problems:
+                print(f"skipped: {problem}", file=sys.stderr)
+            if not samples:
+                print(f"not enrolled: {name}: no usable photo", file=sys.stderr)
+                continue
+            consent = {"consent_at": None, "consent_text": ""}
+            if args.consent:
+                from kiosk.gallery.store import now_iso
+
+                consent = {"consent_at": now_iso(), "consent_text": args.consent}
+            existing = gallery.find_people(name)
+            if len(existing) == 1:
+                gallery.add_samples(existing[0].id, samples, pipeline.model_version)
+                person_id, verb = existing[0].id, "added samples to"
+            else:
+                person_id = gallery.add_person(name, samples, pipeline.model_version, **consent)
+                verb = "enrolled"
+            enrolled += 1
+            print(f"{verb} {name} (id {person_id}): {len(samples)} photo(s), {len(problems)} skipped")
+    if not enrolled:
+        raise KioskError("nothing enrolled")
+    return 0
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    """1:N identification of every face in each image."""
+    from kiosk.gallery import Gallery
+    from kiosk.imageio import load_rgb
+    from kiosk.recognizer import Recognizer
+
+    config = _config(args)
+    db = _db_path(args)
+    if not db.exists():
+        raise KioskError(f"{db}: no gallery here (enroll someone first, or check --db)")
+    with Gallery(db) as gallery:
+        recognizer = Recognizer(config, gallery, _pipeline(config))
+        recognizer.matcher  # noqa: B018 - fail early on a model mismatch, before the batch
+        for image in _image_list(args.images, args.list):
+            record: dict = {"image": image, "faces": [], "error": None}
+            try:
+                results = recognizer.recognize(load_rgb(image))
+                if not results:
+                    record["error"] = "no face found"
+                for r in results:
+                    record["faces"].append({
+                        "box": [round(float(v), 1) for v in r.box],
+                        "masked": r.face.masked,
+                        "mask_score": round(r.face.mask_score, 4),
+                        "person": r.name,
+                        "score": round(r.match.score, 4),
+                    })
+            except KioskError as exc:
+                record["error"] = str(exc)
+            if args.jsonl:
+                _jsonl(record)
+            else:
+                faces = ", ".join(
+                    f"{f['person'] or 'unknown'} ({f['score']:.2f}{', masked' if f['masked'] else ''})"
+                    for f in record["faces"]
+                )
+                print(f"{image}: {record['error'] or faces}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """1:1 verification of image pairs (largest face in each image)."""
+    from kiosk.imageio import load_rgb
+    from kiosk.matching import verify_pair
+
+    config = _config(args)
+    pipeline = _pipeline(config)
+    root = Path(args.root)
+    cache: dict[str, object] = {}
+
+    def face_of(rel: str):
+        if rel not in cache:
+            if len(cache) > 4096:
+                cache.clear()
+            try:
+                faces = pipeline.analyze(load_rgb(root / rel), max_faces=1)
+                cache[rel] = faces[0] if faces else KioskError(f"{rel}: no face found")
+            except KioskError as exc:
+                cache[rel] = exc
+        value = cache[rel]
+        if isinstance(value, KioskError):
+            raise value
+        return value
+
+    try:
+        handle = sys.stdin if args.pairs == "-" else open(args.pairs, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise KioskError(f"cannot read pairs {args.pairs}: {exc.strerror}") from None
+    with handle:
+        for lineno, line in enumerate(handle, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            parts = line.split("\t")
+            record: dict = {"a": parts[0], "b": parts[1] if len(parts) > 1 else "", "score": None,
+                            "match": None, "masked_a": None, "masked_b": None, "error": None}
+            try:
+                if len(parts) != 2:
+                    raise KioskError(f"line {lineno}: expected 'path_a<TAB>path_b'")
+                fa, fb = face_of(parts[0]), face_of(parts[1])
+                record["masked_a"], record["masked_b"] = fa.masked, fb.masked
+                score, match = verify_pair(fa.embedding, fa.masked, fb.embedding, fb.masked, config.match)
+                record["score"], record["match"] = round(score, 5), match
+            except KioskError as exc:
+                record["error"] = str(exc)
+            if args.jsonl:
+                _jsonl(record)
+            else:
+                verdict = record["error"] or f"{record['score']:.3f} {'same' if record['match'] else 'different'}"
+                print(f"{record['a']}\t{record['b']}\t{verdict}")
+    return 0
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    """List, show, rename, remove or re-embed people."""
+    from kiosk.gallery import Gallery
+
+    db = _db_path(args)
+    if not db.exists():
+        raise KioskError(f"{db}: no gallery here")
+    with Gallery(db) as gallery:
+        if args.action == "list":
+            people = gallery.people(args.search or "")
+            if args.jsonl:
+                for p in people:
+                    _jsonl({"id": p.id, "name": p.name, "samples": p.n_samples, "templates": p.n_templates,
+                            "consent_at": p.consent_at, "last_seen": p.last_seen})
+            else:
+                for p in people:
+                    print(f"{p.id:>5}  {p.name:<30} {p.n_samples:>3} samples  last seen {p.last_seen or '-'}")
+                print(f"{len(people)} people")
+        elif args.action == "show":
+            p = gallery.resolve(args.person)
+            print(json.dumps({k: v for k, v in p.__dict__.items()}, indent=2, ensure_ascii=False))
+        elif args.action == "rename":
+            p = gallery.resolve(args.person)
+            gallery.update_person(p.id, name=args.new_name)
+            print(f"renamed {p.name} -> {args.new_name.strip()} (id {p.id})")
+        elif args.action == "remove":
+            p = gallery.resolve(args.person)
+            gallery.remove_person(p.id)
+            print(f"removed {p.name} (id {p.id}) with all their samples, templates and visits")
+        elif args.action == "reembed":
+            from kiosk.enrollment import templates_for_aligned
+
+            pipeline = _pipeline(_config(args))
+            per_sample = {sid: templates_for_aligned(pipeline, crop, masked)
+                          for sid, _pid, crop, masked in gallery.all_samples()}
+            gallery.replace_templates(pipeline.model_version, per_sample)
+            print(f"re-embedded {len(per_sample)} samples with {pipeline.model_version}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write people to a portable zip."""
+    from kiosk.gallery import Gallery
+    from kiosk.gallery.archive import export_people
+
+    with Gallery(_db_path(args)) as gallery:
+        ids = [gallery.resolve(ref).id for ref in args.person] if args.person else None
+        n = export_people(gallery, args.archive, ids)
+    print(f"exported {n} people to {args.archive}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Add the people of an export to the gallery."""
+    from kiosk.enrollment import templates_for_aligned
+    from kiosk.gallery import Gallery
+    from kiosk.gallery.archive import import_people
+
+    config = _config(args)
+    pipeline = _pipeline(config)
+    reembed = (lambda crop, masked: templates_for_aligned(pipeline, crop, masked)) if args.reembed else None
+    with Gallery(_db_path(args)) as gallery:
+        n = import_people(gallery, args.archive, pipeline.model_version, reembed)
+    print(f"imported {n} people from {args.archive}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Accuracy on ../shared/data at the app's own thresholds."""
+    from kiosk.evaluation import main_eval
+
+    return main_eval(args, _config(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Speed per stage, end to end, and 1:N at scale."""
+    from kiosk.benchmark import main_bench
+
+    return main_bench(args, _config(args))
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    """Placeholder: the `face-kiosk` launcher (ui/launcher.py) replaces it with the real app.
+
+    kiosk never imports ui (the core stays Qt-free), so `python -m kiosk gui` cannot start it.
+    """
+    raise KioskError("the desktop app starts through the `face-kiosk` command (ui.launcher)")
+
+
+def cmd_self_test(args: argparse.Namespace) -> int:
+    """Check models, pipeline and database on a bundled photo."""
+    from kiosk.selftest import run_self_test
+
+    return run_self_test(args)
+
+
+# -- parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the packaged app)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", help="gallery database (default: the user data folder)")
+    common.add_argument("--config", help="config JSON (default: the user config folder)")
+    common.add_argument("--embedder", choices=["sface", "sface+mbf"],
+                        help="override the embedder (mbf weights: non-commercial use only)")
+    common.add_argument("--detector", choices=["mediapipe", "yunet"], help="override the detector")
+    common.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+    parser = argparse.ArgumentParser(prog="face-kiosk", description="Offline mask-aware face recognition kiosk.")
+    parser.add_argument("--version", action="version", version=f"face-kiosk {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("gui", parents=[common], help="start the desktop app (default)")
+    p.add_argument("--source", help="camera index, video file, image folder or stream URL")
+    p.add_argument("--kiosk", action="store_true", help="start straight into fullscreen kiosk mode")
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("enroll", parents=[common], help="enroll people from photos")
+    p.add_argument("--name", help="the person's name (with IMAGE...)")
+    p.add_argument("--from-dir", help="one subfolder per person, named after the folder")
+    p.add_argument("--consent", metavar="TEXT", help="record that consent was given, with this text")
+    p.add_argument("images", nargs="*", metavar="IMAGE")
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("identify", parents=[common], help="who is in these images (1:N)")
+    p.add_argument("images", nargs="*", metavar="IMAGE")
+    p.add_argument("--list", metavar="FILE", help="file with one image path per line ('-': stdin)")
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per image")
+    p.set_defaults(func=cmd_identify)
+
+    p = sub.add_parser("verify", parents=[common], help="same person or not, for pairs of images (1:1)")
+    p.add_argument("--pairs", required=True, metavar="FILE", help="lines 'relpath_a<TAB>relpath_b' ('-': stdin)")
+    p.add_argument("--root", default=".", help="folder the relative paths start from")
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per pair")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("people", parents=[common], help="list, show, rename, remove, reembed")
+    psub = p.add_subparsers(dest="action", required=True)
+    q = psub.add_parser("list", parents=[common])
+    q.add_argument("--search", help="filter by name, company or host")
+    q.add_argument("--jsonl", action="store_true")
+    q = psub.add_parser("show", parents=[common])
+    q.add_argument("person", help="id or exact name")
+    q = psub.add_parser("rename", parents=[common])
+    q.add_argument("person", help="id or exact name")
+    q.add_argument("new_name")
+    q = psub.add_parser("remove", parents=[common])
+    q.add_argument("person", help="id or exact name")
+    psub.add_parser("reembed", parents=[common], help="re-make all templates with the current model")
+    p.set_defaults(func=cmd_people)
+
+    p = sub.add_parser("export", parents=[common], help="write people to a portable zip")
+    p.add_argument("archive")
+    p.add_argument("--person", action="append", help="id or name (repeat; default everyone)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", parents=[common], help="add the people of an export")
+    p.add_argument("archive")
+    p.add_argument("--reembed", action="store_true", help="re-make templates if they come from another model")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("eval", parents=[common], help="accuracy on ../shared/data")
+    p.add_argument("--data", help="data folder (default: ../shared/data next to the project)")
+    p.add_argument("--quick", action="store_true", help="a small subset, for a smoke test")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", parents=[common], help="speed per stage and 1:N at scale")
+    p.add_argument("--live", metavar="SOURCE", help="benchmark the live window's worker on a clip")
+    p.add_argument("--sizes", default="1000,10000,100000,1000000", help="1:N gallery sizes (templates)")
+    p.add_argument("--repeat", type=int, default=30)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("self-test", parents=[common], help="check models, pipeline and database")
+    p.set_defaults(func=cmd_self_test)
+    return parser
+
+
+def main(argv: list[str] | None = None, gui: Callable[[argparse.Namespace], int] | None = None) -> int:
+    """Entry point of `face-kiosk`. Exit 0 on success, 1 on a command-level error, 2 on usage.
+
+    `gui` is the desktop app's runner, handed in by ui.launcher.
+    """
+    _quiet_native_logs()
+    parser = build_parser()
+    if gui is not None:
+        parser._subparsers._group_actions[0].choices["gui"].set_defaults(func=gui)
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `face-kiosk` starts the app on the default camera
+        args = parser.parse_args(["gui"])
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except KioskError as exc:
+        print(f"face-kiosk: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("face-kiosk: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Typed, validated configuration (a typo in a key is an error, values are bounded)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kiosk.errors import KioskError
+
+CONFIG_VERSION = 1
+APP_NAME = "face-kiosk"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VisionConfig(_Strict):
+    """Which models run, and how."""
+
+    detector: Literal["mediapipe", "yunet"] = Field(
+        "mediapipe", description="mediapipe: BlazeFace + YuNet 5-point refinement; yunet: YuNet alone"
+    )
+    mediapipe_model: Literal["mediapipe-full", "mediapipe-short"] = "mediapipe-full"
+    embedder: Literal["sface", "sface+mbf"] = Field(
+        "sface", description="sface is Apache-2.0; sface+mbf adds InsightFace weights (non-commercial only)"
+    )
+    threads: int = Field(2, ge=1, le=64, description="onnxruntime threads per model")
+    min_face_px: int = Field(40, ge=16, le=400, description="faces narrower than this are ignored")
+
+
+class MatchConfig(_Strict):
+    """Decision rules. None means: use the calibrated value shipped in resources/models."""
+
+    target_fpir: float = Field(0.005, gt=0, lt=0.2, description="1:N false-positive identification rate")
+    threshold_unmasked: float | None = Field(None, ge=-1, le=1)
+    threshold_masked: float | None = Field(None, ge=-1, le=1)
+    verify_threshold: float | None = Field(None, ge=-1, le=1, description="1:1 (verify) threshold")
+    mask_threshold: float = Field(0.5, gt=0, lt=1, description="mask_score above this means masked")
+
+
+class KioskConfig(_Strict):
+    """Kiosk-mode behaviour."""
+
+    cooldown_s: int = Field(600, ge=0, le=86_400, description="one visit per person per cooldown")
+    greeting_s: float = Field(4.0, ge=1, le=30)
+    greeting_text: str = Field("Welcome, {name}!", max_length=200)
+    unknown_text: str = Field("Welcome! Please see the receptionist.", max_length=200)
+    attract_text: str = Field("Please look at the camera - masks are fine", max_length=200)
+    language: str = Field("en", max_length=10)
+    logo: str | None = None
+    accent_colour: str = Field("#1f6feb", pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class CameraConfig(_Strict):
+    """Default video source."""
+
+    source: str = "0"
+    width: int = Field(640, ge=160, le=3840)
+    height: int = Field(480, ge=120, le=2160)
+
+
+class Config(_Strict):
+    """Everything the app can be told, saved as JSON in the user config dir."""
+
+    version: int = CONFIG_VERSION
+    vision: VisionConfig = VisionConfig()
+    match: MatchConfig = MatchConfig()
+    kiosk: KioskConfig = KioskConfig()
+    camera: CameraConfig = CameraConfig()
+
+
+def default_config_path() -> Path:
+    """Per-user config file location."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.json"
+
+
+def default_data_dir() -> Path:
+    """Per-user data folder (gallery database, exports)."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file (defaults when it does not exist). Errors name the bad key."""
+    path = path or default_config_path()
+    if not path.exists():
+        return Config()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise KioskError(f"config {path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and data.get("version", CONFIG_VERSION) > CONFIG_VERSION:
+        raise KioskError(f"config {path}: made by a newer face-kiosk (version {data['version']})")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise KioskError(f"config {path}: {where}: {first['msg']}") from None
+
+
+def save_config(config: Config, path: Path | None = None) -> None:
+    """Write the config atomically (a crash never leaves half a file)."""
+    path = path or default_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+    tmp.replace(path)

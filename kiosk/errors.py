@@ -1,0 +1,29 @@
+"""Errors the user can act on. Each message is one clear line."""
+
+
+class KioskError(Exception):
+    """Base for errors that are shown to the user as a one-line message."""
+
+
+class ImageError(KioskError):
+    """An image could not be read (missing, unreadable, truncated, too large, not an image)."""
+
+
+class ModelError(KioskError):
+    """A model file is missing, altered (sha256 mismatch) or cannot be loaded."""
+
+
+class GalleryError(KioskError):
+    """The gallery database is corrupt, from a newer version, or refuses an operation."""
+
+
+class ModelMismatchError(GalleryError):
+    """Templates were made by another model (or model version) than the one in use."""
+
+
+class FaceNotFoundError(KioskError):
+    """No usable face in an image."""
+
+
+class AmbiguousFaceError(KioskError):
+    """Several faces of similar size: which one is meant cannot be told."""

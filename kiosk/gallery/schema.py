@@ -1,0 +1,78 @@
+"""Gallery schema and its migrations. Version 1 is the first release."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+SCHEMA_VERSION = 1
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it COMMITs first, which would break the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS people (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            company TEXT NOT NULL DEFAULT '',
+            host TEXT NOT NULL DEFAULT '',
+            notes TEXT NOT NULL DEFAULT '',
+            consent_at TEXT,
+            consent_text TEXT NOT NULL DEFAULT '',
+            retention_until TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_seen TEXT
+        );
+        CREATE INDEX IF NOT EXISTS people_name ON people(name);
+        CREATE TABLE IF NOT EXISTS samples (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            aligned_png BLOB NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            quality REAL NOT NULL DEFAULT 0,
+            masked INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS samples_person ON samples(person_id);
+        CREATE TABLE IF NOT EXISTS templates (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            sample_id INTEGER REFERENCES samples(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            embedding BLOB NOT NULL,
+            quality REAL NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS templates_model ON templates(model_version);
+        CREATE INDEX IF NOT EXISTS templates_person ON templates(person_id);
+        CREATE TABLE IF NOT EXISTS visits (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+            ts TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            score REAL,
+            masked INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX IF NOT EXISTS visits_ts ON visits(ts);
+        CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )
+
+
+# MIGRATIONS[i] takes a database from version i to version i + 1.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,0 +1,466 @@
+"""SQLite gallery through sqlite-utils: WAL, foreign keys, every write in one transaction.
+
+Embeddings stay in memory as one L2-normalised float32 matrix per model version, rebuilt
+only after a write, so a match is a single matrix product.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import sqlite_utils
+
+from kiosk.errors import GalleryError, ModelMismatchError
+from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+def now_iso() -> str:
+    """Local time with offset, to the second (what a receptionist reads)."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Person:
+    """One enrolled person (no biometric data)."""
+
+    id: int
+    name: str
+    company: str = ""
+    host: str = ""
+    notes: str = ""
+    consent_at: str | None = None
+    consent_text: str = ""
+    retention_until: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    last_seen: str | None = None
+    n_samples: int = 0
+    n_templates: int = 0
+
+
+@dataclass(frozen=True)
+class NewTemplate:
+    """A template to store: which kind, which model made it, the vector and its quality."""
+
+    kind: str
+    embedding: np.ndarray
+    quality: float = 0.0
+
+
+@dataclass(frozen=True)
+class NewSample:
+    """One enrollment sample: the aligned crop (kept so templates can be re-made) and its templates."""
+
+    aligned: np.ndarray  # 112x112x3 RGB uint8
+    templates: list[NewTemplate]
+    source: str = ""
+    quality: float = 0.0
+    masked: bool = False
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """All templates of one model version, ready for matching."""
+
+    model_version: str
+    person_ids: np.ndarray  # (n,) int64
+    kinds: np.ndarray  # (n,) str
+    matrix: np.ndarray  # (n, D) float32, rows L2-normalised
+    names: dict[int, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.person_ids)
+
+    @property
+    def n_people(self) -> int:
+        """Distinct people with at least one template."""
+        return len(np.unique(self.person_ids))
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """RGB uint8 -> PNG bytes (lossless, so re-embedding gives the same vectors)."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise GalleryError("cannot encode sample image")
+    return buf.tobytes()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes -> RGB uint8."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise GalleryError("a stored sample image is damaged")
+    return img[:, :, ::-1].copy()
+
+
+_PERSON_FIELDS = ("name", "company", "host", "notes", "consent_at", "consent_text", "retention_until")
+
+
+class Gallery:
+    """The gallery database. Thread-safe; keep one instance per process."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._cache: dict[str, TemplateSet] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn = conn
+            self.db = sqlite_utils.Database(conn)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise GalleryError(f"{self.path}: not a face-kiosk gallery, or the file is damaged ({exc})") from None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _transaction(self):
+        return _Transaction(self._conn, self._lock)
+
+    def _migrate(self) -> None:
+        tables = set(self.db.table_names())
+        if tables and "meta" not in tables:
+            raise GalleryError(f"{self.path}: this SQLite file is not a face-kiosk gallery")
+        version = 0
+        if "meta" in tables:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise GalleryError(
+                f"{self.path}: made by a newer face-kiosk (schema {version}, this one reads up to "
+                f"{SCHEMA_VERSION}); update face-kiosk"
+            )
+        if version == SCHEMA_VERSION:
+            self._conn.execute("PRAGMA quick_check").fetchone()
+            return
+        with self._transaction():
+            for step in MIGRATIONS[version:]:
+                step(self._conn)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", (now_iso(),)
+            )
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version stored in the file."""
+        return int(self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # -- people ----------------------------------------------------------------------
+
+    def add_person(
+        self,
+        name: str,
+        samples: list[NewSample],
+        model_version: str,
+        *,
+        consent_text: str = "",
+        consent_at: str | None = None,
+        company: str = "",
+        host: str = "",
+        notes: str = "",
+        retention_until: str | None = None,
+    ) -> int:
+        """Create a person with their samples and templates in one transaction; returns the id."""
+        name = name.strip()
+        if not name:
+            raise GalleryError("a person needs a name")
+        if not samples:
+            raise GalleryError(f"{name}: no usable face sample, nothing enrolled")
+        stamp = now_iso()
+        with self._transaction():
+            cur = self._conn.execute(
+                "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (name, company, host, notes, consent_at, consent_text, retention_until, stamp, stamp),
+            )
+            person_id = int(cur.lastrowid)
+            self._insert_samples(person_id, samples, model_version, stamp)
+        return person_id
+
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None:
+        """Add samples (and their templates) to an existing person, atomically."""
+        self.get_person(person_id)
+        stamp = now_iso()
+        with self._transaction():
+            self._insert_samples(person_id, samples, model_version, stamp)
+            self._conn.execute("UPDATE people SET updated_at=? WHERE id=?", (stamp, person_id))
+
+    def _insert_samples(self, person_id: int, samples: list[NewSample], model_version: str, stamp: str) -> None:
+        for sample in samples:
+            cur = self._conn.execute(
+                "INSERT INTO samples(person_id, aligned_png, source, quality, masked, created_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (person_id, encode_png(sample.aligned), sample.source, float(sample.quality),
+                 int(sample.masked), stamp),
+            )
+            sample_id = int(cur.lastrowid)
+            for tpl in sample.templates:
+                vec = np.asarray(tpl.embedding, np.float32).ravel()
+                vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
+                self._conn.execute(
+                    "INSERT INTO templates(person_id, sample_id, kind, model_version, dim, embedding,"
+                    " quality, source, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (person_id, sample_id, tpl.kind, model_version, len(vec), vec.tobytes(),
+                     float(tpl.quality), sample.source, stamp),
+                )
+        self._cache.clear()
+
+    def update_person(self, person_id: int, **fields: str | None) -> None:
+        """Change details (name, company, host, notes, consent_*, retention_until)."""
+        unknown = set(fields) - set(_PERSON_FIELDS)
+        if unknown:
+            raise GalleryError(f"unknown person field(s): {', '.join(sorted(unknown))}")
+        if "name" in fields and not (fields["name"] or "").strip():
+            raise GalleryError("a person needs a name")
+        self.get_person(person_id)
+        if not fields:
+            return
+        sets = ", ".join(f"{k}=?" for k in fields)
+        with self._transaction():
+            self._conn.execute(
+                f"UPDATE people SET {sets}, updated_at=? WHERE id=?",  # noqa: S608 - keys are whitelisted
+                (*fields.values(), now_iso(), person_id),
+            )
+        self._cache.clear()
+
+    def remove_person(self, person_id: int) -> None:
+        """Delete a person and every row of theirs (samples, templates, visits)."""
+        self.get_person(person_id)
+        with self._transaction():
+            self._conn.execute("DELETE FROM people WHERE id=?", (person_id,))
+        self._cache.clear()
+
+    def remove_sample(self, sample_id: int) -> None:
+        """Delete one sample and its templates."""
+        with self._transaction():
+            self._conn.execute("DELETE FROM samples WHERE id=?", (sample_id,))
+        self._cache.clear()
+
+    def get_person(self, person_id: int) -> Person:
+        """One person, or GalleryError if there is none with that id."""
+        rows = self._people_query("WHERE p.id = ?", (person_id,))
+        if not rows:
+            raise GalleryError(f"no person with id {person_id}")
+        return rows[0]
+
+    def find_people(self, name: str) -> list[Person]:
+        """People whose name equals `name` (case-insensitive)."""
+        return self._people_query("WHERE lower(p.name) = lower(?)", (name.strip(),))
+
+    def resolve(self, ref: str) -> Person:
+        """A person by id ("12") or by exact name; errors when missing or ambiguous."""
+        if ref.isdigit():
+            return self.get_person(int(ref))
+        found = self.find_people(ref)
+        if not found:
+            raise GalleryError(f"no person named {ref!r}")
+        if len(found) > 1:
+            ids = ", ".join(str(p.id) for p in found)
+            raise GalleryError(f"{len(found)} people are named {ref!r} (ids {ids}); use an id")
+        return found[0]
+
+    def people(self, search: str = "") -> list[Person]:
+        """Everyone, by name; `search` filters on name, company and host."""
+        if search:
+            like = f"%{search.strip()}%"
+            return self._people_query("WHERE p.name LIKE ? OR p.company LIKE ? OR p.host LIKE ?", (like,) * 3)
+        return self._people_query("", ())
+
+    def _people_query(self, where: str, params: tuple) -> list[Person]:
+        sql = (
+            "SELECT p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
+            " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
+            " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
+            " (SELECT count(*) FROM templates t WHERE t.person_id = p.id)"
+            f" FROM people p {where} ORDER BY lower(p.name), p.id"
+        )
+        with self._lock:
+            return [Person(*row) for row in self._conn.execute(sql, params).fetchall()]
+
+    def samples(self, person_id: int) -> list[tuple[int, np.ndarray, str, float, bool]]:
+        """(sample id, aligned RGB crop, source, quality, masked) for a person, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, aligned_png, source, quality, masked FROM samples WHERE person_id=? ORDER BY id",
+                (person_id,),
+            ).fetchall()
+        return [(r[0], decode_png(r[1]), r[2], r[3], bool(r[4])) for r in rows]
+
+    def thumbnail(self, person_id: int) -> np.ndarray | None:
+        """The best-quality unmasked sample crop of a person, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT aligned_png FROM samples WHERE person_id=? ORDER BY masked, quality DESC LIMIT 1",
+                (person_id,),
+            ).fetchone()
+        return decode_png(row[0]) if row else None
+
+    # -- templates -------------------------------------------------------------------
+
+    def model_versions(self) -> dict[str, int]:
+        """Template counts per model version."""
+        with self._lock:
+            rows = self._conn.execute("SELECT model_version, count(*) FROM templates GROUP BY 1").fetchall()
+        return dict(rows)
+
+    def templates(self, model_version: str) -> TemplateSet:
+        """All templates made by `model_version` (cached until the next write).
+
+        Refuses to hand out templates when the gallery holds only other models' templates:
+        comparing vectors from different models gives meaningless scores.
+        """
+        with self._lock:
+            cached = self._cache.get(model_version)
+            if cached is not None:
+                return cached
+            others = {v: n for v, n in self.model_versions().items() if v != model_version}
+            rows = self._conn.execute(
+                "SELECT person_id, kind, dim, embedding FROM templates WHERE model_version=? ORDER BY id",
+                (model_version,),
+            ).fetchall()
+            if not rows and others:
+                raise ModelMismatchError(
+                    f"{self.path}: the gallery's templates were made by {', '.join(others)}, not by "
+                    f"{model_version}; re-embed them (face-kiosk people reembed) or switch model"
+                )
+            names = dict(self._conn.execute("SELECT id, name FROM people").fetchall())
+        if rows:
+            dim = rows[0][2]
+            matrix = np.frombuffer(b"".join(r[3] for r in rows), np.float32).reshape(len(rows), dim).copy()
+            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            kinds = np.array([r[1] for r in rows])
+        else:
+            matrix = np.zeros((0, 0), np.float32)
+            ids = np.zeros(0, np.int64)
+            kinds = np.array([], dtype=str)
+        result = TemplateSet(model_version, ids, kinds, matrix, names)
+        with self._lock:
+            self._cache[model_version] = result
+        return result
+
+    def replace_templates(self, model_version: str, per_sample: dict[int, list[NewTemplate]]) -> None:
+        """Swap in templates of `model_version` for the given samples (re-embedding), atomically."""
+        stamp = now_iso()
+        with self._transaction():
+            self._conn.execute("DELETE FROM templates WHERE model_version != ?", (model_version,))
+            for sample_id, templates in per_sample.items():
+                person_id, source = self._conn.execute(
+                    "SELECT person_id, source FROM samples WHERE id=?", (sample_id,)
+                ).fetchone()
+                self._conn.execute(
+                    "DELETE FROM templates WHERE sample_id=? AND model_version=?", (sample_id, model_version)
+                )
+                for tpl in templates:
+                    vec = np.asarray(tpl.embedding, np.float32).ravel()
+                    vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
+                    self._conn.execute(
+                        "INSERT INTO templates(person_id, sample_id, kind, model_version, dim, embedding,"
+                        " quality, source, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (person_id, sample_id, tpl.kind, model_version, len(vec), vec.tobytes(),
+                         float(tpl.quality), source, stamp),
+                    )
+        self._cache.clear()
+
+    def all_samples(self) -> list[tuple[int, int, np.ndarray, bool]]:
+        """(sample id, person id, aligned crop, masked) for every sample (for re-embedding)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT id, person_id, aligned_png, masked FROM samples ORDER BY id").fetchall()
+        return [(r[0], r[1], decode_png(r[2]), bool(r[3])) for r in rows]
+
+    # -- visits ----------------------------------------------------------------------
+
+    def record_visit(self, person_id: int | None, kind: str, score: float | None = None,
+                     masked: bool = False, source: str = "", ts: str | None = None) -> int:
+        """Log a check-in (person_id set) or an unknown visitor (person_id None)."""
+        ts = ts or now_iso()
+        with self._transaction():
+            cur = self._conn.execute(
+                "INSERT INTO visits(person_id, ts, kind, score, masked, source) VALUES (?,?,?,?,?,?)",
+                (person_id, ts, kind, score, int(masked), source),
+            )
+            if person_id is not None:
+                self._conn.execute("UPDATE people SET last_seen=? WHERE id=?", (ts, person_id))
+        return int(cur.lastrowid)
+
+    def visits(self, day: dt.date | None = None) -> list[dict]:
+        """Visits (newest first), optionally of one local day, with the person's name."""
+        where, params = "", ()
+        if day is not None:
+            where, params = "WHERE substr(v.ts, 1, 10) = ?", (day.isoformat(),)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source FROM visits v"
+                f" LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC",
+                params,
+            ).fetchall()
+        keys = ("id", "ts", "kind", "person_id", "name", "score", "masked", "source")
+        return [dict(zip(keys, r)) for r in rows]
+
+    # -- settings ----------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        """A stored setting (e.g. the admin PIN hash), or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self._transaction():
+            self._conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables (for status bars and tests)."""
+        with self._lock:
+            return {
+                t: self._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed names
+                for t in ("people", "samples", "templates", "visits")
+            }
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (nothing half-written)."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._conn, self._lock = conn, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._conn.execute("COMMIT")
+            else:
+                self._conn.execute("ROLLBACK")
+        finally:
+            self._lock.release()

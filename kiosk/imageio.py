@@ -1,0 +1,49 @@
+"""Safe image loading: every failure becomes an ImageError with a clear message."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from kiosk.errors import ImageError
+
+# A 20000x20000 photo would need 1.2 GB decoded. JPEGs are reduced while decoding
+# (libjpeg "draft" mode, nearly free); other formats above the limit are refused.
+MAX_PIXELS = 40_000_000
+WORK_LONG_SIDE = 1920
+
+
+def load_rgb(path: str | Path, max_side: int = WORK_LONG_SIDE) -> np.ndarray:
+    """Read an image file as an RGB uint8 array, upright (EXIF), long side <= `max_side`."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.format == "JPEG":
+                    img.draft("RGB", (max_side, max_side))
+                if img.width * img.height > MAX_PIXELS:
+                    raise ImageError(
+                        f"{path}: image too large ({img.width}x{img.height}); "
+                        f"at most {MAX_PIXELS // 1_000_000} megapixels"
+                    )
+                img = ImageOps.exif_transpose(img).convert("RGB")
+                img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+                return np.asarray(img, dtype=np.uint8).copy()
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file (or a format we cannot read)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: image too large to decode safely") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: unreadable or truncated image ({exc})") from None
+
+

@@ -1,0 +1,1 @@
+"""Face detection, landmarks, alignment, mask flag and embeddings."""

@@ -1,0 +1,40 @@
+"""Capture quality of one face: size, sharpness, exposure and pose from its landmarks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from kiosk.vision.align import ARCFACE_112
+from kiosk.vision.types import Quality
+
+# Nose height between eye line and mouth line on the frontal template (~0.49).
+_FRONTAL_NOSE_RATIO = float(
+    (ARCFACE_112[2, 1] - ARCFACE_112[:2, 1].mean()) / (ARCFACE_112[3:, 1].mean() - ARCFACE_112[:2, 1].mean())
+)
+
+
+def measure_quality(box: np.ndarray, landmarks: np.ndarray, aligned: np.ndarray) -> Quality:
+    """Quality numbers for hints ("move closer", "too dark") and enrollment gates."""
+    gray = cv2.cvtColor(aligned, cv2.COLOR_RGB2GRAY)
+    # Sharpness on the eye band only: a mask's flat cloth would otherwise read as blur.
+    eyes = gray[30:75, 16:96]
+    sharpness = float(cv2.Laplacian(eyes, cv2.CV_64F).var())
+    brightness = float(gray[30:100, 20:92].mean())
+    right_eye, left_eye, nose, mouth_r, mouth_l = landmarks.astype(np.float64)
+    eye_mid = (right_eye + left_eye) / 2
+    eye_dist = max(float(np.linalg.norm(left_eye - right_eye)), 1e-6)
+    eye_dir = (left_eye - right_eye) / eye_dist
+    # Nose offset along the eye line, relative to half the eye distance: 0 frontal, +-1 strong turn.
+    yaw = float(np.clip(np.dot(nose - eye_mid, eye_dir) / (eye_dist / 2), -1.5, 1.5))
+    mouth_mid = (mouth_r + mouth_l) / 2
+    normal = np.array([-eye_dir[1], eye_dir[0]])
+    span = max(float(np.dot(mouth_mid - eye_mid, normal)), 1e-6)
+    pitch = float(np.dot(nose - eye_mid, normal) / span - _FRONTAL_NOSE_RATIO)
+    return Quality(
+        face_px=float(box[2] - box[0]),
+        sharpness=sharpness,
+        brightness=brightness,
+        yaw=yaw,
+        pitch=pitch,
+    )

@@ -1,0 +1,40 @@
+"""Shared fixtures: paths to ../shared/data (skip cleanly without it), the vendored photo, pipelines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("FACE_KIOSK_DATA", ROOT.parent / "shared" / "data"))
+ASTRONAUT = ROOT / "resources" / "images" / "astronaut.png"
+
+
+def shared(*parts: str) -> Path:
+    """A path under ../shared/data; skips the test with a clear reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs ../shared/data ({path} not present; it is not shipped with the project)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    """One FacePipeline for the whole session (models load once)."""
+    from kiosk.vision.pipeline import FacePipeline
+
+    return FacePipeline()
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb() -> np.ndarray:
+    """NASA's public-domain portrait (vendored), as RGB."""
+    from kiosk.imageio import load_rgb
+
+    return load_rgb(ASTRONAUT)

@@ -1,0 +1,27 @@
+"""The `face-kiosk` command: the headless CLI of kiosk.cli plus the `gui` command.
+
+It lives in `ui` because the core must never import the GUI; nothing Qt is imported
+unless the app is actually started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from ui.app import run_app
+
+    return run_app(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `face-kiosk` and of the double-click app."""
+    from kiosk.cli import main as cli_main
+
+    return cli_main(argv, gui=_run_gui)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
