@@ -300,7 +300,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Speed per stage, end to end, and 1:N at scale."""
+    """Speed per stage, end to end, and 1:N at scale (`--live`: the live window's worker)."""
+    if args.live:
+        live = getattr(args, "live_bench", None)
+        if live is None:
+            raise KioskError("bench --live runs the desktop app's worker: use the `face-kiosk` command")
+        return int(live(args, _config(args)) or 0)
     from kiosk.benchmark import main_bench
 
     return main_bench(args, _config(args))
@@ -404,15 +409,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, gui: Callable[[argparse.Namespace], int] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    gui: Callable[[argparse.Namespace], int] | None = None,
+    live_bench: Callable[..., int] | None = None,
+) -> int:
     """Entry point of `face-kiosk`. Exit 0 on success, 1 on a command-level error, 2 on usage.
 
-    `gui` is the desktop app's runner, handed in by ui.launcher.
+    `gui` (the desktop app) and `live_bench` (`bench --live`, which runs the GUI's worker)
+    are handed in by ui.launcher: the core itself never imports the GUI.
     """
     _quiet_native_logs()
     parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
     if gui is not None:
-        parser._subparsers._group_actions[0].choices["gui"].set_defaults(func=gui)
+        commands["gui"].set_defaults(func=gui)
+    commands["bench"].set_defaults(live_bench=live_bench)
     args = parser.parse_args(argv)
     if args.command is None:  # bare `face-kiosk` starts the app on the default camera
         args = parser.parse_args(["gui"])

@@ -16,11 +16,17 @@ def _run_gui(args: argparse.Namespace) -> int:
     return run_app(args)
 
 
+def _run_live_bench(args: argparse.Namespace, config) -> int:
+    from ui.live_bench import run_live_bench
+
+    return run_live_bench(args, config)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `face-kiosk` and of the double-click app."""
     from kiosk.cli import main as cli_main
 
-    return cli_main(argv, gui=_run_gui)
+    return cli_main(argv, gui=_run_gui, live_bench=_run_live_bench)
 
 
 if __name__ == "__main__":
