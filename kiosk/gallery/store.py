@@ -99,6 +99,15 @@ def decode_png(data: bytes) -> np.ndarray:
     return img[:, :, ::-1].copy()
 
 
+def _unit_vector(embedding: np.ndarray | None) -> np.ndarray:
+    """A template as a unit float32 vector; refuses empty, non-finite or zero vectors."""
+    vec = np.asarray(embedding if embedding is not None else [], np.float32).ravel()
+    norm = float(np.linalg.norm(vec)) if vec.size else 0.0
+    if not vec.size or not np.isfinite(vec).all() or norm < 1e-6:
+        raise GalleryError("refusing an empty or invalid template (nothing was saved)")
+    return vec / norm
+
+
 _PERSON_FIELDS = ("name", "company", "host", "notes", "consent_at", "consent_text", "retention_until")
 
 
@@ -218,8 +227,7 @@ class Gallery:
             )
             sample_id = int(cur.lastrowid)
             for tpl in sample.templates:
-                vec = np.asarray(tpl.embedding, np.float32).ravel()
-                vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
+                vec = _unit_vector(tpl.embedding)
                 self._conn.execute(
                     "INSERT INTO templates(person_id, sample_id, kind, model_version, dim, embedding,"
                     " quality, source, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -374,8 +382,7 @@ class Gallery:
                     "DELETE FROM templates WHERE sample_id=? AND model_version=?", (sample_id, model_version)
                 )
                 for tpl in templates:
-                    vec = np.asarray(tpl.embedding, np.float32).ravel()
-                    vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
+                    vec = _unit_vector(tpl.embedding)
                     self._conn.execute(
                         "INSERT INTO templates(person_id, sample_id, kind, model_version, dim, embedding,"
                         " quality, source, created_at) VALUES (?,?,?,?,?,?,?,?,?)",

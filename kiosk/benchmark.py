@@ -1,0 +1,121 @@
+"""`face-kiosk bench`: latency per stage, end to end for one face, 1:N at scale, peak RSS.
+
+Benchmarks print tables; they never assert (tests don't time anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from kiosk.config import Config
+from kiosk.gallery.store import TemplateSet
+from kiosk.imageio import load_rgb
+from kiosk.matching import Matcher
+from kiosk.resources import resource_path
+from kiosk.vision.align import align_face
+from kiosk.vision.detectors import MediaPipeDetector
+from kiosk.vision.pipeline import FacePipeline
+
+TARGET_ONE_FACE_MS = 50.0
+TARGET_1N_100K_MS = 5.0
+
+
+def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(median, p95) milliseconds over `repeat` runs after one warm-up."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def synthetic_templates(n: int, dim: int, per_person: int = 4, seed: int = 0) -> TemplateSet:
+    """n random unit vectors, `per_person` templates per person."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.standard_normal((n, dim), dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    ids = np.arange(n, dtype=np.int64) // per_person
+    kinds = np.array(["full"] * n)
+    return TemplateSet("synthetic", ids, kinds, matrix, {})
+
+
+def stage_table(pipeline: FacePipeline, rgb: np.ndarray, repeat: int) -> list[tuple[str, float, float]]:
+    """Per-stage latency on one photo with one face."""
+    rows = []
+    detector = pipeline.detector
+    faces = pipeline.analyze(rgb, max_faces=1)
+    if not faces:
+        raise RuntimeError("the benchmark photo has no detectable face")
+    face = faces[0]
+    if isinstance(detector, MediaPipeDetector):
+        coarse = detector.detect_blazeface(rgb)
+        rows.append(("detect (MediaPipe BlazeFace)", *_time(lambda: detector.detect_blazeface(rgb), repeat)))
+        rows.append(("landmarks (YuNet on the crop)",
+                     *_time(lambda: detector._yunet.refine(rgb, coarse.xyxy[0]), repeat)))
+    else:
+        rows.append(("detect + landmarks (YuNet)", *_time(lambda: detector.detect(rgb), repeat)))
+    rows.append(("align (5-point similarity)", *_time(lambda: align_face(rgb, face.landmarks), repeat)))
+    crop = face.aligned[None]
+    rows.append(("mask flag", *_time(lambda: pipeline.mask_classifier.predict(crop), repeat)))
+    rows.append((f"embed ({pipeline.embedding.name})", *_time(lambda: pipeline.embed_aligned(crop), repeat)))
+    gallery = synthetic_templates(1000, pipeline.embedding.dim)
+    matcher = Matcher(gallery)
+    probe = face.embedding[None]
+    rows.append(("match (1:N, 1k templates)", *_time(lambda: matcher.identify(probe, np.array([False])), repeat)))
+    return rows
+
+
+def main_bench(args: argparse.Namespace, config: Config) -> int:
+    """Print the benchmark tables."""
+    repeat = max(3, int(args.repeat))
+    rgb = load_rgb(resource_path("images", "astronaut.png"))
+    start = time.perf_counter()
+    pipeline = FacePipeline(config.vision)
+    load_ms = (time.perf_counter() - start) * 1000
+    print(f"face-kiosk bench: detector={config.vision.detector} embedder={config.vision.embedder}, "
+          f"photo 512x512 with one face, {repeat} runs each; model load {load_ms:.0f} ms\n")
+
+    print(f"{'stage':<36}{'median ms':>10}{'p95 ms':>10}")
+    for name, med, p95 in stage_table(pipeline, rgb, repeat):
+        print(f"{name:<36}{med:>10.2f}{p95:>10.2f}")
+
+    matcher = Matcher(synthetic_templates(1000, pipeline.embedding.dim))
+
+    def one_face() -> None:
+        faces = pipeline.analyze(rgb, max_faces=1)
+        matcher.identify(np.stack([f.embedding for f in faces]), np.array([f.masked for f in faces]))
+
+    med, p95 = _time(one_face, repeat)
+    verdict = "ok" if med <= TARGET_ONE_FACE_MS else f"MISSES by {med - TARGET_ONE_FACE_MS:.1f} ms"
+    print(f"{'end to end, detect -> match':<36}{med:>10.2f}{p95:>10.2f}   target <= {TARGET_ONE_FACE_MS:.0f} ms: {verdict}")
+
+    print(f"\n{'1:N gallery (templates)':<26}{'people':>10}{'median ms':>11}{'p95 ms':>9}{'RSS MB':>9}")
+    probe = np.random.default_rng(1).standard_normal((1, pipeline.embedding.dim)).astype(np.float32)
+    probe /= np.linalg.norm(probe)
+    for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
+        templates = synthetic_templates(size, pipeline.embedding.dim)
+        big = Matcher(templates)
+        med, p95 = _time(lambda m=big: m.identify(probe, np.array([False])), max(5, repeat // 2 if size >= 1_000_000 else repeat))
+        note = ""
+        if size == 100_000:
+            note = "  target <= 5 ms: " + ("ok" if med <= TARGET_1N_100K_MS else f"MISSES by {med - TARGET_1N_100K_MS:.2f} ms")
+        print(f"{size:<26,}{templates.n_people:>10,}{med:>11.2f}{p95:>9.2f}{peak_rss_mb():>9.0f}{note}")
+        del big, templates
+    print(f"\npeak RSS {peak_rss_mb():.0f} MB")
+    return 0
