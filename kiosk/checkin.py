@@ -1,0 +1,195 @@
+"""The kiosk's visit log policy: what gets written to the gallery's `visits` table, and when.
+
+- A recognised person is checked in at most once per cooldown (a visitor who lingers in
+  front of the camera, or walks past twice in a minute, is one visit).
+- An unknown visitor is one event per track (the tracker's id for one continuous presence),
+  so the receptionist sees one alert per stranger, not one per frame.
+- Time comes from an injectable clock, so tests never sleep.
+
+Also: CSV export of a day's visits for the receptionist.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+CHECKIN = "checkin"  # visits.kind of a recognised person
+UNKNOWN = "unknown"  # visits.kind of an unknown visitor
+
+Clock = Callable[[], dt.datetime]
+
+# Unknown-visitor track ids remembered for de-duplication; old ones are forgotten first
+# (a track id never comes back once its track ended), so memory stays flat over a day.
+_MAX_TRACKS = 512
+
+CSV_COLUMNS = ("time", "kind", "name", "person_id", "score", "masked", "source")
+
+
+def local_now() -> dt.datetime:
+    """The wall clock as an aware local datetime, to the second (what the log stores)."""
+    return dt.datetime.now().astimezone().replace(microsecond=0)
+
+
+class VisitStore(Protocol):
+    """The part of `kiosk.gallery.Gallery` the check-in log needs."""
+
+    def record_visit(self, person_id: int | None, kind: str, score: float | None = None,
+                     masked: bool = False, source: str = "", ts: str | None = None) -> int: ...
+
+    def visits(self, day: dt.date | None = None) -> list[dict]: ...
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One event written to the log."""
+
+    id: int
+    kind: str  # CHECKIN or UNKNOWN
+    person_id: int | None
+    ts: dt.datetime
+    score: float | None
+    masked: bool
+
+
+class CheckinLog:
+    """Decides which sightings become visit rows, and writes them.
+
+    Not thread-safe: call it from one thread (the GUI thread in kiosk mode).
+    """
+
+    def __init__(self, store: VisitStore, cooldown_s: float, *, clock: Clock = local_now,
+                 source: str = "kiosk") -> None:
+        if cooldown_s < 0:
+            raise ValueError("cooldown_s must be >= 0")
+        self.store = store
+        self.cooldown = dt.timedelta(seconds=cooldown_s)
+        self.clock = clock
+        self.source = source
+        self._last_checkin: dict[int, dt.datetime] = {}
+        self._unknown_tracks: OrderedDict[object, None] = OrderedDict()
+        self._seed_from_store()
+
+    def _seed_from_store(self) -> None:
+        """Remember today's check-ins, so a restart (or a worker crash) does not log them twice."""
+        now = self.clock()
+        try:
+            rows = self.store.visits(now.date())
+        except Exception:  # a damaged log must not stop the kiosk from greeting people
+            log.exception("could not read today's visits; cooldowns start empty")
+            return
+        for row in rows:
+            pid = row.get("person_id")
+            if row.get("kind") != CHECKIN or pid is None:
+                continue
+            try:
+                ts = dt.datetime.fromisoformat(row["ts"])
+            except (TypeError, ValueError):
+                continue
+            if ts.tzinfo is None:
+                ts = ts.astimezone()
+            if pid not in self._last_checkin or ts > self._last_checkin[pid]:
+                self._last_checkin[pid] = ts
+
+    def in_cooldown(self, person_id: int) -> bool:
+        """True when this person was checked in less than a cooldown ago."""
+        last = self._last_checkin.get(person_id)
+        return last is not None and self.clock() - last < self.cooldown
+
+    def checkin(self, person_id: int, score: float | None, masked: bool) -> Visit | None:
+        """Log a recognised person unless they were logged within the cooldown; the Visit or None."""
+        now = self.clock()
+        last = self._last_checkin.get(person_id)
+        # A clock set backwards (now < last) counts as "within the cooldown": never double-log.
+        if last is not None and now - last < self.cooldown:
+            return None
+        visit = self._write(person_id, CHECKIN, score, masked, now)
+        if visit is not None:
+            self._last_checkin[person_id] = now
+            self._forget_old(now)
+        return visit
+
+    def unknown(self, track_id: object, score: float | None, masked: bool) -> Visit | None:
+        """Log an unknown visitor once per track; the Visit, or None when this track was logged."""
+        if track_id in self._unknown_tracks:
+            return None
+        visit = self._write(None, UNKNOWN, score, masked, self.clock())
+        if visit is not None:
+            self._unknown_tracks[track_id] = None
+            while len(self._unknown_tracks) > _MAX_TRACKS:
+                self._unknown_tracks.popitem(last=False)
+        return visit
+
+    def _write(self, person_id: int | None, kind: str, score: float | None, masked: bool,
+               now: dt.datetime) -> Visit | None:
+        score = None if score is None else round(float(score), 4)
+        try:
+            row_id = self.store.record_visit(person_id, kind, score, bool(masked), self.source,
+                                             now.isoformat(timespec="seconds"))
+        except Exception:
+            # The greeting still shows; a failed write is logged, not fatal (disk full, locked db).
+            log.exception("could not record a %s visit", kind)
+            return None
+        log.info("visit %d: %s person=%s score=%s masked=%s", row_id, kind, person_id, score, masked)
+        return Visit(row_id, kind, person_id, now, score, bool(masked))
+
+    def _forget_old(self, now: dt.datetime) -> None:
+        # Entries past their cooldown no longer matter; dropping them keeps memory flat.
+        if len(self._last_checkin) > _MAX_TRACKS:
+            self._last_checkin = {p: t for p, t in self._last_checkin.items() if now - t < self.cooldown}
+
+
+def _csv_safe(value: object) -> object:
+    """Neutralise spreadsheet formulas in text cells (a name like '=HYPERLINK(...)')."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def visits_csv_rows(visits: Iterable[dict]) -> list[list[object]]:
+    """Visit dicts (as `Gallery.visits` returns them) as CSV rows, oldest first, header included."""
+    rows: list[list[object]] = [list(CSV_COLUMNS)]
+    for v in sorted(visits, key=lambda v: (v.get("ts") or "", v.get("id") or 0)):
+        name = v.get("name") or ("Unknown visitor" if v.get("kind") == UNKNOWN else "")
+        score = v.get("score")
+        rows.append([
+            v.get("ts") or "",
+            v.get("kind") or "",
+            _csv_safe(name),
+            "" if v.get("person_id") is None else v["person_id"],
+            "" if score is None else f"{float(score):.3f}",
+            "yes" if v.get("masked") else "no",
+            _csv_safe(v.get("source") or ""),
+        ])
+    return rows
+
+
+def visits_to_csv(visits: Iterable[dict]) -> str:
+    """The visits as CSV text."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(visits_csv_rows(visits))
+    return buf.getvalue()
+
+
+def export_day_csv(store: VisitStore, day: dt.date, path: str | Path) -> int:
+    """Write one day's visits to `path` as CSV (UTF-8 with BOM, so Excel reads names right).
+
+    Written to a temporary file first, so a failed export never leaves half a file. Returns
+    the number of visits written.
+    """
+    visits = store.visits(day)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh, lineterminator="\r\n").writerows(visits_csv_rows(visits))
+    tmp.replace(path)
+    return len(visits)

@@ -1,0 +1,164 @@
+"""The visit log policy: one check-in per person per cooldown, one unknown event per track, CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import numpy as np
+import pytest
+
+from kiosk.checkin import CHECKIN, UNKNOWN, CheckinLog, export_day_csv, visits_to_csv
+from kiosk.gallery import Gallery
+from kiosk.gallery.store import NewSample, NewTemplate
+
+TZ = dt.timezone(dt.timedelta(hours=2))
+
+
+class FakeClock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def _person(gallery: Gallery, name: str) -> int:
+    vec = np.random.default_rng(len(name)).normal(size=128).astype(np.float32)
+    sample = NewSample(np.zeros((112, 112, 3), np.uint8), [NewTemplate("full", vec)])
+    return gallery.add_person(name, [sample], "test-model")
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    g = Gallery(tmp_path / "g.db")
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(dt.datetime(2026, 3, 2, 9, 0, 0, tzinfo=TZ))
+
+
+def test_one_checkin_per_person_per_cooldown(gallery, clock):
+    alice, bob = _person(gallery, "Alice"), _person(gallery, "Bob")
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+
+    first = log.checkin(alice, 0.71, masked=True)
+    assert first is not None and first.kind == CHECKIN and first.masked
+    clock.advance(30)
+    assert log.checkin(alice, 0.8, masked=False) is None  # still within the cooldown
+    assert log.checkin(bob, 0.6, masked=False) is not None  # cooldowns are per person
+    clock.advance(569)
+    assert log.checkin(alice, 0.7, masked=False) is None  # 599 s after the first
+    clock.advance(1)
+    assert log.checkin(alice, 0.7, masked=False) is not None  # 600 s: a new visit
+
+    rows = gallery.visits(dt.date(2026, 3, 2))
+    assert [(r["name"], r["kind"]) for r in reversed(rows)] == [
+        ("Alice", CHECKIN), ("Bob", CHECKIN), ("Alice", CHECKIN)]
+    oldest = rows[-1]
+    assert oldest["ts"] == "2026-03-02T09:00:00+02:00"
+    assert oldest["score"] == pytest.approx(0.71) and oldest["masked"] == 1
+    assert oldest["source"] == "kiosk"
+
+
+def test_zero_cooldown_logs_every_checkin(gallery, clock):
+    alice = _person(gallery, "Alice")
+    log = CheckinLog(gallery, cooldown_s=0, clock=clock)
+    assert log.checkin(alice, 0.7, False) is not None
+    assert log.checkin(alice, 0.7, False) is not None
+    assert gallery.counts()["visits"] == 2
+
+
+def test_clock_set_backwards_never_double_logs(gallery, clock):
+    alice = _person(gallery, "Alice")
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    assert log.checkin(alice, 0.7, False) is not None
+    clock.advance(-3600)
+    assert log.checkin(alice, 0.7, False) is None
+    assert log.in_cooldown(alice)
+
+
+def test_restart_keeps_todays_cooldowns(gallery, clock):
+    alice = _person(gallery, "Alice")
+    CheckinLog(gallery, cooldown_s=600, clock=clock).checkin(alice, 0.7, False)
+    clock.advance(60)
+    again = CheckinLog(gallery, cooldown_s=600, clock=clock)  # e.g. the app was restarted
+    assert again.in_cooldown(alice)
+    assert again.checkin(alice, 0.7, False) is None
+    clock.advance(600)
+    assert again.checkin(alice, 0.7, False) is not None
+    assert gallery.counts()["visits"] == 2
+
+
+def test_unknown_visitor_once_per_track(gallery, clock):
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    assert log.unknown(track_id=7, score=0.2, masked=False) is not None
+    assert log.unknown(track_id=7, score=0.3, masked=True) is None
+    assert log.unknown(track_id=8, score=0.1, masked=True) is not None
+    rows = gallery.visits(dt.date(2026, 3, 2))
+    assert [(r["person_id"], r["kind"]) for r in rows] == [(None, UNKNOWN), (None, UNKNOWN)]
+
+
+def test_unknown_track_memory_is_bounded(gallery, clock):
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    for track in range(600):
+        log.unknown(track, None, False)
+    assert len(log._unknown_tracks) <= 512
+    assert log.unknown(599, None, False) is None  # the newest tracks are still remembered
+
+
+def test_a_failing_store_does_not_raise(clock, caplog):
+    class Broken:
+        def record_visit(self, *a, **k):
+            raise OSError("disk full")
+
+        def visits(self, day=None):
+            raise OSError("locked")
+
+    log = CheckinLog(Broken(), cooldown_s=600, clock=clock)
+    assert log.checkin(1, 0.9, False) is None
+    assert not log.in_cooldown(1)  # nothing was written, so the next sighting tries again
+    assert "could not record" in caplog.text
+
+
+def test_csv_export_of_one_day(gallery, clock, tmp_path):
+    alice = _person(gallery, "=cmd|' /C calc'!A0")  # a formula-looking name
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    log.checkin(alice, 0.712345, True)
+    clock.advance(5)
+    log.unknown(1, 0.2, False)
+    clock.advance(86_400)  # the next day: not in the export
+    log.checkin(alice, 0.7, False)
+
+    out = tmp_path / "visits.csv"
+    assert export_day_csv(gallery, dt.date(2026, 3, 2), out) == 2
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel then reads UTF-8 names right
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0] == ["time", "kind", "name", "person_id", "score", "masked", "source"]
+    assert rows[1] == ["2026-03-02T09:00:00+02:00", CHECKIN, "'=cmd|' /C calc'!A0", str(alice),
+                       "0.712", "yes", "kiosk"]
+    assert rows[2][1:3] == [UNKNOWN, "Unknown visitor"]
+    assert len(rows) == 3
+    assert not (tmp_path / "visits.csv.tmp").exists()
+
+
+def test_csv_text_sorted_oldest_first():
+    text = visits_to_csv([
+        {"id": 2, "ts": "2026-03-02T10:00:00+00:00", "kind": CHECKIN, "person_id": 1, "name": "B",
+         "score": None, "masked": 0, "source": ""},
+        {"id": 1, "ts": "2026-03-02T09:00:00+00:00", "kind": CHECKIN, "person_id": 2, "name": "A",
+         "score": 0.5, "masked": 1, "source": ""},
+    ])
+    lines = text.splitlines()
+    assert lines[1].split(",")[2] == "A" and lines[2].split(",")[2] == "B"
+    assert lines[2].split(",")[4] == ""  # no score stays empty, not "None"
