@@ -95,12 +95,14 @@ class _Runner:
 # -- the checks ------------------------------------------------------------------------
 
 
-def _load_model(key: str, threads: int) -> str:
-    """Load one model with the runtime the app uses for it; returns what was loaded."""
+def _load_model(key: str, path: Path, threads: int) -> str:
+    """Load one model with the runtime the app uses for it; returns that runtime's name."""
     if key.startswith("mediapipe"):
-        from kiosk.vision.detectors import MediaPipeDetector
+        # The MediaPipe task alone: MediaPipeDetector would also load YuNet, blurring the reason.
+        from mediapipe.tasks.python import BaseOptions, vision
 
-        MediaPipeDetector(model=key).close()
+        options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_buffer=path.read_bytes()))
+        vision.FaceDetector.create_from_options(options).close()
         return "MediaPipe"
     if key == "yunet":
         from kiosk.vision.detectors import YuNetDetector
@@ -124,7 +126,7 @@ def _check_model(key: str, threads: int) -> tuple[str, None]:
     from kiosk.models import MODELS, verified_model_path
 
     path = verified_model_path(key)
-    runtime = _load_model(key, threads)
+    runtime = _load_model(key, path, threads)
     size = path.stat().st_size / 1e6
     loaded = f", loaded ({runtime})" if runtime else ", not loaded (no self-test loader)"
     return f"{path.name} {size:.1f} MB, sha256 {MODELS[key].sha256[:12]} ok{loaded}", None
@@ -167,7 +169,8 @@ def run_checks(config, db_path: Path | None) -> SelfTestReport:
     runner = _Runner()
 
     for key in MODELS:
-        runner.run(f"model {key}", lambda key=key: _check_model(key, config.vision.threads))
+        # Every model is checked even when another one failed: the report lists all bad files.
+        runner.run(f"model {key}", lambda key=key: _check_model(key, config.vision.threads), independent=True)
 
     def pipeline() -> tuple[str, Any]:
         from kiosk.vision.pipeline import FacePipeline
