@@ -44,16 +44,24 @@ class MatchConfig(_Strict):
 
 
 class KioskConfig(_Strict):
-    """Kiosk-mode behaviour."""
+    """Kiosk-mode behaviour. A text left at None uses the chosen language's wording."""
 
     cooldown_s: int = Field(600, ge=0, le=86_400, description="one visit per person per cooldown")
-    greeting_s: float = Field(4.0, ge=1, le=30)
-    greeting_text: str = Field("Welcome, {name}!", max_length=200)
-    unknown_text: str = Field("Welcome! Please see the receptionist.", max_length=200)
-    attract_text: str = Field("Please look at the camera - masks are fine", max_length=200)
-    language: str = Field("en", max_length=10)
-    logo: str | None = None
+    greeting_s: float = Field(4.0, ge=1, le=30, description="how long a greeting stays on screen")
+    lower_mask_s: float = Field(
+        8.0, ge=2, le=60, description="how long to ask an uncertain masked visitor to lower the mask"
+    )
+    language: Literal["en", "de", "fr", "es", "nl"] = "en"
+    greeting_text: str | None = Field(None, max_length=200, description="{name} is replaced by the name")
+    unknown_text: str | None = Field(None, max_length=200)
+    attract_text: str | None = Field(None, max_length=200)
+    lower_mask_text: str | None = Field(None, max_length=200)
+    unavailable_text: str | None = Field(None, max_length=200)
+    show_photo: bool = Field(True, description="show the enrolled photo on the greeting card")
+    logo: str | None = Field(None, max_length=1000, description="image file shown on the attract screen")
     accent_colour: str = Field("#1f6feb", pattern=r"^#[0-9a-fA-F]{6}$")
+    background_colour: str = Field("#000000", pattern=r"^#[0-9a-fA-F]{6}$")
+    text_colour: str = Field("#ffffff", pattern=r"^#[0-9a-fA-F]{6}$")
 
 
 class CameraConfig(_Strict):
