@@ -45,6 +45,7 @@ class Sighting:
     `person_id`/`name` are set only for an accepted match; `uncertain` marks a match the
     matcher does not trust enough to greet (e.g. a masked face close to the threshold).
     `size` is the face width as a fraction of the frame width (nearest visitor = largest).
+    `pending` marks a face whose identity is not known yet (no vote either way).
     """
 
     track_id: int
@@ -54,6 +55,7 @@ class Sighting:
     masked: bool
     uncertain: bool = False
     size: float = 0.0
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,12 @@ class FlowTiming:
     unavailable_after_s: float = 1.0  # a camera gap shorter than this is not shown
     confirm_frames: int = 2  # the same person accepted this many times -> greet
     unknown_frames: int = 4  # this many frames with no accepted match -> unknown / lower mask
+    unmasked_grace_s: float = 3.0  # after lowering the mask, time to recognise the bare face
 
     @classmethod
-    def from_config(cls, config: KioskConfig) -> FlowTiming:
-        """Timing from the kiosk config (the rest keeps its defaults)."""
-        return cls(greeting_s=config.greeting_s, lower_mask_s=config.lower_mask_s)
+    def from_config(cls, config: KioskConfig, **overrides: float) -> FlowTiming:
+        """Timing from the kiosk config (the rest keeps its defaults unless overridden)."""
+        return cls(greeting_s=config.greeting_s, lower_mask_s=config.lower_mask_s, **overrides)
 
 
 @dataclass
@@ -112,6 +115,7 @@ class _Track:
     last_score: float = -1.0
     lower_mask_since: float | None = None
     unmasked_at_lower: int = 0  # unmasked_misses when the kiosk asked to lower the mask
+    unmasked_since: float | None = None  # first unmasked frame after that request
     done: bool = False  # greeted or sent to the receptionist: never again for this track
 
 
@@ -212,6 +216,10 @@ class KioskFlow:
         track.last_seen = now
         track.last_score = face.score
         track.masked_frames += bool(face.masked)
+        if track.lower_mask_since is not None and not face.masked and track.unmasked_since is None:
+            track.unmasked_since = now
+        if face.pending:
+            return
         if face.person_id is not None and not face.uncertain:
             track.votes[face.person_id] += 1
             track.names[face.person_id] = face.name or ""
@@ -253,8 +261,10 @@ class KioskFlow:
         if decided is not None:
             return self._greet(now, primary.track_id, track, decided)
         if state.screen is Screen.LOWER_MASK and state.track_id == primary.track_id:
-            # They lowered the mask and are still not recognised: no need to wait any longer.
-            if track.unmasked_misses - track.unmasked_at_lower >= t.unknown_frames:
+            # They lowered the mask and are still not recognised after a fair chance (the
+            # recogniser needs a moment for the bare face): no need to wait any longer.
+            if (track.unmasked_misses - track.unmasked_at_lower >= t.unknown_frames
+                    and track.unmasked_since is not None and now - track.unmasked_since >= t.unmasked_grace_s):
                 return self._unknown(now, primary.track_id, track, masked=False)
             return self._lower_mask_timeout(now, state)
         misses = track.masked_misses + track.unmasked_misses
@@ -318,6 +328,38 @@ class KioskFlow:
         if now - (track.lower_mask_since or state.since) >= self.timing.lower_mask_s:
             return self._unknown(now, state.track_id, track, masked=self._mostly_masked(track))
         return state
+
+
+# -- from the live worker's results ----------------------------------------------------------
+
+#: Timing for sightings that come from the tracker's voted identities (`sightings_from_result`):
+#: the tracker already needs 2 agreeing votes for a name and 3 for "unknown", so one settled
+#: frame is enough here.
+TRACKER_VOTED = {"confirm_frames": 1, "unknown_frames": 1}
+
+
+def sightings_from_result(result) -> list[Sighting]:
+    """The kiosk's view of a `kiosk.live.FrameResult`: one Sighting per tracked face.
+
+    Uses each track's voted identity (pending until its votes agree), not the single frame's
+    match, so one odd frame neither greets nor turns anyone away.
+    """
+    width = max(1, int(result.frame_size[0]))
+    out = []
+    for face in result.faces:
+        ident = face.identity
+        x1, _, x2, _ = (float(v) for v in face.box)
+        out.append(Sighting(
+            track_id=int(face.track_id),
+            person_id=ident.person_id if ident.settled else None,
+            name=ident.name if ident.settled else None,
+            score=float(ident.score),
+            masked=bool(face.masked),
+            uncertain=bool(getattr(ident, "uncertain", False)),
+            size=max(0.0, x2 - x1) / width,
+            pending=not ident.settled,
+        ))
+    return out
 
 
 # -- texts ---------------------------------------------------------------------------------

@@ -138,7 +138,8 @@ def test_uncertain_masked_match_asks_to_lower_mask_then_greets(flow, clock, visi
 def test_masked_stranger_asked_to_lower_mask_then_unknown_when_still_unknown(flow, clock, visits):
     state = frames(flow, clock, [stranger(masked=True)], 4)
     assert state.screen is Screen.LOWER_MASK
-    frames(flow, clock, [stranger(masked=False)], 3)
+    # The bare face gets unmasked_grace_s (3 s) to be recognised, even when frames say "unknown".
+    frames(flow, clock, [stranger(masked=False)], 30)
     assert flow.state.screen is Screen.LOWER_MASK
     state = frames(flow, clock, [stranger(masked=False)], 1)
     assert state.screen is Screen.UNKNOWN
@@ -229,6 +230,33 @@ def test_texts_follow_language_and_overrides():
     own = texts_for(KioskConfig(language="de", greeting_text="Hallo {name}"))
     assert own.greeting == "Hallo {name}" and own.attract == de.attract
     assert greeting_for("Hi {name}, {0} {x}", "{0}") == "Hi {0}, {0} {x}"  # names are not formats
+
+
+def test_tracker_voted_identities(clock, visits):
+    from kiosk.kiosk_flow import TRACKER_VOTED
+
+    flow = KioskFlow(visits, FlowTiming(**TRACKER_VOTED), clock=clock)
+    pending = Sighting(1, None, None, -1.0, False, size=0.3, pending=True)
+    assert frames(flow, clock, [pending], 20).screen is Screen.APPROACHING  # voting: no decision
+    assert frames(flow, clock, [alice(track=1)], 1).screen is Screen.GREETING
+
+
+def test_sightings_from_a_live_result():
+    from types import SimpleNamespace as NS
+
+    import numpy as np
+
+    from kiosk.kiosk_flow import sightings_from_result
+
+    def face(tid, pid, name, settled, x1, x2, masked=False):
+        ident = NS(person_id=pid, name=name, score=0.6, settled=settled)
+        return NS(track_id=tid, identity=ident, masked=masked, box=np.array([x1, 10, x2, 90.0]))
+
+    result = NS(frame_size=(400, 300), faces=(face(1, 5, "Alice", True, 100, 200),
+                                             face(2, None, None, False, 0, 40, masked=True)))
+    a, b = sightings_from_result(result)
+    assert (a.track_id, a.person_id, a.name, a.pending, a.size) == (1, 5, "Alice", False, 0.25)
+    assert (b.person_id, b.pending, b.masked, b.uncertain) == (None, True, True, False)
 
 
 def test_config_rejects_bad_kiosk_values():
