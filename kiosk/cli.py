@@ -400,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", parents=[common], help="speed per stage and 1:N at scale")
     p.add_argument("--live", metavar="SOURCE", help="benchmark the live window's worker on a clip")
+    p.add_argument("--seconds", type=float, default=20.0, help="--live: how long to run")
+    p.add_argument("--size", metavar="WxH", help="--live: letterbox the clip to this size, e.g. 640x480")
+    p.add_argument("--fps", type=float, help="--live: replay the clip at this rate (default: its own)")
     p.add_argument("--sizes", default="1000,10000,100000,1000000", help="1:N gallery sizes (templates)")
     p.add_argument("--repeat", type=int, default=30)
     p.set_defaults(func=cmd_bench)
