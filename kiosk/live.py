@@ -1,0 +1,240 @@
+"""Per-frame work of the live window, Qt-free: detect, track, recognise when needed.
+
+`LiveRecognizer.process(frame)` turns one captured frame into a typed `FrameResult` that
+the GUI only draws. It runs on the inference thread (ui.worker) and in tests/benchmarks
+without Qt.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiosk.enrollment import quality_score
+from kiosk.errors import GalleryError
+from kiosk.recognizer import Recognizer
+from kiosk.sources import Frame
+from kiosk.tracking import Arrival, Identity, Tracker, TrackerConfig, Vote
+from kiosk.vision.types import FaceAnalysis, Quality
+
+log = logging.getLogger(__name__)
+
+
+class Hint(enum.Enum):
+    """What the person in front of the camera could do for a better recognition."""
+
+    TOO_FAR = "move closer"
+    TOO_DARK = "too dark"
+    BLURRED = "hold still"
+    TURN = "turn to the camera"
+
+
+@dataclass(frozen=True)
+class HintLimits:
+    """Quality thresholds below which a hint is shown."""
+
+    min_face_px: float = 50.0
+    min_brightness: float = 50.0
+    min_sharpness: float = 12.0
+    max_yaw: float = 0.6
+    max_pitch: float = 0.35
+
+
+def quality_hints(q: Quality, limits: HintLimits = HintLimits()) -> tuple[Hint, ...]:
+    """The hints a face's quality calls for (empty when it is good)."""
+    hints = []
+    if q.face_px < limits.min_face_px:
+        hints.append(Hint.TOO_FAR)
+    if q.brightness < limits.min_brightness:
+        hints.append(Hint.TOO_DARK)
+    if q.sharpness < limits.min_sharpness:
+        hints.append(Hint.BLURRED)
+    if abs(q.yaw) > limits.max_yaw or abs(q.pitch) > limits.max_pitch:
+        hints.append(Hint.TURN)
+    return tuple(hints)
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """One face on one frame, with the identity its track has voted so far."""
+
+    track_id: int
+    identity: Identity
+    masked: bool  # the track's smoothed mask state
+    analysis: FaceAnalysis  # box, landmarks, aligned crop; embedding only when `recognised`
+    hints: tuple[Hint, ...]
+    recognised: bool  # embedded and matched on this very frame
+    last_vote: Vote | None = None  # the track's latest raw recognition (score, threshold, candidate)
+
+    @property
+    def box(self) -> np.ndarray:
+        """x1, y1, x2, y2 in frame pixels."""
+        return self.analysis.box
+
+    @property
+    def quality(self) -> Quality:
+        """Capture quality of this face on this frame."""
+        return self.analysis.quality
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent on each stage of one frame."""
+
+    detect_ms: float = 0.0
+    analyse_ms: float = 0.0  # align + mask flag + quality
+    embed_ms: float = 0.0  # embedding + matching (0 when no face needed it)
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the GUI draws for one frame: faces, arrivals, timings."""
+
+    frame_id: int
+    timestamp: float  # capture time of the frame (time.monotonic)
+    frame_size: tuple[int, int]  # (w, h)
+    faces: tuple[TrackedFace, ...]
+    arrivals: tuple[Arrival, ...]
+    timings: Timings
+    recognitions: int  # faces embedded on this frame
+    gallery_people: int
+    model_version: str
+    warning: str | None = None  # e.g. the gallery was made by another model
+
+    @property
+    def named(self) -> tuple[TrackedFace, ...]:
+        """Faces shown with a name."""
+        return tuple(f for f in self.faces if f.identity.known)
+
+
+class RateMeter:
+    """Events per second over a sliding window of monotonic timestamps (thread-safe)."""
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def tick(self, now: float | None = None, count: int = 1) -> None:
+        """Record `count` events at `now`."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for _ in range(count):
+                self._times.append(now)
+            self.total += count
+            self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+    def rate(self, now: float | None = None) -> float:
+        """Events per second in the last window."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._trim(now)
+            return len(self._times) / self.window_s
+
+
+class LiveRecognizer:
+    """Detect on every frame, recognise only the tracks that need it. One per worker thread.
+
+    `embed_all=True` embeds every face on every frame (an enrollment dialog capturing samples
+    wants the embeddings); otherwise the tracker decides.
+    """
+
+    def __init__(self, recognizer: Recognizer, tracker_config: TrackerConfig | None = None,
+                 hint_limits: HintLimits | None = None) -> None:
+        self.recognizer = recognizer
+        self.tracker = Tracker(tracker_config)
+        self.hint_limits = hint_limits or HintLimits()
+        self.embed_all = False
+        self._templates_seen: object | None = None
+        self._people = 0
+
+    @property
+    def pipeline(self):
+        """The FacePipeline in use (owned by the recognizer)."""
+        return self.recognizer.pipeline
+
+    def _matcher_or_warning(self):
+        try:
+            matcher = self.recognizer.matcher
+        except GalleryError as exc:  # templates of another model: detect and track, but name nobody
+            return None, str(exc)
+        if matcher.templates is not self._templates_seen:
+            if self._templates_seen is not None:
+                log.info("gallery changed: voting every track's identity again")
+                self.tracker.forget_identities()
+            self._templates_seen = matcher.templates
+            self._people = matcher.templates.n_people if len(matcher.templates) else 0
+        return matcher, None
+
+    def process(self, frame: Frame) -> FrameResult:
+        """Detect, track and (where needed) recognise the faces of one frame."""
+        t0 = time.perf_counter()
+        pipeline = self.pipeline
+        rgb = frame.rgb
+        found = pipeline.detect(rgb)
+        t1 = time.perf_counter()
+        faces = pipeline.analyze_detections(rgb, found, embed=False)
+        t2 = time.perf_counter()
+        now = frame.timestamp
+        track_ids = self.tracker.update(
+            np.stack([f.box for f in faces]) if faces else np.zeros((0, 4), np.float32),
+            now,
+            np.array([f.mask_score for f in faces], np.float32),
+        )
+        qualities = [quality_score(f) for f in faces]
+        matcher, warning = self._matcher_or_warning()
+        need = [
+            i for i, tid in enumerate(track_ids)
+            if matcher is not None and (self.embed_all or self.tracker.needs_recognition(tid, qualities[i], now))
+        ]
+        arrivals: list[Arrival] = []
+        if need:
+            embeddings = pipeline.embed_aligned(np.stack([faces[i].aligned for i in need]))
+            for k, i in enumerate(need):
+                faces[i].embedding = embeddings[k]
+            masked = np.array([self.tracker.tracks[track_ids[i]].masked for i in need])
+            for i, match in zip(need, matcher.identify(embeddings, masked)):
+                tid = track_ids[i]
+                vote = Vote(match.person_id, match.name, match.score, match.threshold,
+                            bool(self.tracker.tracks[tid].masked), frame.frame_id, match.candidate_id)
+                arrival = self.tracker.add_recognition(tid, vote, qualities[i], now)
+                if arrival is not None:
+                    arrivals.append(arrival)
+        t3 = time.perf_counter()
+        recognised = set(need)
+        tracked = tuple(
+            TrackedFace(
+                track_id=tid,
+                identity=self.tracker.identity(tid),
+                masked=self.tracker.tracks[tid].masked,
+                analysis=face,
+                hints=quality_hints(face.quality, self.hint_limits),
+                recognised=i in recognised,
+                last_vote=self.tracker.last_vote(tid),
+            )
+            for i, (tid, face) in enumerate(zip(track_ids, faces))
+        )
+        return FrameResult(
+            frame_id=frame.frame_id,
+            timestamp=frame.timestamp,
+            frame_size=frame.size,
+            faces=tracked,
+            arrivals=tuple(arrivals),
+            timings=Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t3 - t0) * 1e3),
+            recognitions=len(need),
+            gallery_people=self._people,
+            model_version=pipeline.model_version,
+            warning=warning,
+        )

@@ -1,0 +1,270 @@
+"""Following faces across frames, voting their identity, and announcing arrivals.
+
+Detection runs on every frame; recognition (the expensive embedding) only when a track
+needs it: a new track, a clearly better view than the one last recognised, an identity not
+settled yet, or every `recheck_s`. Names come from a vote over the last few recognitions, so
+one bad frame does not make a name flicker. Each track announces one `Arrival`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """How tracks are formed and when faces are recognised again."""
+
+    iou_match: float = 0.3  # a detection continues the track it overlaps at least this much
+    max_missed_s: float = 1.0  # a track not seen for this long has left
+    window: int = 5  # recognitions kept per track for the vote
+    min_agree: int = 2  # identical known votes before a name is shown
+    confident_margin: float = 0.12  # ... or one vote this far above its threshold
+    unknown_after: int = 3  # all-unknown votes before an unknown visitor is announced
+    recheck_s: float = 1.0  # recognise a settled track again this often
+    contested_recheck_s: float = 0.25  # ... this often while its last vote disagreed
+    better_quality: float = 0.15  # ... or when its quality beats the best recognised by this much
+    mask_smoothing: float = 0.4  # weight of the newest mask score in the track's running mean
+
+    def __post_init__(self) -> None:
+        if not 0 < self.iou_match <= 1:
+            raise ValueError("iou_match must be in (0, 1]")
+        if self.window < max(self.min_agree, self.unknown_after):
+            raise ValueError("window must hold min_agree and unknown_after votes")
+        if self.min_agree < 1 or self.unknown_after < 1:
+            raise ValueError("min_agree and unknown_after must be at least 1")
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One recognition of a track: the matcher's verdict on one frame."""
+
+    person_id: int | None
+    name: str | None
+    score: float
+    threshold: float
+    masked: bool
+    frame_id: int = 0
+    candidate_id: int | None = None  # best person even when below the threshold
+
+    @property
+    def margin(self) -> float:
+        """Score minus threshold (negative: not accepted)."""
+        return self.score - self.threshold
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a track is, as far as the votes tell; `settled` once they agree enough."""
+
+    person_id: int | None
+    name: str | None
+    score: float  # mean score of the votes behind this identity (-1: none yet)
+    settled: bool
+    agreeing: int = 0  # votes behind it
+    votes: int = 0  # votes held
+
+    @property
+    def known(self) -> bool:
+        """True when the track is an enrolled person."""
+        return self.person_id is not None
+
+    @property
+    def pending(self) -> bool:
+        """True until the votes agree on a person or on "unknown"."""
+        return not self.settled
+
+
+PENDING = Identity(None, None, -1.0, False)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A person (or an unknown visitor) has arrived: once per track, when its identity settles."""
+
+    track_id: int
+    person_id: int | None
+    name: str | None
+    score: float
+    masked: bool
+    timestamp: float  # capture time of the frame that settled it
+    frame_id: int
+    first_seen: float  # capture time of the track's first frame
+
+    @property
+    def known(self) -> bool:
+        """True for an enrolled person."""
+        return self.person_id is not None
+
+
+@dataclass
+class Track:
+    """One face followed over frames (internal state of the Tracker)."""
+
+    track_id: int
+    box: np.ndarray
+    first_seen: float
+    last_seen: float
+    frames: int = 1
+    mask_score: float = 0.0
+    votes: deque[Vote] = field(default_factory=deque)
+    last_recognised: float | None = None
+    best_quality: float = -1.0
+    identity: Identity = PENDING
+    arrived: bool = False
+
+    @property
+    def masked(self) -> bool:
+        """The smoothed mask state."""
+        return self.mask_score >= 0.5
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in a (n, 4) with every box in b (m, 4), xyxy."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def vote_identity(votes: list[Vote], config: TrackerConfig, current: Identity = PENDING) -> Identity:
+    """The identity a list of votes (oldest first) supports, given the one shown so far.
+
+    A known person needs `min_agree` votes, or a single vote `confident_margin` above its
+    threshold (a clear first look names at once); "unknown" needs `unknown_after` votes. A name
+    already shown stays while any vote in a full window still supports it (bad frames
+    of the same person are not a new person), and is never flipped on a tie. Ties between
+    other people go to the most recent vote.
+    """
+    if not votes:
+        return current
+    counts = Counter(v.person_id for v in votes)
+    last_index = {v.person_id: i for i, v in enumerate(votes)}
+    known = [pid for pid in counts if pid is not None]
+    best_known = max(known, key=lambda pid: (counts[pid], last_index[pid])) if known else None
+    known_votes = counts[best_known] if best_known is not None else 0
+
+    def identity_of(pid: int | None) -> Identity:
+        mine = [v for v in votes if v.person_id == pid]
+        name = next((v.name for v in reversed(mine) if v.name), None)
+        return Identity(pid, name, float(np.mean([v.score for v in mine])), True, len(mine), len(votes))
+
+    confident = best_known is not None and any(
+        v.person_id == best_known and v.margin >= config.confident_margin for v in votes)
+    if best_known is not None and (known_votes >= config.min_agree or (confident and not current.known)):
+        if current.known and current.person_id != best_known and counts[current.person_id] >= known_votes:
+            return identity_of(current.person_id)
+        return identity_of(best_known)
+    if current.known and (counts[current.person_id] > 0 or len(votes) < config.window):
+        return Identity(current.person_id, current.name, current.score, True, counts[current.person_id], len(votes))
+    if counts[None] >= config.unknown_after and counts[None] > known_votes:
+        return identity_of(None)
+    if current.settled and not current.known:  # one stray known vote does not name anyone
+        return Identity(None, None, current.score, True, counts[None], len(votes))
+    return Identity(None, None, -1.0, False, 0, len(votes))
+
+
+class Tracker:
+    """Greedy IoU association plus per-track identity voting. Not thread-safe (one worker)."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.tracks: dict[int, Track] = {}
+        self._next_id = 1
+
+    def update(self, boxes: np.ndarray, timestamp: float, mask_scores: np.ndarray | None = None) -> list[int]:
+        """Assign each detected box (n, 4) to a track (new or continued); returns the track ids.
+
+        Tracks not seen for `max_missed_s` are dropped. A track continues only with the box
+        it overlaps most (greedy by IoU), so two people passing each other keep their tracks.
+        """
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        n = len(boxes)
+        ids: list[int | None] = [None] * n
+        live = list(self.tracks.values())
+        if live and n:
+            ious = iou_matrix(np.stack([t.box for t in live]), boxes)
+            pairs = np.argwhere(ious >= self.config.iou_match)
+            order = np.argsort(-ious[pairs[:, 0], pairs[:, 1]], kind="stable")
+            used_tracks: set[int] = set()
+            for ti, di in pairs[order]:
+                if ti in used_tracks or ids[di] is not None:
+                    continue
+                used_tracks.add(int(ti))
+                track = live[ti]
+                track.box, track.last_seen = boxes[di].copy(), timestamp
+                track.frames += 1
+                ids[di] = track.track_id
+        for di in range(n):
+            if ids[di] is None:
+                track = Track(self._next_id, boxes[di].copy(), timestamp, timestamp)
+                self._next_id += 1
+                self.tracks[track.track_id] = track
+                ids[di] = track.track_id
+        if mask_scores is not None:
+            alpha = self.config.mask_smoothing
+            for tid, score in zip(ids, np.asarray(mask_scores, np.float32).reshape(-1)):
+                track = self.tracks[tid]
+                track.mask_score = float(score) if track.frames == 1 else (
+                    alpha * float(score) + (1 - alpha) * track.mask_score)
+        for tid in [t.track_id for t in live if timestamp - t.last_seen > self.config.max_missed_s]:
+            del self.tracks[tid]
+        return [int(i) for i in ids]  # type: ignore[arg-type]
+
+    def needs_recognition(self, track_id: int, quality: float, now: float) -> bool:
+        """True when this track should be embedded and matched on the current frame."""
+        track = self.tracks[track_id]
+        if track.last_recognised is None or not track.identity.settled:
+            return True
+        if track.votes[-1].person_id != track.identity.person_id:
+            # Contested: the last look disagreed with the name shown. Look again soon, but not
+            # on every frame, so a head turned for a moment does not vote a name away.
+            return now - track.last_recognised >= self.config.contested_recheck_s
+        if quality > track.best_quality + self.config.better_quality:
+            return True
+        return now - track.last_recognised >= self.config.recheck_s
+
+    def add_recognition(self, track_id: int, vote: Vote, quality: float, now: float) -> Arrival | None:
+        """Record one recognition; returns the track's Arrival the first time its identity settles."""
+        track = self.tracks[track_id]
+        track.votes.append(vote)
+        while len(track.votes) > self.config.window:
+            track.votes.popleft()
+        track.last_recognised = now
+        track.best_quality = max(track.best_quality, quality)
+        track.identity = vote_identity(list(track.votes), self.config, track.identity)
+        if track.identity.settled and not track.arrived:
+            track.arrived = True
+            ident = track.identity
+            return Arrival(track_id, ident.person_id, ident.name, ident.score, track.masked,
+                           now, vote.frame_id, track.first_seen)
+        return None
+
+    def last_vote(self, track_id: int) -> Vote | None:
+        """The most recent recognition of a track (raw, before voting), or None."""
+        votes = self.tracks[track_id].votes
+        return votes[-1] if votes else None
+
+    def identity(self, track_id: int) -> Identity:
+        """The current identity of a track."""
+        return self.tracks[track_id].identity
+
+    def forget_identities(self) -> None:
+        """Vote again from scratch (after the gallery changed, e.g. someone was enrolled or removed).
+
+        Arrivals are not repeated for tracks that already arrived.
+        """
+        for track in self.tracks.values():
+            track.votes.clear()
+            track.identity = PENDING
+            track.last_recognised = None
+            track.best_quality = -1.0

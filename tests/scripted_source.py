@@ -1,0 +1,51 @@
+"""A scripted FrameSource for tests: synthetic frames, failures on cue, thread bookkeeping."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from kiosk.sources import FrameSource, SourceError
+
+
+class ScriptedSource(FrameSource):
+    """A synthetic source: frames from `make_frame(i)`, failing after `fail_after` frames on
+    the first `failures` connections; records which thread opened, read and closed it."""
+
+    def __init__(self, make_frame=None, *, fail_after: int | None = None, failures: int = 1,
+                 fail_open: bool = False, fps: float | None = 50.0, length: int | None = None,
+                 log: dict | None = None) -> None:
+        self.make_frame = make_frame or (lambda i: np.full((48, 64, 3), i % 256, np.uint8))
+        self.fail_after = fail_after
+        self.fail_open = fail_open
+        self.fps = fps
+        self.length = length
+        self.description = "scripted"
+        self.log = log if log is not None else {"opens": 0, "closes": 0, "threads": set()}
+        self.log.setdefault("opens", 0)
+        self.log.setdefault("closes", 0)
+        self.log.setdefault("threads", set())
+        self._failures = failures
+        self._i = 0
+
+    def open(self) -> None:
+        self.log["threads"].add(threading.get_ident())
+        if self.fail_open:
+            raise SourceError("no such device (scripted)")
+        self.log["opens"] += 1
+        self._i = 0
+
+    def read(self):
+        self.log["threads"].add(threading.get_ident())
+        if self.fail_after is not None and self._i >= self.fail_after and self.log["opens"] <= self._failures:
+            raise SourceError("unplugged (scripted)")
+        if self.length is not None and self._i >= self.length:
+            return None
+        frame = self.make_frame(self._i)
+        self._i += 1
+        return frame
+
+    def close(self) -> None:
+        self.log["threads"].add(threading.get_ident())
+        self.log["closes"] += 1

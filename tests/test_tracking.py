@@ -1,0 +1,170 @@
+"""Tracker: association across frames, identity voting, when to recognise, one arrival per track."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kiosk.tracking import Tracker, TrackerConfig, Vote, iou_matrix, vote_identity
+
+A, B = 1, 2
+CFG = TrackerConfig()
+
+
+def vote(pid, score=0.6, threshold=0.5, masked=False, frame_id=0):
+    return Vote(pid, {A: "Alice", B: "Bob"}.get(pid), score, threshold, masked, frame_id)
+
+
+def box(x, y=50, w=60):
+    return [x, y, x + w, y + w]
+
+
+def test_iou_matrix():
+    ious = iou_matrix(np.array([box(0), box(200)]), np.array([box(0), box(30), box(500)]))
+    assert ious.shape == (2, 3)
+    assert ious[0, 0] == pytest.approx(1.0)
+    assert ious[0, 1] == pytest.approx(30 * 60 / (2 * 3600 - 30 * 60))
+    assert ious[1].max() == 0.0
+
+
+def test_tracks_follow_moving_faces_and_new_faces_get_new_ids():
+    tracker = Tracker()
+    first = tracker.update(np.array([box(0), box(300)]), 0.0)
+    assert len(set(first)) == 2
+    # Both move a little; listed in the other order: ids follow the faces, not the order.
+    second = tracker.update(np.array([box(305), box(8)]), 0.04)
+    assert second == [first[1], first[0]]
+    third = tracker.update(np.array([box(10), box(310), box(600)]), 0.08)
+    assert third[:2] == [first[0], first[1]] and third[2] not in first
+
+
+def test_tracks_end_after_max_missed_and_the_face_comes_back_as_a_new_track():
+    tracker = Tracker(TrackerConfig(max_missed_s=1.0))
+    (tid,) = tracker.update(np.array([box(0)]), 0.0)
+    tracker.update(np.zeros((0, 4)), 0.5)
+    assert tid in tracker.tracks  # a missed detection or two does not end a track
+    tracker.update(np.zeros((0, 4)), 1.6)
+    assert tid not in tracker.tracks
+    (again,) = tracker.update(np.array([box(0)]), 1.7)
+    assert again != tid
+
+
+def test_one_detection_continues_one_track_only():
+    tracker = Tracker()
+    (tid,) = tracker.update(np.array([box(0)]), 0.0)
+    ids = tracker.update(np.array([box(2), box(4)]), 0.04)  # two overlapping detections
+    assert ids.count(tid) == 1 and len(set(ids)) == 2
+
+
+def test_mask_state_is_smoothed():
+    tracker = Tracker()
+    (tid,) = tracker.update(np.array([box(0)]), 0.0, np.array([0.9]))
+    assert tracker.tracks[tid].masked
+    tracker.update(np.array([box(0)]), 0.04, np.array([0.1]))  # one low score does not flip it
+    assert tracker.tracks[tid].masked
+    for k in range(5):
+        tracker.update(np.array([box(0)]), 0.08 + 0.04 * k, np.array([0.1]))
+    assert not tracker.tracks[tid].masked
+
+
+# -- voting --------------------------------------------------------------------------------
+
+
+def test_a_name_needs_two_agreeing_votes_or_one_clear_one():
+    assert vote_identity([vote(A)], CFG).pending
+    named = vote_identity([vote(A), vote(A, 0.7)], CFG)
+    assert named.known and named.name == "Alice" and named.settled
+    assert named.score == pytest.approx(0.65)
+    clear = vote_identity([vote(A, score=0.5 + CFG.confident_margin + 0.01)], CFG)
+    assert clear.known and clear.agreeing == 1
+
+
+def test_one_stray_vote_does_not_flip_a_name():
+    ident = vote_identity([vote(A), vote(A)], CFG)
+    for v in (vote(B), vote(A), vote(None)):
+        ident = vote_identity([vote(A), vote(A), v], CFG, ident)
+        assert ident.person_id == A
+
+
+def test_a_shown_name_survives_bad_frames_until_the_window_is_full_of_them():
+    ident = vote_identity([vote(A), vote(A)], CFG)
+    votes = [vote(A), vote(A)] + [vote(None, 0.3)] * 3
+    ident = vote_identity(votes, CFG, ident)
+    assert ident.person_id == A  # a turned head is the same person
+    ident = vote_identity([vote(None, 0.3)] * CFG.window, CFG, ident)
+    assert ident.settled and not ident.known  # the track was someone else after all
+
+
+def test_a_name_flips_only_when_another_person_has_more_votes():
+    shown = vote_identity([vote(A), vote(A)], CFG)
+    tie = vote_identity([vote(A), vote(A), vote(B), vote(B)], CFG, shown)
+    assert tie.person_id == A
+    assert vote_identity([vote(A), vote(B), vote(B)], CFG, shown).person_id == B
+
+
+def test_unknown_needs_several_votes_and_one_known_vote_does_not_name_an_unknown():
+    assert vote_identity([vote(None, 0.2)] * 2, CFG).pending
+    unknown = vote_identity([vote(None, 0.2)] * 3, CFG)
+    assert unknown.settled and not unknown.known
+    still = vote_identity([vote(None, 0.2)] * 3 + [vote(A, 0.55)], CFG, unknown)
+    assert still.settled and not still.known
+    named = vote_identity([vote(None, 0.2)] * 3 + [vote(A, 0.55), vote(A, 0.56)], CFG, still)
+    assert named.person_id == A  # e.g. the mask came off
+
+
+# -- recognition schedule and arrivals ------------------------------------------------------
+
+
+def settle(tracker, tid, pid, t, n=2, quality=0.5):
+    arrivals = []
+    for k in range(n):
+        a = tracker.add_recognition(tid, vote(pid, frame_id=k), quality, t)
+        if a:
+            arrivals.append(a)
+    return arrivals
+
+
+def test_recognise_new_tracks_then_only_when_needed():
+    tracker = Tracker(TrackerConfig(recheck_s=1.0, better_quality=0.15))
+    (tid,) = tracker.update(np.array([box(0)]), 0.0)
+    assert tracker.needs_recognition(tid, 0.5, 0.0)  # new track
+    tracker.add_recognition(tid, vote(A), 0.5, 0.0)
+    assert tracker.needs_recognition(tid, 0.5, 0.04)  # not settled: look again
+    tracker.add_recognition(tid, vote(A), 0.5, 0.04)
+    assert not tracker.needs_recognition(tid, 0.5, 0.08)  # settled
+    assert not tracker.needs_recognition(tid, 0.6, 0.5)  # slightly better view: not worth it
+    assert tracker.needs_recognition(tid, 0.7, 0.5)  # clearly better view
+    assert tracker.needs_recognition(tid, 0.5, 1.05)  # recheck period
+
+
+def test_a_contested_track_is_rechecked_sooner_but_not_every_frame():
+    cfg = TrackerConfig(recheck_s=1.0, contested_recheck_s=0.25)
+    tracker = Tracker(cfg)
+    (tid,) = tracker.update(np.array([box(0)]), 0.0)
+    settle(tracker, tid, A, 0.0)
+    tracker.add_recognition(tid, vote(None, 0.3), 0.5, 1.0)
+    assert not tracker.needs_recognition(tid, 0.5, 1.1)
+    assert tracker.needs_recognition(tid, 0.5, 1.3)
+
+
+def test_exactly_one_arrival_per_track():
+    tracker = Tracker()
+    (tid,) = tracker.update(np.array([box(0)]), 10.0)
+    arrivals = settle(tracker, tid, A, 10.2, n=5)
+    assert len(arrivals) == 1
+    arrival = arrivals[0]
+    assert arrival.known and arrival.name == "Alice" and arrival.track_id == tid
+    assert arrival.first_seen == 10.0 and arrival.frame_id == 1
+    tracker.forget_identities()  # e.g. the gallery changed
+    assert settle(tracker, tid, A, 11.0, n=3) == []
+    assert tracker.identity(tid).person_id == A
+    (other,) = tracker.update(np.array([box(400)]), 11.1)
+    unknown = settle(tracker, other, None, 11.1, n=4)
+    assert len(unknown) == 1 and not unknown[0].known
+
+
+def test_config_is_checked():
+    with pytest.raises(ValueError):
+        TrackerConfig(window=2, min_agree=3)
+    with pytest.raises(ValueError):
+        TrackerConfig(iou_match=0)
