@@ -1,0 +1,372 @@
+"""Kiosk mode under pytest-qt (offscreen): greeting, unknown visitor, PIN exit, camera loss, restarts.
+
+The clip tests run the real LiveWorker (models, tracker) on ../shared/data/video clips; the
+rest drive the window with a stand-in worker and a hand-moved clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytestmark = pytest.mark.gui
+
+from PySide6.QtCore import QObject, QPointF, Qt, Signal  # noqa: E402
+from PySide6.QtGui import QCloseEvent  # noqa: E402
+
+from kiosk.capture import CameraState, CameraStatus  # noqa: E402
+from kiosk.checkin import CHECKIN, UNKNOWN  # noqa: E402
+from kiosk.config import Config, KioskConfig  # noqa: E402
+from kiosk.gallery import Gallery  # noqa: E402
+from kiosk.kiosk_flow import Screen, texts_for  # noqa: E402
+from kiosk.sources import FrameSource, SourceError  # noqa: E402
+from tests.conftest import shared  # noqa: E402
+
+FEMALE = "head-pose-face-detection-female.gif"
+MALE = "head-pose-face-detection-male.gif"
+TZ = dt.timezone(dt.timedelta(hours=1))
+NOON = dt.datetime(2026, 3, 2, 12, 0, 0, tzinfo=TZ)
+CLIP_TIMEOUT_MS = 90_000  # generous: the CI box has 2 shared cores
+
+
+class Clock:
+    def __init__(self, t: float = 100.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class FakeWorker(QObject):
+    """The LiveWorker's interface as the kiosk window uses it, driven by the test."""
+
+    result_ready = Signal(object)
+    camera_status = Signal(object)
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = Config()
+        self.camera = CameraStatus(CameraState.LIVE, "fake camera")
+        self.running = True
+        self.starts = 0
+        self.reloads = 0
+
+    def latest_frame(self):
+        return None
+
+    def isRunning(self) -> bool:  # noqa: N802 - QThread's name
+        return self.running
+
+    def isFinished(self) -> bool:  # noqa: N802 - QThread's name
+        return not self.running
+
+    def start(self) -> None:
+        self.starts += 1
+        self.running = True
+
+    def apply_config(self, config) -> None:
+        self.reloads += 1
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    g = Gallery(tmp_path / "kiosk.db")
+    yield g
+    g.close()
+
+
+def _window(qtbot, worker, gallery, config=None, clock=None, unlock=None, wall=lambda: NOON):
+    from ui.kiosk_window import KioskWindow
+
+    w = KioskWindow(worker, gallery, config or Config(), flow_clock=clock or Clock(),
+                    wall_clock=wall, unlock=unlock or (lambda parent: False))
+    qtbot.addWidget(w)
+    w.resize(1280, 720)
+    w.show()
+    return w
+
+
+def _force_close(w) -> None:
+    w.locked = False
+    w.close()
+
+
+# -- exit and lock --------------------------------------------------------------------------------
+
+
+def test_close_requests_are_ignored_while_locked(qtbot, gallery):
+    w = _window(qtbot, FakeWorker(), gallery)
+    event = QCloseEvent()
+    w.closeEvent(event)  # what Alt+F4 / the window manager's close button delivers
+    assert not event.isAccepted()
+    assert w.close() is False and w.isVisible()
+    _force_close(w)
+
+
+def test_escape_opens_the_pin_pad_and_a_wrong_pin_stays_locked(qtbot, gallery):
+    asked = []
+    w = _window(qtbot, FakeWorker(), gallery, unlock=lambda parent: asked.append(parent) or False)
+    qtbot.keyClick(w, Qt.Key.Key_Escape)
+    assert asked == [w]
+    assert w.locked and w.isVisible()
+    _force_close(w)
+
+
+def test_the_right_pin_leaves_kiosk_mode(qtbot, gallery):
+    w = _window(qtbot, FakeWorker(), gallery, unlock=lambda parent: True)
+    with qtbot.waitSignal(w.exited, timeout=2000):
+        qtbot.keyClick(w, Qt.Key.Key_Escape)
+    assert not w.locked and not w.isVisible()
+
+
+def test_long_press_on_a_corner_opens_the_pin_pad(qtbot, gallery):
+    clock, asked = Clock(), []
+    w = _window(qtbot, FakeWorker(), gallery, clock=clock, unlock=lambda parent: asked.append(1) or False)
+    # A press in the middle of the screen never opens it, however long.
+    qtbot.mousePress(w, Qt.MouseButton.LeftButton, pos=w.rect().center())
+    clock.t += 10
+    w._tick()
+    qtbot.mouseRelease(w, Qt.MouseButton.LeftButton, pos=w.rect().center())
+    # A short press on a corner does not either.
+    corner = w.rect().topRight() + QPointF(-5, 5).toPoint()
+    qtbot.mousePress(w, Qt.MouseButton.LeftButton, pos=corner)
+    clock.t += 1.0
+    w._tick()
+    qtbot.mouseRelease(w, Qt.MouseButton.LeftButton, pos=corner)
+    assert asked == []
+    # Holding it for 2 s does.
+    qtbot.mousePress(w, Qt.MouseButton.LeftButton, pos=corner)
+    clock.t += 2.0
+    w._tick()
+    assert asked == [1]
+    qtbot.mouseRelease(w, Qt.MouseButton.LeftButton, pos=corner)
+    _force_close(w)
+
+
+def test_window_is_frameless_and_on_top(qtbot, gallery):
+    w = _window(qtbot, FakeWorker(), gallery)
+    flags = w.windowFlags()
+    assert flags & Qt.WindowType.FramelessWindowHint
+    assert flags & Qt.WindowType.WindowStaysOnTopHint
+    _force_close(w)
+
+
+# -- camera loss and worker restarts ----------------------------------------------------------------
+
+
+def test_camera_loss_shows_unavailable_and_recovers(qtbot, gallery):
+    clock, worker = Clock(), FakeWorker()
+    w = _window(qtbot, worker, gallery, clock=clock)
+    texts = texts_for(KioskConfig())
+    assert w.stack.currentWidget() is w.attract_page
+    worker.camera_status.emit(CameraStatus(CameraState.LOST, "cam", "unplugged", 1, 0.5))
+    assert w.stack.currentWidget() is w.attract_page  # a short glitch is not shown
+    clock.t += 1.5
+    w._tick()
+    assert w.flow.state.screen is Screen.UNAVAILABLE
+    assert w.stack.currentWidget() is w.message_page
+    assert w.message_label.text() == texts.unavailable
+    worker.camera_status.emit(CameraStatus(CameraState.LIVE, "cam"))
+    assert w.flow.state.screen is Screen.ATTRACT and w.stack.currentWidget() is w.attract_page
+    _force_close(w)
+
+
+def test_a_failed_worker_is_restarted(qtbot, gallery):
+    worker = FakeWorker()
+    w = _window(qtbot, worker, gallery)
+    w.restart_backoff_s = (0.01,)
+    worker.running = False
+    worker.failed.emit("boom")
+    worker.finished.emit()
+    qtbot.waitUntil(lambda: worker.starts == 1, timeout=2000)
+    assert worker.reloads == 0
+    # Models that failed to load in a running thread are reloaded instead.
+    worker.failed.emit("model missing")
+    qtbot.waitUntil(lambda: worker.reloads == 1, timeout=2000)
+    assert worker.starts == 1
+    _force_close(w)
+    worker.failed.emit("after close")  # a closed kiosk no longer restarts anything
+    qtbot.wait(50)
+    assert (worker.starts, worker.reloads) == (1, 1)
+
+
+# -- with the real worker ----------------------------------------------------------------------------
+
+
+class _Clip(FrameSource):
+    """A GIF's frames, then `gap` black frames (nobody there), looped: people come and go."""
+
+    fps = 12.5
+
+    def __init__(self, path, gap: int = 0) -> None:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            self.frames = []
+            for i in range(im.n_frames):
+                im.seek(i)
+                self.frames.append(np.asarray(im.convert("RGB")).copy())
+        self.frames += [np.zeros_like(self.frames[0])] * gap
+        self.description = path.name
+        self.i = 0
+
+    def open(self) -> None:
+        pass
+
+    def read(self):
+        rgb = self.frames[self.i % len(self.frames)]
+        self.i += 1
+        return rgb
+
+    def close(self) -> None:
+        pass
+
+
+class _Flaky(FrameSource):
+    """Grey frames; fails after 20 frames, refuses two reconnects, then works again."""
+
+    fps = 25.0
+    description = "flaky camera"
+
+    def __init__(self, log: list) -> None:
+        self.log = log
+
+    def open(self) -> None:
+        self.log.append("open")
+        if 2 <= len([e for e in self.log if e == "open"]) <= 3:
+            raise SourceError("camera unplugged")
+        self.n = 0
+
+    def read(self):
+        self.n += 1
+        if self.log.count("open") == 1 and self.n > 20:
+            raise SourceError("camera stopped sending frames")
+        return np.full((120, 160, 3), 128, np.uint8)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def enrolled_db(tmp_path_factory, pipeline):
+    """A gallery with the woman of the female clip enrolled as "Demo" (2 frames of the clip)."""
+    from PIL import Image
+
+    from kiosk.enrollment import make_sample, pick_enrollment_face
+
+    path = shared("video", FEMALE)
+    db = tmp_path_factory.mktemp("kiosk") / "enrolled.db"
+    samples = []
+    with Image.open(path) as im:
+        for i in (12, 20):
+            im.seek(i)
+            rgb = np.asarray(im.convert("RGB")).copy()
+            samples.append(make_sample(pipeline, pick_enrollment_face(pipeline.analyze(rgb))))
+    g = Gallery(db)
+    g.add_person("Demo", samples, pipeline.model_version)
+    g.close()
+    return db
+
+
+@pytest.fixture
+def live(qtbot, tmp_path, enrolled_db):
+    """(start(source, ...) -> (window, worker, gallery)); every worker is stopped and waited for."""
+    from ui.worker import LiveWorker
+
+    made = []
+
+    def start(source, config=None, wall=lambda: NOON, pipeline_factory=None):
+        db = tmp_path / f"g{len(made)}.db"
+        shutil.copy(enrolled_db, db)
+        g = Gallery(db)
+        config = config or Config(kiosk=KioskConfig(greeting_s=1, cooldown_s=600))
+        kwargs = {"pipeline_factory": pipeline_factory} if pipeline_factory else {}
+        worker = LiveWorker(config, g, source, **kwargs)
+        made.append((worker, g))
+        w = _window(qtbot, worker, g, config=config, clock=__import__("time").monotonic, wall=wall)
+        worker.start()
+        return w, worker, g
+
+    yield start
+    for worker, g in made:
+        worker.stop()
+        assert worker.wait(20_000)
+        g.close()
+
+
+def _screens(w) -> list:
+    seen = []
+    w.state_changed.connect(lambda s: seen.append(s))
+    return seen
+
+
+@pytest.mark.data
+def test_enrolled_person_is_greeted_and_logged_once_per_cooldown(qtbot, live):
+    path = shared("video", FEMALE)
+    w, worker, g = live(lambda: _Clip(path, gap=30))
+    seen = _screens(w)
+    greetings = lambda: [s for s in seen if s.screen is Screen.GREETING]  # noqa: E731
+    qtbot.waitUntil(lambda: len(greetings()) >= 1, timeout=CLIP_TIMEOUT_MS)
+    assert w.stack.currentWidget() is w.greeting_page
+    assert w.greeting_label.text() == "Welcome, Demo!"
+    assert w.greeting_time.text() == "12:00"
+    assert not w.photo.pixmap().isNull()  # the enrolled photo is on the card
+    # She leaves (black frames) and comes back: greeted again, but one visit per cooldown.
+    qtbot.waitUntil(lambda: len(greetings()) >= 2, timeout=CLIP_TIMEOUT_MS)
+    first, second = greetings()[:2]
+    assert first.recorded and not second.recorded
+    assert first.track_id != second.track_id
+    visits = g.visits(NOON.date())
+    assert [(v["name"], v["kind"]) for v in visits] == [("Demo", CHECKIN)]
+    assert all(s.name in (None, "Demo") for s in seen)
+    _force_close(w)
+
+
+@pytest.mark.data
+def test_unknown_visitor_sees_the_receptionist_message(qtbot, live):
+    path = shared("video", MALE)
+    w, worker, g = live(lambda: _Clip(path))
+    seen = _screens(w)
+    qtbot.waitUntil(lambda: w.flow.state.screen is Screen.UNKNOWN, timeout=CLIP_TIMEOUT_MS)
+    assert w.stack.currentWidget() is w.message_page
+    assert w.message_label.text() == texts_for(KioskConfig()).unknown
+    assert not any(s.screen is Screen.GREETING for s in seen)
+    visits = g.visits(NOON.date())
+    assert [(v["person_id"], v["kind"]) for v in visits] == [(None, UNKNOWN)]
+    _force_close(w)
+
+
+def test_source_failure_shows_unavailable_and_recovers(qtbot, live):
+    events: list = []
+    w, worker, g = live(lambda: _Flaky(events))
+    seen = _screens(w)
+    qtbot.waitUntil(lambda: any(s.screen is Screen.UNAVAILABLE for s in seen), timeout=CLIP_TIMEOUT_MS)
+    assert w.message_label.text() == texts_for(KioskConfig()).unavailable
+    qtbot.waitUntil(lambda: w.flow.state.screen is Screen.ATTRACT and events.count("open") >= 4,
+                    timeout=CLIP_TIMEOUT_MS)
+    assert w.stack.currentWidget() is w.attract_page
+    _force_close(w)
+
+
+def test_a_crashed_worker_thread_is_restarted(qtbot, live):
+    from kiosk.vision.pipeline import FacePipeline
+
+    calls = []
+
+    def factory(config):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("simulated crash while loading")
+        return FacePipeline(config.vision)
+
+    w, worker, g = live(lambda: _Flaky([]), pipeline_factory=factory)
+    w.restart_backoff_s = (0.05,)
+    qtbot.waitUntil(lambda: len(calls) == 2 and worker.stats().models_ready, timeout=CLIP_TIMEOUT_MS)
+    assert worker.isRunning()
+    _force_close(w)

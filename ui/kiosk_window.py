@@ -1,0 +1,547 @@
+"""Fullscreen kiosk mode: the screen visitors walk up to.
+
+The window only renders `kiosk.kiosk_flow.KioskFlow`'s state: an attract screen, the live
+camera with a face guide, a greeting card, the receptionist message, "please lower your
+mask", or "temporarily unavailable". It borrows the main window's LiveWorker (one camera,
+one set of models) and never stops it; when the worker fails it is restarted here.
+
+Leaving needs the admin PIN (Escape, or a long press on a screen corner, opens the PIN
+pad); window-manager close requests are ignored while the kiosk is locked. Nothing on screen
+names anyone but the person being greeted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from kiosk.capture import CameraState, CameraStatus
+from kiosk.checkin import CheckinLog, Visit, local_now
+from kiosk.config import Config
+from kiosk.gallery.store import Gallery
+from kiosk.kiosk_flow import (
+    TRACKER_VOTED,
+    FlowTiming,
+    KioskFlow,
+    KioskState,
+    Screen,
+    greeting_for,
+    sightings_from_result,
+    texts_for,
+)
+from ui.video_widget import frame_to_qimage
+
+log = logging.getLogger(__name__)
+
+TICK_MS = 200  # timeouts (greeting, idle, camera grace) are checked this often
+CAMERA_FPS = 15  # the kiosk's camera view; half the live window's rate leaves CPU to recognition
+LONG_PRESS_S = 2.0  # holding a corner this long opens the PIN pad
+#: Seconds before restart attempt 1, 2, 3, ... of a failed worker; the last value repeats.
+RESTART_BACKOFF_S = (2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+def _font(px: int, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPixelSize(max(12, int(px)))
+    font.setBold(bold)
+    return font
+
+
+def _qimage_from_rgb(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+class KioskCamera(QWidget):
+    """The live picture, mirrored like a looking glass, with an oval face guide. No names, no boxes."""
+
+    def __init__(self, accent: QColor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.accent = accent
+        self.guide_colour = accent
+        self._provider = None
+        self._frame = None
+        self._image: QImage | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(int(1000 / CAMERA_FPS))
+        self._timer.timeout.connect(self._pull)
+
+    def set_provider(self, provider) -> None:
+        """Pull `provider.latest_frame()` while visible (None stops)."""
+        self._provider = provider
+        if provider is None:
+            self._timer.stop()
+            self._frame, self._image = None, None
+        else:
+            self._timer.start()
+
+    def _pull(self) -> None:
+        if self._provider is None or not self.isVisible():
+            return
+        frame = self._provider.latest_frame()
+        if frame is not None and frame is not self._frame:
+            self._frame = frame
+            self._image = frame_to_qimage(frame).flipped(Qt.Orientation.Horizontal)
+            self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), Qt.GlobalColor.black)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if self._image is not None:
+            iw, ih = self._image.width(), self._image.height()
+            scale = min(self.width() / iw, self.height() / ih)
+            w, h = iw * scale, ih * scale
+            painter.drawImage(QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h), self._image)
+        # The guide: an oval where a face at the right distance fits, the rest slightly dimmed.
+        gh = self.height() * 0.62
+        gw = gh * 0.75
+        guide = QRectF((self.width() - gw) / 2, (self.height() - gh) / 2 - self.height() * 0.04, gw, gh)
+        shade = QPainterPath()
+        shade.addRect(QRectF(self.rect()))
+        hole = QPainterPath()
+        hole.addEllipse(guide)
+        painter.fillPath(shade.subtracted(hole), QColor(0, 0, 0, 110))
+        painter.setPen(QPen(self.guide_colour, max(4.0, self.height() / 120)))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(guide)
+        painter.end()
+
+
+class KioskWindow(QWidget):
+    """The fullscreen, frameless kiosk. `KioskWindow(worker, gallery, config)`; then showFullScreen().
+
+    `flow_clock` (monotonic seconds) and `wall_clock` (aware datetimes) are injectable for
+    tests; `unlock(parent) -> bool` asks for the admin PIN (default: the PIN pad).
+    """
+
+    visit_recorded = Signal(object)  # kiosk.checkin.Visit
+    state_changed = Signal(object)  # kiosk.kiosk_flow.KioskState
+    exited = Signal()  # the PIN was right and the window closed
+
+    def __init__(
+        self,
+        worker,
+        gallery: Gallery,
+        config: Config,
+        *,
+        flow_clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], dt.datetime] = local_now,
+        unlock: Callable[[QWidget], bool] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("kioskWindow")
+        self.setWindowTitle("face-kiosk")
+        self.setWindowFlags(Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint
+                            | Qt.WindowType.WindowStaysOnTopHint)
+        self.setCursor(Qt.CursorShape.BlankCursor)
+        self.worker = worker
+        self.gallery = gallery
+        self.config = config
+        kc = config.kiosk
+        self.texts = texts_for(kc)
+        self._wall_clock = wall_clock
+        self._flow_clock = flow_clock
+        self._unlock = unlock or _pin_pad_unlock(gallery)
+        self.locked = True
+        self._closing = False
+        self._press_started: float | None = None
+        self._restart_attempt = 0
+        self._restart_pending = False
+        self._unlocking = False
+        self.restart_backoff_s = RESTART_BACKOFF_S
+
+        self.checkins = CheckinLog(gallery, kc.cooldown_s, clock=wall_clock)
+        self.flow = KioskFlow(self, FlowTiming.from_config(kc, **TRACKER_VOTED), clock=flow_clock)
+        self.flow.subscribe(self._on_state)
+
+        self._accent = QColor(kc.accent_colour)
+        self._bg = QColor(kc.background_colour)
+        self._fg = QColor(kc.text_colour)
+        self.setStyleSheet(f"#kioskWindow {{ background: {kc.background_colour}; }}"
+                           f" QLabel {{ color: {kc.text_colour}; }}")
+        self.setAutoFillBackground(True)
+        pal = self.palette()
+        pal.setColor(self.backgroundRole(), self._bg)
+        self.setPalette(pal)
+
+        self._build_pages()
+        self._tick_timer = QTimer(self)
+        self._tick_timer.setInterval(TICK_MS)
+        self._tick_timer.timeout.connect(self._tick)
+        self._tick_timer.start()
+
+        worker.result_ready.connect(self._on_result)
+        worker.camera_status.connect(self._on_camera_status)
+        worker.failed.connect(self._on_worker_failed)
+        worker.finished.connect(self._on_worker_finished)
+        self.camera.set_provider(worker)
+        status = getattr(worker, "camera", None)
+        if status is not None:
+            self._on_camera_status(status)
+        self._show(self.flow.state)
+
+    # -- pages ------------------------------------------------------------------------------
+
+    def _label(self, text: str = "", px: int = 40, bold: bool = False) -> QLabel:
+        label = QLabel(text)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        label.setFont(_font(px, bold))
+        return label
+
+    def _build_pages(self) -> None:
+        self.stack = QStackedWidget(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+
+        # Attract: logo, the invitation, the time.
+        self.attract_page = QWidget()
+        self.logo = QLabel()
+        self.logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._logo_pixmap = self._load_logo()
+        self.attract_label = self._label(self.texts.attract, bold=True)
+        self.clock_label = self._label("")
+        col = QVBoxLayout(self.attract_page)
+        col.addStretch(2)
+        col.addWidget(self.logo)
+        col.addStretch(1)
+        col.addWidget(self.attract_label)
+        col.addStretch(2)
+        col.addWidget(self.clock_label)
+        col.addStretch(1)
+
+        # Camera: the live picture with a guide, and one instruction below it.
+        self.camera_page = QWidget()
+        self.camera = KioskCamera(self._accent)
+        self.camera_label = self._label(self.texts.approach, bold=True)
+        self.camera_label.setAutoFillBackground(True)
+        col = QVBoxLayout(self.camera_page)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.camera, 1)
+        col.addWidget(self.camera_label)
+
+        # Greeting card: photo, "Welcome, name!", the time.
+        self.greeting_page = QWidget()
+        self.greeting_page.setObjectName("greetingPage")
+        self.photo = QLabel()
+        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.greeting_label = self._label("", bold=True)
+        self.greeting_time = self._label("")
+        card = QVBoxLayout(self.greeting_page)
+        card.addStretch(1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.photo)
+        row.addStretch(1)
+        card.addLayout(row)
+        card.addSpacing(24)
+        card.addWidget(self.greeting_label)
+        card.addWidget(self.greeting_time)
+        card.addStretch(1)
+
+        # Messages: the receptionist, the camera being away.
+        self.message_page = QWidget()
+        self.message_page.setObjectName("messagePage")
+        self.message_label = self._label("", bold=True)
+        self.message_detail = self._label("")
+        col = QVBoxLayout(self.message_page)
+        col.addStretch(1)
+        col.addWidget(self.message_label)
+        col.addSpacing(24)
+        col.addWidget(self.message_detail)
+        col.addStretch(1)
+
+        for page in (self.attract_page, self.camera_page, self.greeting_page, self.message_page):
+            self.stack.addWidget(page)
+        self._apply_fonts()
+
+    def _load_logo(self) -> QPixmap | None:
+        path = self.config.kiosk.logo
+        if not path:
+            return None
+        pixmap = QPixmap(path)
+        if pixmap.isNull():
+            log.warning("kiosk logo %s cannot be read; showing none", path)
+            return None
+        return pixmap
+
+    def _apply_fonts(self) -> None:
+        """Type scales with the screen: the headline is ~1/11 of the height (~9 cm on a 24" screen)."""
+        h = max(300, self.height())
+        big, medium, small = h // 11, h // 17, h // 24
+        for label in (self.attract_label, self.greeting_label, self.message_label):
+            label.setFont(_font(big, bold=True))
+        self.camera_label.setFont(_font(medium, bold=True))
+        for label in (self.clock_label, self.greeting_time, self.message_detail):
+            label.setFont(_font(small))
+        self.camera_label.setContentsMargins(16, h // 40, 16, h // 40)
+        if self._logo_pixmap is not None:
+            self.logo.setPixmap(self._logo_pixmap.scaled(
+                int(self.width() * 0.5), int(h * 0.22), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+        self._photo_px = int(h * 0.34)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._apply_fonts()
+        self._show(self.flow.state)
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def _set_page_colours(self, page: QWidget, bg: QColor, fg: QColor) -> None:
+        page.setAutoFillBackground(True)
+        pal = page.palette()
+        pal.setColor(page.backgroundRole(), bg)
+        pal.setColor(page.foregroundRole(), fg)
+        page.setPalette(pal)
+        page.setStyleSheet(f"QLabel {{ color: {fg.name()}; }}")
+
+    def _on_state(self, state: KioskState) -> None:
+        self._show(state)
+        self.state_changed.emit(state)
+
+    def _show(self, state: KioskState) -> None:
+        """Show the screen for `state` (the only place that decides what is on screen)."""
+        texts = self.texts
+        screen = state.screen
+        if screen is Screen.ATTRACT:
+            self._update_clock()
+            self.stack.setCurrentWidget(self.attract_page)
+        elif screen in (Screen.APPROACHING, Screen.LOWER_MASK):
+            lower = screen is Screen.LOWER_MASK
+            self.camera_label.setText(texts.lower_mask if lower else texts.approach)
+            # Amber with black text for "lower your mask": it must stand out from the blue guide.
+            bar_bg = QColor("#ffb000") if lower else self._accent
+            bar_fg = QColor("#000000") if lower else QColor("#ffffff")
+            self._set_page_colours(self.camera_label, bar_bg, bar_fg)
+            self.camera.guide_colour = bar_bg
+            self.camera.update()
+            self.stack.setCurrentWidget(self.camera_page)
+        elif screen is Screen.GREETING:
+            self.greeting_label.setText(greeting_for(texts.greeting, state.name or ""))
+            self.greeting_time.setText(self._wall_clock().strftime("%H:%M"))
+            self._show_photo(state.person_id)
+            self._set_page_colours(self.greeting_page, self._accent, QColor("#ffffff"))
+            self.stack.setCurrentWidget(self.greeting_page)
+        elif screen is Screen.UNKNOWN:
+            self.message_label.setText(texts.unknown)
+            self.message_detail.setText("")
+            self._set_page_colours(self.message_page, QColor("#ffffff"), QColor("#000000"))
+            self.stack.setCurrentWidget(self.message_page)
+        elif screen is Screen.UNAVAILABLE:
+            self.message_label.setText(texts.unavailable)
+            self.message_detail.setText(texts.unavailable_detail)
+            self._set_page_colours(self.message_page, self._bg, self._fg)
+            self.stack.setCurrentWidget(self.message_page)
+
+    def _show_photo(self, person_id: int | None) -> None:
+        self.photo.clear()
+        self.photo.setVisible(False)
+        if person_id is None or not self.config.kiosk.show_photo:
+            return
+        try:
+            rgb = self.gallery.thumbnail(person_id)
+        except Exception:  # a damaged sample must not stop the greeting
+            log.exception("no photo for person %s", person_id)
+            return
+        if rgb is None:
+            return
+        size = self._photo_px
+        src = QPixmap.fromImage(_qimage_from_rgb(rgb)).scaled(
+            size, size, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+            Qt.TransformationMode.SmoothTransformation)
+        round_ = QPixmap(size, size)
+        round_.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(round_)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        path = QPainterPath()
+        path.addEllipse(QRectF(0, 0, size, size))
+        painter.setClipPath(path)
+        painter.drawPixmap(0, 0, src)
+        painter.setClipping(False)
+        painter.setPen(QPen(QColor("#ffffff"), max(4, size // 40)))
+        painter.drawEllipse(QRectF(2, 2, size - 4, size - 4))
+        painter.end()
+        self.photo.setPixmap(round_)
+        self.photo.setVisible(True)
+
+    def _update_clock(self) -> None:
+        self.clock_label.setText(self._wall_clock().strftime("%H:%M"))
+
+    # -- the flow's visit log (KioskFlow calls these) ---------------------------------------------
+
+    def checkin(self, person_id: int, score: float | None, masked: bool) -> Visit | None:
+        """Log a recognised person (once per cooldown) and tell the receptionist view."""
+        visit = self.checkins.checkin(person_id, score, masked)
+        if visit is not None:
+            self.visit_recorded.emit(visit)
+        return visit
+
+    def unknown(self, track_id: object, score: float | None, masked: bool) -> Visit | None:
+        """Log an unknown visitor (once per track) and tell the receptionist view."""
+        visit = self.checkins.unknown(track_id, score, masked)
+        if visit is not None:
+            self.visit_recorded.emit(visit)
+        return visit
+
+    # -- worker ---------------------------------------------------------------------------------
+
+    def _on_result(self, result) -> None:
+        if self._closing:
+            return
+        self._restart_attempt = 0  # results flow: the worker is healthy
+        self.flow.observe(sightings_from_result(result))
+
+    def _on_camera_status(self, status: CameraStatus) -> None:
+        if self._closing:
+            return
+        if status.state is CameraState.LIVE:
+            self.flow.source_ok()
+        elif status.state in (CameraState.LOST, CameraState.NO_CAMERA, CameraState.ENDED):
+            self.flow.source_lost(status.message or status.state.value)
+
+    def _on_worker_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        log.warning("kiosk: recognition failed (%s); restarting it", message)
+        self.flow.source_lost(f"recognition: {message}")
+        self._schedule_restart()
+
+    def _on_worker_finished(self) -> None:
+        if self._closing or self._restart_pending:
+            return
+        log.warning("kiosk: the recognition thread ended; restarting it")
+        self.flow.source_lost("recognition stopped")
+        self._schedule_restart()
+
+    def _schedule_restart(self) -> None:
+        if self._restart_pending:
+            return
+        self._restart_pending = True
+        backoff = self.restart_backoff_s
+        delay = backoff[min(self._restart_attempt, len(backoff) - 1)]
+        self._restart_attempt += 1
+        QTimer.singleShot(int(delay * 1000), self, self.restart_worker)
+
+    def restart_worker(self) -> None:
+        """Bring recognition back: start the thread again if it ended, else reload its models."""
+        self._restart_pending = False
+        if self._closing:
+            return
+        worker = self.worker
+        if worker.isFinished() or not worker.isRunning():
+            log.info("kiosk: starting the recognition thread again (attempt %d)", self._restart_attempt)
+            worker.start()
+        else:
+            log.info("kiosk: reloading the recognition models (attempt %d)", self._restart_attempt)
+            worker.apply_config(worker.config)
+
+    # -- time -------------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.flow.tick()
+        if self.flow.state.screen is Screen.ATTRACT:
+            self._update_clock()
+        if (self._press_started is not None
+                and self._flow_clock() - self._press_started >= LONG_PRESS_S):
+            self._press_started = None
+            self.request_unlock()
+
+    # -- exit and lock ------------------------------------------------------------------------------
+
+    def _in_corner(self, pos: QPointF) -> bool:
+        size = max(60.0, min(self.width(), self.height()) * 0.12)
+        near_x = pos.x() <= size or pos.x() >= self.width() - size
+        near_y = pos.y() <= size or pos.y() >= self.height() - size
+        return near_x and near_y
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and self._in_corner(event.position()):
+            self._press_started = self._flow_clock()
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self._press_started = None
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if event.key() == Qt.Key.Key_Escape:
+            self.request_unlock()
+            return
+        event.accept()  # no other key does anything in kiosk mode
+
+    def request_unlock(self) -> bool:
+        """Ask for the admin PIN; a right PIN leaves kiosk mode (True)."""
+        if self._unlocking or not self.locked:
+            return not self.locked
+        self._unlocking = True
+        try:
+            ok = bool(self._unlock(self))
+        finally:
+            self._unlocking = False
+        if ok:
+            log.info("kiosk: unlocked with the admin PIN")
+            self.locked = False
+            self.close()
+        return ok
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.locked:
+            # Alt+F4, the window manager's close button or a stray close(): kiosk mode stays.
+            log.info("kiosk: close request ignored (locked)")
+            event.ignore()
+            return
+        self._shutdown()
+        event.accept()
+        self.exited.emit()
+
+    def _shutdown(self) -> None:
+        """Let go of the borrowed worker (it keeps running for the main window)."""
+        if self._closing:
+            return
+        self._closing = True
+        self._tick_timer.stop()
+        self.camera.set_provider(None)
+        for signal, slot in ((self.worker.result_ready, self._on_result),
+                             (self.worker.camera_status, self._on_camera_status),
+                             (self.worker.failed, self._on_worker_failed),
+                             (self.worker.finished, self._on_worker_finished)):
+            with contextlib.suppress(RuntimeError, TypeError):
+                signal.disconnect(slot)
+
+
+def _pin_pad_unlock(gallery: Gallery) -> Callable[[QWidget], bool]:
+    """The default unlock: the admin PIN pad (ui.pin_dialog) over the kiosk."""
+
+    def unlock(parent: QWidget) -> bool:
+        from ui.pin_dialog import ask_admin_pin  # noqa: PLC0415 - only when someone wants out
+
+        return ask_admin_pin(gallery, parent)
+
+    return unlock

@@ -1,0 +1,205 @@
+"""The receptionist's view: today's (or any day's) visits, unknown-visitor alerts, CSV export.
+
+It reads the gallery's visit log, so it works next to the kiosk window (live updates through
+`add_visit`) and on its own (it polls the log, so visits logged by another process show up
+too). It is for staff only: the kiosk screen itself never shows this list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QDate, QTimer, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.checkin import CHECKIN, UNKNOWN, export_day_csv
+from kiosk.gallery.store import Gallery
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 5000
+COLUMNS = ("Time", "Who", "Score", "Mask")
+ALERT_BG = QColor("#ffb000")
+MAX_ALERTS = 20  # older unknown-visitor alerts drop off the list
+
+
+def _hhmmss(ts: str) -> str:
+    try:
+        return dt.datetime.fromisoformat(ts).strftime("%H:%M:%S")
+    except (TypeError, ValueError):
+        return ts or ""
+
+
+class ReceptionistView(QWidget):
+    """Visits of one day (today by default), newest first, with alerts for unknown visitors."""
+
+    alert = Signal(object)  # the visit dict of a new unknown visitor
+
+    def __init__(self, gallery: Gallery, config=None, parent: QWidget | None = None, *,
+                 today: Callable[[], dt.date] = dt.date.today, poll_ms: int = POLL_MS) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("face-kiosk - visits")
+        self.resize(720, 560)
+        self.gallery = gallery
+        self._today = today
+        self._seen_unknown: int | None = None  # newest unknown-visit id already alerted on
+
+        self.title = QLabel()
+        font = QFont(self.title.font())
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        self.title.setFont(font)
+
+        self.date_edit = QDateEdit()
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("yyyy-MM-dd")
+        self.today_button = QPushButton("Today")
+        self.export_button = QPushButton("Export CSV…")
+        self.date_edit.dateChanged.connect(lambda _d: self.refresh())
+        self.today_button.clicked.connect(self.show_today)
+        self.export_button.clicked.connect(self._ask_export)
+
+        self.alerts = QListWidget()
+        self.alerts.setMaximumHeight(120)
+        self.alerts.setToolTip("Unknown visitors at the kiosk (double-click to dismiss)")
+        self.alerts.itemDoubleClicked.connect(lambda item: self.alerts.takeItem(self.alerts.row(item)))
+        self.alerts_label = QLabel("Unknown visitors waiting:")
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col in (0, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.summary = QLabel()
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.title)
+        bar.addStretch(1)
+        bar.addWidget(self.date_edit)
+        bar.addWidget(self.today_button)
+        bar.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.alerts_label)
+        layout.addWidget(self.alerts)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary)
+
+        self._poll = QTimer(self)
+        self._poll.setInterval(poll_ms)
+        self._poll.timeout.connect(self.poll)
+        self.show_today()
+        self._poll.start()
+
+    # -- data -------------------------------------------------------------------------------
+
+    @property
+    def day(self) -> dt.date:
+        """The day shown."""
+        d = self.date_edit.date()
+        return dt.date(d.year(), d.month(), d.day())
+
+    def show_today(self) -> None:
+        """Show today's visits."""
+        today = self._today()
+        self.date_edit.blockSignals(True)
+        self.date_edit.setDate(QDate(today.year, today.month, today.day))
+        self.date_edit.blockSignals(False)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the shown day's visits from the log."""
+        try:
+            visits = self.gallery.visits(self.day)
+        except Exception as exc:  # a locked or damaged log: say so, keep the window usable
+            log.exception("cannot read visits")
+            self.summary.setText(f"Cannot read the visit log: {exc}")
+            return
+        self.table.setRowCount(len(visits))
+        for row, v in enumerate(visits):
+            unknown = v["kind"] == UNKNOWN
+            who = "Unknown visitor" if unknown else (v["name"] or f"(removed person {v['person_id']})")
+            score = "" if v["score"] is None else f"{float(v['score']):.2f}"
+            cells = (_hhmmss(v["ts"]), who, score, "yes" if v["masked"] else "")
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if unknown:
+                    item.setBackground(ALERT_BG)
+                    item.setForeground(QColor("#000000"))
+                self.table.setItem(row, col, item)
+        known = sum(1 for v in visits if v["kind"] == CHECKIN)
+        self.title.setText(f"Visits {self.day.isoformat()}")
+        self.summary.setText(f"{known} check-in(s), {len(visits) - known} unknown visitor(s)")
+        if self._seen_unknown is None:  # the first load: old unknown visits are not new alerts
+            self._seen_unknown = max((v["id"] for v in visits if v["kind"] == UNKNOWN), default=0)
+
+    def poll(self) -> None:
+        """Pick up visits logged since the last look (also by another process), alerting on strangers."""
+        today = self._today()
+        try:
+            visits = self.gallery.visits(today)
+        except Exception:
+            log.exception("cannot read visits")
+            return
+        fresh = [v for v in visits if v["kind"] == UNKNOWN and v["id"] > (self._seen_unknown or 0)]
+        for v in sorted(fresh, key=lambda v: v["id"]):
+            self._add_alert(v)
+        if self.day == today:
+            self.refresh()
+
+    def add_visit(self, visit) -> None:
+        """A visit the kiosk just logged (kiosk.checkin.Visit): refresh, and alert on a stranger."""
+        self.poll()
+
+    def _add_alert(self, visit: dict) -> None:
+        self._seen_unknown = max(self._seen_unknown or 0, int(visit["id"]))
+        masked = " (masked)" if visit.get("masked") else ""
+        item = QListWidgetItem(f"{_hhmmss(visit['ts'])}  Unknown visitor at the kiosk{masked}")
+        item.setBackground(ALERT_BG)
+        item.setForeground(QColor("#000000"))
+        self.alerts.insertItem(0, item)
+        while self.alerts.count() > MAX_ALERTS:
+            self.alerts.takeItem(self.alerts.count() - 1)
+        self.alert.emit(visit)
+        QWidget.window(self).setWindowTitle("face-kiosk - visits (unknown visitor!)")
+        QTimer.singleShot(10_000, self, lambda: QWidget.window(self).setWindowTitle("face-kiosk - visits"))
+
+    # -- export -----------------------------------------------------------------------------
+
+    def export_csv(self, path: str) -> int:
+        """Write the shown day's visits to `path`; returns how many."""
+        return export_day_csv(self.gallery, self.day, path)
+
+    def _ask_export(self) -> None:
+        default = f"visits-{self.day.isoformat()}.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Export visits", default, "CSV (*.csv)")
+        if not path:
+            return
+        try:
+            n = self.export_csv(path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export visits", f"Could not write {path}: {exc.strerror or exc}")
+            return
+        self.summary.setText(f"Exported {n} visit(s) to {path}")
