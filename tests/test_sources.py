@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import cv2
 import numpy as np
 import pytest
 from conftest import shared
+from live_helpers import ScriptedSource, wait_for
 from PIL import Image
-from scripted_source import ScriptedSource
 
 from kiosk.capture import CameraState, FrameReader, Mailbox
 from kiosk.sources import (
@@ -25,16 +24,6 @@ from kiosk.sources import (
     open_source,
     parse_size,
 )
-
-
-def wait_for(predicate, limit_s: float = 20.0) -> bool:
-    """Poll until `predicate()` (a guard against hanging, not a timing assertion)."""
-    end = time.monotonic() + limit_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def coloured(i: int, size=(64, 48)) -> np.ndarray:

@@ -1,8 +1,10 @@
-"""A scripted FrameSource for tests: synthetic frames, failures on cue, thread bookkeeping."""
+"""Helpers for the live-window tests: a scripted source and clip frames for enrollment."""
 
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -49,3 +51,32 @@ class ScriptedSource(FrameSource):
     def close(self) -> None:
         self.log["threads"].add(threading.get_ident())
         self.log["closes"] += 1
+
+
+def clip_frames(path: Path, indices: list[int] | None = None) -> list[np.ndarray]:
+    """RGB frames of a clip (all, or the given indices)."""
+    from kiosk.sources import open_source
+
+    frames = []
+    with open_source(str(path), loop=False) as source:
+        while (rgb := source.read()) is not None:
+            frames.append(rgb)
+    return frames if indices is None else [frames[i] for i in indices]
+
+
+def enroll_from_frames(pipeline, gallery, name: str, frames: list[np.ndarray]) -> int:
+    """Enroll the largest face of each frame as one person; returns the person id."""
+    from kiosk.enrollment import make_sample, pick_enrollment_face
+
+    samples = [make_sample(pipeline, pick_enrollment_face(pipeline.analyze(rgb))) for rgb in frames]
+    return gallery.add_person(name, samples, pipeline.model_version)
+
+
+def wait_for(predicate, limit_s: float = 30.0, step_s: float = 0.01) -> bool:
+    """Poll until `predicate()` holds (a guard against hanging, not a timing assertion)."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step_s)
+    return bool(predicate())

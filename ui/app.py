@@ -1,0 +1,81 @@
+"""`face-kiosk gui`: the QApplication, the config, the gallery and the main window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from kiosk.errors import KioskError
+
+log = logging.getLogger(__name__)
+
+
+def _drop_cv2_qt_paths() -> None:
+    """Undo the Qt plugin paths that importing cv2 sets (they point at OpenCV's own Qt 5 build).
+
+    opencv-contrib-python's cv2/config-3.py exports QT_QPA_PLATFORM_PLUGIN_PATH and
+    QT_QPA_FONTDIR on import; PySide6 must use its own plugins, whatever was imported first.
+    """
+    import cv2
+
+    cv2_dir = os.path.dirname(os.path.abspath(cv2.__file__))
+    for key in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+        value = os.environ.get(key, "")
+        if value and os.path.abspath(value).startswith(cv2_dir):
+            del os.environ[key]
+
+
+def make_application():
+    """The QApplication (created once), safe to create after cv2 and mediapipe were imported."""
+    _drop_cv2_qt_paths()
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.resources import resource_path
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("face-kiosk")
+    app.setOrganizationName("face-kiosk")
+    # The .desktop file's StartupWMClass matches this on Linux.
+    app.setDesktopFileName("face-kiosk")
+    icon = resource_path("icons", "face-kiosk.png")
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Start the desktop app on `--source` (default: the configured camera); returns the exit code."""
+    # The CLI's own helpers, so the GUI reads --config/--db/--embedder exactly as the CLI does.
+    from kiosk.cli import _config, _db_path
+
+    app = make_application()
+    from PySide6.QtWidgets import QMessageBox
+
+    from kiosk.gallery import Gallery
+    from ui.main_window import MainWindow
+
+    try:
+        config = _config(args)
+        gallery = Gallery(_db_path(args))
+    except KioskError as exc:
+        QMessageBox.critical(None, "face-kiosk", str(exc))
+        raise
+    source = args.source if getattr(args, "source", None) else config.camera.source
+    config_path = Path(args.config) if getattr(args, "config", None) else None
+    window = MainWindow(config, gallery, source, config_path=config_path)
+    try:
+        window.start()
+        if getattr(args, "kiosk", False):
+            window.enter_kiosk_mode()
+        else:
+            window.show()
+        return int(app.exec())
+    finally:
+        window.shutdown()
+        gallery.close()
