@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from kiosk.config import VisionConfig
 from kiosk.errors import ImageError
@@ -25,6 +24,11 @@ from kiosk.vision.detectors import create_detector
 from kiosk.vision.masks import MaskClassifier, MaskStyle, mask_features, paint_mask
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def is_training_folder(name: str) -> bool:
+    """masked-real/ folders used for training (a quarter); the others are held out for measuring."""
+    return int(name) % 4 == 0
 
 
 def _largest(found):
@@ -54,7 +58,7 @@ def collect(limit_people: int, rng: np.random.Generator):
             if len(found_m):
                 syn.append(align_face(masked, found_m.keypoints[_largest(found_m)]))
     for folder in sorted((DATA / "masked-real").iterdir()):
-        if int(folder.name) % 4 != 0:  # train on a quarter of the folders; the rest is held out
+        if not is_training_folder(folder.name):
             continue
         for file in sorted(folder.iterdir()):
             try:
@@ -69,6 +73,8 @@ def collect(limit_people: int, rng: np.random.Generator):
 
 def main() -> None:
     """Collect, fit, save."""
+    from sklearn.linear_model import LogisticRegression
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="resources/models/mask_classifier.npz")
     parser.add_argument("--people", type=int, default=298)
