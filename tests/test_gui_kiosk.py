@@ -209,7 +209,7 @@ class _Clip(FrameSource):
 
         with Image.open(path) as im:
             self.frames = []
-            for i in range(im.n_frames):
+            for i in range(getattr(im, "n_frames", 1)):
                 im.seek(i)
                 self.frames.append(np.asarray(im.convert("RGB")).copy())
         self.frames += [np.zeros_like(self.frames[0])] * gap
@@ -369,4 +369,68 @@ def test_a_crashed_worker_thread_is_restarted(qtbot, live):
     w.restart_backoff_s = (0.05,)
     qtbot.waitUntil(lambda: len(calls) == 2 and worker.stats().models_ready, timeout=CLIP_TIMEOUT_MS)
     assert worker.isRunning()
+    _force_close(w)
+
+
+# -- receptionist view ---------------------------------------------------------------------------
+
+
+def _person(gallery: Gallery, name: str) -> int:
+    from kiosk.gallery.store import NewSample, NewTemplate
+
+    vec = np.ones(128, np.float32)
+    return gallery.add_person(name, [NewSample(np.zeros((112, 112, 3), np.uint8), [NewTemplate("full", vec)])],
+                              "test-model")
+
+
+def test_receptionist_view_lists_a_day_alerts_and_exports(qtbot, gallery, tmp_path):
+    from PySide6.QtCore import QDate
+
+    from ui.receptionist_view import ReceptionistView
+
+    alice = _person(gallery, "Alice")
+    gallery.record_visit(alice, CHECKIN, 0.71, True, "kiosk", "2026-03-01T17:00:00+01:00")
+    gallery.record_visit(alice, CHECKIN, 0.8, False, "kiosk", "2026-03-02T09:00:00+01:00")
+    gallery.record_visit(None, UNKNOWN, 0.2, False, "kiosk", "2026-03-02T09:05:00+01:00")
+    view = ReceptionistView(gallery, today=lambda: dt.date(2026, 3, 2), poll_ms=60_000)
+    qtbot.addWidget(view)
+
+    def rows():
+        return [[view.table.item(r, c).text() for c in range(4)] for r in range(view.table.rowCount())]
+
+    assert rows() == [["09:05:00", "Unknown visitor", "0.20", ""], ["09:00:00", "Alice", "0.80", ""]]
+    assert view.alerts.count() == 0  # what was there before the view opened is not a new alert
+    view.date_edit.setDate(QDate(2026, 3, 1))  # any day
+    assert rows() == [["17:00:00", "Alice", "0.71", "yes"]]
+
+    alerts = []
+    view.alert.connect(alerts.append)
+    gallery.record_visit(None, UNKNOWN, 0.1, True, "kiosk", "2026-03-02T09:30:00+01:00")
+    view.poll()
+    assert len(alerts) == 1 and view.alerts.count() == 1
+    assert "Unknown visitor" in view.alerts.item(0).text() and "masked" in view.alerts.item(0).text()
+    view.poll()
+    assert view.alerts.count() == 1  # each stranger alerts once
+
+    view.show_today()
+    assert len(rows()) == 3
+    out = tmp_path / "today.csv"
+    assert view.export_csv(str(out)) == 3
+    text = out.read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0] == "time,kind,name,person_id,score,masked,source"
+    assert "Alice" in text and text.count("Unknown visitor") == 2
+
+
+def test_kiosk_visits_reach_the_receptionist_view(qtbot, gallery):
+    from ui.receptionist_view import ReceptionistView
+
+    alice = _person(gallery, "Alice")
+    w = _window(qtbot, FakeWorker(), gallery, wall=lambda: NOON)
+    view = ReceptionistView(gallery, today=lambda: NOON.date(), poll_ms=60_000)
+    qtbot.addWidget(view)
+    w.visit_recorded.connect(view.add_visit)
+    w.unknown(track_id=3, score=0.1, masked=False)
+    w.checkin(alice, 0.9, False)
+    assert view.alerts.count() == 1
+    assert view.table.rowCount() == 2
     _force_close(w)

@@ -181,12 +181,9 @@ class KioskWindow(QWidget):
         self._accent = QColor(kc.accent_colour)
         self._bg = QColor(kc.background_colour)
         self._fg = QColor(kc.text_colour)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(f"#kioskWindow {{ background: {kc.background_colour}; }}"
-                           f" QLabel {{ color: {kc.text_colour}; }}")
-        self.setAutoFillBackground(True)
-        pal = self.palette()
-        pal.setColor(self.backgroundRole(), self._bg)
-        self.setPalette(pal)
+                           f" QLabel {{ color: {kc.text_colour}; background: transparent; }}")
 
         self._build_pages()
         self._tick_timer = QTimer(self)
@@ -239,7 +236,7 @@ class KioskWindow(QWidget):
         self.camera_page = QWidget()
         self.camera = KioskCamera(self._accent)
         self.camera_label = self._label(self.texts.approach, bold=True)
-        self.camera_label.setAutoFillBackground(True)
+        self.camera_label.setObjectName("cameraLabel")
         col = QVBoxLayout(self.camera_page)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(0)
@@ -307,6 +304,12 @@ class KioskWindow(QWidget):
                 Qt.TransformationMode.SmoothTransformation))
         self._photo_px = int(h * 0.34)
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self.windowState() & Qt.WindowState.WindowFullScreen and self.screen() is not None:
+            # Without a window manager (a bare X session on a kiosk PC) nobody else resizes us.
+            self.setGeometry(self.screen().geometry())
+
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self._apply_fonts()
@@ -315,12 +318,14 @@ class KioskWindow(QWidget):
     # -- rendering ----------------------------------------------------------------------------
 
     def _set_page_colours(self, page: QWidget, bg: QColor, fg: QColor) -> None:
-        page.setAutoFillBackground(True)
-        pal = page.palette()
-        pal.setColor(page.backgroundRole(), bg)
-        pal.setColor(page.foregroundRole(), fg)
-        page.setPalette(pal)
-        page.setStyleSheet(f"QLabel {{ color: {fg.name()}; }}")
+        # Style sheets, not palettes: the window's own sheet would override a palette.
+        page.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        name = page.objectName()
+        if isinstance(page, QLabel):
+            page.setStyleSheet(f"QLabel#{name} {{ background: {bg.name()}; color: {fg.name()}; }}")
+        else:
+            page.setStyleSheet(f"#{name} {{ background: {bg.name()}; }}"
+                               f" QLabel {{ color: {fg.name()}; background: transparent; }}")
 
     def _on_state(self, state: KioskState) -> None:
         self._show(state)
@@ -385,8 +390,10 @@ class KioskWindow(QWidget):
         painter.setClipPath(path)
         painter.drawPixmap(0, 0, src)
         painter.setClipping(False)
-        painter.setPen(QPen(QColor("#ffffff"), max(4, size // 40)))
-        painter.drawEllipse(QRectF(2, 2, size - 4, size - 4))
+        ring = max(4, size // 40)
+        painter.setPen(QPen(QColor("#ffffff"), ring))
+        inset = ring / 2 + 1  # the whole ring inside the pixmap, not clipped flat at its edges
+        painter.drawEllipse(QRectF(inset, inset, size - 2 * inset, size - 2 * inset))
         painter.end()
         self.photo.setPixmap(round_)
         self.photo.setVisible(True)
