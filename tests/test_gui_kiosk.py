@@ -434,3 +434,30 @@ def test_kiosk_visits_reach_the_receptionist_view(qtbot, gallery):
     assert view.alerts.count() == 1
     assert view.table.rowCount() == 2
     _force_close(w)
+
+
+def test_main_window_enters_kiosk_mode_and_stays_hidden_until_unlocked(qtbot, gallery, monkeypatch):
+    import ui.kiosk_window as kw
+    from ui.main_window import MainWindow
+
+    answers = [False, True]
+    monkeypatch.setattr(kw, "_pin_pad_unlock", lambda g: (lambda parent: answers.pop(0)))
+    main = MainWindow(Config(), gallery, None)
+    qtbot.addWidget(main)
+    main.start()
+    try:
+        main.show()
+        main.enter_kiosk_mode()
+        kiosk = main._child_windows[0]
+        assert isinstance(kiosk, kw.KioskWindow) and kiosk.worker is main.worker
+        assert kiosk.isVisible() and not main.isVisible()
+        assert kiosk.close() is False  # a window-manager close: ignored, the live window stays hidden
+        assert not main.isVisible()
+        qtbot.keyClick(kiosk, Qt.Key.Key_Escape)  # wrong PIN
+        assert kiosk.isVisible() and not main.isVisible()
+        qtbot.keyClick(kiosk, Qt.Key.Key_Escape)  # right PIN
+        assert not kiosk.isVisible() and main.isVisible()
+        assert main.worker.isRunning()  # the kiosk borrowed the worker and left it running
+    finally:
+        main.shutdown()
+    assert main.worker.isFinished()

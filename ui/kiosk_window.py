@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QColor,
@@ -196,6 +196,10 @@ class KioskWindow(QWidget):
         worker.failed.connect(self._on_worker_failed)
         worker.finished.connect(self._on_worker_finished)
         self.camera.set_provider(worker)
+        app = QCoreApplication.instance()
+        if app is not None:
+            # The app itself is quitting (session end, a signal): let go, do not fight it.
+            app.aboutToQuit.connect(self._on_app_quit)
         status = getattr(worker, "camera", None)
         if status is not None:
             self._on_camera_status(status)
@@ -527,6 +531,10 @@ class KioskWindow(QWidget):
         self._shutdown()
         event.accept()
         self.exited.emit()
+
+    def _on_app_quit(self) -> None:
+        self.locked = False
+        self._shutdown()
 
     def _shutdown(self) -> None:
         """Let go of the borrowed worker (it keeps running for the main window)."""

@@ -257,8 +257,10 @@ class MainWindow(QMainWindow):
         kiosk.showFullScreen()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.Close and watched in self._child_windows and not self._shut_down:
-            # Leaving kiosk mode (or closing a tool window) brings the live window back.
+        if (event.type() == QEvent.Type.Close and watched in self._child_windows and not self._shut_down
+                and not getattr(watched, "locked", False)):
+            # Leaving kiosk mode (or closing a tool window) brings the live window back; a
+            # locked kiosk ignores the close request, so this window stays hidden.
             self._child_windows.remove(watched)
             self.show()
         return super().eventFilter(watched, event)
