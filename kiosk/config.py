@@ -62,6 +62,9 @@ class KioskConfig(_Strict):
     accent_colour: str = Field("#1f6feb", pattern=r"^#[0-9a-fA-F]{6}$")
     background_colour: str = Field("#000000", pattern=r"^#[0-9a-fA-F]{6}$")
     text_colour: str = Field("#ffffff", pattern=r"^#[0-9a-fA-F]{6}$")
+    receptionist_screen: int | None = Field(
+        None, ge=0, le=8, description="show the visit log on this screen in kiosk mode (staff-only screen)"
+    )
 
 
 class CameraConfig(_Strict):

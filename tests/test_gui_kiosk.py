@@ -461,3 +461,29 @@ def test_main_window_enters_kiosk_mode_and_stays_hidden_until_unlocked(qtbot, ga
     finally:
         main.shutdown()
     assert main.worker.isFinished()
+
+
+def test_visit_log_on_a_staff_screen_and_from_the_menu(qtbot, gallery):
+    from ui.main_window import MainWindow
+    from ui.receptionist_view import ReceptionistView
+
+    config = Config(kiosk=KioskConfig(receptionist_screen=0))
+    w = _window(qtbot, FakeWorker(), gallery, config=config)
+    assert isinstance(w.receptionist, ReceptionistView) and w.receptionist.isWindow()
+    assert w.receptionist.isVisible()
+    w.unknown(track_id=1, score=0.1, masked=False)
+    assert w.receptionist.alerts.count() == 1
+    _force_close(w)
+    assert not w.receptionist.isVisible()
+    # Without a staff screen in the config, the kiosk shows no visit log at all.
+    w2 = _window(qtbot, FakeWorker(), gallery)
+    assert w2.receptionist is None
+    _force_close(w2)
+
+    main = MainWindow(Config(), gallery, None)
+    qtbot.addWidget(main)
+    main.open_visits()
+    view = main._child_windows[-1]
+    assert isinstance(view, ReceptionistView) and view.isWindow() and view.isVisible()
+    view.close()
+    main.shutdown()

@@ -24,6 +24,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QColor,
     QFont,
+    QGuiApplication,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -173,6 +174,7 @@ class KioskWindow(QWidget):
         self._restart_pending = False
         self._unlocking = False
         self.restart_backoff_s = RESTART_BACKOFF_S
+        self.receptionist: QWidget | None = None
 
         self.checkins = CheckinLog(gallery, kc.cooldown_s, clock=wall_clock)
         self.flow = KioskFlow(self, FlowTiming.from_config(kc, **TRACKER_VOTED), clock=flow_clock)
@@ -203,7 +205,25 @@ class KioskWindow(QWidget):
         status = getattr(worker, "camera", None)
         if status is not None:
             self._on_camera_status(status)
+        self.receptionist = self._open_receptionist_view(kc.receptionist_screen)
         self._show(self.flow.state)
+
+    def _open_receptionist_view(self, index: int | None) -> QWidget | None:
+        """The visit log on a staff-only screen, when the config names one that exists."""
+        if index is None:
+            return None
+        screens = QGuiApplication.screens()
+        if index >= len(screens):
+            log.warning("kiosk: no screen %d for the visit log (%d screen(s))", index, len(screens))
+            return None
+        from ui.receptionist_view import ReceptionistView
+
+        view = ReceptionistView(self.gallery, self.config, parent=self,
+                                today=lambda: self._wall_clock().date())
+        self.visit_recorded.connect(view.add_visit)
+        view.setGeometry(screens[index].availableGeometry())
+        view.showMaximized()
+        return view
 
     # -- pages ------------------------------------------------------------------------------
 
@@ -542,6 +562,8 @@ class KioskWindow(QWidget):
             return
         self._closing = True
         self._tick_timer.stop()
+        if self.receptionist is not None:
+            self.receptionist.close()
         self.camera.set_provider(None)
         for signal, slot in ((self.worker.result_ready, self._on_result),
                              (self.worker.camera_status, self._on_camera_status),

@@ -239,6 +239,14 @@ class MainWindow(QMainWindow):
             return
         self._show_child(cls(self.gallery, self.config, parent=self))
 
+    def open_visits(self) -> None:
+        """Open `ui.receptionist_view.ReceptionistView(gallery, config, parent)`: the visit log."""
+        cls = _load_optional("ui.receptionist_view", "ReceptionistView")
+        if cls is None:
+            self._missing("The visit log")
+            return
+        self._show_child(cls(self.gallery, self.config, parent=self))
+
     def enter_kiosk_mode(self) -> None:
         """Open `ui.kiosk_window.KioskWindow(worker, gallery, config)` full screen.
 
@@ -313,6 +321,7 @@ class MainWindow(QMainWindow):
 
         view = bar.addMenu("&View")
         view.addAction(self._action("&Kiosk mode", self.enter_kiosk_mode, "F11"))
+        view.addAction(self._action("&Visits (receptionist)…", self.open_visits, "Ctrl+R"))
         hints = QAction("Quality &hints", self, checkable=True, checked=True)
         hints.toggled.connect(lambda on: setattr(self.video, "show_hints", on))
         view.addAction(hints)

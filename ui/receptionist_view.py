@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QDate, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -56,6 +56,7 @@ class ReceptionistView(QWidget):
     def __init__(self, gallery: Gallery, config=None, parent: QWidget | None = None, *,
                  today: Callable[[], dt.date] = dt.date.today, poll_ms: int = POLL_MS) -> None:
         super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.Window, True)  # its own window, even with a parent
         self.setWindowTitle("face-kiosk - visits")
         self.resize(720, 560)
         self.gallery = gallery
