@@ -4,6 +4,7 @@
 #   ./install-linux.sh                  for the current user (no root needed)
 #   sudo ./install-linux.sh --system    for every user: /opt, /usr/share, /usr/local/bin
 #   ./install-linux.sh --desktop-icon   also put an icon on the desktop (to double-click)
+#   ./install-linux.sh --autostart      also start it in kiosk mode at login (the kiosk PC)
 #   ./install-linux.sh --uninstall      remove the app, its menu entry and icons
 #
 # The gallery (enrolled people, visits) is never touched: it lives in the user's data folder
@@ -14,12 +15,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mode=user
 action=install
 desktop_icon=0
+autostart=0
 for arg in "$@"; do
     case "$arg" in
         --system) mode=system ;;
         --uninstall) action=uninstall ;;
         --desktop-icon) desktop_icon=1 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --autostart) autostart=1 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install-linux.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -29,12 +32,14 @@ if [[ "$mode" == system ]]; then
     apps=/usr/share/applications
     icons=/usr/share/icons/hicolor
     bindir=/usr/local/bin
+    autostart_dir=/etc/xdg/autostart
 else
     data=${XDG_DATA_HOME:-$HOME/.local/share}
     prefix="$data/face-kiosk-app"
     apps="$data/applications"
     icons="$data/icons/hicolor"
     bindir="$HOME/.local/bin"
+    autostart_dir="${XDG_CONFIG_HOME:-$HOME/.config}/autostart"
 fi
 entry="$apps/face-kiosk.desktop"
 icon="$icons/512x512/apps/face-kiosk.png"
@@ -53,7 +58,7 @@ remove_app_folder() {
 }
 
 if [[ "$action" == uninstall ]]; then
-    rm -f -- "$entry" "$icon" "$desktop_dir/face-kiosk.desktop"
+    rm -f -- "$entry" "$icon" "$desktop_dir/face-kiosk.desktop" "$autostart_dir/face-kiosk.desktop"
     [[ -L "$bindir/face-kiosk" ]] && rm -f -- "$bindir/face-kiosk"
     remove_app_folder
     refresh_menus
@@ -90,9 +95,16 @@ if [[ "$desktop_icon" == 1 ]]; then
     # GNOME only starts desktop launchers it was told to trust.
     command -v gio >/dev/null && gio set "$desktop_dir/face-kiosk.desktop" metadata::trusted true 2>/dev/null || true
 fi
+if [[ "$autostart" == 1 ]]; then
+    mkdir -p "$autostart_dir"
+    sed -e "s|^Exec=.*|Exec=\"$exec_path\" gui --kiosk|" -e "s|^Name=.*|Name=Face Kiosk (kiosk mode)|" \
+        "$entry" > "$autostart_dir/face-kiosk.desktop"
+    echo "X-GNOME-Autostart-Delay=5" >> "$autostart_dir/face-kiosk.desktop"
+fi
 refresh_menus
 
 echo "Face Kiosk installed in $prefix"
 echo "  menu entry: $entry"
 echo "  commands:   $bindir/face-kiosk (e.g. 'face-kiosk self-test')"
+[[ "$autostart" == 1 ]] && echo "  autostart:  $autostart_dir/face-kiosk.desktop (kiosk mode at login)"
 case ":$PATH:" in *":$bindir:"*) ;; *) echo "  note: $bindir is not on your PATH; the menu entry works anyway" ;; esac

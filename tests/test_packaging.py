@@ -1,0 +1,301 @@
+"""The packaged app's build inputs: every resource the app loads is bundled, nothing it imports is
+excluded, the .desktop entry is valid and the Linux installer does what it says.
+
+The full PyInstaller build is not run here (see packaging/README.md, "CI"); these checks read
+the very lists the spec uses (packaging/bundle.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from kiosk.models import MODELS
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGING = ROOT / "packaging"
+SPEC = PACKAGING / "face-kiosk.spec"
+DESKTOP = PACKAGING / "face-kiosk.desktop"
+
+
+def _load_bundle():
+    # By path: a `packaging` package would shadow the PyPI `packaging` library.
+    spec = importlib.util.spec_from_file_location("face_kiosk_bundle", PACKAGING / "bundle.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bundle = _load_bundle()
+
+
+def _bundled_paths() -> set[str]:
+    """Destination paths (posix, relative to the bundle root) of every data file the spec adds."""
+    paths = {f"{dest}/{Path(src).name}" for src, dest in bundle.resource_datas()}
+    return {p for p in paths if bundle.keep_collected(p)}
+
+
+def _app_sources() -> list[Path]:
+    return [p for pkg in bundle.PACKAGES for p in sorted((ROOT / pkg).rglob("*.py")) if "__pycache__" not in p.parts]
+
+
+def _literal_resource_paths(path: Path) -> list[tuple[str, ...]]:
+    """Arguments of every `resource_path(...)` call in a module whose parts are known statically."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    constants = {}
+    for node in tree.body:  # module-level tuples such as PHOTO = ("images", "astronaut.png")
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+                constants[node.targets[0].id] = value
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None))
+                == "resource_path"):
+            continue
+        parts: list[str] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                parts.append(arg.value)
+            elif isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name) and arg.value.id in constants:
+                parts.extend(constants[arg.value.id])
+            else:
+                parts = []  # computed (e.g. a model's filename): covered by the MODELS test
+                break
+        if parts:
+            found.append(tuple(parts))
+    return found
+
+
+# -- the spec's contents -------------------------------------------------------------------
+
+
+def test_spec_takes_its_lists_from_bundle_py():
+    text = SPEC.read_text(encoding="utf-8")
+    for use in ("bundle.resource_datas()", "bundle.app_modules()", "bundle.EXCLUDES", "bundle.runtime_hooks()",
+                "bundle.keep_collected(", "bundle.prune_vendored_libs(", 'collect_dynamic_libs("mediapipe")',
+                '"NSCameraUsageDescription": bundle.CAMERA_USAGE'):
+        assert use in text, f"face-kiosk.spec no longer uses {use}"
+    assert "camera" in bundle.CAMERA_USAGE.lower()
+
+
+def test_every_model_file_is_bundled():
+    bundled = _bundled_paths()
+    for spec in MODELS.values():
+        assert f"resources/models/{spec.filename}" in bundled, f"{spec.filename} would be missing from the app"
+
+
+def test_every_resource_the_code_names_is_bundled():
+    bundled = _bundled_paths()
+    referenced = {(path.relative_to(ROOT), parts) for path in _app_sources() for parts in _literal_resource_paths(path)}
+    assert referenced, "no resource_path() call found: the scan is broken"
+    for source, parts in referenced:
+        target = "resources/" + "/".join(parts)
+        assert (ROOT / target).exists(), f"{source} loads {target}, which does not exist"
+        if (ROOT / target).is_file():
+            assert target in bundled, f"{source} loads {target}, which the spec does not bundle"
+        else:  # a folder: everything in it
+            assert all(f"{p.relative_to(ROOT).as_posix()}" in bundled for p in (ROOT / target).rglob("*")
+                       if p.is_file())
+
+
+def test_every_file_under_resources_is_bundled():
+    files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "resources").rglob("*") if p.is_file()
+             and "__pycache__" not in p.parts}
+    assert files == _bundled_paths()
+
+
+def test_app_modules_cover_both_packages_and_the_entry_points():
+    modules = set(bundle.app_modules())
+    for path in _app_sources():
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        assert name in modules
+    assert {"ui.launcher", "kiosk.cli", "kiosk.selftest"} <= modules
+    # The packaged app starts exactly where the `face-kiosk` console script does.
+    assert "from ui.launcher import main" in (PACKAGING / "face_kiosk_main.py").read_text(encoding="utf-8")
+    assert 'face-kiosk = "ui.launcher:main"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_app_imports_nothing_the_spec_excludes():
+    excluded = set(bundle.EXCLUDES)
+    for path in _app_sources():
+        for name in _imported_modules(path):
+            prefixes = {".".join(name.split(".")[: i + 1]) for i in range(name.count(".") + 1)}
+            assert not prefixes & excluded, f"{path.relative_to(ROOT)} imports {name}, excluded from the app"
+
+
+def test_collected_file_filters():
+    assert not bundle.keep_collected("cv2/qt/plugins/platforms/libqxcb.so")
+    assert not bundle.keep_collected("cv2/data/haarcascade_frontalface_default.xml")
+    assert not bundle.keep_collected("PySide6/Qt/translations/qtwebengine_de.qm")
+    assert bundle.keep_collected("PySide6/Qt/translations/qtbase_de.qm")
+    assert bundle.keep_collected("PySide6/Qt/plugins/platforms/libqxcb.so")
+    assert bundle.keep_collected("resources/models/w600k_mbf.onnx")
+    assert bundle.keep_collected("mediapipe/tasks/c/libmediapipe.so")
+
+
+def test_vendored_libraries_only_kept_when_something_links_to_them():
+    entries = [
+        ("cv2/cv2.abi3.so", "/w/cv2.so", "EXTENSION"),
+        ("opencv.libs/libQt5Core.so", "/w/core.so", "BINARY"),  # cv2 -> core
+        ("opencv.libs/libicu.so", "/w/icu.so", "BINARY"),  # core -> icu (transitive)
+        ("opencv.libs/libxcb-x.so", "/w/xcb.so", "BINARY"),  # only the dropped plugin used it
+        ("libsystem.so.1", "/w/system.so", "BINARY"),  # not vendored: never pruned
+    ]
+    links = {"/w/cv2.so": {"libQt5Core.so", "libc.so.6"}, "/w/core.so": {"libicu.so"}, "/w/icu.so": set(),
+             "/w/xcb.so": {"libQt5Core.so"}, "/w/system.so": set()}
+    kept = [dest for dest, _, _ in bundle.prune_vendored_libs(entries, links.__getitem__)]
+    assert kept == ["cv2/cv2.abi3.so", "opencv.libs/libQt5Core.so", "opencv.libs/libicu.so", "libsystem.so.1"]
+
+
+def test_matplotlib_stand_in_satisfies_mediapipe():
+    """The bundle leaves matplotlib out; mediapipe's import of pyplot must still work."""
+    script = textwrap.dedent(f"""
+        import runpy, sys
+
+        class Block:  # real matplotlib must not be needed
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {{"matplotlib", "kiwisolver", "contourpy", "fontTools"}}:
+                    raise ImportError("blocked " + name)
+
+        sys.meta_path.insert(0, Block())
+        runpy.run_path({str(PACKAGING / "rthooks" / "pyi_rth_no_matplotlib.py")!r})
+        from mediapipe.tasks.python import vision
+        assert vision.FaceDetector
+        try:
+            vision.drawing_utils.plt.figure
+        except ImportError as exc:
+            print("stand-in:", exc)
+    """)
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "stand-in: matplotlib is not bundled" in result.stdout
+
+
+# -- the Linux desktop entry and its installer ----------------------------------------------
+
+
+def _desktop_entry(path: Path) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # keys are case-sensitive
+    parser.read(path, encoding="utf-8")
+    assert parser.sections() == ["Desktop Entry"]
+    return dict(parser["Desktop Entry"])
+
+
+def _qt_application_names() -> set[str]:
+    names = set()
+    for path in sorted((ROOT / "ui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "setApplicationName"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                names.add(node.args[0].value)
+    return names
+
+
+def _validate(path: Path) -> None:
+    tool = shutil.which("desktop-file-validate")
+    if tool:  # the freedesktop validator, where installed (desktop-file-utils)
+        result = subprocess.run([tool, str(path)], capture_output=True, text=True)
+        assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_desktop_entry_is_valid():
+    entry = _desktop_entry(DESKTOP)
+    assert entry["Type"] == "Application"
+    assert entry["Terminal"] == "false"
+    assert entry["Exec"].split()[0] == "face-kiosk"
+    assert entry["Categories"].endswith(";")
+    icon = ROOT / "resources" / "icons" / f"{entry['Icon']}.png"
+    with Image.open(icon) as img:
+        assert img.format == "PNG" and img.size == (512, 512)
+    # GNOME and KDE match the window to this entry by WM_CLASS, which Qt takes from the app name.
+    assert _qt_application_names() == {entry["StartupWMClass"]}
+    _validate(DESKTOP)
+
+
+@pytest.fixture
+def fake_app(tmp_path):
+    """An unpacked app folder as build.sh lays it out, with a stub executable."""
+    app = tmp_path / "unpacked" / "face-kiosk"
+    (app / "_internal" / "resources" / "icons").mkdir(parents=True)
+    shutil.copy(ROOT / "resources" / "icons" / "face-kiosk.png", app / "_internal" / "resources" / "icons")
+    shutil.copy(DESKTOP, app)
+    shutil.copy(PACKAGING / "install-linux.sh", app)
+    exe = app / "face-kiosk"
+    exe.write_text("#!/bin/sh\necho stub face-kiosk \"$@\"\n")
+    exe.chmod(0o755)
+    return app
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not shutil.which("bash"), reason="the Linux installer needs bash")
+def test_linux_installer_adds_and_removes_the_menu_entry(tmp_path, fake_app):
+    home = tmp_path / "home"
+    data = home / "my data"  # a space in the path: Exec= must be quoted
+    gallery = data / "face-kiosk" / "gallery.db"
+    gallery.parent.mkdir(parents=True)
+    gallery.write_bytes(b"the user's gallery")
+    env = {"HOME": str(home), "XDG_DATA_HOME": str(data), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+    def install(*args: str) -> str:
+        result = subprocess.run(["bash", str(fake_app / "install-linux.sh"), *args], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    install("--desktop-icon", "--autostart")
+    prefix = data / "face-kiosk-app"
+    menu = data / "applications" / "face-kiosk.desktop"
+    entry = _desktop_entry(menu)
+    assert entry["Exec"] == f'"{prefix}/face-kiosk"'
+    assert (prefix / "face-kiosk").is_file() and (prefix / "_internal").is_dir()
+    assert (data / "icons" / "hicolor" / "512x512" / "apps" / "face-kiosk.png").is_file()
+    assert os.readlink(home / ".local" / "bin" / "face-kiosk") == str(prefix / "face-kiosk")
+    assert (home / "Desktop" / "face-kiosk.desktop").is_file()
+    autostart = _desktop_entry(home / ".config" / "autostart" / "face-kiosk.desktop")
+    assert autostart["Exec"] == f'"{prefix}/face-kiosk" gui --kiosk'
+    _validate(menu)
+    _validate(home / ".config" / "autostart" / "face-kiosk.desktop")
+
+    install("--uninstall")
+    assert not menu.exists() and not prefix.exists()
+    assert not (home / ".local" / "bin" / "face-kiosk").exists()
+    assert not (home / ".config" / "autostart" / "face-kiosk.desktop").exists()
+    assert gallery.read_bytes() == b"the user's gallery"  # enrolled people survive
+
+
+def test_build_scripts_are_well_formed():
+    for script in ("build.sh", "install-linux.sh", "smoke-gui.sh"):
+        path = PACKAGING / script
+        assert os.access(path, os.X_OK), f"{script} is not executable"
+        if shutil.which("bash"):
+            result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+            assert result.returncode == 0, result.stderr
+    ps1 = (PACKAGING / "build.ps1").read_text(encoding="utf-8")
+    assert "face-kiosk.spec" in ps1 and "self-test" in ps1
