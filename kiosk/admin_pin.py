@@ -1,0 +1,190 @@
+"""The admin PIN: a salted scrypt hash in the gallery's settings, and a persisted lockout.
+
+Enrollment, the gallery manager and leaving kiosk mode ask for it. A PIN has little
+entropy, so the hash only keeps it from being read off the database; what stops guessing
+is the lockout: after `free_tries` wrong PINs every further wrong PIN waits a delay that
+doubles each time. The failure count and the end of the current delay are stored next to
+the hash, so restarting the app does not reset them. Wall-clock time is used because a
+monotonic clock does not survive a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.errors import KioskError
+from kiosk.gallery.store import Gallery
+
+log = logging.getLogger(__name__)
+
+HASH_KEY = "admin_pin"
+LOCKOUT_KEY = "admin_pin_lockout"
+
+
+class PinError(KioskError):
+    """A new PIN is not acceptable (too short, not digits, confirmation differs...)."""
+
+
+@dataclass(frozen=True)
+class PinPolicy:
+    """How long a PIN is, how many wrong tries are free and how the delay grows."""
+
+    min_length: int = 4
+    max_length: int = 12
+    free_tries: int = 5
+    base_delay_s: float = 30.0  # after the 5th wrong PIN; doubles with every further one
+    max_delay_s: float = 3600.0
+    # scrypt cost: n=2**14, r=8 takes ~0.1-0.2 s on the 2-core target; stored with each hash.
+    scrypt_n: int = 2**14
+    scrypt_r: int = 8
+    scrypt_p: int = 1
+
+
+@dataclass(frozen=True)
+class PinCheck:
+    """The outcome of one PIN entry."""
+
+    ok: bool
+    locked_for_s: float = 0.0  # > 0: no PIN is accepted for this long (the entry was not tried)
+    tries_left: int = 0  # wrong PINs still allowed before the delay starts
+    message: str = ""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _hash(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=64 * 1024 * 1024)
+
+
+def format_wait(seconds: float) -> str:
+    """'45 s', '2 min 5 s', '1 h' - for the lockout message."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {sec} s" if sec else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+class AdminPin:
+    """The admin PIN of one gallery. Cheap to create; all state lives in the gallery."""
+
+    def __init__(self, gallery: Gallery, policy: PinPolicy | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.gallery = gallery
+        self.policy = policy or PinPolicy()
+        self._clock = clock
+
+    # -- setting ------------------------------------------------------------------------
+
+    def is_set(self) -> bool:
+        """True once a PIN has been chosen (first run: False)."""
+        return bool(self.gallery.get_setting(HASH_KEY))
+
+    def validate_new(self, pin: str, confirm: str | None = None) -> None:
+        """Raise PinError when `pin` cannot be a PIN (or differs from `confirm`)."""
+        policy = self.policy
+        if not pin.isdigit() or not pin.isascii():
+            raise PinError("the PIN must be digits only")
+        if not policy.min_length <= len(pin) <= policy.max_length:
+            raise PinError(f"the PIN must have {policy.min_length} to {policy.max_length} digits")
+        if len(set(pin)) == 1:
+            raise PinError("choose a PIN that is not one digit repeated")
+        if confirm is not None and not hmac.compare_digest(pin, confirm):
+            raise PinError("the two PINs differ; enter the same PIN twice")
+
+    def set_pin(self, pin: str, confirm: str | None = None) -> None:
+        """Store a new PIN (salted scrypt) and clear the lockout. The caller must already
+        have checked the old PIN (or there was none: first run)."""
+        self.validate_new(pin, confirm)
+        p = self.policy
+        salt = os.urandom(16)
+        digest = _hash(pin, salt, p.scrypt_n, p.scrypt_r, p.scrypt_p)
+        self.gallery.set_setting(
+            HASH_KEY, f"scrypt${p.scrypt_n}${p.scrypt_r}${p.scrypt_p}${_b64(salt)}${_b64(digest)}")
+        self._save_lockout(0, 0.0)
+        log.info("admin PIN set")
+
+    # -- checking -----------------------------------------------------------------------
+
+    def locked_for(self) -> float:
+        """Seconds until a PIN may be entered again (0 when it may be entered now)."""
+        _, until = self._load_lockout()
+        # A clock set back would otherwise stretch the wait: never more than the longest delay.
+        return max(0.0, min(until - self._clock(), self.policy.max_delay_s))
+
+    def failures(self) -> int:
+        """Wrong PINs since the last right one."""
+        return self._load_lockout()[0]
+
+    def check(self, pin: str) -> PinCheck:
+        """Try a PIN. While locked out the PIN is not even compared (and not counted)."""
+        wait = self.locked_for()
+        if wait > 0:
+            return PinCheck(False, locked_for_s=wait, message=f"Too many wrong PINs. Try again in {format_wait(wait)}.")
+        stored = self.gallery.get_setting(HASH_KEY)
+        if not stored:
+            return PinCheck(False, message="No admin PIN has been set yet.")
+        if self._matches(pin, stored):
+            self._save_lockout(0, 0.0)
+            return PinCheck(True, tries_left=self.policy.free_tries, message="PIN accepted.")
+        failures = self.failures() + 1
+        delay = self.delay_after(failures)
+        self._save_lockout(failures, self._clock() + delay if delay else 0.0)
+        log.warning("admin PIN: wrong PIN (%d in a row)", failures)
+        if delay:
+            return PinCheck(False, locked_for_s=delay,
+                            message=f"Wrong PIN. Too many wrong PINs: try again in {format_wait(delay)}.")
+        left = self.policy.free_tries - failures
+        return PinCheck(False, tries_left=left,
+                        message=f"Wrong PIN. {left} {'try' if left == 1 else 'tries'} left before a delay.")
+
+    def delay_after(self, failures: int) -> float:
+        """The wait imposed after `failures` wrong PINs in a row (0 while tries are free)."""
+        p = self.policy
+        extra = failures - p.free_tries
+        if extra < 0:
+            return 0.0
+        return float(min(p.max_delay_s, p.base_delay_s * 2 ** min(extra, 30)))
+
+    def _matches(self, pin: str, stored: str) -> bool:
+        try:
+            scheme, n, r, p, salt, digest = stored.split("$")
+            if scheme != "scrypt":
+                raise ValueError(scheme)
+            expected = base64.b64decode(digest)
+            actual = _hash(pin, base64.b64decode(salt), int(n), int(r), int(p))
+        except (ValueError, TypeError) as exc:
+            # A damaged hash must not let anyone in; the PIN can be reset by setting a new one
+            # with the database tools (whoever can edit the database is an admin anyway).
+            log.error("admin PIN: the stored hash is damaged (%s)", exc)
+            return False
+        return hmac.compare_digest(actual, expected)
+
+    # -- lockout state --------------------------------------------------------------------
+
+    def _load_lockout(self) -> tuple[int, float]:
+        raw = self.gallery.get_setting(LOCKOUT_KEY)
+        if not raw:
+            return 0, 0.0
+        try:
+            data = json.loads(raw)
+            return max(0, int(data["failures"])), float(data["locked_until"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("admin PIN: damaged lockout state; starting a fresh count")
+            return 0, 0.0
+
+    def _save_lockout(self, failures: int, locked_until: float) -> None:
+        self.gallery.set_setting(LOCKOUT_KEY, json.dumps({"failures": failures, "locked_until": locked_until}))
