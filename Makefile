@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint eval bench calibrate clean
+.PHONY: run test lint eval bench calibrate package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/face-kiosk gui $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check kiosk ui tests tools
+	$(BIN)/ruff check kiosk ui tests tools packaging
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -26,6 +26,10 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/face-kiosk bench
+
+# The double-click app: dist/face-kiosk/ and an archive, self-tested (packaging/README.md).
+package: $(STAMP)
+	VENV=$(VENV) packaging/build.sh
 
 clean:
 	rm -rf $(VENV) build dist
