@@ -7,6 +7,7 @@ without Qt.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import threading
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.config import Config
 from kiosk.enrollment import quality_score
 from kiosk.errors import GalleryError
 from kiosk.recognizer import Recognizer
@@ -154,7 +156,9 @@ class LiveRecognizer:
     def __init__(self, recognizer: Recognizer, tracker_config: TrackerConfig | None = None,
                  hint_limits: HintLimits | None = None) -> None:
         self.recognizer = recognizer
-        self.tracker = Tracker(tracker_config)
+        # The mask decision follows the user's setting (config.match.mask_threshold).
+        self.tracker = Tracker(dataclasses.replace(tracker_config or TrackerConfig(),
+                                                   mask_threshold=recognizer.config.match.mask_threshold))
         self.hint_limits = hint_limits or HintLimits()
         self.embed_all = False
         self._templates_seen: object | None = None
@@ -164,6 +168,21 @@ class LiveRecognizer:
     def pipeline(self):
         """The FacePipeline in use (owned by the recognizer)."""
         return self.recognizer.pipeline
+
+    def update_config(self, config: Config) -> None:
+        """New decision rules (thresholds, mask threshold) on the same models; tracks carry on
+        but vote their identity again under the new rules."""
+        self.recognizer = Recognizer(config, self.recognizer.gallery, self.pipeline)
+        threshold = config.match.mask_threshold
+        self.tracker.config = dataclasses.replace(self.tracker.config, mask_threshold=threshold)
+        for track in self.tracker.tracks.values():
+            track.mask_threshold = threshold
+        self.tracker.forget_identities()
+
+    def gallery_people(self) -> int:
+        """People in the gallery for the model in use (cheap: the templates are cached)."""
+        self._matcher_or_warning()
+        return self._people
 
     def _matcher_or_warning(self):
         try:

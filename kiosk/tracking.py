@@ -28,6 +28,7 @@ class TrackerConfig:
     contested_recheck_s: float = 0.25  # ... this often while its last vote disagreed
     better_quality: float = 0.15  # ... or when its quality beats the best recognised by this much
     mask_smoothing: float = 0.4  # weight of the newest mask score in the track's running mean
+    mask_threshold: float = 0.5  # a smoothed mask score at or above this means masked
 
     def __post_init__(self) -> None:
         if not 0 < self.iou_match <= 1:
@@ -115,11 +116,12 @@ class Track:
     best_quality: float = -1.0
     identity: Identity = PENDING
     arrived: bool = False
+    mask_threshold: float = 0.5
 
     @property
     def masked(self) -> bool:
         """The smoothed mask state."""
-        return self.mask_score >= 0.5
+        return self.mask_score >= self.mask_threshold
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -206,7 +208,8 @@ class Tracker:
                 ids[di] = track.track_id
         for di in range(n):
             if ids[di] is None:
-                track = Track(self._next_id, boxes[di].copy(), timestamp, timestamp)
+                track = Track(self._next_id, boxes[di].copy(), timestamp, timestamp,
+                              mask_threshold=self.config.mask_threshold)
                 self._next_id += 1
                 self.tracks[track.track_id] = track
                 ids[di] = track.track_id

@@ -77,3 +77,19 @@ def test_a_person_enrolled_while_running_is_named_without_restart(pipeline, tmp_
         enroll_from_frames(pipeline, gallery, "Late enrollee", [frames[2], frames[18]])
         after = [live.process(Frame(i + 9, rgb, (i + 8) / 12.5)) for i, rgb in enumerate(frames[8:])]
     assert any(f.identity.name == "Late enrollee" for r in after[:4] for f in r.faces)
+
+
+def test_new_settings_reach_the_running_tracks(tmp_path):
+    class NoModels:
+        model_version = "none"
+
+    with Gallery(tmp_path / "g.db") as gallery:
+        live = LiveRecognizer(Recognizer(Config(), gallery, NoModels()))
+        (tid,) = live.tracker.update(np.array([[0, 0, 50, 50]]), 0.0, np.array([0.6]))
+        assert live.tracker.tracks[tid].masked
+        stricter = Config()
+        stricter.match.mask_threshold = 0.7
+        live.update_config(stricter)
+        assert not live.tracker.tracks[tid].masked
+        assert live.recognizer.config is stricter
+        assert live.gallery_people() == 0

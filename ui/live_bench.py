@@ -11,12 +11,14 @@ analysis and recognition rates, drops, the longest GUI event-loop stall and the 
 from __future__ import annotations
 
 import argparse
+import bisect
+import gc
 import logging
 import os
 import statistics
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import numpy as np
 
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 GAP_S = 1.5  # blank time between passes: longer than a track lives, so each pass is a new arrival
 STALL_TICK_MS = 5  # the probe timer's period; a stall is how much later than this a tick came
+STALL_BINS = 2001  # lateness histogram: 0..2000 ms, the last bin holds anything longer
 WARMUP_S = 2.0  # stalls and memory this soon after the models loaded are start-up, not steady state
 
 
@@ -81,13 +84,58 @@ class ArrivalsSource(FrameSource):
             return list(self.face_times)
 
 
-@dataclass
 class Probe:
-    """Everything recorded on the GUI thread during the run."""
+    """What the GUI thread measures, online and in constant memory (runs may last hours)."""
 
-    paints: list[tuple[float, float, bool, int]] = field(default_factory=list)  # painted_at, frame ts, named, boxes
-    ticks: list[float] = field(default_factory=list)
-    rss_mb: list[tuple[float, float]] = field(default_factory=list)
+    def __init__(self, face_times: Callable[[], list[float]]) -> None:
+        self._face_times = face_times
+        self.ready_at = float("inf")  # when the models were loaded; nothing before counts
+        self.names: list[float] = []  # per arrival: face appears -> name painted (s)
+        self.boxes: list[float] = []  # per arrival: face appears -> box painted (s)
+        self._named_pass = self._boxed_pass = -1
+        self._last_tick: float | None = None
+        self.stall_hist = np.zeros(STALL_BINS, np.int64)  # 1 ms bins of tick lateness
+        self.max_stall_ms = 0.0
+        self.rss: list[tuple[float, float]] = []  # (time, MB) once a second
+
+    def on_paint(self, info) -> None:
+        """A paint of the video: is it the first with a box / a name since the face appeared?"""
+        times = self._face_times()
+        k = bisect.bisect_right(times, info.frame_timestamp) - 1
+        if k < 0 or times[k] < self.ready_at:
+            return
+        if info.boxes and k > self._boxed_pass:
+            self._boxed_pass = k
+            self.boxes.append(info.painted_at - times[k])
+        if info.names and k > self._named_pass:
+            self._named_pass = k
+            self.names.append(info.painted_at - times[k])
+
+    def on_tick(self) -> None:
+        """The stall probe's timer fired: how late was it?"""
+        now = time.monotonic()
+        if self._last_tick is not None and now - self.ready_at >= WARMUP_S:
+            late = max(0.0, (now - self._last_tick) * 1000 - STALL_TICK_MS)
+            self.max_stall_ms = max(self.max_stall_ms, late)
+            self.stall_hist[min(int(late), STALL_BINS - 1)] += 1
+        self._last_tick = now
+
+    def on_second(self) -> None:
+        """Sample the resident memory."""
+        now = time.monotonic()
+        if now - self.ready_at >= WARMUP_S:
+            self.rss.append((now, rss_mb()))
+
+    def stall_percentile(self, q: float) -> float:
+        """The q-th percentile of tick lateness in ms (1 ms resolution)."""
+        total = int(self.stall_hist.sum())
+        if not total:
+            return float("nan")
+        return float(np.searchsorted(np.cumsum(self.stall_hist), q / 100 * total))
+
+    def arrivals(self) -> int:
+        """Arrivals (passes) since the models were ready."""
+        return sum(1 for t in self._face_times() if t >= self.ready_at)
 
 
 def rss_mb() -> float:
@@ -120,19 +168,6 @@ def first_face_index(spec: str, config: Config, size: tuple[int, int] | None, li
     return -1
 
 
-def arrival_latencies(face_times: list[float], paints: list[tuple[float, float, bool, int]],
-                      want_name: bool) -> list[float]:
-    """Per pass: seconds from the face frame's capture to the first paint of it with a name (or a box)."""
-    out = []
-    for k, t_face in enumerate(face_times):
-        t_next = face_times[k + 1] if k + 1 < len(face_times) else float("inf")
-        for painted_at, frame_ts, named, boxes in paints:
-            if frame_ts >= t_face - 1e-4 and frame_ts < t_next and (named if want_name else boxes > 0):
-                out.append(painted_at - t_face)
-                break
-    return out
-
-
 def _fmt_ms(values: list[float]) -> str:
     if not values:
         return "n/a"
@@ -158,6 +193,7 @@ def run_live_bench(args: argparse.Namespace, config: Config) -> int:
     if spec.strip().isdigit() or "://" in spec:
         raise KioskError("bench --live replays a clip (a file or a folder), not a camera or a stream")
     index = first_face_index(spec, config, size)
+    gc.collect()  # the pre-pass's models must not count in the memory trend
     if index < 0:
         raise SourceError(f"{spec}: no face found in the clip")
     source_holder: list[ArrivalsSource] = []
@@ -172,18 +208,21 @@ def run_live_bench(args: argparse.Namespace, config: Config) -> int:
     gallery = Gallery(db)
     people = len(gallery.people())
     window = MainWindow(config, gallery, factory)
-    probe = Probe()
-    window.video.frame_painted.connect(
-        lambda info: probe.paints.append((info.painted_at, info.frame_timestamp, bool(info.names), info.boxes)))
+    probe = Probe(lambda: source_holder[-1].passes() if source_holder else [])
+    window.video.frame_painted.connect(probe.on_paint)
     stall_timer = QTimer()
     stall_timer.setTimerType(Qt.TimerType.PreciseTimer)
     stall_timer.setInterval(STALL_TICK_MS)
-    stall_timer.timeout.connect(lambda: probe.ticks.append(time.monotonic()))
+    stall_timer.timeout.connect(probe.on_tick)
     rss_timer = QTimer()
     rss_timer.setInterval(1000)
-    rss_timer.timeout.connect(lambda: probe.rss_mb.append((time.monotonic(), rss_mb())))
-    models_ready_at: list[float] = []
-    window.worker.models_ready.connect(lambda version: models_ready_at.append(time.monotonic()))
+    rss_timer.timeout.connect(probe.on_second)
+
+    def models_ready(version: str) -> None:
+        # Passes that began while the models were loading measure the start-up, not an arrival.
+        probe.ready_at = min(probe.ready_at, time.monotonic())
+
+    window.worker.models_ready.connect(models_ready)
     size_text = f"{size[0]}x{size[1]}" if size else "native size"
     rate_text = f"{fps:g} fps" if fps else "its own rate"
     print(f"live benchmark: {spec} ({size_text}, {rate_text}), {seconds:g} s, gallery {people} people ({db})",
@@ -206,16 +245,6 @@ def run_live_bench(args: argparse.Namespace, config: Config) -> int:
         window.close()
         gallery.close()
     t_end = time.monotonic()
-    source = source_holder[-1] if source_holder else None
-    face_times = source.passes() if source else []
-    # Passes that began while the models were loading measure the start-up, not an arrival.
-    ready_at = models_ready_at[0] if models_ready_at else float("inf")
-    face_times = [t for t in face_times if t >= ready_at]
-    names = arrival_latencies(face_times, probe.paints, want_name=True)
-    boxes = arrival_latencies(face_times, probe.paints, want_name=False)
-    ticks = [t for t in probe.ticks if t - ready_at >= WARMUP_S]
-    gaps = np.diff(ticks) * 1000 - STALL_TICK_MS if len(ticks) > 1 else np.zeros(0)
-    steady = [(t, m) for t, m in probe.rss_mb if t - ready_at >= WARMUP_S]
     elapsed = max(1e-6, t_end - t_start)
     read = stats.frames_read
     print_table(
@@ -225,19 +254,20 @@ def run_live_bench(args: argparse.Namespace, config: Config) -> int:
         recognitions=stats.recognitions_total / elapsed,
         dropped=stats.dropped,
         read=read,
-        names=names,
-        boxes=boxes,
+        names=probe.names,
+        boxes=probe.boxes,
+        arrivals=probe.arrivals(),
         people=people,
-        stall_ms=float(gaps.max()) if len(gaps) else float("nan"),
-        stall_p99=float(np.percentile(gaps, 99)) if len(gaps) else float("nan"),
-        rss=steady,
+        stall_ms=probe.max_stall_ms,
+        stall_p99=probe.stall_percentile(99),
+        rss=probe.rss,
         timings=stats.timings,
         model=stats.model_version,
     )
     return 0
 
 
-def print_table(*, display_fps, source_fps, analysis_fps, recognitions, dropped, read, names, boxes, people,
+def print_table(*, display_fps, source_fps, analysis_fps, recognitions, dropped, read, names, boxes, arrivals, people,
                 stall_ms, stall_p99, rss, timings, model) -> None:
     """The benchmark's report (targets beside the numbers; nothing asserted)."""
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
@@ -247,6 +277,7 @@ def print_table(*, display_fps, source_fps, analysis_fps, recognitions, dropped,
         ("analysis FPS (frames detected+tracked)", f"{analysis_fps:.1f}", ""),
         ("recognitions/s (faces embedded)", f"{recognitions:.1f}", ""),
         ("dropped frames", f"{dropped} of {read} ({100 * dropped / max(1, read):.0f}%)", ""),
+        ("arrivals (clip passes after model load)", str(arrivals), ""),
         ("face appears -> name shown", _fmt_ms(names) if people else "n/a (empty gallery)", "<= 300 ms"),
         ("face appears -> box shown", _fmt_ms(boxes), ""),
         ("longest GUI stall", f"{stall_ms:.1f} ms (p99 {stall_p99:.1f} ms)", "<= 50 ms"),

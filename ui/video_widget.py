@@ -74,10 +74,15 @@ def box_label(face: TrackedFace) -> str:
 
 
 def frame_to_qimage(frame: Frame) -> QImage:
-    """A QImage that owns a copy of the pixels (the numpy buffer may go away)."""
+    """A QImage that owns its pixels (the numpy buffer may go away), in Qt's native 32-bit format.
+
+    The conversion is the copy; scaling RGB32 smoothly took 2 ms per paint against 7 ms for RGB888
+    (640x480 -> 960x540 here), which is GUI-thread time.
+    """
     rgb = frame.rgb
     h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
+    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).convertToFormat(
+        QImage.Format.Format_RGB32)
 
 
 class VideoWidget(QWidget):

@@ -121,6 +121,7 @@ class LiveWorker(QThread):
         self._models_ready = False
         self._model_version = ""
         self._warning: str | None = None
+        self._gallery_people = 0
 
     # -- what the GUI reads (any thread) -------------------------------------------------
 
@@ -143,7 +144,7 @@ class LiveWorker(QThread):
             frames_read=self.mailbox.put_count,
             frames_analysed=self._processed.total,
             recognitions_total=self._recognitions.total,
-            gallery_people=result.gallery_people if result else 0,
+            gallery_people=self._gallery_people,
             model_version=self._model_version,
             models_ready=self._models_ready,
             timings=result.timings if result else Timings(),
@@ -213,7 +214,10 @@ class LiveWorker(QThread):
             while not self._stop.is_set():
                 self._run_jobs()
                 frame = self.mailbox.take(_POLL_S)
-                if frame is None or self._live is None:
+                if self._live is None:
+                    continue
+                if frame is None:  # idle (no camera, or between frames): keep the status current
+                    self._gallery_people = self._live.gallery_people()
                     continue
                 self._analyse(frame)
         except Exception as exc:  # the thread must end cleanly whatever happens
@@ -233,6 +237,7 @@ class LiveWorker(QThread):
             return
         self._latest_result = result
         self._warning = result.warning
+        self._gallery_people = result.gallery_people
         self._processed.tick()
         if result.recognitions:
             self._recognitions.tick(count=result.recognitions)
@@ -278,9 +283,8 @@ class LiveWorker(QThread):
             self._models_ready = False
             self._load_models(config)
             return
-        # Same models: only the decision rules change; tracks and their votes carry on.
-        self._live.recognizer = Recognizer(config, self.gallery, self._live.pipeline)
-        self._live.tracker.forget_identities()
+        # Same models: only the decision rules change; tracks carry on.
+        self._live.update_config(config)
         self.config = config
 
     def _close_models(self) -> None:
