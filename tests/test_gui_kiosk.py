@@ -149,6 +149,77 @@ def test_long_press_on_a_corner_opens_the_pin_pad(qtbot, gallery):
     _force_close(w)
 
 
+def _pin_dialog_session(qtbot, w, entries):
+    """Press Escape on the kiosk and, in the PIN pad that opens, type each entry + OK.
+
+    Returns what the pad showed after each entry: (message, pad enabled, dialog still open).
+    """
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    seen = []
+
+    def drive():
+        dialog = QApplication.activeModalWidget()
+        assert dialog is not None and dialog.objectName() == "kioskPinDialog"
+        pad = dialog.gate.pad
+        for entry in entries:
+            for key in (*entry, "OK"):
+                qtbot.mouseClick(pad.buttons[key], Qt.MouseButton.LeftButton)  # a disabled pad ignores it
+            seen.append((dialog.gate.message.text(), pad.isEnabled(), dialog.isVisible()))
+            if not dialog.isVisible():
+                return
+        dialog.reject()
+
+    QTimer.singleShot(0, drive)
+    qtbot.keyClick(w, Qt.Key.Key_Escape)
+    return seen
+
+
+def test_pin_pad_exit_and_growing_lockout(qtbot, gallery):
+    from kiosk.admin_pin import AdminPin
+    from ui.kiosk_window import PinLock
+
+    now = [1_000_000.0]
+    clock = lambda: now[0]  # noqa: E731
+    AdminPin(gallery, clock=clock).set_pin("2468")
+    w = _window(qtbot, FakeWorker(), gallery, unlock=PinLock(gallery, clock=clock))
+    assert w.locked
+
+    seen = _pin_dialog_session(qtbot, w, ["1111", "1112", "1113", "1114", "1115", "2468"])
+    assert [enabled for _, enabled, _ in seen[:4]] == [True] * 4
+    assert "left" in seen[3][0]
+    message, enabled, open_ = seen[4]  # the 5th wrong PIN starts the delay
+    assert not enabled and "Try again in 30 s" in message
+    assert seen[5][2]  # the right PIN typed during the delay does not open it
+    assert w.locked and w.isVisible()
+
+    now[0] += 31  # the delay is over: one more wrong PIN waits twice as long
+    seen = _pin_dialog_session(qtbot, w, ["9999"])
+    assert not seen[0][1] and "1 min" in seen[0][0]
+    assert w.locked and w.isVisible()
+
+    now[0] += 61
+    with qtbot.waitSignal(w.exited, timeout=5000):
+        seen = _pin_dialog_session(qtbot, w, ["2468"])
+    assert not seen[0][2]  # the dialog closed: accepted
+    assert not w.locked and not w.isVisible()
+
+
+def test_first_run_without_a_pin_asks_for_one_before_locking(qtbot, gallery, monkeypatch):
+    import ui.kiosk_window as kw
+
+    calls = []
+    monkeypatch.setattr(kw.PinLock, "dialog", lambda self, parent, purpose: calls.append(purpose) or
+                        type("D", (), {"exec": lambda d: 0})())
+    w = _window(qtbot, FakeWorker(), gallery, unlock=kw.PinLock(gallery))
+    assert calls == ["lock kiosk mode"]
+    assert not w.locked  # none chosen: kiosk mode runs unlocked, and Escape leaves at once
+    with qtbot.waitSignal(w.exited, timeout=2000):
+        qtbot.keyClick(w, Qt.Key.Key_Escape)
+    assert calls == ["lock kiosk mode"]
+
+
 def test_window_is_frameless_and_on_top(qtbot, gallery):
     w = _window(qtbot, FakeWorker(), gallery)
     flags = w.windowFlags()
@@ -441,7 +512,18 @@ def test_main_window_enters_kiosk_mode_and_stays_hidden_until_unlocked(qtbot, ga
     from ui.main_window import MainWindow
 
     answers = [False, True]
-    monkeypatch.setattr(kw, "_pin_pad_unlock", lambda g: (lambda parent: answers.pop(0)))
+
+    class Lock:
+        def __init__(self, gallery) -> None:
+            pass
+
+        def ensure(self, parent) -> bool:
+            return True
+
+        def __call__(self, parent) -> bool:
+            return answers.pop(0)
+
+    monkeypatch.setattr(kw, "PinLock", Lock)
     main = MainWindow(Config(), gallery, None)
     qtbot.addWidget(main)
     main.start()

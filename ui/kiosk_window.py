@@ -135,7 +135,7 @@ class KioskWindow(QWidget):
     """The fullscreen, frameless kiosk. `KioskWindow(worker, gallery, config)`; then showFullScreen().
 
     `flow_clock` (monotonic seconds) and `wall_clock` (aware datetimes) are injectable for
-    tests; `unlock(parent) -> bool` asks for the admin PIN (default: the PIN pad).
+    tests; `unlock(parent) -> bool` asks for the admin PIN (default: `PinLock`, the PIN pad).
     """
 
     visit_recorded = Signal(object)  # kiosk.checkin.Visit
@@ -166,7 +166,7 @@ class KioskWindow(QWidget):
         self.texts = texts_for(kc)
         self._wall_clock = wall_clock
         self._flow_clock = flow_clock
-        self._unlock = unlock or _pin_pad_unlock(gallery)
+        self._unlock = unlock or PinLock(gallery)
         self.locked = True
         self._closing = False
         self._press_started: float | None = None
@@ -206,6 +206,11 @@ class KioskWindow(QWidget):
         if status is not None:
             self._on_camera_status(status)
         self.receptionist = self._open_receptionist_view(kc.receptionist_screen)
+        ensure = getattr(self._unlock, "ensure", None)
+        if ensure is not None and not ensure(None):
+            # No admin PIN and none was chosen: run, but unlocked (Escape leaves at once).
+            log.warning("kiosk: no admin PIN is set; kiosk mode is NOT locked")
+            self.locked = False
         self._show(self.flow.state)
 
     def _open_receptionist_view(self, index: int | None) -> QWidget | None:
@@ -529,8 +534,11 @@ class KioskWindow(QWidget):
 
     def request_unlock(self) -> bool:
         """Ask for the admin PIN; a right PIN leaves kiosk mode (True)."""
-        if self._unlocking or not self.locked:
-            return not self.locked
+        if not self.locked:
+            self.close()
+            return True
+        if self._unlocking:
+            return False
         self._unlocking = True
         try:
             ok = bool(self._unlock(self))
@@ -573,12 +581,40 @@ class KioskWindow(QWidget):
                 signal.disconnect(slot)
 
 
-def _pin_pad_unlock(gallery: Gallery) -> Callable[[QWidget], bool]:
-    """The default unlock: the admin PIN pad (ui.pin_dialog) over the kiosk."""
+class PinLock:
+    """The admin PIN on the numeric pad (ui.pin_dialog) over the kiosk.
 
-    def unlock(parent: QWidget) -> bool:
-        from ui.pin_dialog import ask_admin_pin  # noqa: PLC0415 - only when someone wants out
+    `ensure` has a PIN chosen before the kiosk locks, when none was ever set (otherwise the
+    first visitor could choose one to get out); calling the lock asks for the PIN. The clock
+    (wall time, as kiosk.admin_pin persists its lockout) is injectable for tests.
+    """
 
-        return ask_admin_pin(gallery, parent)
+    def __init__(self, gallery: Gallery, clock: Callable[[], float] = time.time) -> None:
+        self.gallery = gallery
+        self.clock = clock
 
-    return unlock
+    def admin_pin(self):
+        """The gallery's kiosk.admin_pin.AdminPin."""
+        from kiosk.admin_pin import AdminPin
+
+        return AdminPin(self.gallery, clock=self.clock)
+
+    def dialog(self, parent: QWidget | None, purpose: str):
+        """The modal PIN pad (not yet shown)."""
+        from ui.pin_dialog import PinDialog
+
+        dialog = PinDialog(self.admin_pin(), purpose, parent)
+        dialog.setObjectName("kioskPinDialog")
+        dialog.setCursor(Qt.CursorShape.ArrowCursor)  # the kiosk hides the pointer; the pad needs it
+        dialog.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+        return dialog
+
+    def ensure(self, parent: QWidget | None) -> bool:
+        """True when a PIN is set (asking for a new one at first run)."""
+        if self.admin_pin().is_set():
+            return True
+        return bool(self.dialog(parent, "lock kiosk mode").exec())
+
+    def __call__(self, parent: QWidget) -> bool:
+        """Ask for the PIN; True when it was right."""
+        return bool(self.dialog(parent, "leave kiosk mode").exec())
