@@ -185,7 +185,7 @@ class KioskWindow(QWidget):
         self._fg = QColor(kc.text_colour)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(f"#kioskWindow {{ background: {kc.background_colour}; }}"
-                           f" QLabel {{ color: {kc.text_colour}; background: transparent; }}")
+                           f" QLabel[kiosk=\"true\"] {{ color: {kc.text_colour}; background: transparent; }}")
 
         self._build_pages()
         self._tick_timer = QTimer(self)
@@ -234,6 +234,8 @@ class KioskWindow(QWidget):
 
     def _label(self, text: str = "", px: int = 40, bold: bool = False) -> QLabel:
         label = QLabel(text)
+        # Only the kiosk's own labels take its colours; the PIN pad (a child dialog) keeps its own.
+        label.setProperty("kiosk", "true")
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         label.setWordWrap(True)
         label.setFont(_font(px, bold))
@@ -247,7 +249,7 @@ class KioskWindow(QWidget):
 
         # Attract: logo, the invitation, the time.
         self.attract_page = QWidget()
-        self.logo = QLabel()
+        self.logo = self._label()
         self.logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._logo_pixmap = self._load_logo()
         self.attract_label = self._label(self.texts.attract, bold=True)
@@ -275,7 +277,7 @@ class KioskWindow(QWidget):
         # Greeting card: photo, "Welcome, name!", the time.
         self.greeting_page = QWidget()
         self.greeting_page.setObjectName("greetingPage")
-        self.photo = QLabel()
+        self.photo = self._label()
         self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.greeting_label = self._label("", bold=True)
         self.greeting_time = self._label("")
@@ -354,7 +356,7 @@ class KioskWindow(QWidget):
             page.setStyleSheet(f"QLabel#{name} {{ background: {bg.name()}; color: {fg.name()}; }}")
         else:
             page.setStyleSheet(f"#{name} {{ background: {bg.name()}; }}"
-                               f" QLabel {{ color: {fg.name()}; background: transparent; }}")
+                               f" QLabel[kiosk=\"true\"] {{ color: {fg.name()}; background: transparent; }}")
 
     def _on_state(self, state: KioskState) -> None:
         self._show(state)
