@@ -14,6 +14,7 @@ error before that transaction leaves the gallery untouched.
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import time
 from dataclasses import dataclass
@@ -297,7 +298,7 @@ class EnrollmentDialog(QDialog):
         if self.person is not None:
             details.hide()
             consent.hide()
-            target = QLabel(f"Adding samples to <b>{_html(self.person.name)}</b> "
+            target = QLabel(f"Adding samples to <b>{html.escape(self.person.name)}</b> "
                             f"({self.person.n_samples} samples stored now).", panel)
             target.setWordWrap(True)
             layout.addWidget(target)
@@ -657,7 +658,7 @@ class EnrollmentDialog(QDialog):
             item = self.duplicate_buttons.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        names = ", ".join(f"<b>{_html(c.name)}</b> (similarity {c.score:.2f}, threshold {c.threshold:.2f})"
+        names = ", ".join(f"<b>{html.escape(c.name)}</b> (similarity {c.score:.2f}, threshold {c.threshold:.2f})"
                           for c in candidates[:3])
         if self.person is None:
             self.duplicate_text.setText(f"Possible duplicate: this face already matches {names} in the gallery. "
@@ -670,7 +671,7 @@ class EnrollmentDialog(QDialog):
             new.clicked.connect(lambda: self._resolve_duplicate(None))
         else:
             self.duplicate_text.setText(f"These samples look like {names}, not like "
-                                        f"<b>{_html(self.person.name)}</b>. Check who is in front of the camera.")
+                                        f"<b>{html.escape(self.person.name)}</b>. Check who is in front of the camera.")
             new = QPushButton(f"Add them to {self.person.name} anyway", self.duplicate_panel)
             new.clicked.connect(lambda: self._resolve_duplicate(self.person_id))
         self.duplicate_buttons.addWidget(new)
@@ -776,8 +777,4 @@ class EnrollmentDialog(QDialog):
         self._db.close()
         if self._own_runner is not None:
             self._own_runner.close()
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -1,0 +1,237 @@
+"""The gallery manager on offscreen Qt: list, search, edit, add samples, delete (every row),
+export and import, and the admin PIN with its lockout."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+
+from kiosk.admin_pin import AdminPin, PinPolicy
+from kiosk.config import Config
+from kiosk.enrollment import make_sample
+from kiosk.gallery import Gallery
+
+pytest_plugins = ["live_fixtures"]
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
+
+WAIT_MS = 90_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    with Gallery(tmp_path / "gallery.db") as g:
+        yield g
+
+
+@pytest.fixture
+def people(gallery, pipeline, astronaut_rgb):
+    """Three people made from the vendored photo (mirrored / shifted copies), with visits."""
+    face = pipeline.analyze(astronaut_rgb)[0]
+    mirrored = pipeline.analyze(astronaut_rgb[:, ::-1].copy())[0]
+    version = pipeline.model_version
+    ids = {
+        "Ada Lovelace": gallery.add_person("Ada Lovelace", [make_sample(pipeline, face), make_sample(pipeline, mirrored)],
+                                           version, company="Acme", host="Grace", consent_at="2026-01-02T10:00:00+00:00",
+                                           consent_text="I agree"),
+        "Bob Builder": gallery.add_person("Bob Builder", [make_sample(pipeline, face)], version, company="Initech"),
+        "Carol Danvers": gallery.add_person("Carol Danvers", [make_sample(pipeline, mirrored)], version, host="Acme"),
+    }
+    gallery.record_visit(ids["Ada Lovelace"], "checkin", 0.8)
+    gallery.record_visit(ids["Bob Builder"], "checkin", 0.7)
+    return ids
+
+
+def open_manager(qtbot, gallery, **kwargs):
+    from ui.gallery_manager import GalleryManager
+
+    kwargs.setdefault("require_pin", False)
+    manager = GalleryManager(gallery, Config(), **kwargs)
+    qtbot.addWidget(manager)
+    manager.show()
+    return manager
+
+
+def names_shown(manager) -> list[str]:
+    return [manager.table.item(r, 0).text() for r in range(manager.table.rowCount())]
+
+
+def rows_of(gallery, person_id) -> dict[str, int]:
+    conn = gallery._conn
+    return {t: conn.execute(f"SELECT count(*) FROM {t} WHERE {'id' if t == 'people' else 'person_id'}=?",  # noqa: S608
+                            (person_id,)).fetchone()[0]
+            for t in ("people", "samples", "templates", "visits")}
+
+
+def test_list_search_thumbnails_and_counts(qtbot, gallery, people):
+    manager = open_manager(qtbot, gallery)
+    assert sorted(names_shown(manager)) == ["Ada Lovelace", "Bob Builder", "Carol Danvers"]
+    assert manager.count_label.text() == "3 people"
+    row = names_shown(manager).index("Ada Lovelace")
+    assert not manager.table.item(row, 0).icon().isNull()  # the thumbnail
+    ada = gallery.get_person(people["Ada Lovelace"])
+    assert manager.table.item(row, 3).text() == str(ada.n_templates) and ada.n_templates == 8
+    assert manager.table.item(row, 4).text() != "never"
+    carol = names_shown(manager).index("Carol Danvers")
+    assert manager.table.item(carol, 4).text() == "never"
+    manager.search.setText("acme")  # company of Ada, host of Carol
+    assert sorted(names_shown(manager)) == ["Ada Lovelace", "Carol Danvers"]
+    assert manager.count_label.text() == "2 of 3 people"
+    manager.search.setText("nobody")
+    assert names_shown(manager) == []
+    manager.close()
+
+
+def test_edit_details(qtbot, gallery, people):
+    manager = open_manager(qtbot, gallery)
+    manager.select_ids([people["Bob Builder"]])
+    assert manager.current_id == people["Bob Builder"] and manager.name_edit.text() == "Bob Builder"
+    assert "no consent recorded" in manager.summary.text()
+    manager.company_edit.setText("Globex")
+    manager.retention_check.setChecked(True)
+    manager.save_button.click()
+    bob = gallery.get_person(people["Bob Builder"])
+    assert bob.company == "Globex" and bob.retention_until and len(bob.retention_until) == 10
+    manager.name_edit.setText("   ")
+    manager.save_button.click()
+    assert "Not saved: a person needs a name" in manager.status.text()
+    assert gallery.get_person(people["Bob Builder"]).name == "Bob Builder"
+    manager.close()
+
+
+def test_delete_asks_first_and_removes_every_row(qtbot, gallery, people, monkeypatch):
+    manager = open_manager(qtbot, gallery)
+    ada = people["Ada Lovelace"]
+    before = rows_of(gallery, ada)
+    assert before == {"people": 1, "samples": 2, "templates": 8, "visits": 1}
+    manager.select_ids([ada])
+    monkeypatch.setattr(manager, "confirm", lambda title, text: False)
+    manager.delete_button.click()
+    assert rows_of(gallery, ada) == before
+    asked: list = []
+    monkeypatch.setattr(manager, "confirm", lambda title, text: asked.append(text) or True)
+    manager.delete_button.click()
+    assert "Ada Lovelace" in asked[0] and "cannot be undone" in asked[0]
+    assert rows_of(gallery, ada) == {"people": 0, "samples": 0, "templates": 0, "visits": 0}
+    assert "Ada Lovelace" not in names_shown(manager)
+    assert gallery.counts()["people"] == 2 and gallery.counts()["visits"] == 1  # Bob's visit stays
+    manager.close()
+
+
+def test_remove_one_sample_but_never_the_last(qtbot, gallery, people, monkeypatch):
+    manager = open_manager(qtbot, gallery)
+    monkeypatch.setattr(manager, "confirm", lambda title, text: True)
+    ada = people["Ada Lovelace"]
+    manager.select_ids([ada])
+    sample_ids = [s[0] for s in gallery.samples(ada)]
+    manager.remove_sample(sample_ids[0])
+    assert rows_of(gallery, ada)["samples"] == 1 and rows_of(gallery, ada)["templates"] == 4
+    manager.remove_sample(sample_ids[1])
+    assert "only sample" in manager.status.text() and rows_of(gallery, ada)["samples"] == 1
+    manager.close()
+
+
+def test_export_selected_and_import_into_another_gallery(qtbot, tmp_path, gallery, people):
+    manager = open_manager(qtbot, gallery)
+    manager.select_ids([people["Ada Lovelace"], people["Carol Danvers"]])
+    path = tmp_path / "two.zip"
+    manager.export_selected(str(path))
+    qtbot.waitUntil(lambda: not manager._busy, timeout=WAIT_MS)
+    assert manager.status.text() == f"Exported 2 people to {path}." and path.is_file()
+    manager.close()
+    with Gallery(tmp_path / "other.db") as other:
+        target = open_manager(qtbot, other)
+        target.import_export(str(path))
+        qtbot.waitUntil(lambda: not target._busy, timeout=WAIT_MS)
+        assert target.status.text() == "Imported 2 people from two.zip."
+        assert sorted(names_shown(target)) == ["Ada Lovelace", "Carol Danvers"]
+        assert other.counts()["templates"] == 12
+        broken = tmp_path / "broken.zip"
+        broken.write_bytes(b"not a zip")
+        target.import_export(str(broken))
+        qtbot.waitUntil(lambda: not target._busy, timeout=WAIT_MS)
+        assert target.status.text().startswith("Import failed, nothing was added")
+        assert other.counts()["people"] == 2
+        target.close()
+
+
+def test_add_samples_to_the_selected_person(qtbot, tmp_path, gallery, people, astronaut_rgb):
+    manager = open_manager(qtbot, gallery)
+    bob = people["Bob Builder"]
+    manager.select_ids([bob])
+    manager.add_samples_button.click()
+    assert len(manager.dialogs) == 1
+    dialog = manager.dialogs[0]
+    assert dialog.person_id == bob and dialog.unlocked and dialog.windowTitle() == "Add samples: Bob Builder"
+    shifted = tmp_path / "bob.png"
+    cv2.imwrite(str(shifted), cv2.resize(astronaut_rgb, None, fx=0.8, fy=0.8)[:, :, ::-1])
+    dialog.add_photos([shifted])
+    qtbot.waitUntil(lambda: dialog._batch is None and bool(dialog.pending_samples()), timeout=WAIT_MS)
+    assert dialog.missing() == []  # no name or consent needed to add samples
+    dialog.save_button.click()
+    # Ada and Carol are the astronaut too: they are offered as look-alikes before anything is stored.
+    qtbot.waitUntil(dialog.duplicate_panel.isVisible, timeout=WAIT_MS)
+    assert "not like <b>Bob Builder</b>" in dialog.duplicate_text.text()
+    assert gallery.get_person(bob).n_samples == 1
+    next(b for b in dialog.duplicate_panel.findChildren(type(dialog.save_button))
+         if b.text() == "Add them to Bob Builder anyway").click()
+    qtbot.waitUntil(lambda: gallery.get_person(bob).n_samples == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not manager.dialogs, timeout=WAIT_MS)
+    assert gallery.counts()["people"] == 3
+    manager.close()
+
+
+def test_the_manager_needs_the_pin_and_locks_out_after_five_wrong_tries(qtbot, gallery, people):
+    clock = Clock()
+    pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10), clock=clock)
+    pin.set_pin("8642")
+    manager = open_manager(qtbot, gallery, require_pin=True, admin_pin=pin)
+    gate = manager.pin_gate
+    assert not manager.unlocked and not gate.setting
+
+    def enter(digits: str) -> None:
+        for key in digits:
+            gate.pad.press(key)
+        gate.pad.press("OK")
+
+    for _ in range(4):
+        enter("1357")
+    assert "1 try left" in gate.message.text() and gate.pad.isEnabled()
+    enter("1357")
+    assert not gate.pad.isEnabled() and "Try again in 30 s" in gate.message.text()
+    enter("8642")  # the pad is disabled; even pressing does nothing useful while locked
+    assert not manager.unlocked
+    clock.t += 30
+    gate.refresh_lockout()
+    assert gate.pad.isEnabled() and gate.message.text() == "Enter the admin PIN to manage the gallery."
+    enter("1357")  # the sixth wrong PIN doubles the delay
+    assert "Try again in 1 min" in gate.message.text()
+    clock.t += 60
+    gate.refresh_lockout()
+    enter("8642")
+    assert manager.unlocked and sorted(names_shown(manager))[0] == "Ada Lovelace"
+    manager.close()
+
+
+def test_pin_pad_takes_keyboard_digits_and_backspace(qtbot):
+    from PySide6.QtCore import Qt
+
+    from ui.pin_dialog import PinPad
+
+    pad = PinPad()
+    qtbot.addWidget(pad)
+    got: list = []
+    pad.submitted.connect(got.append)
+    qtbot.keyClicks(pad.field, "12a34")
+    assert pad.field.text() == "1234"  # letters are refused
+    pad.press("⌫")
+    pad.press("9")
+    qtbot.keyClick(pad.field, Qt.Key.Key_Return)
+    assert got == ["1239"] and pad.field.text() == ""
