@@ -5,7 +5,8 @@
 #   face box - the first face box is drawn (screenshot with the box's red or green)
 # Keeps every screenshot in build/smoke-gui/ and copies the last one to build/smoke-gui.png.
 #
-#   packaging/smoke-gui.sh [CLIP] [SECONDS]      (default: a clip from ../shared/data/video, 20 s)
+#   packaging/smoke-gui.sh [CLIP] [SECONDS] [APP ARGS...]
+#       (default: a clip from ../shared/data/video, 20 s; e.g. `... 20 --db gallery.db`)
 #
 # Needs (Debian/Ubuntu): xvfb x11-apps x11-utils xdotool imagemagick, the Qt xcb libraries
 # (see packaging/README.md), and .venv's Python for the pixel checks.
@@ -17,7 +18,7 @@ seconds=${2:-20}
 app=${APP:-$root/dist/face-kiosk/face-kiosk}
 
 if [[ -z "${DISPLAY:-}" ]]; then
-    exec xvfb-run -a -s "-screen 0 1280x800x24" "$0" "$clip" "$seconds"
+    exec xvfb-run -a -s "-screen 0 1280x800x24" "$0" "$clip" "$seconds" "${@:3}"
 fi
 [[ -x "$app" ]] || { echo "smoke-gui: $app not built (packaging/build.sh)" >&2; exit 1; }
 
@@ -31,7 +32,7 @@ trap 'rm -rf "$home"' EXIT
 now() { date +%s.%N; }
 t0=$(now)
 HOME="$home" XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config" \
-    "$app" gui --source "$clip" -v > "$shots/app.log" 2>&1 &
+    "$app" gui --source "$clip" -v "${@:3}" > "$shots/app.log" 2>&1 &
 pid=$!
 
 # xwd is a raw dump (fast); the pictures are converted after the run.
