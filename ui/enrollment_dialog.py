@@ -146,8 +146,9 @@ class EnrollmentDialog(QDialog):
         self.stack = QStackedWidget(self)
         self.pin_gate: PinGate | None = None
         if require_pin:
-            self.pin_gate = PinGate(admin_pin or AdminPin(gallery), "enroll people", self)
+            self.pin_gate = PinGate(admin_pin or AdminPin(gallery), "enroll people", self, cancellable=True)
             self.pin_gate.unlocked.connect(self._unlock)
+            self.pin_gate.cancelled.connect(self.reject)
             self.stack.addWidget(self.pin_gate)
         self.content = self._build_content()
         self.stack.addWidget(self.content)
@@ -272,6 +273,7 @@ class EnrollmentDialog(QDialog):
         self.retention_check = QCheckBox("Delete on", details)
         self.retention_date = QDateEdit(QDate.currentDate().addYears(1), details)
         self.retention_date.setCalendarPopup(True)
+        self.retention_date.setDisplayFormat("yyyy-MM-dd")
         self.retention_date.setMinimumDate(QDate.currentDate().addDays(1))
         self.retention_date.setEnabled(False)
         self.retention_check.toggled.connect(self.retention_date.setEnabled)
@@ -368,6 +370,7 @@ class EnrollmentDialog(QDialog):
         self.capture.reset()
         self._capturing = self.worker is not None
         self.pause_button.setText("Pause")
+        self.pause_button.setEnabled(self._capturing)
         self._rebuild_samples()
         self._update_overlay(None)
 
@@ -376,6 +379,7 @@ class EnrollmentDialog(QDialog):
         self.capture.retake(step)
         self._capturing = self.worker is not None
         self.pause_button.setText("Pause")
+        self.pause_button.setEnabled(self._capturing)
         self.tabs.setCurrentIndex(0)
         self._rebuild_samples()
         self._update_overlay(None)
@@ -397,7 +401,8 @@ class EnrollmentDialog(QDialog):
             self._rebuild_samples()
             if self.capture.done:
                 self._capturing = False
-                self.pause_button.setText("Resume")
+                self.pause_button.setText("Pause")
+                self.pause_button.setEnabled(False)
                 self._update_overlay(None)
                 self._refresh_status()
 

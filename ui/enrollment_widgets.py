@@ -256,6 +256,8 @@ class PhotoRow(QFrame):
         self.name.setFont(bold)
         self.status = QLabel("reading…", self)
         self.status.setWordWrap(True)
+        # Without an expanding item the row splits its width evenly and squeezes the text.
+        self.status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.faces = QHBoxLayout()
         self.faces.setSpacing(4)
         self.remove = QToolButton(self)
@@ -268,7 +270,7 @@ class PhotoRow(QFrame):
         text.addLayout(self.faces)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.thumb)
+        layout.addWidget(self.thumb, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(text, 1)
         layout.addWidget(self.remove, 0, Qt.AlignmentFlag.AlignTop)
 

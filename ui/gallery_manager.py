@@ -115,8 +115,9 @@ class GalleryManager(QDialog):
         self.stack = QStackedWidget(self)
         self.pin_gate: PinGate | None = None
         if require_pin:
-            self.pin_gate = PinGate(admin_pin or AdminPin(gallery), "manage the gallery", self)
+            self.pin_gate = PinGate(admin_pin or AdminPin(gallery), "manage the gallery", self, cancellable=True)
             self.pin_gate.unlocked.connect(self._unlock)
+            self.pin_gate.cancelled.connect(self.reject)
             self.stack.addWidget(self.pin_gate)
         self.content = self._build_content()
         self.stack.addWidget(self.content)
@@ -211,6 +212,7 @@ class GalleryManager(QDialog):
         self.retention_check = QCheckBox("Delete on", panel)
         self.retention_date = QDateEdit(QDate.currentDate().addYears(1), panel)
         self.retention_date.setCalendarPopup(True)
+        self.retention_date.setDisplayFormat("yyyy-MM-dd")
         self.retention_check.toggled.connect(self.retention_date.setEnabled)
         retention = QHBoxLayout()
         retention.addWidget(self.retention_check)

@@ -111,8 +111,10 @@ class PinGate(QWidget):
     """Asks for the admin PIN (or, at first run, has one chosen) and emits `unlocked`."""
 
     unlocked = Signal()
+    cancelled = Signal()  # only with `cancellable`: the Cancel button under the pad
 
-    def __init__(self, pin: AdminPin, purpose: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, pin: AdminPin, purpose: str = "", parent: QWidget | None = None,
+                 cancellable: bool = False) -> None:
         super().__init__(parent)
         self.pin = pin
         self.purpose = purpose
@@ -140,6 +142,10 @@ class PinGate(QWidget):
         column.addWidget(self.title)
         column.addWidget(self.message)
         column.addWidget(self.pad)
+        if cancellable:
+            cancel = QPushButton("Cancel", self)
+            cancel.clicked.connect(self.cancelled.emit)
+            column.addWidget(cancel)
         column.addStretch(1)
         holder = QWidget(self)
         holder.setLayout(column)
