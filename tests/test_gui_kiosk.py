@@ -569,3 +569,35 @@ def test_visit_log_on_a_staff_screen_and_from_the_menu(qtbot, gallery):
     assert isinstance(view, ReceptionistView) and view.isWindow() and view.isVisible()
     view.close()
     main.shutdown()
+
+
+def test_qt_refcounts():
+    """Kiosk mode runs for days: Qt calls must not drop references to None/True.
+
+    PySide6 6.12.0 on CPython 3.11 did (every void call, every emit), and the kiosk died after
+    ~8 minutes with "Fatal Python error: none_dealloc". On 3.12+ these objects are immortal.
+    """
+    import sys
+
+    from PySide6.QtCore import QObject, QTimer
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    class Emitter(QObject):
+        sig = Signal(object)
+
+    QApplication.instance() or QApplication([])
+    obj, timer, label = Emitter(), QTimer(), QLabel("x")
+    obj.sig.connect(lambda value: None)
+
+    def calls() -> None:
+        obj.setObjectName("x")
+        timer.setInterval(5)
+        label.setText("y")
+        obj.sig.emit(1)
+
+    calls()
+    before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(50):
+        calls()
+    after = sys.getrefcount(None), sys.getrefcount(True)
+    assert after[0] >= before[0] and after[1] >= before[1], (before, after)
