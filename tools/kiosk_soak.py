@@ -159,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         samples.append((t, rss))
         v = gallery.counts()["visits"]
         print(f"t={t:7.0f}s rss={rss:7.1f} MB frames={frames[0]:6d} greetings={counts[Screen.GREETING]:4d}"
-              f" unknown={counts[Screen.UNKNOWN]:4d} visits={v:4d} camera={worker.camera.state.value}",
-              flush=True)
+              f" unknown={counts[Screen.UNKNOWN]:4d} visits={v:4d} camera={worker.camera.state.value}"
+              # A C extension that drops references to None kills the process when this hits 0.
+              f" refs(None)={sys.getrefcount(None)}", flush=True)
 
     def finish() -> None:
         report()
