@@ -337,3 +337,36 @@ def test_the_dialog_opens_behind_the_pin(qtbot, tmp_path, gallery):
     again.pin_gate.pad.field.returnPressed.emit()
     assert again.unlocked
     close(again)
+
+
+def test_the_live_window_menu_opens_enrollment_and_the_manager_behind_the_pin(qtbot, tmp_path, gallery):
+    AdminPin(gallery, PinPolicy(scrypt_n=2**10)).set_pin("2580")  # the cost is stored with the hash
+    window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource())
+    window.open_enrollment()
+    window.open_gallery_manager()
+    dialog = next(w for w in window._child_windows if type(w).__name__ == "EnrollmentDialog")
+    manager = next(w for w in window._child_windows if type(w).__name__ == "GalleryManager")
+    assert not dialog.unlocked and not manager.unlocked
+    assert dialog.worker is window.worker and manager.worker is window.worker
+    for gate in (dialog.pin_gate, manager.pin_gate):
+        for key in ("2", "5", "8", "0", "OK"):
+            gate.pad.press(key)
+    assert dialog.unlocked and manager.unlocked
+    window.close()  # closes its child windows and stops the worker
+    assert not dialog.isVisible() and not manager.isVisible()
+
+
+def test_the_modal_pin_dialog_for_kiosk_mode(qtbot, gallery):
+    from ui.pin_dialog import PinDialog
+
+    pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10))
+    pin.set_pin("2580")
+    dialog = PinDialog(pin, "leave kiosk mode")
+    qtbot.addWidget(dialog)
+    assert dialog.gate.message.text() == "Enter the admin PIN to leave kiosk mode."
+    for key in ("2", "5", "8", "1", "OK"):
+        dialog.gate.pad.press(key)
+    assert dialog.result() != dialog.DialogCode.Accepted
+    for key in ("2", "5", "8", "0", "OK"):
+        dialog.gate.pad.press(key)
+    assert dialog.result() == dialog.DialogCode.Accepted
