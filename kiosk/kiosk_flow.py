@@ -137,6 +137,7 @@ class KioskFlow:
         self.clock = clock
         self._tracks: OrderedDict[int, _Track] = OrderedDict()
         self._last_face_at: float | None = None
+        self._last_waiting_at: float | None = None  # a face not yet greeted nor sent on
         self._lost_since: float | None = None
         self._lost_message = ""
         self._listeners: list[Callable[[KioskState], None]] = []
@@ -174,7 +175,7 @@ class KioskFlow:
         self._lost_since = None
         if self.state.screen is Screen.UNAVAILABLE:
             self._tracks.clear()
-            self._last_face_at = None
+            self._last_face_at = self._last_waiting_at = None
             return self._enter(KioskState(Screen.ATTRACT, self.clock()))
         return self.state
 
@@ -198,6 +199,8 @@ class KioskFlow:
         # The nearest visitor not yet greeted goes first; someone already greeted who lingers
         # in front of the camera must not hide the person behind them.
         waiting = [f for f in faces if not self._tracks[f.track_id].done]
+        if waiting:
+            self._last_waiting_at = now
         primary = max(waiting or faces, key=lambda f: f.size) if faces else None
         return self._step(now, primary)
 
@@ -243,20 +246,28 @@ class KioskFlow:
             return state
         if state.screen is Screen.UNAVAILABLE:
             return state  # until source_ok / a frame
+        card_over = False
         if state.screen in (Screen.GREETING, Screen.UNKNOWN):
             if now - state.since < t.greeting_s:
                 return state  # a greeting is never cut short
-            state = self._after_card(now)
+            card_over = True
         nobody = self._last_face_at is None or now - self._last_face_at >= t.idle_s
         if primary is None:
             if nobody:
                 return self._enter(KioskState(Screen.ATTRACT, now))
             if state.screen is Screen.LOWER_MASK:
                 return self._lower_mask_timeout(now, state)
+            if card_over:
+                waiting = self._last_waiting_at is not None and now - self._last_waiting_at < t.idle_s
+                return self._enter(KioskState(Screen.APPROACHING if waiting else Screen.ATTRACT, now))
             return state
         track = self._tracks[primary.track_id]
         if track.done:
-            return self._approaching(now, primary.track_id)
+            # Only people already greeted (or sent on) are in view: back to the idle screen,
+            # not "please look at the camera" at someone who was just welcomed.
+            if self.state.screen is Screen.ATTRACT:
+                return self.state
+            return self._enter(KioskState(Screen.ATTRACT, now))
         decided = self._known(track)
         if decided is not None:
             return self._greet(now, primary.track_id, track, decided)
@@ -279,12 +290,6 @@ class KioskFlow:
         if misses >= t.unknown_frames:
             return self._unknown(now, primary.track_id, track, masked=False)
         return self._approaching(now, primary.track_id)
-
-    def _after_card(self, now: float) -> KioskState:
-        """The greeting/unknown card has been shown long enough."""
-        someone = self._last_face_at is not None and now - self._last_face_at < self.timing.idle_s
-        nxt = KioskState(Screen.APPROACHING, now) if someone else KioskState(Screen.ATTRACT, now)
-        return self._enter(nxt)
 
     def _approaching(self, now: float, track_id: int) -> KioskState:
         if self.state.screen is Screen.APPROACHING:
@@ -355,7 +360,8 @@ def sightings_from_result(result) -> list[Sighting]:
             name=ident.name if ident.settled else None,
             score=float(ident.score),
             masked=bool(face.masked),
-            uncertain=bool(getattr(ident, "uncertain", False)),
+            # The matcher's "ask to unmask" notion, when the tracker passes it on.
+            uncertain=bool(getattr(ident, "uncertain", False) or getattr(ident, "ask_to_unmask", False)),
             size=max(0.0, x2 - x1) / width,
             pending=not ident.settled,
         ))

@@ -87,14 +87,22 @@ def test_greeting_stays_for_greeting_s_then_returns(flow, clock, visits):
     # Still in front of the camera: the greeting is not repeated, nor cut short.
     state = frames(flow, clock, [alice()], 35)
     assert state.screen is Screen.GREETING and clock.t - since < 4
+    # Afterwards the idle screen, not "please look at the camera" at someone just welcomed.
     state = frames(flow, clock, [alice()], 10)
-    assert state.screen is Screen.APPROACHING
+    assert state.screen is Screen.ATTRACT
     assert len(visits.checkins) == 1
-    # They leave: back to attract once nobody was seen for idle_s.
-    clock.advance(1.0)
-    assert flow.observe([]).screen is Screen.APPROACHING
-    clock.advance(0.6)
-    assert flow.observe([]).screen is Screen.ATTRACT
+    # Someone new steps up behind her: the camera for them.
+    assert frames(flow, clock, [alice(), stranger(track=2, size=0.1)], 1).screen is Screen.APPROACHING
+
+
+def test_card_ends_on_the_camera_when_someone_still_waits(flow, clock):
+    both = [alice(track=1, size=0.5), stranger(track=2, size=0.1)]
+    assert frames(flow, clock, both[:1], 2).screen is Screen.GREETING
+    assert frames(flow, clock, both, 38).screen is Screen.GREETING  # 3.8 s: decisions wait
+    clock.advance(0.3)
+    # A tick between frames: the card is over and the stranger (not handled yet) was just seen.
+    assert flow.tick().screen is Screen.APPROACHING
+    assert frames(flow, clock, both, 1).screen is Screen.UNKNOWN
 
 
 def test_greeting_ends_on_tick_when_nobody_is_there(flow, clock):
@@ -121,7 +129,7 @@ def test_unknown_unmasked_face_sends_to_receptionist_once(flow, clock, visits):
     assert state.screen is Screen.UNKNOWN
     assert state.name is None and state.person_id is None
     frames(flow, clock, [stranger()], 60)  # lingers for 6 s
-    assert flow.state.screen is Screen.APPROACHING
+    assert flow.state.screen is Screen.ATTRACT
     assert visits.unknowns == [(2, False)]
 
 
