@@ -19,7 +19,7 @@ import numpy as np
 
 from kiosk.config import Config
 from kiosk.enrollment import quality_score
-from kiosk.errors import GalleryError
+from kiosk.errors import KioskError
 from kiosk.recognizer import Recognizer
 from kiosk.sources import Frame
 from kiosk.tracking import Arrival, Identity, Tracker, TrackerConfig, Vote
@@ -187,7 +187,7 @@ class LiveRecognizer:
     def _matcher_or_warning(self):
         try:
             matcher = self.recognizer.matcher
-        except GalleryError as exc:  # templates of another model: detect and track, but name nobody
+        except KioskError as exc:  # e.g. templates of another model: detect and track, but name nobody
             return None, str(exc)
         if matcher.templates is not self._templates_seen:
             if self._templates_seen is not None:

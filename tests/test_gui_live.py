@@ -117,9 +117,12 @@ def test_the_worker_stops_cleanly_on_close(qtbot, tmp_path, gallery):
     future = window.worker.run_on_worker(lambda p: p.model_version)
     qtbot.waitUntil(future.done, timeout=WAIT_MS)
     assert future.result() == window.worker.stats().model_version
+    switched: dict = {}
+    window.worker.set_source(lambda: ScriptedSource(log=switched))  # racing the close
     window.close()
     assert window.worker.isFinished() and not window.worker.isRunning()
     assert log["closes"] == log["opens"] == 1  # the reader released the source
+    assert switched.get("opens", 0) == switched.get("closes", 0)
     late = window.worker.run_on_worker(lambda p: 1)
     with pytest.raises(KioskError):
         late.result(timeout=5)
@@ -247,3 +250,42 @@ def test_menus_and_optional_windows(qtbot, tmp_path, gallery, monkeypatch):
     assert told == ["Kiosk mode", "Enrollment", "The gallery manager"]
     assert window.isVisible()
     window.close()
+
+
+def test_bare_command_is_the_gui_on_the_default_camera(monkeypatch):
+    import ui.app
+    from ui.launcher import main
+
+    seen: list = []
+    monkeypatch.setattr(ui.app, "run_app", lambda args: seen.append(args) or 0)
+    assert main([]) == 0
+    assert seen[0].command == "gui" and seen[0].source is None and not seen[0].kiosk
+
+
+@pytest.mark.data
+def test_run_app_opens_the_configured_source_and_quits_cleanly(qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.cli import build_parser
+    from kiosk.config import save_config
+    from ui.app import run_app
+    from ui.main_window import MainWindow
+
+    config = Config()
+    config.camera.source = str(shared("video", "head-pose-face-detection-male.gif"))
+    save_config(config, tmp_path / "config.json")
+    args = build_parser().parse_args(["gui", "--db", str(tmp_path / "g.db"), "--config", str(tmp_path / "config.json")])
+    seen: list = []
+
+    def close_when_playing() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if windows and windows[0].video.frames_painted > 2:
+            seen.append(windows[0].worker.camera.description)
+            windows[0].close()  # the last window: the app quits
+        else:
+            QTimer.singleShot(50, close_when_playing)
+
+    QTimer.singleShot(50, close_when_playing)
+    assert run_app(args) == 0
+    assert seen == ["head-pose-face-detection-male.gif"]

@@ -93,3 +93,21 @@ def test_new_settings_reach_the_running_tracks(tmp_path):
         assert not live.tracker.tracks[tid].masked
         assert live.recognizer.config is stricter
         assert live.gallery_people() == 0
+
+
+@pytest.mark.data
+def test_a_broken_matcher_leaves_detection_and_tracking_running(pipeline, tmp_path):
+    from kiosk.errors import ModelMismatchError
+
+    class Mismatched(Recognizer):
+        @property
+        def matcher(self):
+            raise ModelMismatchError("templates were made by another model")
+
+    frames = clip_frames(shared("video", "head-pose-face-detection-female.gif"), [0, 1])
+    with Gallery(tmp_path / "g.db") as gallery:
+        live = LiveRecognizer(Mismatched(Config(), gallery, pipeline))
+        results = [live.process(Frame(i + 1, rgb, i / 12.5)) for i, rgb in enumerate(frames)]
+    assert all(len(r.faces) == 1 and r.recognitions == 0 for r in results)
+    assert results[0].faces[0].track_id == results[1].faces[0].track_id
+    assert "another model" in results[-1].warning

@@ -86,11 +86,15 @@ def frame_to_qimage(frame: Frame) -> QImage:
 
 
 class VideoWidget(QWidget):
-    """Paints the provider's newest frame and result, `fps` times a second at most."""
+    """Paints the provider's newest frame and result; looks for a new one `poll_hz` times a second.
+
+    Polling at the monitor's rate (not the camera's) keeps a 30 fps source from beating against
+    a 30 Hz timer and skipping frames; a poll without a new frame or result costs nothing.
+    """
 
     frame_painted = Signal(object)  # PaintInfo
 
-    def __init__(self, parent: QWidget | None = None, fps: int = 30) -> None:
+    def __init__(self, parent: QWidget | None = None, poll_hz: int = 60) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 240)
@@ -110,7 +114,7 @@ class VideoWidget(QWidget):
         self._small.setPointSizeF(max(8.0, self._font.pointSizeF() - 1))
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(max(1, int(1000 / fps)))
+        self._timer.setInterval(max(1, int(1000 / poll_hz)))
         self._timer.timeout.connect(self._pull)
 
     # -- API ----------------------------------------------------------------------------

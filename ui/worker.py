@@ -122,6 +122,7 @@ class LiveWorker(QThread):
         self._model_version = ""
         self._warning: str | None = None
         self._gallery_people = 0
+        self._ending = False
 
     # -- what the GUI reads (any thread) -------------------------------------------------
 
@@ -225,8 +226,8 @@ class LiveWorker(QThread):
             self.failed.emit(f"recognition stopped: {exc}")
         finally:
             self._stop_reader()
-            self._cancel_jobs()
             self._close_models()
+            self._cancel_jobs()
 
     def _analyse(self, frame: Frame) -> None:
         assert self._live is not None
@@ -257,9 +258,11 @@ class LiveWorker(QThread):
                 log.exception("worker job failed")
 
     def _cancel_jobs(self) -> None:
-        # Jobs queued after the loop ended would otherwise leave their futures pending forever.
-        self._live = None
+        # Jobs still queued run now, without models (their futures fail instead of hanging);
+        # a queued source switch starts no reader once the thread is ending.
+        self._ending = True
         self._run_jobs()
+        self._ending = False
 
     def _load_models(self, config: Config) -> None:
         try:
@@ -301,6 +304,8 @@ class LiveWorker(QThread):
 
     def _start_reader(self, spec: SourceSpec) -> None:
         self._stop_reader()
+        if self._ending:
+            return
         if isinstance(spec, str):
             camera = self.config.camera
             factory: Callable[[], FrameSource] = lambda: make_source(  # noqa: E731
