@@ -119,7 +119,22 @@ def _load_model(key: str, path: Path, threads: int) -> str:
 
         MaskClassifier.load()
         return "numpy"
-    return ""  # a model added without a loader here is still sha256-checked
+    # A file added later without a loader above is at least parsed by its kind.
+    if path.suffix == ".json":
+        import json
+
+        json.loads(path.read_text(encoding="utf-8"))
+        return "JSON"
+    if path.suffix == ".npz":
+        with np.load(path) as data:
+            data.files  # noqa: B018 - reads the archive's directory
+        return "numpy"
+    if path.suffix == ".onnx":
+        import onnxruntime as ort
+
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return "onnxruntime"
+    return ""  # still sha256-checked
 
 
 def _check_model(key: str, threads: int) -> tuple[str, None]:

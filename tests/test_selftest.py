@@ -110,3 +110,19 @@ def test_runner_skips_dependent_checks_after_a_failure():
     assert statuses == [("first", OK), ("second", FAIL), ("third", SKIP), ("fourth", OK)]
     assert runner.report.failure.detail == "RuntimeError: boom"
     assert not runner.report.ok
+
+
+def test_model_files_without_a_loader_are_parsed_by_their_kind(tmp_path):
+    import json
+
+    import numpy as np
+
+    from kiosk.selftest import _load_model
+
+    (tmp_path / "calibration.json").write_text(json.dumps({"embedders": {}}))
+    np.savez(tmp_path / "nap.npz", directions=np.zeros((2, 4), np.float32))
+    assert _load_model("calibration", tmp_path / "calibration.json", 1) == "JSON"
+    assert _load_model("nap", tmp_path / "nap.npz", 1) == "numpy"
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ValueError):
+        _load_model("calibration", tmp_path / "broken.json", 1)
