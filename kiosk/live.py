@@ -223,11 +223,12 @@ class LiveRecognizer:
             embeddings = pipeline.embed_aligned(np.stack([faces[i].aligned for i in need]))
             for k, i in enumerate(need):
                 faces[i].embedding = embeddings[k]
-            masked = np.array([self.tracker.tracks[track_ids[i]].masked for i in need])
-            for i, match in zip(need, matcher.identify(embeddings, masked)):
-                tid = track_ids[i]
-                vote = Vote(match.person_id, match.name, match.score, match.threshold,
-                            bool(self.tracker.tracks[tid].masked), frame.frame_id, match.candidate_id)
+                # The track's smoothed mask state picks the thresholds, not one frame's flag.
+                faces[i].masked = self.tracker.tracks[track_ids[i]].masked
+            for i, recognised in zip(need, self.recognizer.match_faces([faces[i] for i in need])):
+                tid, match = track_ids[i], recognised.match
+                vote = Vote(match.person_id, match.name, match.score, match.threshold, faces[i].masked,
+                            frame.frame_id, match.candidate_id, bool(getattr(match, "ask_to_unmask", False)))
                 arrival = self.tracker.add_recognition(tid, vote, qualities[i], now)
                 if arrival is not None:
                     arrivals.append(arrival)

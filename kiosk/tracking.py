@@ -8,6 +8,7 @@ one bad frame does not make a name flicker. Each track announces one `Arrival`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ class Vote:
     masked: bool
     frame_id: int = 0
     candidate_id: int | None = None  # best person even when below the threshold
+    ask_to_unmask: bool = False  # masked, just short of the threshold: ask to lower the mask
 
     @property
     def margin(self) -> float:
@@ -67,6 +69,7 @@ class Identity:
     settled: bool
     agreeing: int = 0  # votes behind it
     votes: int = 0  # votes held
+    ask_to_unmask: bool = False  # not named, and the latest look was a near miss with a mask on
 
     @property
     def known(self) -> bool:
@@ -168,11 +171,12 @@ def vote_identity(votes: list[Vote], config: TrackerConfig, current: Identity = 
         return identity_of(best_known)
     if current.known and (counts[current.person_id] > 0 or len(votes) < config.window):
         return Identity(current.person_id, current.name, current.score, True, counts[current.person_id], len(votes))
+    ask = votes[-1].ask_to_unmask
     if counts[None] >= config.unknown_after and counts[None] > known_votes:
-        return identity_of(None)
+        return dataclasses.replace(identity_of(None), ask_to_unmask=ask)
     if current.settled and not current.known:  # one stray known vote does not name anyone
-        return Identity(None, None, current.score, True, counts[None], len(votes))
-    return Identity(None, None, -1.0, False, 0, len(votes))
+        return Identity(None, None, current.score, True, counts[None], len(votes), ask)
+    return Identity(None, None, -1.0, False, 0, len(votes), ask)
 
 
 class Tracker:

@@ -168,3 +168,15 @@ def test_config_is_checked():
         TrackerConfig(window=2, min_agree=3)
     with pytest.raises(ValueError):
         TrackerConfig(iou_match=0)
+
+
+def test_a_near_miss_with_a_mask_is_passed_on_until_someone_is_named():
+    near = Vote(None, None, 0.40, 0.45, True, 0, A, ask_to_unmask=True)
+    pending = vote_identity([near], CFG)
+    assert pending.pending and pending.ask_to_unmask
+    unknown = vote_identity([near] * 3, CFG)
+    assert unknown.settled and not unknown.known and unknown.ask_to_unmask
+    later = vote_identity([near] * 3 + [vote(None, 0.2)], CFG, unknown)
+    assert not later.ask_to_unmask  # the latest look was a plain stranger
+    named = vote_identity([near, vote(A), vote(A)], CFG)
+    assert named.known and not named.ask_to_unmask
