@@ -42,21 +42,32 @@ class ArrivalsSource(FrameSource):
 
     def __init__(self, inner: FrameSource, first_face_index: int, gap_s: float = GAP_S) -> None:
         self.inner = inner
-        self.fps = inner.fps
         self.description = inner.description
         self.first_face_index = first_face_index
-        self._gap_frames = max(1, round(gap_s * (inner.fps or 25.0)))
-        self._gap_left = self._gap_frames
+        self.gap_s = gap_s
+        self._gap_frames = self._gap_left = 0
         self._index = 0
         self._blank: np.ndarray | None = None
         self.face_times: list[float] = []  # monotonic time each pass's first face frame was read
         self._lock = threading.Lock()
 
+    @property
+    def fps(self) -> float | None:  # type: ignore[override]
+        return self.inner.fps  # a file knows its rate only once it is open
+
     def open(self) -> None:
         self.inner.open()
+        first = self.inner.read()
+        if first is None:
+            raise SourceError(f"{self.description}: no frames")
+        self._blank = np.full_like(first, 128)
+        self.inner.close()
+        self.inner.open()
+        self._gap_frames = max(1, round(self.gap_s * (self.inner.fps or 25.0)))
+        self._gap_left, self._index = self._gap_frames, 0
 
     def read(self) -> np.ndarray | None:
-        if self._gap_left > 0 and self._blank is not None:
+        if self._gap_left > 0:
             self._gap_left -= 1
             return self._blank
         rgb = self.inner.read()
@@ -64,10 +75,6 @@ class ArrivalsSource(FrameSource):
             self.inner.close()
             self.inner.open()
             self._gap_left, self._index = self._gap_frames - 1, 0
-            return self._blank
-        if self._blank is None:
-            self._blank = np.full_like(rgb, 128)
-            self._gap_left = self._gap_frames - 1
             return self._blank
         if self._index == self.first_face_index:
             with self._lock:
