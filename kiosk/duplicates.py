@@ -1,7 +1,7 @@
 """Possible-duplicate check before enrolling: does this face already match someone in the gallery?
 
-Uses the app's own Matcher and thresholds, so "possible duplicate" means exactly "the live
-window would name this visitor as that person".
+Each new sample is identified with the app's own Matcher, thresholds and all, so "possible
+duplicate" means exactly "the live window would name this visitor as that person".
 """
 
 from __future__ import annotations
@@ -17,44 +17,39 @@ from kiosk.matching import Matcher
 
 @dataclass(frozen=True)
 class DuplicateCandidate:
-    """An enrolled person the new samples match."""
+    """An enrolled person some of the new samples are identified as."""
 
     person_id: int
     name: str
-    score: float  # mean over the new samples of their best cosine against this person
-    threshold: float
-    matched: int  # how many of the new samples alone would be named as this person
-    samples: int
+    score: float  # the best of those samples' scores against this person
+    threshold: float  # the threshold that score was accepted at
+    matched: int  # how many of the new samples are identified as this person
+    samples: int  # how many new samples there were
 
 
 def find_duplicates(templates: TemplateSet, embeddings: np.ndarray, masked: np.ndarray,
                     config: MatchConfig | None = None, exclude: int | None = None) -> list[DuplicateCandidate]:
-    """People whose templates the new samples match, best first.
+    """People the new samples are identified as, most samples first.
 
-    A person is a candidate when the mean score of the samples reaches the mean threshold,
-    or when at least half of the samples would each be named as them. `exclude` skips a
-    person (the one samples are being added to).
+    A person counts when at least a third of the samples (and at least one) are named as
+    them: one stray sample in five should not stop an enrollment. `exclude` skips a person
+    (the one samples are being added to).
     """
     embeddings = np.atleast_2d(np.asarray(embeddings, np.float32))
     masked = np.asarray(masked, bool).reshape(-1)
     if not len(templates) or not len(embeddings):
         return []
-    matcher = Matcher(templates, config)
-    scores = matcher.person_scores(embeddings, masked)  # (m, P)
-    thresholds = np.array([matcher.thresholds(bool(m)) for m in masked], np.float32)
-    people = np.unique(templates.person_ids)  # sorted ids: the columns of person_scores
-    mean_threshold = float(thresholds.mean())
+    results = Matcher(templates, config).identify(embeddings, masked)
+    found: dict[int, list] = {}
+    for result in results:
+        if result.person_id is not None and result.person_id != exclude:
+            found.setdefault(result.person_id, []).append(result)
+    n = len(results)
     out = []
-    for col, pid in enumerate(people):
-        pid = int(pid)
-        if pid == exclude:
+    for pid, hits in found.items():
+        if 3 * len(hits) < n:
             continue
-        column = scores[:, col]
-        # A sample "matches" only if this person is also its best one (as identify would say).
-        best = scores.argmax(axis=1) == col
-        matched = int(np.sum(best & (column >= thresholds)))
-        mean = float(column.mean())
-        if mean >= mean_threshold or 2 * matched >= len(column):
-            out.append(DuplicateCandidate(pid, templates.names.get(pid, f"#{pid}"), mean, mean_threshold,
-                                          matched, len(column)))
-    return sorted(out, key=lambda c: c.score, reverse=True)
+        best = max(hits, key=lambda r: r.score - r.threshold)
+        out.append(DuplicateCandidate(pid, best.name or templates.names.get(pid, f"#{pid}"), best.score,
+                                      best.threshold, len(hits), n))
+    return sorted(out, key=lambda c: (c.matched, c.score - c.threshold), reverse=True)

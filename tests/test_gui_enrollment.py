@@ -370,3 +370,30 @@ def test_the_modal_pin_dialog_for_kiosk_mode(qtbot, gallery):
     for key in ("2", "5", "8", "0", "OK"):
         dialog.gate.pad.press(key)
     assert dialog.result() == dialog.DialogCode.Accepted
+
+
+def test_a_private_pipeline_is_released_even_when_closed_mid_job():
+    """A MediaPipe graph left to the garbage collector can deadlock another MediaPipe call."""
+    import time
+    from types import SimpleNamespace
+
+    from ui.jobs import PipelineThread
+
+    closed: list = []
+    fake = SimpleNamespace(detector=SimpleNamespace(close=lambda: closed.append(True)))
+    runner = PipelineThread(Config(), factory=lambda cfg: fake)
+
+    def busy(pipeline):
+        while not runner._thread._closed:  # still running when close() starts
+            time.sleep(0.005)
+        return pipeline
+
+    running = runner.run_on_worker(busy)
+    queued = runner.run_on_worker(lambda p: "never")
+    runner.close()
+    assert running.result(timeout=5) is fake
+    assert queued.cancelled()
+    assert closed == [True]
+    late = runner.run_on_worker(lambda p: 1)
+    with pytest.raises(Exception, match="closing"):
+        late.result(timeout=5)

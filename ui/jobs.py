@@ -40,6 +40,7 @@ class TaskThread:
 
     def __init__(self, name: str = "face-kiosk-jobs") -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._futures: list[Future] = []
         self._closed = False
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
@@ -48,12 +49,26 @@ class TaskThread:
             future: Future[T] = Future()
             future.set_exception(KioskError("this window is closing"))
             return future
-        return self._pool.submit(fn)
+        future = self._pool.submit(fn)
+        self._futures = [f for f in self._futures if not f.done()] + [future]
+        return future
 
-    def close(self) -> None:
-        """Drop queued jobs, wait for the running one (idempotent)."""
+    def close(self, last: Callable[[], None] | None = None) -> None:
+        """Drop the queued jobs, run `last` (if given) after the running one, and wait (idempotent).
+
+        `last` is never dropped: it releases what the jobs used (e.g. MediaPipe graphs, which
+        must be closed explicitly - one left to the garbage collector can be closed in the
+        middle of another MediaPipe call on whatever thread collects it, and deadlock there).
+        """
+        if self._closed:
+            return
         self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for future in self._futures:
+            future.cancel()  # only jobs that have not started yet
+        self._futures = []
+        if last is not None:
+            self._pool.submit(last)
+        self._pool.shutdown(wait=True)
 
 
 class PipelineThread:
@@ -82,9 +97,7 @@ class PipelineThread:
             if close is not None:
                 close()
 
-        with contextlib.suppress(RuntimeError):  # already shut down
-            self._thread.submit(release)
-        self._thread.close()
+        self._thread.close(last=release)
 
 
 class FutureRelay(QObject):
