@@ -81,7 +81,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             key="mask",
             filename="mask_classifier.npz",
-            sha256="6af6f13ad5ce0c8e6a5a882958d1a41ef7cdb3ee1d603e345e6cf36e3f9b72ca",
+            sha256="d33fb80512acf199d111e1009c15ff8eeca84e279dddba9aedfa55751fc05571",
             licence="Apache-2.0 (face-kiosk's own weights)",
             source="trained by tools/train_mask_classifier.py on ../shared/data (see README)",
         ),
