@@ -36,7 +36,7 @@ from kiosk.vision.masks import MaskClassifier  # noqa: E402
 from kiosk.vision.types import Detections  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_mask_classifier import DATA, is_training_folder  # noqa: E402
+from train_mask_classifier import DATA, TRAINING_CLIPS, is_training_folder  # noqa: E402
 
 MIN_FACE_PX = 40  # FacePipeline's default min_face_px: smaller boxes never reach recognition
 
@@ -67,6 +67,25 @@ def lfw_eval(limit: int) -> list[Path]:
 def deepface() -> list[Path]:
     """The deepface-pairs portraits (unmasked, mostly one face each)."""
     return sorted((DATA / "deepface-pairs").glob("*.jpg"))
+
+
+def video_faces(detector) -> np.ndarray:
+    """Aligned faces (>= MIN_FACE_PX) from every frame of the video clips the classifier never saw."""
+    crops = []
+    for clip in sorted((DATA / "video").glob("*.gif")):
+        if clip.name in TRAINING_CLIPS:
+            continue
+        capture = cv2.VideoCapture(str(clip))
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            found = detector.detect(rgb)
+            crops += [align_face(rgb, found.keypoints[i]) for i in range(len(found))
+                      if found.xyxy[i, 2] - found.xyxy[i, 0] >= MIN_FACE_PX]
+        capture.release()
+    return np.array(crops).reshape(-1, 112, 112, 3)
 
 
 def _load(paths: list[Path]) -> list[np.ndarray]:
@@ -180,6 +199,7 @@ def mask_table(lfw_limit: int, classifier_path: str | None) -> None:
     rows.append(("LFW, people unseen in training", lfw_crops, False))
     dp_crops, _ = _largest_aligned(detector, _load(deepface()))
     rows.append(("deepface-pairs (unmasked)", dp_crops, False))
+    rows.append(("video clips unseen in training (frames)", video_faces(create_detector("mediapipe")), False))
     print(f"\nMask flag (threshold {clf.threshold:.3f}), largest face per photo")
     print(f"{'set':<40}{'faces':>7}{'flagged masked':>16}")
     for name, crops, _ in rows:
