@@ -190,7 +190,7 @@ def run_checks(config, db_path: Path | None) -> SelfTestReport:
     def pipeline() -> tuple[str, Any]:
         from kiosk.vision.pipeline import FacePipeline
 
-        pipe = FacePipeline(config.vision)
+        pipe = FacePipeline(config.vision, still=True)
         return f"detector {config.vision.detector}, embedder {pipe.model_version}", pipe
 
     pipe = runner.run("pipeline", pipeline)

@@ -76,7 +76,7 @@ class PipelineThread:
 
     def __init__(self, config: Config, factory: Callable[[Config], FacePipeline] | None = None) -> None:
         self.config = config
-        self._factory = factory or (lambda cfg: FacePipeline(cfg.vision))
+        self._factory = factory or (lambda cfg: FacePipeline(cfg.vision, still=True))
         self._pipeline: FacePipeline | None = None
         self._thread = TaskThread("face-kiosk-models")
 

@@ -16,6 +16,10 @@ from kiosk.vision.types import Detections, FaceAnalysis
 
 log = logging.getLogger(__name__)
 
+# Faces in photos this small still align and embed (measured: masked-real's 256 px photos have
+# faces of 20-40 px); a 40 px floor dropped half of them.
+STILL_MIN_FACE_PX = 16
+
 
 class Embedding:
     """One or two embedders behind one `embed`; two are fused into one vector.
@@ -55,9 +59,16 @@ class Embedding:
 class FacePipeline:
     """Owns its models; use one per thread (MediaPipe and the sessions are not shared)."""
 
-    def __init__(self, config: VisionConfig | None = None) -> None:
+    def __init__(self, config: VisionConfig | None = None, still: bool = False) -> None:
+        """`still=True` for single photos (CLI, enrollment, import, eval): both BlazeFace ranges
+        and a lower size limit, since small photos are upscaled for detection anyway. Live
+        video keeps `min_face_px` so distant passers-by are not embedded on every frame."""
         self.config = config or VisionConfig()
-        self.detector: FaceDetector = create_detector(self.config.detector, self.config.mediapipe_model)
+        self.still = still
+        self.min_face_px = STILL_MIN_FACE_PX if still else self.config.min_face_px
+        self.detector: FaceDetector = create_detector(
+            self.config.detector, self.config.mediapipe_model, still=still
+        )
         self.embedding = Embedding(self.config.embedder, threads=self.config.threads)
         self.mask_classifier = MaskClassifier.load()
 
@@ -72,7 +83,7 @@ class FacePipeline:
         if not len(found):
             return found
         widths = found.xyxy[:, 2] - found.xyxy[:, 0]
-        return found.take(np.flatnonzero(widths >= self.config.min_face_px))
+        return found.take(np.flatnonzero(widths >= self.min_face_px))
 
     def analyze_detections(self, rgb: np.ndarray, found: Detections, embed: bool = True) -> list[FaceAnalysis]:
         """Align, flag masks and embed the given faces (one batch for each model)."""
