@@ -9,18 +9,17 @@ import numpy as np
 from kiosk.errors import AmbiguousFaceError, FaceNotFoundError
 from kiosk.gallery.store import NewSample, NewTemplate
 from kiosk.imageio import load_rgb
-from kiosk.matching import FULL, SYNTH_MASK
-from kiosk.vision.align import ARCFACE_112
-from kiosk.vision.masks import MaskStyle, paint_mask
+from kiosk.matching import FULL, MASKED_PHOTO
+from kiosk.vision.masks import MaskStyle
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.types import FaceAnalysis
 
-# Fixed styles (not random): the same photo always gives the same templates.
-TEMPLATE_MASKS = (
-    MaskStyle(shape="surgical", colour=(140, 190, 215), top=64.0),
-    MaskStyle(shape="cloth", colour=(30, 30, 34), top=62.0),
-    MaskStyle(shape="n95", colour=(235, 235, 232), top=66.0),
-)
+# Painted-mask templates stored per unmasked sample: none. Measured on lfw-dev (docs/matching.md):
+# with per-cell calibrated thresholds, matching masked probes against painted-mask templates
+# (alone or averaged with the full face) did not beat the NAP-adapted full-face template
+# (-2 to +1 points masked rank-1), and they cost three more embeddings per sample.
+# Galleries made before this still hold "synthetic-mask" templates; the matcher ignores them.
+TEMPLATE_MASKS: tuple[MaskStyle, ...] = ()
 
 
 def quality_score(face: FaceAnalysis) -> float:
@@ -32,18 +31,18 @@ def quality_score(face: FaceAnalysis) -> float:
     return float(round((size + sharp + frontal) / 3.0, 4))
 
 
-def make_sample(pipeline: FacePipeline, face: FaceAnalysis, source: str = "") -> NewSample:
-    """The full-face template plus synthetic-mask templates of one unmasked face.
+def template_kind(masked: bool) -> str:
+    """The template kind of a sample: a photo with or without a mask."""
+    return MASKED_PHOTO if masked else FULL
 
-    A face that is already masked keeps only its own template (painting a second mask on it
-    adds nothing).
+
+def make_sample(pipeline: FacePipeline, face: FaceAnalysis, source: str = "") -> NewSample:
+    """One sample of an analysed face: its crop and one template, marked masked or not.
+
+    The matcher averages a person's unmasked-photo templates (masked-photo ones only when the
+    person has no unmasked photo), so every extra good sample makes the person easier to find.
     """
-    templates = [NewTemplate(FULL, face.embedding, quality_score(face))]
-    if not face.masked:
-        rng = np.random.default_rng(0)
-        painted = np.stack([paint_mask(face.aligned, ARCFACE_112, style, rng) for style in TEMPLATE_MASKS])
-        for vec in pipeline.embed_aligned(painted):
-            templates.append(NewTemplate(SYNTH_MASK, vec, quality_score(face)))
+    templates = [NewTemplate(template_kind(face.masked), face.embedding, quality_score(face))]
     return NewSample(
         aligned=face.aligned, templates=templates, source=source,
         quality=quality_score(face), masked=face.masked,
@@ -52,13 +51,8 @@ def make_sample(pipeline: FacePipeline, face: FaceAnalysis, source: str = "") ->
 
 def templates_for_aligned(pipeline: FacePipeline, aligned: np.ndarray, masked: bool) -> list[NewTemplate]:
     """Re-make the templates of a stored sample crop (used when re-embedding with another model)."""
-    full = pipeline.embed_aligned(aligned[None])[0]
-    templates = [NewTemplate(FULL, full)]
-    if not masked:
-        rng = np.random.default_rng(0)
-        painted = np.stack([paint_mask(aligned, ARCFACE_112, style, rng) for style in TEMPLATE_MASKS])
-        templates += [NewTemplate(SYNTH_MASK, v) for v in pipeline.embed_aligned(painted)]
-    return templates
+    vec = pipeline.embed_aligned(aligned[None])[0]
+    return [NewTemplate(template_kind(masked), vec)]
 
 
 def pick_enrollment_face(faces: list[FaceAnalysis], label: str = "image") -> FaceAnalysis:

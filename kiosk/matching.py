@@ -2,20 +2,52 @@
 
 Decision rules live here, shared by the CLI, the live window, kiosk mode and `eval`,
 so every number the benchmarks print is measured at the app's own thresholds.
+
+How a probe is scored (docs/matching.md has the measurements behind each choice):
+
+- Each person is one row: the mean of their templates from unmasked photos, or, for someone
+  enrolled only in a mask, the mean of their masked-photo templates. A mean keeps one
+  comparison per person however many photos they have (a max over k templates lets strangers
+  in k times as often); the thresholds account for the photo count.
+- The shipped adapter centres every embedding; comparisons with a masked side also project
+  out the NAP directions (how a mask moves an embedding), on both sides. The gallery side is
+  transformed once, when the matcher is built.
+- Every comparison kind (cell) has its own threshold, derived from the shipped impostor-tail
+  calibration for the target FPIR and the gallery's size N (verify: for `verify_far`).
+  The person furthest above their own threshold wins.
+- A masked probe that falls just short ("ask_to_unmask") is neither greeted nor called a
+  stranger: the UI asks the visitor to lower the mask for a moment, then matches the
+  unmasked face at the unmasked threshold.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.calibration import (
+    MASK_VS_MASK,
+    MASKED,
+    UNMASKED,
+    Calibration,
+    load_calibration,
+    per_comparison_far,
+)
 from kiosk.config import MatchConfig
 from kiosk.gallery.store import TemplateSet
 
+log = logging.getLogger(__name__)
+
 # Template kinds stored per enrollment sample.
-FULL = "full"
-SYNTH_MASK = "synthetic-mask"
+FULL = "full"  # a photo without a mask
+MASKED_PHOTO = "masked"  # a photo in which the person wore a mask
+SYNTH_MASK = "synthetic-mask"  # a mask painted on an unmasked photo (older galleries; not matched)
+
+# Used only for embedders without a shipped calibration (e.g. synthetic benchmark vectors):
+# SFace's thresholds at ~the default FPIR for a gallery of a few hundred people.
+_FALLBACK = {UNMASKED: 0.47, MASKED: 0.47, MASK_VS_MASK: 0.55}
 
 
 @dataclass(frozen=True)
@@ -24,10 +56,12 @@ class MatchResult:
 
     person_id: int | None
     name: str | None
-    score: float  # best person score (cosine, higher = more alike)
-    threshold: float
+    score: float  # best person's cosine (higher = more alike; NAP space for masked comparisons)
+    threshold: float  # the acceptance threshold that applied to that person
     runner_up: float  # second-best person's score (-1 when none)
     candidate_id: int | None = None  # best person even when below threshold (never shown as a name)
+    masked: bool = False  # the probe's mask flag, which chose the thresholds
+    unmask_below: float = 1.0  # masked probes scoring in [unmask_below, threshold) are asked to unmask
 
     @property
     def known(self) -> bool:
@@ -39,47 +73,143 @@ class MatchResult:
         """How far above the threshold (negative: below)."""
         return self.score - self.threshold
 
+    @property
+    def ask_to_unmask(self) -> bool:
+        """A masked probe too uncertain to greet but too close to call a stranger.
+
+        The kiosk should ask the visitor to lower the mask briefly and match the unmasked
+        face; it must not greet `candidate_id` by name on this result.
+        """
+        return self.masked and not self.known and self.score >= self.unmask_below
+
+
+def _group_mean(matrix: np.ndarray, person_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique people (sorted), the L2-normalised mean of each one's rows, and how many rows each had."""
+    order = np.argsort(person_ids, kind="stable")
+    people, starts, counts = np.unique(person_ids[order], return_index=True, return_counts=True)
+    sums = np.add.reduceat(matrix[order], starts, axis=0)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return people, (sums / np.maximum(norms, 1e-12)).astype(np.float32), counts
+
 
 class Matcher:
-    """Scores probes against one TemplateSet with thresholds chosen by mask state."""
+    """Scores probes against one TemplateSet with thresholds chosen by mask state and gallery size.
 
-    def __init__(self, templates: TemplateSet, config: MatchConfig | None = None) -> None:
+    Built once per gallery version (the adapter runs over the gallery here, not per query);
+    `identify` is then one matrix product per probe group.
+    """
+
+    def __init__(self, templates: TemplateSet, config: MatchConfig | None = None,
+                 calibration: Calibration | None = None) -> None:
         self.config = config or MatchConfig()
         self.templates = templates
-        # Templates grouped by person so a per-person max is one np.maximum.reduceat.
-        self._order = np.argsort(templates.person_ids, kind="stable")
-        sorted_ids = templates.person_ids[self._order]
-        self._people, self._starts = np.unique(sorted_ids, return_index=True)
-        self._matrix = templates.matrix[self._order] if len(templates) else templates.matrix
+        self.calibration = calibration if calibration is not None else _calibration_for(templates.model_version)
+        cal = self.calibration
+        kinds = templates.kinds.astype(str)
+        full = kinds == FULL
+        # One row per person: the mean of their unmasked-photo templates, else of their masked ones.
+        with_full = np.unique(templates.person_ids[full])
+        only_masked = (kinds == MASKED_PHOTO) & ~np.isin(templates.person_ids, with_full)
+        use = np.flatnonzero(full | only_masked)
+        if len(use):
+            matrix = templates.matrix[use]
+            ids = templates.person_ids[use]
+            plain = cal.plain(matrix) if cal else matrix
+            masked = cal.masked_space(matrix) if cal else matrix
+            self._people, self._rows, counts = _group_mean(plain, ids)
+            _, self._rows_nap, _ = _group_mean(masked, ids)
+        else:
+            self._people = np.zeros(0, np.int64)
+            self._rows = self._rows_nap = np.zeros((0, templates.matrix.shape[1] if templates.matrix.ndim == 2 else 0),
+                                                   np.float32)
+            counts = np.zeros(0, np.int64)
+        self._photos = counts
+        self._row_masked = ~np.isin(self._people, with_full)
+        n = len(self._people)
+        far = per_comparison_far(self.config.target_fpir, n)
+        # Per-row thresholds for unmasked and masked probes: rows differ by photo count and by
+        # whether the person was enrolled only in a mask.
+        self._thr_unmasked_probe = self._row_thresholds(far, UNMASKED, MASKED)
+        self._thr_masked_probe = self._row_thresholds(far, MASKED, MASK_VS_MASK)
+        if self.config.unmask_band_fpir > self.config.target_fpir:
+            band_far = per_comparison_far(self.config.unmask_band_fpir, n)
+            self._band_masked_probe = np.minimum(self._row_thresholds(band_far, MASKED, MASK_VS_MASK),
+                                                 self._thr_masked_probe)
+        else:
+            self._band_masked_probe = self._thr_masked_probe
 
-    def thresholds(self, masked: bool) -> float:
-        """The acceptance threshold for a probe of this mask state and this gallery size."""
-        if masked and self.config.threshold_masked is not None:
-            return self.config.threshold_masked
-        if not masked and self.config.threshold_unmasked is not None:
-            return self.config.threshold_unmasked
-        return 0.45 if masked else 0.5
+    # -- thresholds ------------------------------------------------------------------
+
+    def _threshold(self, cell: str, far: float, photos: int = 1) -> float:
+        override = {UNMASKED: self.config.threshold_unmasked, MASKED: self.config.threshold_masked,
+                    MASK_VS_MASK: self.config.threshold_mask_vs_mask}[cell]
+        if override is not None:
+            return float(override)
+        if self.calibration is None or cell not in self.calibration.tails:
+            return _FALLBACK[cell]
+        return self.calibration.threshold(cell, far, photos)
+
+    def _row_thresholds(self, far: float, cell_unmasked_row: str, cell_masked_row: str) -> np.ndarray:
+        out = np.empty(len(self._people), np.float32)
+        for k in np.unique(self._photos):
+            sel = self._photos == k
+            out[sel & ~self._row_masked] = self._threshold(cell_unmasked_row, far, int(k))
+            out[sel & self._row_masked] = self._threshold(cell_masked_row, far, int(k))
+        return out
+
+    def thresholds(self, masked: bool, photos: int = 1) -> float:
+        """The 1:N threshold for a probe of this mask state vs someone enrolled unmasked with `photos` photos."""
+        far = per_comparison_far(self.config.target_fpir, len(self._people))
+        return self._threshold(MASKED if masked else UNMASKED, far, photos)
+
+    @property
+    def n_people(self) -> int:
+        """People the matcher compares with (the N the thresholds are set for)."""
+        return len(self._people)
+
+    @property
+    def people(self) -> np.ndarray:
+        """Person ids in column order of `person_scores`."""
+        return self._people
+
+    # -- scoring ---------------------------------------------------------------------
 
     def person_scores(self, probes: np.ndarray, masked: np.ndarray) -> np.ndarray:
-        """(m, P) best cosine per person over that person's templates."""
-        sims = probes @ self._matrix.T
-        return np.maximum.reduceat(sims, self._starts, axis=1)
+        """(m, P) cosine of each probe with each person, in the space its cell uses."""
+        probes = np.atleast_2d(np.asarray(probes, np.float32))
+        masked = np.asarray(masked, bool).reshape(-1)
+        cal = self.calibration
+        scores = np.empty((len(probes), len(self._people)), np.float32)
+        plain = np.flatnonzero(~masked)
+        if len(plain):
+            p = probes[plain]
+            scores[plain] = (cal.plain(p) if cal else p) @ self._rows.T
+            if self._row_masked.any():  # an unmasked probe vs someone enrolled in a mask is a MASKED cell
+                cols = np.flatnonzero(self._row_masked)
+                scores[np.ix_(plain, cols)] = (cal.masked_space(p) if cal else p) @ self._rows_nap[cols].T
+        hidden = np.flatnonzero(masked)
+        if len(hidden):
+            p = probes[hidden]
+            scores[hidden] = (cal.masked_space(p) if cal else p) @ self._rows_nap.T
+        return scores
 
     def identify(self, probes: np.ndarray, masked: np.ndarray) -> list[MatchResult]:
         """1:N: the matched person (or None) for each probe embedding."""
         probes = np.atleast_2d(np.asarray(probes, np.float32))
         masked = np.asarray(masked, bool).reshape(-1)
         if not len(self._people):
-            return [MatchResult(None, None, -1.0, self.thresholds(bool(m)), -1.0) for m in masked]
+            return [MatchResult(None, None, -1.0, self.thresholds(bool(m)), -1.0, masked=bool(m)) for m in masked]
         scores = self.person_scores(probes, masked)
+        thr = np.where(masked[:, None], self._thr_masked_probe[None, :], self._thr_unmasked_probe[None, :])
+        # The person furthest above (or least below) their own threshold wins.
+        best = np.argmax(scores - thr, axis=1)
         results = []
-        for i in range(len(probes)):
-            order = np.argsort(-scores[i])
-            best = int(order[0])
-            top = float(scores[i, best])
-            second = float(scores[i, order[1]]) if len(order) > 1 else -1.0
-            threshold = self.thresholds(bool(masked[i]))
-            pid = int(self._people[best])
+        for i, b in enumerate(best):
+            row = scores[i]
+            top = float(row[b])
+            second = float(np.max(np.delete(row, b))) if len(row) > 1 else -1.0
+            threshold = float(thr[i, b])
+            pid = int(self._people[b])
             accepted = top >= threshold
             results.append(
                 MatchResult(
@@ -89,26 +219,62 @@ class Matcher:
                     threshold,
                     second,
                     candidate_id=pid,
+                    masked=bool(masked[i]),
+                    unmask_below=float(self._band_masked_probe[b]) if masked[i] else 1.0,
                 )
             )
         return results
 
 
-def verify_score(a: np.ndarray, b: np.ndarray) -> float:
-    """1:1 cosine similarity of two unit vectors."""
-    return float(np.dot(a, b))
+def _calibration_for(model_version: str) -> Calibration | None:
+    calibration = load_calibration(model_version)
+    if calibration is None:
+        log.warning("no shipped calibration for %s: using fixed fallback thresholds", model_version)
+    return calibration
 
 
-def verify_threshold(config: MatchConfig, masked_a: bool, masked_b: bool) -> float:
-    """The 1:1 acceptance threshold for this pair's mask states."""
+def _default_model_version() -> str:
+    from kiosk.models import MODELS
+
+    return MODELS["sface"].version
+
+
+def _pair_cell(masked_a: bool, masked_b: bool) -> str:
+    return MASK_VS_MASK if (masked_a and masked_b) else MASKED if (masked_a or masked_b) else UNMASKED
+
+
+def verify_threshold(config: MatchConfig, masked_a: bool, masked_b: bool,
+                     model_version: str | None = None) -> float:
+    """The 1:1 acceptance threshold for this pair's mask states (for `config.verify_far`)."""
     if config.verify_threshold is not None:
         return config.verify_threshold
-    return 0.45 if (masked_a or masked_b) else 0.5
+    cell = _pair_cell(masked_a, masked_b)
+    calibration = load_calibration(model_version or _default_model_version())
+    if calibration is None or cell not in calibration.tails:
+        return _FALLBACK[cell]
+    return calibration.threshold(cell, config.verify_far)
+
+
+def verify_score(a: np.ndarray, b: np.ndarray, masked_a: bool = False, masked_b: bool = False,
+                 model_version: str | None = None) -> float:
+    """1:1 similarity of two embeddings in the space their mask states call for."""
+    pair = np.stack([np.asarray(a, np.float32).ravel(), np.asarray(b, np.float32).ravel()])
+    calibration = load_calibration(model_version or _default_model_version())
+    if calibration is not None:
+        if calibration.mean is not None and calibration.mean.shape[0] != pair.shape[1]:
+            raise ValueError(f"{pair.shape[1]}-d embeddings but the calibration of {calibration.model_version} "
+                             f"is {calibration.mean.shape[0]}-d: pass the pipeline's model_version")
+        pair = calibration.masked_space(pair) if (masked_a or masked_b) else calibration.plain(pair)
+    return float(np.dot(pair[0], pair[1]))
 
 
 def verify_pair(a: np.ndarray, masked_a: bool, b: np.ndarray, masked_b: bool,
-                config: MatchConfig | None = None) -> tuple[float, bool]:
-    """1:1: (score, same person?) at the app's threshold for these mask states."""
+                config: MatchConfig | None = None, model_version: str | None = None) -> tuple[float, bool]:
+    """1:1: (score, same person?) at the app's threshold for these mask states.
+
+    `model_version` is the embedder's (FacePipeline.model_version); None means the default
+    SFace, whose calibration then applies.
+    """
     config = config or MatchConfig()
-    score = verify_score(a, b)
-    return score, bool(score >= verify_threshold(config, masked_a, masked_b))
+    score = verify_score(a, b, masked_a, masked_b, model_version)
+    return score, bool(score >= verify_threshold(config, masked_a, masked_b, model_version))

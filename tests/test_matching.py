@@ -1,0 +1,271 @@
+"""Matching: per-person mean templates, mask-aware thresholds from a calibration, ask-to-unmask, verify."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kiosk.calibration import (
+    MASK_VS_MASK,
+    MASKED,
+    UNMASKED,
+    Calibration,
+    ImpostorTail,
+    calibrated_versions,
+    load_calibration,
+    per_comparison_far,
+)
+from kiosk.config import MatchConfig
+from kiosk.gallery.store import TemplateSet
+from kiosk.matching import FULL, MASKED_PHOTO, SYNTH_MASK, Matcher, verify_pair, verify_threshold
+from kiosk.models import MODELS
+
+DIM = 16
+
+
+def unit(v) -> np.ndarray:
+    v = np.asarray(v, np.float32)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def basis(i: int, dim: int = DIM) -> np.ndarray:
+    v = np.zeros(dim, np.float32)
+    v[i] = 1.0
+    return v
+
+
+def tail(u: float, sigma: float = 0.03, xi: float = 0.0) -> ImpostorTail:
+    """A tail whose FAR-1e-2 score is u, falling exponentially above it."""
+    return ImpostorTail(u=u, p_u=0.01, sigma=sigma, xi=xi, quantiles=((0.5, u - 0.3), (0.1, u - 0.1)))
+
+
+def calibration(nap: np.ndarray | None = None, k3_shift: float = 0.0) -> Calibration:
+    tails = {
+        UNMASKED: {1: tail(0.30), 3: tail(0.30 + k3_shift)},
+        MASKED: {1: tail(0.25), 3: tail(0.25 + k3_shift)},
+        MASK_VS_MASK: {1: tail(0.40)},
+    }
+    return Calibration("test@1", tails, mean=np.zeros(DIM, np.float32), nap=nap)
+
+
+def templates(rows: list[tuple[int, str, np.ndarray]]) -> TemplateSet:
+    ids = np.array([r[0] for r in rows], np.int64)
+    kinds = np.array([r[1] for r in rows])
+    matrix = unit(np.stack([r[2] for r in rows]))
+    return TemplateSet("test@1", ids, kinds, matrix, {pid: f"person {pid}" for pid in set(ids.tolist())})
+
+
+# -- the calibration's tail --------------------------------------------------------------
+
+
+def test_tail_threshold_and_exceedance_are_inverse():
+    t = tail(0.3, sigma=0.04, xi=-0.05)
+    for far in (5e-3, 1e-4, 1e-6):
+        assert t.exceedance(t.threshold(far)) == pytest.approx(far, rel=1e-6)
+    assert t.threshold(1e-6) > t.threshold(1e-4) > t.threshold(1e-2 * 0.999)
+    # Below p_u the empirical quantiles apply, log-interpolated.
+    assert t.threshold(0.1) == pytest.approx(0.2)
+    assert 0.0 < t.threshold(0.3) < 0.2
+
+
+def test_per_comparison_far_gives_the_fpir_over_n_people():
+    for n in (1, 7, 300, 100_000):
+        far = per_comparison_far(0.005, n)
+        assert 1 - (1 - far) ** n == pytest.approx(0.005, rel=1e-6)
+    assert per_comparison_far(0.005, 0) == pytest.approx(0.005)
+
+
+def test_threshold_uses_the_largest_calibrated_template_size_not_above():
+    cal = calibration(k3_shift=0.05)
+    assert cal.threshold(UNMASKED, 1e-4, photos=2) == cal.threshold(UNMASKED, 1e-4, photos=1)
+    assert cal.threshold(UNMASKED, 1e-4, photos=8) == pytest.approx(cal.threshold(UNMASKED, 1e-4, photos=1) + 0.05)
+
+
+# -- 1:N ---------------------------------------------------------------------------------
+
+
+def test_identify_accepts_the_person_and_rejects_a_stranger():
+    rng = np.random.default_rng(0)
+    people = unit(rng.standard_normal((5, DIM)))
+    m = Matcher(templates([(i + 1, FULL, people[i]) for i in range(5)]), MatchConfig(), calibration())
+    probe = unit(people[2] + 0.05 * rng.standard_normal(DIM))
+    stranger = unit(rng.standard_normal(DIM))
+    stranger -= people.T @ np.linalg.lstsq(people.T, stranger, rcond=None)[0]  # orthogonal to all five
+    hit, miss = m.identify(np.stack([probe, unit(stranger)]), np.array([False, False]))
+    assert hit.known and hit.person_id == 3 and hit.name == "person 3" and hit.margin > 0
+    assert not miss.known and miss.name is None and miss.candidate_id is not None and miss.margin < 0
+
+
+def test_a_person_is_the_mean_of_their_unmasked_templates():
+    a, b = basis(0), basis(1)
+    m = Matcher(templates([(1, FULL, a), (1, FULL, b), (2, FULL, basis(2))]), MatchConfig(), calibration())
+    scores = m.person_scores(unit(a + b)[None], np.array([False]))
+    assert m.n_people == 2 and list(m.people) == [1, 2]
+    assert scores[0, 0] == pytest.approx(1.0, abs=1e-6)  # mean of a and b, not max(a.p, b.p) = 0.71
+
+
+def test_painted_mask_templates_of_old_galleries_are_ignored():
+    m = Matcher(templates([(1, FULL, basis(0)), (1, SYNTH_MASK, basis(1))]), MatchConfig(), calibration())
+    assert m.person_scores(basis(1)[None], np.array([True]))[0, 0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_masked_probe_gets_the_masked_threshold():
+    cal = calibration()
+    cfg = MatchConfig()
+    m = Matcher(templates([(i, FULL, basis(i)) for i in range(4)]), cfg, cal)
+    far = per_comparison_far(cfg.target_fpir, 4)
+    assert m.thresholds(False) == pytest.approx(cal.threshold(UNMASKED, far))
+    assert m.thresholds(True) == pytest.approx(cal.threshold(MASKED, far))
+    # A score between the two thresholds is accepted only for a masked probe.
+    score = (m.thresholds(True) + m.thresholds(False)) / 2
+    probe = unit(score * basis(0) + math.sqrt(1 - score**2) * basis(DIM - 1))
+    unmasked, masked = m.identify(np.stack([probe, probe]), np.array([False, True]))
+    assert not unmasked.known and masked.known and masked.person_id == 0
+    assert masked.masked and not unmasked.masked
+
+
+def test_threshold_rises_with_gallery_size():
+    cal = calibration()
+    small = Matcher(templates([(i, FULL, basis(i % DIM)) for i in range(10)]), MatchConfig(), cal)
+    large = Matcher(templates([(i, FULL, basis(i % DIM)) for i in range(1000)]), MatchConfig(), cal)
+    assert large.thresholds(False) > small.thresholds(False)
+    assert large.thresholds(True) > small.thresholds(True)
+
+
+def test_more_enrolment_photos_use_their_own_tail():
+    cal = calibration(k3_shift=0.05)
+    rows = [(1, FULL, basis(0))] + [(2, FULL, basis(1))] * 3
+    m = Matcher(templates(rows), MatchConfig(), cal)
+    far = per_comparison_far(0.005, 2)
+    assert m._thr_unmasked_probe[0] == pytest.approx(cal.threshold(UNMASKED, far, 1))
+    assert m._thr_unmasked_probe[1] == pytest.approx(cal.threshold(UNMASKED, far, 3))
+
+
+def test_someone_enrolled_only_in_a_mask_is_matched_mask_vs_mask():
+    cal = calibration()
+    m = Matcher(templates([(1, FULL, basis(0)), (2, MASKED_PHOTO, basis(1))]), MatchConfig(), cal)
+    far = per_comparison_far(0.005, 2)
+    assert m._thr_masked_probe[1] == pytest.approx(cal.threshold(MASK_VS_MASK, far))
+    assert m._thr_unmasked_probe[1] == pytest.approx(cal.threshold(MASKED, far))
+    hit = m.identify(basis(1)[None], np.array([True]))[0]
+    assert hit.person_id == 2
+
+
+def test_config_overrides_beat_the_calibration():
+    m = Matcher(templates([(1, FULL, basis(0))]), MatchConfig(threshold_unmasked=0.9, threshold_masked=0.2),
+                calibration())
+    assert m.thresholds(False) == 0.9 and m.thresholds(True) == 0.2
+
+
+def test_nap_is_applied_to_masked_comparisons_only():
+    nuisance = basis(DIM - 1)
+    cal = calibration(nap=nuisance[None])
+    m = Matcher(templates([(1, FULL, basis(0)), (2, FULL, basis(1))]), MatchConfig(), cal)
+    probe = unit(basis(0) + 1.5 * nuisance)  # person 1 moved along the "mask" direction
+    plain = m.person_scores(probe[None], np.array([False]))[0, 0]
+    masked = m.person_scores(probe[None], np.array([True]))[0, 0]
+    assert plain == pytest.approx(float(unit(basis(0) + 1.5 * nuisance)[0]))
+    assert masked == pytest.approx(1.0, abs=1e-6)
+
+
+def test_masked_probe_just_short_is_asked_to_unmask():
+    cal = calibration()
+    m = Matcher(templates([(i, FULL, basis(i)) for i in range(4)]), MatchConfig(unmask_band_fpir=0.3), cal)
+    t = m.thresholds(True)
+    band = cal.threshold(MASKED, per_comparison_far(0.3, 4))
+    assert band < t
+    score = (band + t) / 2
+    probe = unit(score * basis(0) + math.sqrt(1 - score**2) * basis(DIM - 1))
+    masked, unmasked = m.identify(np.stack([probe, probe]), np.array([True, False]))
+    assert masked.ask_to_unmask and not masked.known and masked.candidate_id == 0
+    assert masked.unmask_below == pytest.approx(band)
+    assert not unmasked.ask_to_unmask  # only a masked visitor can lower a mask
+    far_off = m.identify(basis(DIM - 1)[None], np.array([True]))[0]
+    assert not far_off.ask_to_unmask and not far_off.known
+    off = Matcher(m.templates, MatchConfig(unmask_band_fpir=0), cal).identify(probe[None], np.array([True]))[0]
+    assert not off.ask_to_unmask
+
+
+def test_empty_gallery_knows_nobody():
+    empty = TemplateSet("test@1", np.zeros(0, np.int64), np.array([], str), np.zeros((0, DIM), np.float32))
+    results = Matcher(empty, MatchConfig(), calibration()).identify(unit(np.ones((2, DIM))), np.array([False, True]))
+    assert [r.known for r in results] == [False, False]
+    assert [r.masked for r in results] == [False, True]
+
+
+def test_uncalibrated_model_version_falls_back_to_fixed_thresholds(caplog):
+    ts = TemplateSet("synthetic", np.array([1], np.int64), np.array([FULL]), basis(0)[None])
+    m = Matcher(ts)
+    assert m.calibration is None and 0 < m.thresholds(False) < 1
+    assert m.identify(basis(0)[None], np.array([False]))[0].known
+
+
+def test_identify_scales_to_many_people_with_one_product():
+    rng = np.random.default_rng(1)
+    n = 20_000
+    matrix = unit(rng.standard_normal((n, DIM)))
+    ids = np.arange(n, dtype=np.int64) // 2
+    m = Matcher(TemplateSet("test@1", ids, np.array([FULL] * n), matrix), MatchConfig(), calibration())
+    probe = unit(matrix[10] + matrix[11])  # both templates of person 5
+    result = m.identify(probe[None], np.array([False]))[0]
+    assert m.n_people == n // 2 and result.candidate_id == 5
+
+
+# -- the shipped calibration and 1:1 -----------------------------------------------------
+
+
+def test_shipped_calibration_covers_both_embedders_with_sane_thresholds():
+    sface = MODELS["sface"].version
+    fused = f"{sface}+{MODELS['mbf'].version}"
+    assert {sface, fused} <= set(calibrated_versions())
+    for version, dim in ((sface, 128), (fused, 640)):
+        cal = load_calibration(version)
+        assert cal.mean.shape == (dim,) and cal.nap.shape[1] == dim
+        assert np.allclose(cal.nap @ cal.nap.T, np.eye(len(cal.nap)), atol=1e-4)
+        for cell in (UNMASKED, MASKED, MASK_VS_MASK):
+            t_verify, t_big = cal.threshold(cell, 1e-3), cal.threshold(cell, per_comparison_far(0.005, 100_000))
+            assert 0.1 < t_verify < t_big < 1.0
+    assert load_calibration("nobody@000") is None
+
+
+def test_verify_pair_uses_the_calibrated_threshold_per_mask_state():
+    cfg = MatchConfig()
+    rng = np.random.default_rng(2)
+    a = unit(rng.standard_normal(128))
+    b = unit(rng.standard_normal(128))
+    same, yes = verify_pair(a, False, a, False, cfg)
+    diff, no = verify_pair(a, False, b, False, cfg)
+    assert yes and same == pytest.approx(1.0, abs=1e-5) and not no and diff < same
+    assert verify_threshold(cfg, False, False) != verify_threshold(cfg, True, False)
+    assert verify_threshold(MatchConfig(verify_threshold=0.77), True, True) == 0.77
+    # A stricter FAR gives a higher threshold.
+    assert verify_threshold(MatchConfig(verify_far=1e-5), True, False) > verify_threshold(cfg, True, False)
+
+
+def test_verify_refuses_embeddings_of_another_size():
+    with pytest.raises(ValueError, match="model_version"):
+        verify_pair(unit(np.ones(640)), False, unit(np.ones(640)), False, MatchConfig())
+
+
+# -- the template policy of enrollment -----------------------------------------------------
+
+
+def _face(masked: bool):
+    from kiosk.vision.types import FaceAnalysis, Quality
+
+    return FaceAnalysis(box=np.array([0, 0, 100, 100], np.float32), det_score=0.9,
+                        landmarks=np.zeros((5, 2), np.float32), aligned=np.zeros((112, 112, 3), np.uint8),
+                        masked=masked, mask_score=0.9 if masked else 0.1, embedding=basis(0),
+                        quality=Quality(face_px=120, sharpness=200, brightness=120, yaw=0.1, pitch=0.0))
+
+
+def test_each_sample_stores_one_template_marked_masked_or_not():
+    from kiosk.enrollment import TEMPLATE_MASKS, make_sample
+
+    bare, masked = make_sample(None, _face(False)), make_sample(None, _face(True))
+    assert TEMPLATE_MASKS == ()
+    assert [t.kind for t in bare.templates] == [FULL] and not bare.masked
+    assert [t.kind for t in masked.templates] == [MASKED_PHOTO] and masked.masked
+    assert np.array_equal(bare.templates[0].embedding, basis(0))
