@@ -213,7 +213,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     raise KioskError(f"line {lineno}: expected 'path_a<TAB>path_b'")
                 fa, fb = face_of(parts[0]), face_of(parts[1])
                 record["masked_a"], record["masked_b"] = fa.masked, fb.masked
-                score, match = verify_pair(fa.embedding, fa.masked, fb.embedding, fb.masked, config.match)
+                score, match = verify_pair(fa.embedding, fa.masked, fb.embedding, fb.masked, config.match,
+                                           pipeline.model_version)
                 record["score"], record["match"] = round(score, 5), match
             except KioskError as exc:
                 record["error"] = str(exc)

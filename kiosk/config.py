@@ -29,7 +29,11 @@ class VisionConfig(_Strict):
     embedder: Literal["sface", "sface+mbf"] = Field(
         "sface", description="sface is Apache-2.0; sface+mbf adds InsightFace weights (non-commercial only)"
     )
-    threads: int = Field(2, ge=1, le=64, description="onnxruntime threads per model")
+    threads: int = Field(
+        0, ge=0, le=64,
+        description="onnxruntime threads per model; 0 = auto: all cores (up to 4) for photos, "
+        "1 for live video, which leaves the other core to the camera reader and the GUI",
+    )
     min_face_px: int = Field(40, ge=16, le=400, description="faces narrower than this are ignored")
 
 
@@ -40,6 +44,15 @@ class MatchConfig(_Strict):
     threshold_unmasked: float | None = Field(None, ge=-1, le=1)
     threshold_masked: float | None = Field(None, ge=-1, le=1)
     verify_threshold: float | None = Field(None, ge=-1, le=1, description="1:1 (verify) threshold")
+    threshold_mask_vs_mask: float | None = Field(
+        None, ge=-1, le=1, description="1:N threshold for a masked probe vs someone enrolled in a mask"
+    )
+    verify_far: float = Field(1e-3, gt=0, lt=0.2, description="1:1 false-accept rate the verify threshold is set for")
+    unmask_band_fpir: float = Field(
+        0.2, ge=0, lt=1,
+        description="masked probes below the threshold but above the one for this FPIR are asked to "
+        "lower the mask (0: never ask)",
+    )
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="mask_score above this means masked")
 
 

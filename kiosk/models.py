@@ -86,6 +86,27 @@ MODELS: dict[str, ModelSpec] = {
             source="trained by tools/train_mask_classifier.py on ../shared/data (see README)",
         ),
         ModelSpec(
+            key="calibration",
+            filename="calibration.json",
+            sha256="b50298415427dfc0965f85454018ceb728c990c01f74824fef54dab52d07f96f",
+            licence="Apache-2.0 (face-kiosk's own)",
+            source="impostor-score tails per embedder, made by tools/calibrate.py on lfw-dev (see README)",
+        ),
+        ModelSpec(
+            key="nap-sface",
+            filename="nap_sface.npz",
+            sha256="127db765a469cbf184eb0509a834536502dc4c32849701ff86cbdfde6bb9acd8",
+            licence="Apache-2.0 (face-kiosk's own)",
+            source="score adapter (centring mean + NAP) for SFace, made by tools/calibrate.py on lfw-dev",
+        ),
+        ModelSpec(
+            key="nap-sface+mbf",
+            filename="nap_sface_mbf.npz",
+            sha256="784a56da427d4f3f1e9ec241c721378b7e7b2dafe732e25d90b19e486064c2f8",
+            licence="Apache-2.0 (face-kiosk's own; only used with the non-commercial mbf model)",
+            source="score adapter (centring mean + NAP) for SFace+mbf, made by tools/calibrate.py on lfw-dev",
+        ),
+        ModelSpec(
             key="mbf",
             filename="w600k_mbf.onnx",
             sha256="9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f",
