@@ -47,7 +47,7 @@ def _config(args: argparse.Namespace):
 def _pipeline(config):
     from kiosk.vision.pipeline import FacePipeline
 
-    pipeline = FacePipeline(config.vision)
+    pipeline = FacePipeline(config.vision, still=True)  # the CLI only handles photos
     if any("non-commercial" in lic for lic in pipeline.embedding.licences):
         print("note: the mbf model's weights are licensed for non-commercial research only", file=sys.stderr)
     return pipeline
