@@ -6,6 +6,7 @@ duplicate" means exactly "the live window would name this visitor as that person
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,13 @@ def find_duplicates(templates: TemplateSet, embeddings: np.ndarray, masked: np.n
     """
     embeddings = np.atleast_2d(np.asarray(embeddings, np.float32))
     masked = np.asarray(masked, bool).reshape(-1)
+    if exclude is not None:
+        # Drop that person before matching: otherwise they win the top-1 and hide a look-alike.
+        keep = templates.person_ids != exclude
+        templates = dataclasses.replace(
+            templates, person_ids=templates.person_ids[keep], kinds=templates.kinds[keep],
+            matrix=templates.matrix[keep],
+        )
     if not len(templates) or not len(embeddings):
         return []
     results = Matcher(templates, config).identify(embeddings, masked)

@@ -177,7 +177,7 @@ def test_settings_are_validated_saved_and_applied(qtbot, tmp_path, gallery, monk
 
     dialog = SettingsDialog(Config())
     qtbot.addWidget(dialog)
-    dialog.threads.setValue(0)
+    dialog.threads.setValue(100)
     dialog.accept()
     assert dialog.result_config() is None and "threads" in dialog.error.text()
     dialog.threads.setValue(3)
