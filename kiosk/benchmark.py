@@ -6,7 +6,6 @@ Benchmarks print tables; they never assert (tests don't time anything).
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import time
@@ -41,6 +40,10 @@ def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no getrusage
+        return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -95,15 +98,18 @@ def main_bench(args: argparse.Namespace, config: Config) -> int:
     for name, med, p95 in stage_table(pipeline, rgb, repeat):
         print(f"{name:<36}{med:>10.2f}{p95:>10.2f}")
 
+    print(f"{'detect, all of it (as the app runs)':<36}{_time(lambda: pipeline.detect(rgb), repeat)[0]:>10.2f}")
     matcher = Matcher(synthetic_templates(1000, pipeline.embedding.dim))
+    still = FacePipeline(config.vision, still=True)
+    for label, pipe in (("end to end, live (1 ORT thread)", pipeline), ("end to end, photo (all cores)", still)):
 
-    def one_face() -> None:
-        faces = pipeline.analyze(rgb, max_faces=1)
-        matcher.identify(np.stack([f.embedding for f in faces]), np.array([f.masked for f in faces]))
+        def one_face(pipe: FacePipeline = pipe) -> None:
+            faces = pipe.analyze(rgb, max_faces=1)
+            matcher.identify(np.stack([f.embedding for f in faces]), np.array([f.masked for f in faces]))
 
-    med, p95 = _time(one_face, repeat)
-    verdict = "ok" if med <= TARGET_ONE_FACE_MS else f"MISSES by {med - TARGET_ONE_FACE_MS:.1f} ms"
-    print(f"{'end to end, detect -> match':<36}{med:>10.2f}{p95:>10.2f}   target <= {TARGET_ONE_FACE_MS:.0f} ms: {verdict}")
+        med, p95 = _time(one_face, repeat)
+        verdict = "ok" if med <= TARGET_ONE_FACE_MS else f"MISSES by {med - TARGET_ONE_FACE_MS:.1f} ms"
+        print(f"{label:<36}{med:>10.2f}{p95:>10.2f}   target <= {TARGET_ONE_FACE_MS:.0f} ms: {verdict}")
 
     print(f"\n{'1:N gallery (templates)':<26}{'people':>10}{'median ms':>11}{'p95 ms':>9}{'RSS MB':>9}")
     probe = np.random.default_rng(1).standard_normal((1, pipeline.embedding.dim)).astype(np.float32)
