@@ -316,8 +316,8 @@ def evaluate_identification(cache: FaceCache, names: list[str], photos: dict[str
             probe_no_face=p_miss,
             unknown_no_face=u_miss,
             probe_flagged_masked=p_flag,
-            threshold_unmasked=round(matcher.thresholds(False), 4),
-            threshold_masked=round(matcher.thresholds(True), 4),
+            threshold_unmasked=round(matcher.thresholds(False, photos=k), 4),
+            threshold_masked=round(matcher.thresholds(True, photos=k), 4),
         )
     return out
 
@@ -451,7 +451,7 @@ def run_eval(config: Config, data: Path, quick: bool = False, cache: FaceCache |
             raise KioskError(f"eval needs {need} (the shared data folder; give it with --data)")
     start = time.perf_counter()
     if cache is None:
-        cache = FaceCache(FacePipeline(config.vision), lfw / "images")
+        cache = FaceCache(FacePipeline(config.vision, still=True), lfw / "images")
     pipeline = cache.pipeline
     pairs = read_pairs(lfw / "pairsDevTrain.txt")
     ident = json.loads((lfw / "identification.json").read_text(encoding="utf-8"))
