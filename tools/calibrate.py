@@ -164,7 +164,7 @@ def main() -> None:
     out = Path(args.out)
     start = time.perf_counter()
 
-    pipeline = FacePipeline(VisionConfig(embedder="sface+mbf"))
+    pipeline = FacePipeline(VisionConfig(embedder="sface+mbf"), still=True)  # photos, as eval and the CLI
     sface = pipeline.embedding.models[0]
     sface_dim = sface.dim
     views = [

@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only this many photos (a smoke run)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    pipeline = FacePipeline(VisionConfig(embedder=args.embedder))
+    pipeline = FacePipeline(VisionConfig(embedder=args.embedder), still=True)
     plain, masked = collect_pairs(pipeline, Path(args.data) / "lfw-dev", args.limit)
     mean, directions = fit_adapter(plain, masked, args.dirs)
     save_adapter(Path(args.out), mean, directions, pipeline.model_version, len(plain))
