@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from kiosk.models import verified_model_path
+from kiosk.vision.native_logs import native_stderr_quiet
 from kiosk.vision.types import Detections
 
 SAME_FACE_IOU = 0.3  # BlazeFace and YuNet boxes of one face overlap with IoU ~0.7 (5th pct 0.38)
@@ -54,7 +55,8 @@ class YuNetDetector:
     def __init__(self, score_threshold: float = 0.6, max_side: int = 640, nms: float = 0.3,
                  min_side: int = 0) -> None:
         path = verified_model_path("yunet")
-        self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, nms, 50)
+        with native_stderr_quiet():
+            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, nms, 50)
         self._max_side = max_side
         self._min_side = min_side
         self._size: tuple[int, int] = (0, 0)
@@ -127,7 +129,9 @@ class BlazeFace:
         )
         self._mp_image = mp.Image
         self._mp_format = mp.ImageFormat.SRGB
-        self._detector = vision.FaceDetector.create_from_options(options)
+        with native_stderr_quiet():
+            self._detector = vision.FaceDetector.create_from_options(options)
+            self.detect(np.zeros((64, 64, 3), np.uint8))  # warm up (and its first-run log lines)
         # mediapipe's own __del__ fails when it runs during interpreter shutdown;
         # a finalizer closes the graph earlier (at exit, or when we are collected).
         self._finalizer = weakref.finalize(self, _close_quietly, self._detector)

@@ -87,7 +87,12 @@ class FacePipeline:
         if not len(found):
             return found
         widths = found.xyxy[:, 2] - found.xyxy[:, 0]
-        return found.take(np.flatnonzero(widths >= self.min_face_px))
+        keep = widths >= self.min_face_px
+        if self.still:
+            # A small face counts only when it is among the largest in the photo: a 10 px face
+            # matters in a 256 px photo of one person, not behind someone 100 px wide.
+            keep &= (widths >= self.config.min_face_px) | (widths >= 0.5 * widths.max())
+        return found.take(np.flatnonzero(keep))
 
     def analyze_detections(self, rgb: np.ndarray, found: Detections, embed: bool = True) -> list[FaceAnalysis]:
         """Align, flag masks and embed the given faces (one batch for each model)."""
