@@ -17,12 +17,14 @@ from collections.abc import Iterator
 @contextlib.contextmanager
 def native_stderr_quiet() -> Iterator[None]:
     """Silence fd 2 for the block; replay it if the block raises."""
+    fd = 2  # the C++ code writes to fd 2 whatever sys.stderr is
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (frozen GUI app, some test runners)
+        os.fstat(fd)
+    except OSError:  # no stderr at all (a windowed app on Windows)
         yield
         return
-    sys.stderr.flush()
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stderr.flush()
     saved = os.dup(fd)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), fd)
