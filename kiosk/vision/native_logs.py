@@ -11,12 +11,22 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+
+# fd 2 is process-wide: two threads loading models at once (live worker, photo import) must not
+# interleave their save/restore, or stderr would stay pointed at a temporary file.
+_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
 def native_stderr_quiet() -> Iterator[None]:
     """Silence fd 2 for the block; replay it if the block raises."""
+    with _LOCK:
+        yield from _quiet()
+
+
+def _quiet() -> Iterator[None]:
     fd = 2  # the C++ code writes to fd 2 whatever sys.stderr is
     try:
         os.fstat(fd)
