@@ -405,8 +405,8 @@ def format_report(r: EvalReport) -> str:
         f"{f'{m.false_accepts}/{m.false_rejects}':>10}",
         f"  {'probes flagged masked':<44}{u.probe_flagged_masked:>10}{m.probe_flagged_masked:>10}",
         f"  {'pairs with no face found (counted as misses)':<44}{u.no_face:>10}{m.no_face:>10}",
-        f"  {'app thresholds used':<44}{', '.join(f'{t:.3f}' for t in u.app_thresholds):>10}"
-        f"  {', '.join(f'{t:.3f}' for t in m.app_thresholds)}",
+        f"  {'app thresholds used (unmasked | masked)':<44}{', '.join(f'{t:.3f}' for t in u.app_thresholds)}"
+        f" | {', '.join(f'{t:.3f}' for t in m.app_thresholds)}",
         "",
     ]
     for k, res in r.identification.items():
