@@ -107,6 +107,7 @@ class FaceCache:
         self.seed = seed
         self._faces: dict[str, list[FaceAnalysis] | None] = {}
         self._masked: dict[str, FaceAnalysis | None] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}
 
     def faces(self, rel: str) -> list[FaceAnalysis] | None:
         """Every face in the image, largest first (None: the file could not be read)."""
@@ -114,7 +115,9 @@ class FaceCache:
             from kiosk.imageio import load_rgb
 
             try:
-                self._faces[rel] = self.pipeline.analyze(load_rgb(self.root / rel))
+                rgb = load_rgb(self.root / rel)
+                self.shapes[rel] = rgb.shape
+                self._faces[rel] = self.pipeline.analyze(rgb)
             except KioskError as exc:
                 log.warning("%s: %s", rel, exc)
                 self._faces[rel] = None
@@ -253,7 +256,7 @@ def _enroll(cache: FaceCache, gallery, names: list[str], photos: dict[str, list[
         for rel in photos[name][:k]:
             faces = cache.faces(rel)
             try:
-                face = pick_enrollment_face(faces or [], rel)
+                face = pick_enrollment_face(faces or [], rel, cache.shapes.get(rel))
             except KioskError:
                 continue
             samples.append(make_sample(cache.pipeline, face, source=rel))
