@@ -34,14 +34,9 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def _config(args: argparse.Namespace):
-    from kiosk.config import load_config
+    from kiosk.config import config_from_args
 
-    config = load_config(Path(args.config) if getattr(args, "config", None) else None)
-    if getattr(args, "embedder", None):
-        config.vision.embedder = args.embedder
-    if getattr(args, "detector", None):
-        config.vision.detector = args.detector
-    return config
+    return config_from_args(args)
 
 
 def _pipeline(config):

@@ -134,3 +134,15 @@ def save_config(config: Config, path: Path | None = None) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
     tmp.replace(path)
+
+
+def config_from_args(args: object) -> Config:
+    """The config for a CLI command: the file (`--config` or the default) plus `--embedder` and
+    `--detector` overrides."""
+    path = getattr(args, "config", None)
+    config = load_config(Path(path) if path else None)
+    if getattr(args, "embedder", None):
+        config.vision.embedder = args.embedder
+    if getattr(args, "detector", None):
+        config.vision.detector = args.detector
+    return config
