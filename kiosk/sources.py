@@ -93,7 +93,30 @@ def _bgr_to_rgb(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-class CameraSource(FrameSource):
+class _OpenCvCapture(FrameSource):
+    """Shared reading and release for the sources backed by a cv2.VideoCapture."""
+
+    description: str
+    _cap: cv2.VideoCapture | None
+
+    def _lost_message(self) -> str:
+        raise NotImplementedError
+
+    def read(self) -> np.ndarray | None:
+        if self._cap is None:
+            raise SourceError(f"{self.description} is not open")
+        ok, bgr = self._cap.read()
+        if not ok or bgr is None:
+            raise SourceError(self._lost_message())
+        return _bgr_to_rgb(bgr)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class CameraSource(_OpenCvCapture):
     """A webcam by index (OpenCV). Asks for `width` x `height`; the driver may pick another size."""
 
     live = True
@@ -115,21 +138,11 @@ class CameraSource(FrameSource):
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self._cap = cap
 
-    def read(self) -> np.ndarray | None:
-        if self._cap is None:
-            raise SourceError(f"{self.description} is not open")
-        ok, bgr = self._cap.read()
-        if not ok or bgr is None:
-            raise SourceError(f"{self.description} stopped sending frames (unplugged?)")
-        return _bgr_to_rgb(bgr)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+    def _lost_message(self) -> str:
+        return f"{self.description} stopped sending frames (unplugged?)"
 
 
-class StreamSource(FrameSource):
+class StreamSource(_OpenCvCapture):
     """A network stream (RTSP, HTTP MJPEG, ...) through OpenCV's FFmpeg backend."""
 
     live = True
@@ -147,18 +160,8 @@ class StreamSource(FrameSource):
             raise SourceError(f"cannot connect to {self.description}")
         self._cap = cap
 
-    def read(self) -> np.ndarray | None:
-        if self._cap is None:
-            raise SourceError(f"{self.description} is not open")
-        ok, bgr = self._cap.read()
-        if not ok or bgr is None:
-            raise SourceError(f"{self.description}: stream dropped")
-        return _bgr_to_rgb(bgr)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+    def _lost_message(self) -> str:
+        return f"{self.description}: stream dropped"
 
 
 def _redact(url: str) -> str:
