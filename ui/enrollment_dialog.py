@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -66,7 +65,7 @@ from ui.enrollment_widgets import (
     rgb_pixmap,
 )
 from ui.jobs import BatchJob, FutureRelay, ModelRunner, PipelineThread, TaskThread
-from ui.pin_dialog import PinGate
+from ui.pin_dialog import PinGate, build_pin_gated
 
 log = logging.getLogger(__name__)
 
@@ -143,20 +142,8 @@ class EnrollmentDialog(QDialog):
         self.setWindowTitle(title)
         self.setAcceptDrops(True)
         self.resize(1180, 760)
-        self.stack = QStackedWidget(self)
         self.pin_gate: PinGate | None = None
-        if require_pin:
-            self.pin_gate = PinGate(admin_pin or AdminPin(gallery), "enroll people", self, cancellable=True)
-            self.pin_gate.unlocked.connect(self._unlock)
-            self.pin_gate.cancelled.connect(self.reject)
-            self.stack.addWidget(self.pin_gate)
-        self.content = self._build_content()
-        self.stack.addWidget(self.content)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.addWidget(self.stack)
-        if not require_pin:
-            self._unlock()
+        build_pin_gated(self, gallery, admin_pin, "enroll people", require_pin)
 
     # -- building ----------------------------------------------------------------------------
 

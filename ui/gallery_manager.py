@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
-    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -49,7 +48,7 @@ from kiosk.gallery.archive import export_people, import_people
 from kiosk.gallery.store import Gallery, Person
 from ui.enrollment_widgets import SampleSlot, rgb_pixmap
 from ui.jobs import FutureRelay, ModelRunner, PipelineThread, TaskThread
-from ui.pin_dialog import PinGate
+from ui.pin_dialog import PinGate, build_pin_gated
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +111,8 @@ class GalleryManager(QDialog):
 
         self.setWindowTitle("Gallery manager")
         self.resize(1100, 680)
-        self.stack = QStackedWidget(self)
         self.pin_gate: PinGate | None = None
-        if require_pin:
-            self.pin_gate = PinGate(admin_pin or AdminPin(gallery), "manage the gallery", self, cancellable=True)
-            self.pin_gate.unlocked.connect(self._unlock)
-            self.pin_gate.cancelled.connect(self.reject)
-            self.stack.addWidget(self.pin_gate)
-        self.content = self._build_content()
-        self.stack.addWidget(self.content)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.addWidget(self.stack)
-        if not require_pin:
-            self._unlock()
+        build_pin_gated(self, gallery, admin_pin, "manage the gallery", require_pin)
 
     # -- building -----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSizePolicy,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -238,3 +239,26 @@ class PinDialog(QDialog):
 def ask_admin_pin(gallery: Gallery, parent: QWidget | None = None, purpose: str = "leave kiosk mode") -> bool:
     """Ask for the admin PIN modally (at first run: have one chosen). True when it was right."""
     return PinDialog(AdminPin(gallery), purpose, parent).exec() == QDialog.DialogCode.Accepted
+
+
+def build_pin_gated(dialog: QDialog, gallery: Gallery, admin_pin: AdminPin | None, purpose: str,
+                    require_pin: bool) -> None:
+    """Lay out `dialog` as a PIN page in front of its content (enrollment, gallery manager).
+
+    The dialog provides `_build_content() -> QWidget`, `_unlock()` and `reject()`; this sets
+    `dialog.stack`, `dialog.pin_gate` (None without a PIN) and `dialog.content`.
+    """
+    dialog.stack = QStackedWidget(dialog)
+    dialog.pin_gate = None
+    if require_pin:
+        dialog.pin_gate = PinGate(admin_pin or AdminPin(gallery), purpose, dialog, cancellable=True)
+        dialog.pin_gate.unlocked.connect(dialog._unlock)
+        dialog.pin_gate.cancelled.connect(dialog.reject)
+        dialog.stack.addWidget(dialog.pin_gate)
+    dialog.content = dialog._build_content()
+    dialog.stack.addWidget(dialog.content)
+    layout = QVBoxLayout(dialog)
+    layout.setContentsMargins(8, 8, 8, 8)
+    layout.addWidget(dialog.stack)
+    if not require_pin:
+        dialog._unlock()
