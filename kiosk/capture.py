@@ -55,6 +55,11 @@ class Mailbox(Generic[T]):
             self._cond.notify()
             return replaced
 
+    def wait_taken(self, timeout: float | None = None) -> bool:
+        """Block until the slot is empty (the last item was taken) or the box is closed."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._full or self._closed, timeout)
+
     def take(self, timeout: float | None = None) -> T | None:
         """The waiting item (removing it), or None after `timeout` seconds or when closed."""
         with self._cond:
@@ -63,6 +68,7 @@ class Mailbox(Generic[T]):
             if not self._full:
                 return None
             item, self._item, self._full = self._item, None, False
+            self._cond.notify_all()  # a lockstep reader waits for the slot to empty
             return item
 
     @property
@@ -109,6 +115,11 @@ class FrameReader:
 
     `make_source` is called on the reader thread each time it (re)connects, so every device
     handle lives and dies on that thread. Frames go to `mailbox` with increasing ids.
+
+    `lockstep=True` (replaying a file for a test or a benchmark) hands over every frame: the
+    reader waits until the consumer took the previous one, and stamps frames with the media's
+    own time (start + n / fps) instead of the wall clock, so the result does not depend on how
+    fast the machine is.
     """
 
     def __init__(
@@ -121,6 +132,7 @@ class FrameReader:
         ids: Iterator[int] | None = None,
         backoff_s: tuple[float, ...] = BACKOFF_S,
         clock: Callable[[], float] = time.monotonic,
+        lockstep: bool = False,
     ) -> None:
         self._make_source = make_source
         self.mailbox = mailbox
@@ -129,6 +141,7 @@ class FrameReader:
         self._ids = ids if ids is not None else itertools.count(1)
         self._backoff = backoff_s
         self._clock = clock
+        self._lockstep = lockstep
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="face-kiosk-capture", daemon=True)
         self.frames_read = 0
@@ -210,8 +223,13 @@ class FrameReader:
         live_reported = False
         interval = 1.0 / source.fps if source.fps else 0.0
         due = self._clock()
+        media_start, media_frames = due, 0
         while not self._stop.is_set():
-            if interval:
+            if self._lockstep:
+                while not self.mailbox.wait_taken(0.1):
+                    if self._stop.is_set():
+                        return None
+            elif interval:
                 delay = due - self._clock()
                 if delay > 0 and self._stop.wait(delay):
                     return None
@@ -225,12 +243,15 @@ class FrameReader:
             if rgb is None:
                 return "ended"
             now = self._clock()
+            if self._lockstep:
+                now = media_start + media_frames * (interval or 1 / 25)
+                media_frames += 1
             self.mailbox.put(Frame(next(self._ids), rgb, now))
             self.frames_read += 1
             if not live_reported:
                 self._set_status(CameraStatus(CameraState.LIVE, self.description))
                 live_reported = True
-            if interval:
+            if interval and not self._lockstep:
                 # Keep the file's rhythm, but never try to catch up after a stall with a burst.
                 due = max(due + interval, now)
         return None

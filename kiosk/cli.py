@@ -391,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", parents=[common], help="accuracy on ../shared/data")
     p.add_argument("--data", help="data folder (default: ../shared/data next to the project)")
     p.add_argument("--quick", action="store_true", help="a small subset, for a smoke test")
+    p.add_argument("--profile", choices=["quick", "ci", "full"],
+                   help="how much data: quick (smoke test), ci (the test suite's accuracy floors), full")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     p.set_defaults(func=cmd_eval)
 

@@ -40,6 +40,29 @@ EVAL_MASK_SEED = 20240
 N_UNKNOWN = 1000
 
 
+@dataclass(frozen=True)
+class EvalProfile:
+    """How much of lfw-dev and masked-real one eval run uses (None: all of it)."""
+
+    name: str
+    pairs_per_fold: int | None  # same and different LFW pairs per fold (0: no pairs section)
+    people: int | None  # people of identification.json, in name order
+    photos_per_person: int | None  # photos per person: the enrolled ones, then the probes
+    unknowns: int | None  # unknown visitors (one photo each)
+    masked_real: int | None  # masked-real photos for the mask flag
+    enrol_sizes: tuple[int, ...] = (1,)
+
+
+PROFILES = {
+    # A smoke test of every section (~10 s).
+    "quick": EvalProfile("quick", 2, 12, 3, 24, 16),
+    # The accuracy floors tests/test_accuracy_floors.py asserts: a gallery big enough for the
+    # 1:N thresholds to bite, 1 enrolment photo, 60 pairs (~35 s on 2 cores).
+    "ci": EvalProfile("ci", 3, 120, 2, 120, 64),
+    "full": EvalProfile("full", None, None, None, None, None, (1, 3)),
+}
+
+
 def default_data_dir() -> Path:
     """../shared/data next to the project (the checkout's parent folder)."""
     return Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -373,9 +396,9 @@ class EvalReport:
 
     model_version: str
     detector: str
-    quick: bool
+    profile: str
     seconds: float
-    pairs: dict[str, PairResult]
+    pairs: dict[str, PairResult]  # empty when the profile has no pairs
     identification: dict[str, dict[str, IdentResult]]
     masks: MaskResult
     targets: dict[str, float]
@@ -392,10 +415,24 @@ def _mark(value: float, target: float, lower_is_better: bool = False) -> str:
 
 def format_report(r: EvalReport) -> str:
     """The table `face-kiosk eval` prints."""
-    lines = [f"face-kiosk eval: {r.model_version}, detector {r.detector}"
-             f"{' (quick subset)' if r.quick else ''}, {r.seconds:.0f} s", ""]
-    u, m = r.pairs["unmasked"], r.pairs["masked"]
+    subset = "" if r.profile == "full" else f" ({r.profile} subset)"
+    lines = [f"face-kiosk eval: {r.model_version}, detector {r.detector}{subset}, {r.seconds:.0f} s", ""]
+    if r.pairs:
+        lines += _pairs_lines(r)
+    lines += _ident_lines(r)
+    mk = r.masks
     lines += [
+        "Mask flag (the pipeline's own)",
+        f"  mask recall on masked-real: {_pct(mk.recall)} of {mk.masked_real_photos} photos "
+        f"({mk.masked_real_no_face} with no face found, counted as misses)",
+        f"  false mask flags on LFW: {_pct(mk.false_flag_rate)} of {mk.lfw_faces} unmasked faces",
+    ]
+    return "\n".join(lines)
+
+
+def _pairs_lines(r: EvalReport) -> list[str]:
+    u, m = r.pairs["unmasked"], r.pairs["masked"]
+    return [
         f"LFW View 1 DevTrain pairs ({u.pairs} pairs; masked: mask painted on the second photo)",
         f"  {'':<44}{'unmasked':>10}{'masked':>10}",
         f"  {'10-fold accuracy (threshold from 9 folds)':<44}{_pct(u.ten_fold_accuracy):>10}{_pct(m.ten_fold_accuracy):>10}",
@@ -412,6 +449,10 @@ def format_report(r: EvalReport) -> str:
         f" | {', '.join(f'{t:.3f}' for t in m.app_thresholds)}",
         "",
     ]
+
+
+def _ident_lines(r: EvalReport) -> list[str]:
+    lines: list[str] = []
     for k, res in r.identification.items():
         a, b = res["unmasked"], res["masked"]
         lines += [
@@ -434,20 +475,15 @@ def format_report(r: EvalReport) -> str:
             f"  {'thresholds (unmasked / masked probe)':<44}{f'{a.threshold_unmasked:.3f} / {a.threshold_masked:.3f}':>20}",
             "",
         ]
-    mk = r.masks
-    lines += [
-        "Mask flag (the pipeline's own)",
-        f"  mask recall on masked-real: {_pct(mk.recall)} of {mk.masked_real_photos} photos "
-        f"({mk.masked_real_no_face} with no face found, counted as misses)",
-        f"  false mask flags on LFW: {_pct(mk.false_flag_rate)} of {mk.lfw_faces} unmasked faces",
-    ]
-    return "\n".join(lines)
+    return lines
 
 
-def run_eval(config: Config, data: Path, quick: bool = False, cache: FaceCache | None = None) -> EvalReport:
+def run_eval(config: Config, data: Path, profile: EvalProfile | str = "full",
+             cache: FaceCache | None = None) -> EvalReport:
     """Compute every number of the eval (`cache`: analyses made earlier by the same pipeline)."""
     from kiosk.vision.pipeline import FacePipeline
 
+    prof = PROFILES[profile] if isinstance(profile, str) else profile
     lfw = data / "lfw-dev"
     for need in (lfw / "pairsDevTrain.txt", lfw / "identification.json", data / "masked-real"):
         if not need.exists():
@@ -457,37 +493,33 @@ def run_eval(config: Config, data: Path, quick: bool = False, cache: FaceCache |
         cache = FaceCache(FacePipeline(config.vision, still=True), lfw / "images")
     pipeline = cache.pipeline
     pairs = read_pairs(lfw / "pairsDevTrain.txt")
-    ident = json.loads((lfw / "identification.json").read_text(encoding="utf-8"))
-    names = sorted(ident)
-    unknown_people, _ = split_dev_people(lfw)
-    if quick:
-        # 2 same + 2 different pairs per fold, 12 people, 24 unknown visitors, 16 masked photos.
+    if prof.pairs_per_fold is not None:
         taken: dict[tuple[int, bool], int] = {}
-        quick_pairs = []
+        subset = []
         for p in pairs:
-            if taken.get((p.fold, p.same), 0) < 2:
+            if taken.get((p.fold, p.same), 0) < prof.pairs_per_fold:
                 taken[(p.fold, p.same)] = taken.get((p.fold, p.same), 0) + 1
-                quick_pairs.append(p)
-        pairs = quick_pairs
-        names, unknown_people = names[:12], unknown_people[:24]
-    photos = {name: list(ident[name]) for name in names}
-    if quick:
-        photos = {name: rels[:3] for name, rels in photos.items()}
+                subset.append(p)
+        pairs = subset
+    ident = json.loads((lfw / "identification.json").read_text(encoding="utf-8"))
+    names = sorted(ident)[: prof.people]
+    unknown_people = split_dev_people(lfw)[0][: prof.unknowns]
+    photos = {name: list(ident[name])[: prof.photos_per_person] for name in names}
     unknowns = [person_photos(lfw, p)[0] for p in unknown_people]
 
-    pair_results = {
-        "unmasked": evaluate_pairs(cache, pairs, config, pipeline.model_version, masked_probe=False),
-        "masked": evaluate_pairs(cache, pairs, config, pipeline.model_version, masked_probe=True),
-    }
-    idents = {"1": evaluate_identification(cache, names, photos, unknowns, 1, config)}
-    if not quick:
-        idents["3"] = evaluate_identification(cache, names, photos, unknowns, 3, config)
+    pair_results = {}
+    if pairs:
+        pair_results = {
+            "unmasked": evaluate_pairs(cache, pairs, config, pipeline.model_version, masked_probe=False),
+            "masked": evaluate_pairs(cache, pairs, config, pipeline.model_version, masked_probe=True),
+        }
+    idents = {str(k): evaluate_identification(cache, names, photos, unknowns, k, config) for k in prof.enrol_sizes}
     flagged, faces = cache.unmasked_flags()
-    n_real, no_face, real_flagged = evaluate_masks(cache, masked_real_files(data / "masked-real", 16 if quick else None))
+    n_real, no_face, real_flagged = evaluate_masks(cache, masked_real_files(data / "masked-real", prof.masked_real))
     return EvalReport(
         model_version=pipeline.model_version,
         detector=config.vision.detector,
-        quick=quick,
+        profile=prof.name,
         seconds=time.perf_counter() - start,
         pairs=pair_results,
         identification=idents,
@@ -499,7 +531,8 @@ def run_eval(config: Config, data: Path, quick: bool = False, cache: FaceCache |
 def main_eval(args: argparse.Namespace, config: Config) -> int:
     """`face-kiosk eval [--data DIR] [--quick] [--json FILE]`."""
     data = Path(args.data) if getattr(args, "data", None) else default_data_dir()
-    report = run_eval(config, data, quick=bool(getattr(args, "quick", False)))
+    profile = getattr(args, "profile", None) or ("quick" if getattr(args, "quick", False) else "full")
+    report = run_eval(config, data, profile)
     print(format_report(report))
     if getattr(args, "json", None):
         payload = asdict(report)

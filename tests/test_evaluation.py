@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, shared
+from conftest import shared
 
 from kiosk.evaluation import (
     TARGETS,
@@ -16,7 +15,6 @@ from kiosk.evaluation import (
     MaskResult,
     PairResult,
     format_report,
-    main_eval,
     read_pairs,
     split_dev_people,
     tar_at_far,
@@ -58,7 +56,7 @@ def test_read_pairs_gives_ten_folds_of_same_and_different(tmp_path):
 def _report() -> EvalReport:
     pair = PairResult(2200, 0.99, 0.985, 0.97, 3, 30, 1, 2, [0.29])
     ident = IdentResult(298, 0, 1744, 1000, 0.95, 0.004, 0.003, 0.1, 0.05, 0.08, 2, 1, 1700, 0.41, 0.42)
-    return EvalReport("sface@x", "mediapipe", False, 12.0, {"unmasked": pair, "masked": pair},
+    return EvalReport("sface@x", "mediapipe", "full", 12.0, {"unmasked": pair, "masked": pair},
                       {"1": {"unmasked": ident, "masked": ident}}, MaskResult(625, 25, 580, 4000, 80),
                       dict(TARGETS))
 
@@ -78,26 +76,3 @@ def test_split_keeps_unknown_visitors_and_nap_people_apart():
     ident = json.loads((lfw / "identification.json").read_text())
     assert len(unknown) == 1000 and len(nap) > 500
     assert not set(unknown) & set(nap) and not (set(unknown) | set(nap)) & set(ident)
-
-
-@pytest.mark.data
-def test_quick_eval_runs_on_the_shared_data(tmp_path, capsys):
-    from kiosk.config import Config
-
-    shared("lfw-dev", "pairsDevTrain.txt")
-    shared("masked-real")
-    out = tmp_path / "eval.json"
-    args = argparse.Namespace(data=str(SHARED_DATA), quick=True, json=str(out))
-    assert main_eval(args, Config()) == 0
-    table = capsys.readouterr().out
-    assert "LFW View 1 DevTrain pairs" in table and "1:N identification" in table
-    numbers = json.loads(out.read_text())
-    assert numbers["quick"] is True
-    unmasked = numbers["pairs"]["unmasked"]
-    assert unmasked["pairs"] == 40 and unmasked["no_face"] == 0
-    # Clean LFW photos: the app's own threshold gets nearly every unmasked pair right.
-    assert unmasked["accuracy_at_app_threshold"] >= 0.9
-    ident = numbers["identification"]["1"]
-    assert ident["unmasked"]["enrolled"] == 12 and ident["unmasked"]["rank1"] >= 0.7
-    assert 0 <= ident["masked"]["rank1"] <= 1 and 0 <= ident["masked"]["fpir"] <= 1
-    assert numbers["masks"]["masked_real_photos"] == 16 and 0 <= numbers["masks"]["recall"] <= 1

@@ -43,7 +43,7 @@ def test_add_person_stores_samples_and_unit_templates(gallery):
 
 def test_failed_enrollment_leaves_nothing(gallery):
     bad = NewSample(np.zeros((112, 112, 3), np.uint8), [NewTemplate("full", None)])  # type: ignore[arg-type]
-    with pytest.raises(Exception):  # noqa: B017 - any failure inside the transaction
+    with pytest.raises(GalleryError, match="refusing an empty or invalid template"):
         gallery.add_person("Half", [_sample(1), bad], MODEL)
     assert gallery.counts() == {"people": 0, "samples": 0, "templates": 0, "visits": 0}
 
@@ -63,7 +63,7 @@ def test_remove_person_removes_every_row(gallery):
     gallery.remove_person(gone)
     assert gallery.counts() == {"people": 1, "samples": 1, "templates": 2, "visits": 1}
     assert set(gallery.templates(MODEL).person_ids) == {keep}
-    with pytest.raises(GalleryError):
+    with pytest.raises(GalleryError, match=f"no person with id {gone}"):
         gallery.get_person(gone)
 
 

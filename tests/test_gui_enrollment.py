@@ -16,6 +16,7 @@ from live_helpers import ScriptedSource, clip_frames, enroll_from_frames
 from kiosk.admin_pin import AdminPin, PinPolicy
 from kiosk.capture_gates import Gate
 from kiosk.config import Config
+from kiosk.errors import KioskError
 from kiosk.gallery import Gallery
 from kiosk.guided_capture import CaptureSettings
 
@@ -287,6 +288,7 @@ def test_cancel_during_save_and_a_crash_while_writing_add_nothing(qtbot, tmp_pat
     assert gallery.counts()["people"] == 0
 
 
+@pytest.mark.data
 def test_a_possible_duplicate_is_offered_to_the_existing_person(qtbot, tmp_path, gallery, pipeline):
     lfw = shared("lfw-dev", "images", "Al_Gore")
     known = sorted(lfw.glob("*.jpg"))
@@ -395,5 +397,5 @@ def test_a_private_pipeline_is_released_even_when_closed_mid_job():
     assert queued.cancelled()
     assert closed == [True]
     late = runner.run_on_worker(lambda p: 1)
-    with pytest.raises(Exception, match="closing"):
+    with pytest.raises(KioskError, match="this window is closing"):
         late.result(timeout=5)

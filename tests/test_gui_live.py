@@ -66,7 +66,7 @@ def test_overlays_appear_for_the_faces_in_the_clip(qtbot, tmp_path, gallery):
     qtbot.waitUntil(lambda: any(p.boxes == 2 for p in paints), timeout=WAIT_MS)
     result = window.video.current_result
     assert result is not None and len(result.faces) == 2
-    assert {f.track_id for f in result.faces} == {f.track_id for f in result.faces[:2]}
+    assert len({f.track_id for f in result.faces}) == 2  # two people, two tracks
     drawn = sum(colour_pixels(window.video, c) for c in (vw.KNOWN, vw.UNKNOWN, vw.MASKED, vw.PENDING))
     assert drawn > 200  # two box outlines and their name tags are on screen
     window.refresh_status()

@@ -196,10 +196,34 @@ def test_empty_gallery_knows_nobody():
 
 
 def test_uncalibrated_model_version_falls_back_to_fixed_thresholds(caplog):
-    ts = TemplateSet("synthetic", np.array([1], np.int64), np.array([FULL]), basis(0)[None])
-    m = Matcher(ts)
+    ts = TemplateSet("synthetic", np.array([1, 2], np.int64), np.array([FULL, FULL]),
+                     np.stack([basis(0), basis(1)]))
+    with caplog.at_level("WARNING", logger="kiosk.matching"):
+        m = Matcher(ts)
     assert m.calibration is None and 0 < m.thresholds(False) < 1
-    assert m.identify(basis(0)[None], np.array([False]))[0].known
+    assert "no shipped calibration for synthetic" in caplog.text
+    # A probe near person 1 (cosine 0.9, not an exact copy) is named; one between them is not.
+    near = unit(0.9 * basis(0) + math.sqrt(1 - 0.81) * basis(2))
+    between = unit(basis(0) + basis(1) + 2 * basis(2))
+    hit, miss = m.identify(np.stack([near, between]), np.array([False, False]))
+    assert hit.person_id == 1 and hit.score == pytest.approx(0.9, abs=1e-5)
+    assert not miss.known and miss.score < m.thresholds(False)
+
+
+def test_the_winner_is_furthest_above_their_own_threshold_not_the_highest_score():
+    """Person 1 (3 photos, stricter tail) scores higher but below their threshold; person 2
+    (1 photo) scores lower but above theirs: person 2 is the match, not "unknown"."""
+    cal = calibration(k3_shift=0.1)
+    m = Matcher(templates([(1, FULL, basis(0))] * 3 + [(2, FULL, basis(1))]), MatchConfig(), cal)
+    far = per_comparison_far(MatchConfig().target_fpir, 2)
+    thr1, thr2 = cal.threshold(UNMASKED, far, 3), cal.threshold(UNMASKED, far, 1)
+    s1, s2 = thr1 - 0.02, thr2 + 0.02
+    assert s1 > s2  # the highest raw score belongs to the person who is not accepted
+    probe = unit(s1 * basis(0) + s2 * basis(1) + math.sqrt(1 - s1**2 - s2**2) * basis(2))
+    (result,) = m.identify(probe[None], np.array([False]))
+    assert result.person_id == 2 and result.name == "person 2"
+    assert result.score == pytest.approx(s2, abs=1e-5) and result.threshold == pytest.approx(thr2, abs=1e-5)
+    assert result.runner_up == pytest.approx(s1, abs=1e-5)
 
 
 def test_identify_scales_to_many_people_with_one_product():

@@ -69,3 +69,24 @@ def test_painted_mask_covers_the_lower_face_only(astronaut_rgb, pipeline, seed):
     diff = np.abs(align_face(masked, face.landmarks).astype(int) - face.aligned.astype(int)).sum(axis=2)
     assert diff[90:110, 40:72].mean() > 20  # mouth and chin are covered
     assert diff[36:52, 30:82].mean() < 2  # the eyes are not
+
+
+@pytest.mark.parametrize("painted", ["left", "right"])
+def test_each_face_gets_its_own_mask_flag(pipeline, astronaut_rgb, painted):
+    """Two people in one frame, one of them masked: only that one is flagged (both orders,
+    so neither the first nor the last face's mask score can stand in for the other's)."""
+    face = astronaut_rgb[40:240, 130:330]
+    canvas = np.full((300, 700, 3), 200, np.uint8)
+    canvas[50:250, 40:240] = face
+    canvas[50:250, 460:660] = face
+    found = sorted(pipeline.analyze(canvas), key=lambda f: f.box[0])
+    assert len(found) == 2
+    target = found[0] if painted == "left" else found[1]
+    canvas = paint_mask(canvas, target.landmarks, MaskStyle(), np.random.default_rng(0))
+    faces = sorted(pipeline.analyze(canvas), key=lambda f: f.box[0])
+    assert len(faces) == 2
+    flags = [f.masked for f in faces]
+    assert flags == ([True, False] if painted == "left" else [False, True])
+    scores = [f.mask_score for f in faces]
+    masked_score, bare_score = (scores[0], scores[1]) if painted == "left" else (scores[1], scores[0])
+    assert masked_score >= pipeline.mask_classifier.threshold > bare_score

@@ -112,6 +112,20 @@ def test_unknown_needs_several_votes_and_one_known_vote_does_not_name_an_unknown
     assert named.person_id == A  # e.g. the mask came off
 
 
+def test_one_confident_vote_does_not_rename_a_track_that_already_has_a_name():
+    """Alice was shown; her votes aged out. Four "unknown" looks and one clear look at Bob must
+    not name Bob at once: a shown name changes only on agreeing votes (a clear first look names
+    only a track that has no name yet)."""
+    shown = vote_identity([vote(A), vote(A)], CFG)
+    clear_bob = vote(B, score=0.5 + CFG.confident_margin + 0.05)
+    votes = [vote(None, 0.2)] * (CFG.window - 1) + [clear_bob]
+    ident = vote_identity(votes, CFG, shown)
+    assert ident.person_id != B
+    assert ident.settled and not ident.known  # the window is full of unknown looks
+    # The same clear look names Bob when nobody was shown yet.
+    assert vote_identity([clear_bob], CFG).person_id == B
+
+
 # -- recognition schedule and arrivals ------------------------------------------------------
 
 

@@ -487,6 +487,11 @@ class KioskWindow(QWidget):
         self._restart_attempt += 1
         QTimer.singleShot(int(delay * 1000), self, self.restart_worker)
 
+    @property
+    def restart_pending(self) -> bool:
+        """True while a restart of the recognition worker is scheduled."""
+        return self._restart_pending
+
     def restart_worker(self) -> None:
         """Bring recognition back: start the thread again if it ended, else reload its models."""
         self._restart_pending = False

@@ -99,13 +99,17 @@ class LiveWorker(QThread):
         *,
         tracker_config: TrackerConfig | None = None,
         pipeline_factory: Callable[[Config], FacePipeline] | None = None,
+        lockstep: bool = False,
         parent=None,
     ) -> None:
+        """`lockstep=True` analyses every frame of a file at media time (tests, benchmarks);
+        see kiosk.capture.FrameReader."""
         super().__init__(parent)
         self.setObjectName("face-kiosk-inference")
         self.config = config
         self.gallery = gallery
         self._source_spec = source
+        self._lockstep = lockstep
         self._tracker_config = tracker_config
         self._pipeline_factory = pipeline_factory or (lambda cfg: FacePipeline(cfg.vision))
         self.mailbox: Mailbox[Frame] = Mailbox()
@@ -313,7 +317,7 @@ class LiveWorker(QThread):
         else:
             factory = spec
         reader = FrameReader(factory, self.mailbox, self._on_camera_status,
-                             description=describe_source(spec), ids=self._ids)
+                             description=describe_source(spec), ids=self._ids, lockstep=self._lockstep)
         self._reader = reader
         reader.start()
 
