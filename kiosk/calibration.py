@@ -34,6 +34,11 @@ MASK_VS_MASK = "mask-vs-mask"  # masked probe vs template from a masked photo: s
 CELLS = (UNMASKED, MASKED, MASK_VS_MASK)
 
 
+def fused_cell(cell: str) -> str:
+    """The cell of probes fused from several frames of one track (their own impostor tails)."""
+    return f"{cell}+fused"
+
+
 @dataclass(frozen=True)
 class ImpostorTail:
     """P(impostor score >= t): empirical quantiles down to `p_u`, a GPD fit beyond.

@@ -144,7 +144,8 @@ def _pose_result(face: FaceAnalysis, pose: Pose, cfg: GateConfig) -> GateResult:
 
 
 def check_face(face: FaceAnalysis, frame_size: tuple[int, int], config: GateConfig | None = None,
-               pose: Pose = Pose.FRONTAL, allow_mask: bool = True) -> tuple[GateResult, ...]:
+               pose: Pose = Pose.FRONTAL, allow_mask: bool = True,
+               require_mask: bool = False) -> tuple[GateResult, ...]:
     """The per-face gates (in frame, size, sharpness, exposure, pose, mask) for one face."""
     cfg = config or GateConfig()
     q = face.quality
@@ -170,13 +171,15 @@ def check_face(face: FaceAnalysis, frame_size: tuple[int, int], config: GateConf
     results.append(_pose_result(face, pose, cfg))
     if not allow_mask and face.mask_score >= cfg.max_mask_score:
         results.append(_no(Gate.MASK, "please remove your mask for this photo", face.mask_score))
+    elif require_mask and not face.masked:
+        results.append(_no(Gate.MASK, "please put your mask on for this photo", face.mask_score))
     else:
         results.append(_ok(Gate.MASK, face.mask_score))
     return tuple(results)
 
 
 def check_frame(faces: Sequence[FaceAnalysis], frame_size: tuple[int, int], config: GateConfig | None = None,
-                pose: Pose = Pose.FRONTAL, allow_mask: bool = True) -> Verdict:
+                pose: Pose = Pose.FRONTAL, allow_mask: bool = True, require_mask: bool = False) -> Verdict:
     """Judge one frame for an enrollment sample: exactly one person, and that face good enough.
 
     Faces much smaller than the largest (people far behind) do not count as a second person.
@@ -192,4 +195,4 @@ def check_frame(faces: Sequence[FaceAnalysis], frame_size: tuple[int, int], conf
         head.append(_no(Gate.ONE_FACE, "only one person, please", float(others + 1)))
     else:
         head.append(_ok(Gate.ONE_FACE, 1.0))
-    return Verdict(tuple(head) + check_face(face, frame_size, cfg, pose, allow_mask), face)
+    return Verdict(tuple(head) + check_face(face, frame_size, cfg, pose, allow_mask, require_mask), face)

@@ -143,9 +143,9 @@ def cmd_identify(args: argparse.Namespace) -> int:
         for image in _image_list(args.images, args.list):
             record: dict = {"image": image, "faces": [], "error": None}
             try:
-                results = recognizer.recognize(load_rgb(image))
+                results, rejected = recognizer.recognize_frame(load_rgb(image))
                 if not results:
-                    record["error"] = "no face found"
+                    record["error"] = rejected[0].reason if rejected else "no face found"
                 for r in results:
                     record["faces"].append({
                         "box": [round(float(v), 1) for v in r.box],
@@ -251,13 +251,15 @@ def cmd_people(args: argparse.Namespace) -> int:
             gallery.remove_person(p.id)
             print(f"removed {p.name} (id {p.id}) with all their samples, templates and visits")
         elif args.action == "reembed":
-            from kiosk.enrollment import templates_for_aligned
+            from kiosk.enrollment import reembed_gallery
 
-            pipeline = _pipeline(_config(args))
-            per_sample = {sid: templates_for_aligned(pipeline, crop, masked)
-                          for sid, _pid, crop, masked in gallery.all_samples()}
-            gallery.replace_templates(pipeline.model_version, per_sample)
-            print(f"re-embedded {len(per_sample)} samples with {pipeline.model_version}")
+            report = reembed_gallery(_pipeline(_config(args)), gallery)
+            old = f" ({report.from_old_crops} from an earlier version's crops)" if report.from_old_crops else ""
+            print(f"re-embedded {report.samples} samples with {report.model_version}{old}")
+            if report.failed:
+                print(f"{len(report.failed)} sample(s) could not be aligned again and were left without a "
+                      f"template (sample ids {', '.join(map(str, report.failed[:20]))}); re-enroll those people",
+                      file=sys.stderr)
     return 0
 
 
@@ -275,13 +277,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Add the people of an export to the gallery."""
-    from kiosk.enrollment import templates_for_aligned
+    from kiosk.enrollment import templates_for_crops
     from kiosk.gallery import Gallery
     from kiosk.gallery.archive import import_people
 
     config = _config(args)
     pipeline = _pipeline(config)
-    reembed = (lambda crop, masked: templates_for_aligned(pipeline, crop, masked)) if args.reembed else None
+    reembed = (lambda aligned, crop, masked: templates_for_crops(pipeline, aligned, crop, masked)) if args.reembed else None
     with Gallery(_db_path(args)) as gallery:
         n = import_people(gallery, args.archive, pipeline.model_version, reembed)
     print(f"imported {n} people from {args.archive}")

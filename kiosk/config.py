@@ -54,6 +54,10 @@ class MatchConfig(_Strict):
         "lower the mask (0: never ask)",
     )
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="mask_score above this means masked")
+    use_masked_samples: bool = Field(
+        False, description="match masked visitors also against enrolment samples taken in their own "
+        "mask (measured on painted masks: see docs/matching.md; off by default)",
+    )
 
 
 class KioskConfig(_Strict):

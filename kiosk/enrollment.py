@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kiosk.errors import AmbiguousFaceError, FaceNotFoundError
-from kiosk.gallery.store import NewSample, NewTemplate
+from kiosk.gallery.store import Gallery, NewSample, NewTemplate
 from kiosk.imageio import load_rgb
 from kiosk.matching import FULL, MASKED_PHOTO
+from kiosk.vision.align import loose_crop_from_aligned
 from kiosk.vision.masks import MaskStyle
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.types import FaceAnalysis
@@ -45,14 +47,56 @@ def make_sample(pipeline: FacePipeline, face: FaceAnalysis, source: str = "") ->
     templates = [NewTemplate(template_kind(face.masked), face.embedding, quality_score(face))]
     return NewSample(
         aligned=face.aligned, templates=templates, source=source,
-        quality=quality_score(face), masked=face.masked,
+        quality=quality_score(face), masked=face.masked, face_crop=face.face_crop,
     )
 
 
-def templates_for_aligned(pipeline: FacePipeline, aligned: np.ndarray, masked: bool) -> list[NewTemplate]:
-    """Re-make the templates of a stored sample crop (used when re-embedding with another model)."""
-    vec = pipeline.embed_aligned(aligned[None])[0]
-    return [NewTemplate(template_kind(masked), vec)]
+def templates_for_crops(pipeline: FacePipeline, aligned: np.ndarray, face_crop: np.ndarray | None,
+                        masked: bool) -> tuple[list[NewTemplate], np.ndarray]:
+    """Re-make a stored sample's template (re-embedding, importing with --reembed).
+
+    Returns the templates and the loose crop they came from: the stored one, or for a sample
+    from before schema 2 one rebuilt from its aligned crop. FaceNotFoundError when the face
+    cannot be aligned again.
+    """
+    crop = face_crop if face_crop is not None else loose_crop_from_aligned(aligned)
+    face = pipeline.analyze_crop(crop)
+    if face is None:
+        raise FaceNotFoundError("a stored face could not be aligned again")
+    return [NewTemplate(template_kind(masked), face.embedding, quality_score(face))], crop
+
+
+@dataclass(frozen=True)
+class ReembedReport:
+    """What `reembed_gallery` did."""
+
+    samples: int  # samples re-embedded
+    from_old_crops: int  # of them, samples from before schema 2 (re-aligned from their 112 px crop)
+    failed: list[int]  # sample ids whose face could not be aligned again (their templates are gone)
+    model_version: str
+
+
+def reembed_gallery(pipeline: FacePipeline, gallery: Gallery) -> ReembedReport:
+    """Re-make every template with the pipeline in use, from each sample's stored crops.
+
+    One transaction: every template of another version goes, so nothing old is ever compared
+    with the new ones. Samples stored before schema 2 get their loose crop rebuilt from the
+    aligned crop (and kept, so the next re-embed starts from it).
+    """
+    per_sample: dict[int, list[NewTemplate]] = {}
+    crops: dict[int, np.ndarray] = {}
+    failed: list[int] = []
+    for sample in gallery.all_samples():
+        try:
+            templates, crop = templates_for_crops(pipeline, sample.aligned, sample.face_crop, sample.masked)
+        except FaceNotFoundError:
+            failed.append(sample.id)
+            continue
+        per_sample[sample.id] = templates
+        if sample.face_crop is None:
+            crops[sample.id] = crop
+    gallery.replace_templates(pipeline.model_version, per_sample, crops)
+    return ReembedReport(len(per_sample), len(crops), failed, pipeline.model_version)
 
 
 def _prominence(face: FaceAnalysis, image_shape: tuple[int, ...] | None) -> float:
@@ -85,5 +129,8 @@ def pick_enrollment_face(faces: list[FaceAnalysis], label: str = "image",
 def sample_from_image(pipeline: FacePipeline, path: str | Path) -> NewSample:
     """Read a photo, pick its face, and make the sample (raises ImageError / FaceNotFoundError / ...)."""
     rgb = load_rgb(path)
-    face = pick_enrollment_face(pipeline.analyze(rgb), str(path), rgb.shape)
+    frame = pipeline.analyze_frame(rgb)
+    if not frame.faces and frame.rejected:
+        raise FaceNotFoundError(f"{path}: {frame.rejected[0].reason}")
+    face = pick_enrollment_face(frame.faces, str(path), rgb.shape)
     return make_sample(pipeline, face, source=str(path))

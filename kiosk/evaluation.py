@@ -51,6 +51,7 @@ class EvalProfile:
     unknowns: int | None  # unknown visitors (one photo each)
     masked_real: int | None  # masked-real photos for the mask flag
     enrol_sizes: tuple[int, ...] = (1,)
+    arrivals: int | None = 0  # synthetic walk-up clips per kind (enrolled/stranger x bare/masked)
 
 
 PROFILES = {
@@ -59,7 +60,7 @@ PROFILES = {
     # The accuracy floors tests/test_accuracy_floors.py asserts: a gallery big enough for the
     # 1:N thresholds to bite, 1 enrolment photo, 60 pairs (~35 s on 2 cores).
     "ci": EvalProfile("ci", 3, 120, 2, 120, 64),
-    "full": EvalProfile("full", None, None, None, None, None, (1, 3)),
+    "full": EvalProfile("full", None, None, None, None, None, (1, 3), arrivals=150),
 }
 
 
@@ -348,6 +349,75 @@ def evaluate_identification(cache: FaceCache, names: list[str], photos: dict[str
     return out
 
 
+def evaluate_masked_samples(cache: FaceCache, names: list[str], photos: dict[str, list[str]],
+                            unknowns: list[str], config: Config) -> dict[str, dict[str, float]]:
+    """Does an enrolment sample in the person's own mask help? 3 bare photos plus photo 4 with a
+    painted mask enrolled; probes are photos 5+; matched with `use_masked_samples` off and on."""
+    from kiosk.enrollment import make_sample, pick_enrollment_face
+    from kiosk.gallery import Gallery
+    from kiosk.matching import Matcher
+
+    out: dict[str, dict[str, float]] = {}
+    people = [n for n in names if len(photos[n]) >= 5]
+    with tempfile.TemporaryDirectory() as tmp, Gallery(Path(tmp) / "masked-samples.db") as gallery:
+        ids = {}
+        for name in people:
+            samples = []
+            for rel in photos[name][:3]:
+                try:
+                    samples.append(make_sample(cache.pipeline, pick_enrollment_face(cache.faces(rel) or [], rel)))
+                except KioskError:
+                    continue
+            own_mask = cache.masked_face(photos[name][3])
+            if samples and own_mask is not None:
+                ids[name] = gallery.add_person(name, [*samples, make_sample(cache.pipeline, own_mask)],
+                                               cache.pipeline.model_version)
+        templates = gallery.templates(cache.pipeline.model_version)
+    probes = [(rel, ids[n]) for n in people if n in ids for rel in photos[n][4:]]
+    for label, on in (("off", False), ("on", True)):
+        matcher = Matcher(templates, config.match.model_copy(update={"use_masked_samples": on}))
+        res: dict[str, float] = {"people": float(len(ids)), "probes": float(len(probes))}
+        for state, get in (("masked", cache.masked_face), ("unmasked", cache.face)):
+            faces = [(get(rel), pid) for rel, pid in probes]
+            faces = [(f, pid) for f, pid in faces if f is not None]
+            got = matcher.identify(np.stack([f.embedding for f, _ in faces]), np.array([f.masked for f, _ in faces]))
+            res[f"rank1_{state}"] = float(np.mean([r.person_id == pid for r, (_, pid) in zip(got, faces)]))
+            strangers = [f for f in (get(r) for r in unknowns) if f is not None]
+            got_u = matcher.identify(np.stack([f.embedding for f in strangers]), np.array([f.masked for f in strangers]))
+            res[f"fpir_{state}"] = float(np.mean([r.known for r in got_u]))
+        out[label] = res
+    return out
+
+
+def evaluate_arrivals(cache: FaceCache, names: list[str], photos: dict[str, list[str]], unknowns: list[str],
+                      k: int, config: Config, per_kind: int) -> dict[str, dict[str, float]]:
+    """Walk-up clips through the live recognizer and the kiosk flow (kiosk.arrivals): k photos
+    enrolled per person; arrivals made from each person's next photo and from unknown visitors,
+    bare and masked."""
+    from kiosk.arrivals import as_dict, masked_copy, run_arrival, summarise
+    from kiosk.gallery import Gallery
+    from kiosk.imageio import load_rgb
+
+    rng = np.random.default_rng(EVAL_MASK_SEED + 7)
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp, Gallery(Path(tmp) / "arrivals.db") as gallery:
+        _enroll(cache, gallery, names, photos, k)
+        ids = {p.name: p.id for p in gallery.people()}
+        enrolled = [(photos[n][k], ids[n]) for n in names if n in ids and len(photos[n]) > k][:per_kind]
+        strangers = [(rel, None) for rel in unknowns[:per_kind]]
+        for kind, items in (("enrolled", enrolled), ("stranger", strangers)):
+            for state in ("bare", "masked"):
+                outcomes = []
+                for rel, truth in items:
+                    bare = load_rgb(cache.root / rel)
+                    masked = masked_copy(cache.pipeline, bare, rng) if state == "masked" else None
+                    if state == "masked" and masked is None:
+                        continue
+                    outcomes.append(run_arrival(cache.pipeline, gallery, config, bare, masked, truth, rng))
+                out[f"{kind}_{state}"] = as_dict(summarise(outcomes))
+    return out
+
+
 @dataclass
 class MaskResult:
     """Mask flag on real masked photos and on unmasked LFW faces."""
@@ -402,6 +472,8 @@ class EvalReport:
     identification: dict[str, dict[str, IdentResult]]
     masks: MaskResult
     targets: dict[str, float]
+    arrivals: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> shares (kiosk.arrivals)
+    masked_samples: dict[str, dict[str, float]] = field(default_factory=dict)  # "off"/"on" -> numbers
 
 
 def _pct(x: float) -> str:
@@ -420,6 +492,10 @@ def format_report(r: EvalReport) -> str:
     if r.pairs:
         lines += _pairs_lines(r)
     lines += _ident_lines(r)
+    if r.masked_samples:
+        lines += _masked_sample_lines(r)
+    if r.arrivals:
+        lines += _arrival_lines(r)
     mk = r.masks
     lines += [
         "Mask flag (the pipeline's own)",
@@ -449,6 +525,29 @@ def _pairs_lines(r: EvalReport) -> list[str]:
         f" | {', '.join(f'{t:.3f}' for t in m.app_thresholds)}",
         "",
     ]
+
+
+def _masked_sample_lines(r: EvalReport) -> list[str]:
+    off, on = r.masked_samples["off"], r.masked_samples["on"]
+    lines = [f"Own-mask enrolment sample (3 bare photos + 1 in a painted mask; {int(off['people'])} people, "
+             f"{int(off['probes'])} probes)",
+             f"  {'use_masked_samples':<44}{'off':>10}{'on':>10}"]
+    for key, label in (("rank1_masked", "rank-1, masked probes"), ("fpir_masked", "FPIR, masked unknown visitors"),
+                       ("rank1_unmasked", "rank-1, unmasked probes"), ("fpir_unmasked", "FPIR, unmasked visitors")):
+        lines.append(f"  {label:<44}{_pct(off[key]):>10}{_pct(on[key]):>10}")
+    return [*lines, ""]
+
+
+def _arrival_lines(r: EvalReport) -> list[str]:
+    k = max(int(x) for x in r.identification)
+    lines = [f"Walk-up arrivals at the kiosk ({k} enrolment photo(s); live recognizer + kiosk flow at clip time)",
+             f"  {'':<18}{'arrivals':>9}{'greeted right':>15}{'greeted wrong':>15}{'receptionist':>14}"
+             f"{'asked to unmask':>17}{'undecided':>11}{'median s':>10}"]
+    for kind, a in r.arrivals.items():
+        lines.append(f"  {kind.replace('_', ', '):<18}{int(a['arrivals']):>9}{_pct(a['greeted_right']):>15}"
+                     f"{_pct(a['greeted_wrong']):>15}{_pct(a['receptionist']):>14}{_pct(a['asked_to_unmask']):>17}"
+                     f"{_pct(a['undecided']):>11}{a['median_s']:>10.1f}")
+    return [*lines, ""]
 
 
 def _ident_lines(r: EvalReport) -> list[str]:
@@ -514,6 +613,13 @@ def run_eval(config: Config, data: Path, profile: EvalProfile | str = "full",
             "masked": evaluate_pairs(cache, pairs, config, pipeline.model_version, masked_probe=True),
         }
     idents = {str(k): evaluate_identification(cache, names, photos, unknowns, k, config) for k in prof.enrol_sizes}
+    masked_samples = {}
+    if prof.name == "full":
+        masked_samples = evaluate_masked_samples(cache, names, photos, unknowns, config)
+    arrivals = {}
+    if prof.arrivals is None or prof.arrivals > 0:
+        arrivals = evaluate_arrivals(cache, names, photos, unknowns, max(prof.enrol_sizes), config,
+                                     prof.arrivals or len(names))
     flagged, faces = cache.unmasked_flags()
     n_real, no_face, real_flagged = evaluate_masks(cache, masked_real_files(data / "masked-real", prof.masked_real))
     return EvalReport(
@@ -525,6 +631,8 @@ def run_eval(config: Config, data: Path, profile: EvalProfile | str = "full",
         identification=idents,
         masks=MaskResult(n_real, no_face, real_flagged, faces, flagged),
         targets=dict(TARGETS),
+        arrivals=arrivals,
+        masked_samples=masked_samples,
     )
 
 

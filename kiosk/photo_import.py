@@ -92,9 +92,12 @@ def check_photo(pipeline: FacePipeline, path: str | Path, gates: GateConfig | No
     except KioskError as exc:
         return PhotoCheck(path, error=f"cannot read this file: {_without_path(str(exc), path)}")
     size = (int(rgb.shape[1]), int(rgb.shape[0]))
-    faces = tuple(pipeline.analyze(rgb, max_faces=MAX_FACES))
+    frame = pipeline.analyze_frame(rgb, max_faces=MAX_FACES)
+    faces = tuple(frame.faces)
     if not faces:
-        return PhotoCheck(path, error="no face found in this photo", size=size)
+        error = f"the face in this photo is {frame.rejected[0].reason.removeprefix('face ')}" if frame.rejected \
+            else "no face found in this photo"
+        return PhotoCheck(path, error=error, size=size)
     if len(faces) > 1 and faces[1].area >= cfg.second_face_area * faces[0].area:
         return PhotoCheck(path, faces, None, "", size)
     return PhotoCheck(path, faces, 0, "", size, photo_warnings(faces[0], size, cfg))

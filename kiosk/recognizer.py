@@ -10,7 +10,7 @@ from kiosk.config import Config
 from kiosk.gallery.store import Gallery
 from kiosk.matching import Matcher, MatchResult
 from kiosk.vision.pipeline import FacePipeline
-from kiosk.vision.types import FaceAnalysis
+from kiosk.vision.types import FaceAnalysis, RejectedFace
 
 
 @dataclass
@@ -63,4 +63,10 @@ class Recognizer:
 
     def recognize(self, rgb: np.ndarray, max_faces: int | None = None) -> list[RecognizedFace]:
         """Detect, analyse and identify every face in an RGB frame, largest first."""
-        return self.match_faces(self.pipeline.analyze(rgb, max_faces=max_faces))
+        return self.recognize_frame(rgb, max_faces)[0]
+
+    def recognize_frame(self, rgb: np.ndarray, max_faces: int | None = None
+                        ) -> tuple[list[RecognizedFace], list[RejectedFace]]:
+        """Like `recognize`, and the faces that were found but could not be aligned."""
+        frame = self.pipeline.analyze_frame(rgb, max_faces=max_faces)
+        return self.match_faces(frame.faces), frame.rejected

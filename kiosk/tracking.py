@@ -30,6 +30,7 @@ class TrackerConfig:
     better_quality: float = 0.15  # ... or when its quality beats the best recognised by this much
     mask_smoothing: float = 0.4  # weight of the newest mask score in the track's running mean
     mask_threshold: float = 0.5  # a smoothed mask score at or above this means masked
+    fuse_frames: int = 3  # a track's probe: the quality-weighted mean of its best this-many frames
 
     def __post_init__(self) -> None:
         if not 0 < self.iou_match <= 1:
@@ -38,6 +39,8 @@ class TrackerConfig:
             raise ValueError("window must hold min_agree and unknown_after votes")
         if self.min_agree < 1 or self.unknown_after < 1:
             raise ValueError("min_agree and unknown_after must be at least 1")
+        if self.fuse_frames < 1:
+            raise ValueError("fuse_frames must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,9 @@ class Track:
     identity: Identity = PENDING
     arrived: bool = False
     mask_threshold: float = 0.5
+    pool: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (quality, embedding), best first
+    pool_masked: bool = False  # the mask state the pooled frames were taken in
+    mesh: np.ndarray | None = None  # the face-mesh points of its latest frame
 
     @property
     def masked(self) -> bool:
@@ -227,6 +233,20 @@ class Tracker:
             del self.tracks[tid]
         return [int(i) for i in ids]  # type: ignore[arg-type]
 
+    def peek(self, boxes: np.ndarray) -> list[int | None]:
+        """The track each box would most likely continue (IoU >= iou_match), without updating anything."""
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        live = list(self.tracks.values())
+        if not live or not len(boxes):
+            return [None] * len(boxes)
+        ious = iou_matrix(boxes, np.stack([t.box for t in live]))
+        best = ious.argmax(1)
+        return [live[j].track_id if ious[i, j] >= self.config.iou_match else None for i, j in enumerate(best)]
+
+    def last_mesh(self, track_id: int) -> np.ndarray | None:
+        """The face-mesh points of a track's latest frame (None: none yet)."""
+        return self.tracks[track_id].mesh
+
     def needs_recognition(self, track_id: int, quality: float, now: float) -> bool:
         """True when this track should be embedded and matched on the current frame."""
         track = self.tracks[track_id]
@@ -239,6 +259,24 @@ class Tracker:
         if quality > track.best_quality + self.config.better_quality:
             return True
         return now - track.last_recognised >= self.config.recheck_s
+
+    def fuse(self, track_id: int, embedding: np.ndarray, quality: float, masked: bool) -> tuple[np.ndarray, int]:
+        """Pool a frame's embedding with the track's best ones; returns (fused unit probe, frames in it).
+
+        The pool keeps the `fuse_frames` best-quality frames taken in the track's current mask
+        state: when the visitor lowers (or puts on) the mask, the pool starts again, so a bare
+        face is never averaged with its masked frames.
+        """
+        track = self.tracks[track_id]
+        if track.pool and track.pool_masked != masked:
+            track.pool.clear()
+        track.pool_masked = masked
+        track.pool.append((float(quality), np.asarray(embedding, np.float32)))
+        track.pool.sort(key=lambda q: -q[0])
+        del track.pool[self.config.fuse_frames:]
+        weights = np.array([max(q, 1e-3) for q, _ in track.pool], np.float32)
+        mean = (weights[:, None] * np.stack([e for _, e in track.pool])).sum(0)
+        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32), len(track.pool)
 
     def add_recognition(self, track_id: int, vote: Vote, quality: float, now: float) -> Arrival | None:
         """Record one recognition; returns the track's Arrival the first time its identity settles."""
@@ -272,6 +310,7 @@ class Tracker:
         """
         for track in self.tracks.values():
             track.votes.clear()
+            track.pool.clear()
             track.identity = PENDING
             track.last_recognised = None
             track.best_quality = -1.0

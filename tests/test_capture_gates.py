@@ -188,3 +188,16 @@ def test_a_turn_step_takes_a_frontal_face_after_the_patience_runs_out():
     # Patience never waives the other gates.
     other = GuidedCapture(steps, CaptureSettings(hold_frames=1, turn_patience_s=0.0))
     assert other.offer([fake_face(sharp=1)], FRAME, 0.0).captured is None
+
+
+def test_the_own_mask_step_is_asked_only_when_masked_samples_are_used():
+    from kiosk.guided_capture import DEFAULT_STEPS, capture_plan
+
+    assert capture_plan(False) == DEFAULT_STEPS
+    plan = capture_plan(True)
+    assert len(plan) == len(DEFAULT_STEPS) + 1 and plan[-1].wear_mask
+    capture = GuidedCapture(plan[-1:], CaptureSettings(hold_frames=1, min_interval_s=0))
+    bare = capture.offer([fake_face(mask=0.05)], FRAME, 0.0)
+    assert bare.captured is None and bare.verdict.reason == "please put your mask on for this photo"
+    masked = capture.offer([fake_face(mask=0.95)], FRAME, 1.0)
+    assert masked.captured is not None and capture.done

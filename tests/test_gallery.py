@@ -169,7 +169,7 @@ def test_import_refuses_other_model_unless_reembedding(tmp_path, gallery):
             import_people(target, archive, "new-model@222")
         assert target.counts()["people"] == 0
         n = import_people(target, archive, "new-model@222",
-                          reembed=lambda crop, masked: [NewTemplate("full", np.ones(4, np.float32))])
+                          reembed=lambda aligned, crop, masked: ([NewTemplate("full", np.ones(4, np.float32))], aligned))
         assert n == 1 and target.templates("new-model@222").matrix.shape == (1, 4)
 
 

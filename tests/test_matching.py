@@ -139,16 +139,16 @@ def test_more_enrolment_photos_use_their_own_tail():
     rows = [(1, FULL, basis(0))] + [(2, FULL, basis(1))] * 3
     m = Matcher(templates(rows), MatchConfig(), cal)
     far = per_comparison_far(0.005, 2)
-    assert m._thr_unmasked_probe[0] == pytest.approx(cal.threshold(UNMASKED, far, 1))
-    assert m._thr_unmasked_probe[1] == pytest.approx(cal.threshold(UNMASKED, far, 3))
+    assert m.row_thresholds(False)[0] == pytest.approx(cal.threshold(UNMASKED, far, 1))
+    assert m.row_thresholds(False)[1] == pytest.approx(cal.threshold(UNMASKED, far, 3))
 
 
 def test_someone_enrolled_only_in_a_mask_is_matched_mask_vs_mask():
     cal = calibration()
     m = Matcher(templates([(1, FULL, basis(0)), (2, MASKED_PHOTO, basis(1))]), MatchConfig(), cal)
     far = per_comparison_far(0.005, 2)
-    assert m._thr_masked_probe[1] == pytest.approx(cal.threshold(MASK_VS_MASK, far))
-    assert m._thr_unmasked_probe[1] == pytest.approx(cal.threshold(MASKED, far))
+    assert m.row_thresholds(True)[1] == pytest.approx(cal.threshold(MASK_VS_MASK, far))
+    assert m.row_thresholds(False)[1] == pytest.approx(cal.threshold(MASKED, far))
     hit = m.identify(basis(1)[None], np.array([True]))[0]
     assert hit.person_id == 2
 
@@ -241,9 +241,13 @@ def test_identify_scales_to_many_people_with_one_product():
 
 
 def test_shipped_calibration_covers_both_embedders_with_sane_thresholds():
-    sface = MODELS["sface"].version
-    fused = f"{sface}+{MODELS['mbf'].version}"
+    from kiosk.calibration import fused_cell
+    from kiosk.vision.pipeline import template_version
+
+    sface = template_version(MODELS["sface"].version)
+    fused = template_version(f"{MODELS['sface'].version}+{MODELS['mbf'].version}")
     assert {sface, fused} <= set(calibrated_versions())
+    assert fused_cell(UNMASKED) in load_calibration(sface).tails  # probes fused over a track
     for version, dim in ((sface, 128), (fused, 640)):
         cal = load_calibration(version)
         assert cal.mean.shape == (dim,) and cal.nap.shape[1] == dim
@@ -293,3 +297,45 @@ def test_each_sample_stores_one_template_marked_masked_or_not():
     assert [t.kind for t in bare.templates] == [FULL] and not bare.masked
     assert [t.kind for t in masked.templates] == [MASKED_PHOTO] and masked.masked
     assert np.array_equal(bare.templates[0].embedding, basis(0))
+
+
+def test_fused_probes_get_the_fused_tails_thresholds():
+    """A probe averaged from a track's frames is judged by the fused-probe tail (strangers' averages
+    score a little higher), and by the single-frame tail when the calibration has none."""
+    from kiosk.calibration import fused_cell
+
+    base = calibration()
+    tails = dict(base.tails)
+    tails[fused_cell(UNMASKED)] = {1: tail(0.36)}
+    tails[fused_cell(MASKED)] = {1: tail(0.31)}
+    cal = Calibration("test@1", tails, mean=np.zeros(DIM, np.float32))
+    m = Matcher(templates([(1, FULL, basis(0)), (2, FULL, basis(1))]), MatchConfig(), cal)
+    far = per_comparison_far(0.005, 2)
+    assert m.thresholds(False, fused=True) == pytest.approx(tails[fused_cell(UNMASKED)][1].threshold(far))
+    assert m.thresholds(False, fused=True) > m.thresholds(False)
+    assert m.thresholds(True, fused=True) > m.thresholds(True)
+    # A score between the two thresholds: accepted as one frame, not as a fused probe.
+    s = (m.thresholds(False) + m.thresholds(False, fused=True)) / 2
+    probe = unit(s * basis(0) + math.sqrt(1 - s**2) * basis(5))
+    one, fused = m.identify(np.stack([probe, probe]), np.array([False, False]), np.array([False, True]))
+    assert one.person_id == 1 and not fused.known and fused.threshold > one.threshold
+    # Without fused tails the single-frame ones apply.
+    plain = Matcher(m.templates, MatchConfig(), base)
+    assert plain.thresholds(False, fused=True) == pytest.approx(plain.thresholds(False))
+
+
+def test_own_mask_samples_are_used_only_when_switched_on():
+    """Someone enrolled bare and in their own mask: with use_masked_samples a masked probe that
+    looks like the masked sample (and not like the bare one) is matched mask-vs-mask."""
+    cal = calibration()
+    rows = [(1, FULL, basis(0)), (1, MASKED_PHOTO, basis(3)), (2, FULL, basis(1))]
+    probe = unit(0.8 * basis(3) + 0.6 * basis(7))
+    off = Matcher(templates(rows), MatchConfig(), cal).identify(probe[None], np.array([True]))[0]
+    assert not off.known
+    on_matcher = Matcher(templates(rows), MatchConfig(use_masked_samples=True), cal)
+    on = on_matcher.identify(probe[None], np.array([True]))[0]
+    far = per_comparison_far(0.005, 2)
+    assert on.person_id == 1 and on.threshold == pytest.approx(cal.threshold(MASK_VS_MASK, far))
+    # Unmasked probes never use the masked row.
+    bare = on_matcher.identify(probe[None], np.array([False]))[0]
+    assert not bare.known

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.vision.align import ARCFACE_112, align_face, similarity_transform
+from kiosk.vision.align import ARCFACE_112, align_mesh, similarity_transform
 from kiosk.vision.masks import MaskStyle, paint_mask
 
 
@@ -66,7 +66,7 @@ def test_several_faces_are_all_returned_largest_first(pipeline, astronaut_rgb):
 def test_painted_mask_covers_the_lower_face_only(astronaut_rgb, pipeline, seed):
     face = pipeline.analyze(astronaut_rgb)[0]
     masked = paint_mask(astronaut_rgb, face.landmarks, MaskStyle.random(np.random.default_rng(seed)))
-    diff = np.abs(align_face(masked, face.landmarks).astype(int) - face.aligned.astype(int)).sum(axis=2)
+    diff = np.abs(align_mesh(masked, face.mesh).astype(int) - face.aligned.astype(int)).sum(axis=2)
     assert diff[90:110, 40:72].mean() > 20  # mouth and chin are covered
     assert diff[36:52, 30:82].mean() < 2  # the eyes are not
 

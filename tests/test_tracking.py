@@ -194,3 +194,21 @@ def test_a_near_miss_with_a_mask_is_passed_on_until_someone_is_named():
     assert not later.ask_to_unmask  # the latest look was a plain stranger
     named = vote_identity([near, vote(A), vote(A)], CFG)
     assert named.known and not named.ask_to_unmask
+
+
+def test_a_track_fuses_its_best_frames_and_starts_again_when_the_mask_comes_off():
+    tracker = Tracker(TrackerConfig(fuse_frames=3))
+    (tid,) = tracker.update(np.array([box(0)]), 0.0)
+    e = np.eye(4, dtype=np.float32)
+    v, n = tracker.fuse(tid, e[0], 0.9, masked=True)
+    assert n == 1 and v == pytest.approx(e[0])
+    tracker.fuse(tid, e[1], 0.3, masked=True)
+    tracker.fuse(tid, e[2], 0.6, masked=True)
+    v, n = tracker.fuse(tid, e[3], 0.1, masked=True)  # the worst of four is left out
+    assert n == 3 and v[3] == 0
+    weights = np.array([0.9, 0.3, 0.6])
+    assert v[:3] == pytest.approx(weights / np.linalg.norm(weights))
+    v, n = tracker.fuse(tid, e[3], 0.5, masked=False)  # the mask came off: a bare face, alone
+    assert n == 1 and v == pytest.approx(e[3])
+    tracker.forget_identities()
+    assert tracker.fuse(tid, e[0], 0.5, masked=False)[1] == 1

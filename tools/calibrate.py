@@ -40,6 +40,7 @@ from kiosk.calibration import (
     UNMASKED,
     Calibration,
     ImpostorTail,
+    fused_cell,
     per_comparison_far,
 )
 from kiosk.evaluation import FaceCache, default_data_dir, person_photos
@@ -49,6 +50,7 @@ from kiosk.vision.embedders import l2_normalise
 
 CAL_SEED = 301  # painted masks of the calibration probes (eval uses another seed)
 SIZES = (1, 2, 3, 5)  # photos per template
+FUSED_PROBE = 3  # photos averaged into a fused probe (kiosk.calibration.FUSED_PROBE_FRAMES)
 P_U = 0.01  # the GPD models exceedances above the impostor 99th percentile
 QUANTILE_FARS = (0.5, 0.2, 0.1, 0.05, 0.02)
 
@@ -114,6 +116,35 @@ def calibrate_view(view: View, cache: FaceCache, lfw: Path, people: list[str], a
             cells[cell][str(k)] = fit_tail(scores).to_dict()
             print(f"  {view.name} {cell:<13} k={k}: {len(rows)} people, {len(scores):,} impostor scores",
                   flush=True)
+    # Probes fused from FUSED_PROBE photos of one person (a track's best frames, averaged): vs
+    # templates of k photos. Video frames of one track are far more alike than different photos,
+    # so these tails are an upper bound for the fused probes the live window makes.
+    fused_people = [i for i, name in enumerate(people) if len(photos[name]) >= FUSED_PROBE + 1]
+    for cell, masked in ((UNMASKED, False), (MASKED, True)):
+        ids, vecs = [], []
+        for i in fused_people:
+            rels = photos[people[i]][-FUSED_PROBE:]
+            faces = [(cache.masked_face(r) if masked else cache.face(r)) for r in rels]
+            faces = [f for f in faces if f is not None]
+            if len(faces) == FUSED_PROBE:
+                ids.append(i)
+                vecs.append(l2_normalise(view.take(np.stack([f.embedding for f in faces])).mean(0)[None])[0])
+        probe_ids, probes = np.array(ids), np.stack(vecs)
+        for k in SIZES:
+            tids, tvecs = [], []
+            for i, name in enumerate(people):
+                faces = [cache.face(rel) for rel in photos[name][:k]]
+                faces = [f for f in faces if f is not None]
+                if len(faces) == k:
+                    tids += [i] * k
+                    tvecs += [f.embedding for f in faces]
+            templates = TemplateSet(view.version, np.array(tids, np.int64), np.array([FULL] * len(tids)),
+                                    view.take(np.stack(tvecs)))
+            matcher = Matcher(templates, calibration=adapter)
+            scores = impostor_scores(matcher, probes, masked, probe_ids, np.unique(tids))
+            cells.setdefault(fused_cell(cell), {})[str(k)] = fit_tail(scores).to_dict()
+            print(f"  {view.name} {fused_cell(cell):<13} k={k}: {len(probes)} fused probes, "
+                  f"{len(scores):,} impostor scores", flush=True)
     # Mask vs mask: templates from masked photos (each person's masked probe photo; only other
     # people's probes are compared with it).
     templates = TemplateSet(view.version, hidden_ids.astype(np.int64), np.array([MASKED_PHOTO] * len(hidden_ids)),
@@ -151,7 +182,7 @@ def main() -> None:
     from train_nap import REDETECT_SEEDS, collect_pairs, fit_adapter, save_adapter
 
     from kiosk.config import VisionConfig
-    from kiosk.vision.pipeline import FacePipeline
+    from kiosk.vision.pipeline import FacePipeline, template_version
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(default_data_dir()))
@@ -168,7 +199,7 @@ def main() -> None:
     sface = pipeline.embedding.models[0]
     sface_dim = sface.dim
     views = [
-        View("sface", sface.version, lambda v: l2_normalise(np.asarray(v)[..., :sface_dim])),
+        View("sface", template_version(sface.version), lambda v: l2_normalise(np.asarray(v)[..., :sface_dim])),
         View("sface+mbf", pipeline.model_version, lambda v: np.asarray(v, np.float32)),
     ]
     cache = FaceCache(pipeline, lfw / "images", seed=CAL_SEED)

@@ -31,9 +31,11 @@ import numpy as np  # noqa: E402
 
 from kiosk.errors import ImageError  # noqa: E402
 from kiosk.imageio import load_rgb  # noqa: E402
-from kiosk.vision.align import align_face  # noqa: E402
+from kiosk.vision.align import align_mesh  # noqa: E402
 from kiosk.vision.detectors import create_detector  # noqa: E402
+from kiosk.vision.landmarks import FaceMesh  # noqa: E402
 from kiosk.vision.masks import MaskClassifier, MaskStyle, mask_features, paint_mask  # noqa: E402
+from kiosk.vision.pipeline import MIN_FACE_PROB  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 TRAINING_CLIPS = ("head-pose-face-detection-female-and-male.gif", "head-pose-face-detection-female.gif",
@@ -51,10 +53,33 @@ def _largest(found) -> int:
     return int(np.argmax(areas))
 
 
+class _Aligner:
+    """Detector boxes -> face mesh -> the pipeline's alignment (faces whose landmarks fail are skipped)."""
+
+    def __init__(self, still: bool) -> None:
+        self.detector = create_detector("mediapipe", still=still)
+        self.mesh = FaceMesh()
+
+    def faces(self, rgb: np.ndarray, largest_only: bool = True, min_px: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(aligned crop, 5 points) of the largest face, or of every face at least `min_px` wide."""
+        found = self.detector.detect(rgb)
+        if not len(found):
+            return []
+        rows = [_largest(found)] if largest_only else range(len(found))
+        out = []
+        for i in rows:
+            if found.xyxy[i, 2] - found.xyxy[i, 0] < min_px:
+                continue
+            m = self.mesh.landmarks(rgb, found.xyxy[i], found.keypoints[i][:2])
+            if m.face_prob >= MIN_FACE_PROB:
+                out.append((align_mesh(rgb, m.points), m.five()))
+        return out
+
+
 def collect(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Aligned crops and their groups: neg, syn (synthetic masks), real (masked-real), clip (video)."""
-    still = create_detector("mediapipe", still=True)
-    live = create_detector("mediapipe")
+    still = _Aligner(still=True)
+    live = _Aligner(still=False)
     ident = json.loads((DATA / "lfw-dev" / "identification.json").read_text())
     neg, syn, person, syn_person = [], [], [], []
     for name in sorted(ident):
@@ -63,16 +88,16 @@ def collect(rng: np.random.Generator) -> dict[str, np.ndarray]:
                 rgb = load_rgb(DATA / "lfw-dev" / "images" / rel)
             except ImageError:
                 continue
-            found = still.detect(rgb)
-            if not len(found):
+            clean = still.faces(rgb)
+            if not clean:
                 continue
-            kps = found.keypoints[_largest(found)]
-            neg.append(align_face(rgb, kps))
+            crop, five = clean[0]
+            neg.append(crop)
             person.append(name)
-            masked = paint_mask(rgb, kps, MaskStyle.random(rng), rng)
-            found_m = live.detect(masked)  # detect again: landmarks on masked faces are noisier
-            if len(found_m):
-                syn.append(align_face(masked, found_m.keypoints[_largest(found_m)]))
+            masked = paint_mask(rgb, five, MaskStyle.random(rng), rng)
+            found_m = live.faces(masked)  # detect again: landmarks on masked faces are noisier
+            if found_m:
+                syn.append(found_m[0][0])
                 syn_person.append(name)
     real, photo = [], []
     for folder in sorted((DATA / "masked-real").iterdir()):
@@ -83,9 +108,9 @@ def collect(rng: np.random.Generator) -> dict[str, np.ndarray]:
                 rgb = load_rgb(file)
             except ImageError:
                 continue
-            found = still.detect(rgb)
-            if len(found):
-                real.append(align_face(rgb, found.keypoints[_largest(found)]))
+            found = still.faces(rgb)
+            if found:
+                real.append(found[0][0])
                 photo.append(f"{folder.name}/{file.name}")
     clip_faces, clip_names = [], []
     for clip in TRAINING_CLIPS:
@@ -95,11 +120,9 @@ def collect(rng: np.random.Generator) -> dict[str, np.ndarray]:
             if not ok:
                 break
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            found = live.detect(rgb)
-            for i in range(len(found)):
-                if found.xyxy[i, 2] - found.xyxy[i, 0] >= 40:
-                    clip_faces.append(align_face(rgb, found.keypoints[i]))
-                    clip_names.append(clip)
+            for crop, _ in live.faces(rgb, largest_only=False, min_px=40):
+                clip_faces.append(crop)
+                clip_names.append(clip)
         capture.release()
     return {
         "neg": np.array(neg), "neg_group": np.array(person),

@@ -53,7 +53,7 @@ from kiosk.enrollment_job import (
     save_enrollment,
 )
 from kiosk.gallery.store import Gallery, now_iso
-from kiosk.guided_capture import DEFAULT_STEPS, CaptureSettings, CaptureStep, GuidedCapture
+from kiosk.guided_capture import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
 from kiosk.live import FrameResult
 from kiosk.photo_import import IMAGE_SUFFIXES, PhotoCheck, check_photo, image_files
 from ui.enrollment_widgets import (
@@ -111,7 +111,7 @@ class EnrollmentDialog(QDialog):
         require_pin: bool = True,
         admin_pin: AdminPin | None = None,
         capture_settings: CaptureSettings | None = None,
-        steps: tuple[CaptureStep, ...] = DEFAULT_STEPS,
+        steps: tuple[CaptureStep, ...] | None = None,
     ) -> None:
         super().__init__(parent)
         self.worker = worker
@@ -121,7 +121,7 @@ class EnrollmentDialog(QDialog):
         self.person = gallery.get_person(person_id) if person_id is not None else None
         self._own_runner = None if (runner or worker) else PipelineThread(config)
         self.runner: ModelRunner = runner or worker or self._own_runner
-        self.capture = GuidedCapture(steps, capture_settings)
+        self.capture = GuidedCapture(steps or capture_plan(config.match.use_masked_samples), capture_settings)
         self.photos: list[PhotoEntry] = []
         self.saved_person_id: int | None = None
         self.enroll_seconds: float | None = None

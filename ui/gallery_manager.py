@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.admin_pin import AdminPin
 from kiosk.config import Config
-from kiosk.enrollment import templates_for_aligned
+from kiosk.enrollment import templates_for_crops
 from kiosk.errors import KioskError
 from kiosk.gallery.archive import export_people, import_people
 from kiosk.gallery.store import Gallery, Person
@@ -495,7 +495,7 @@ class GalleryManager(QDialog):
 
         def job(pipeline) -> int:
             return import_people(gallery, path, pipeline.model_version,
-                                 reembed=lambda aligned, masked: templates_for_aligned(pipeline, aligned, masked))
+                                 reembed=lambda aligned, crop, masked: templates_for_crops(pipeline, aligned, crop, masked))
 
         self._relay.watch(self._model_runner().run_on_worker(job),
                           lambda n: self._done(f"Imported {n} people from {Path(path).name}.", changed=True),

@@ -18,11 +18,13 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from kiosk.capture import CameraState, CameraStatus
 from kiosk.live import FrameResult, RateMeter, TrackedFace
 from kiosk.sources import Frame
+from kiosk.vision.types import RejectedFace
 
 KNOWN = QColor("#2ea043")
 UNKNOWN = QColor("#f85149")
 MASKED = QColor("#d29922")  # masked and not (yet) named: the uncertain case
 PENDING = QColor("#b0b7c0")
+REJECTED_HINT = "turn to the camera"  # a face the landmarks could not align (kiosk.vision.pipeline)
 MASK_BADGE = QColor("#1f6feb")
 HINT = QColor("#ffd33d")
 # Results older than this (relative to the frame on screen) are not drawn: boxes that
@@ -188,6 +190,8 @@ class VideoWidget(QWidget):
                 boxes += 1
                 if face.identity.known and face.identity.name:
                     names.append(face.identity.name)
+            for rejected in result.rejected:
+                self._draw_rejected(painter, rejected, target, scale)
         text = self.status_text()
         if text:
             self._draw_banner(painter, text, centre=False)
@@ -238,6 +242,22 @@ class VideoWidget(QWidget):
                 painter.setPen(HINT)
                 painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
                 y += pill.height() + 2
+
+    def _draw_rejected(self, painter: QPainter, face: RejectedFace, target: QRectF, scale: float) -> None:
+        """A face that could not be aligned: a dashed grey box and the hint, never a name."""
+        x1, y1, x2, y2 = (float(v) for v in face.box)
+        rect = QRectF(target.x() + x1 * scale, target.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
+        painter.setPen(QPen(PENDING, 2, Qt.PenStyle.DashLine))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect, 4, 4)
+        if self.show_hints:
+            painter.setFont(self._small)
+            small = QFontMetrics(self._small)
+            text = REJECTED_HINT
+            pill = QRectF(rect.left(), rect.bottom() + 3, small.horizontalAdvance(text) + 10, small.height() + 4)
+            painter.fillRect(pill, QColor(0, 0, 0, 170))
+            painter.setPen(HINT)
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
 
     def status_text(self) -> str:
         """The banner shown over the video ('' while the camera is live)."""

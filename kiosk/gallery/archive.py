@@ -15,9 +15,10 @@ from kiosk.gallery.schema import SCHEMA_VERSION
 from kiosk.gallery.store import Gallery, NewSample, NewTemplate, decode_png, encode_png, now_iso
 
 FORMAT = "face-kiosk-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: samples carry their loose face crop ("face_file")
 
-ReEmbed = Callable[[np.ndarray, bool], list[NewTemplate]]
+# (aligned crop, loose face crop or None, masked) -> (templates, the loose crop they came from)
+ReEmbed = Callable[[np.ndarray, np.ndarray | None, bool], tuple[list[NewTemplate], np.ndarray]]
 
 
 def export_people(gallery: Gallery, path: str | Path, person_ids: list[int] | None = None) -> int:
@@ -29,15 +30,20 @@ def export_people(gallery: Gallery, path: str | Path, person_ids: list[int] | No
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for person in people:
             samples = []
+            crops = {s.id: s.face_crop for s in gallery.all_samples() if s.person_id == person.id}
             for sample_id, aligned, source, quality, masked in gallery.samples(person.id):
                 name = f"samples/{person.id}_{sample_id}.png"
                 zf.writestr(name, encode_png(aligned))
+                face_file = None
+                if crops.get(sample_id) is not None:
+                    face_file = f"faces/{person.id}_{sample_id}.png"
+                    zf.writestr(face_file, encode_png(crops[sample_id]))
                 rows = gallery._conn.execute(
                     "SELECT kind, model_version, embedding, quality FROM templates WHERE sample_id=?",
                     (sample_id,),
                 ).fetchall()
                 samples.append({
-                    "file": name, "source": source, "quality": quality, "masked": masked,
+                    "file": name, "face_file": face_file, "source": source, "quality": quality, "masked": masked,
                     "templates": [
                         {"kind": k, "model_version": v, "embedding": base64.b64encode(e).decode(), "quality": q}
                         for k, v, e, q in rows
@@ -86,6 +92,7 @@ def import_people(gallery: Gallery, path: str | Path, model_version: str, reembe
             samples = []
             for s in rec["samples"]:
                 aligned = decode_png(zf.read(s["file"]))
+                face_crop = decode_png(zf.read(s["face_file"])) if s.get("face_file") else None
                 own = [t for t in s["templates"] if t["model_version"] == model_version]
                 if own:
                     templates = [
@@ -93,14 +100,14 @@ def import_people(gallery: Gallery, path: str | Path, model_version: str, reembe
                         for t in own
                     ]
                 elif reembed is not None:
-                    templates = reembed(aligned, bool(s["masked"]))
+                    templates, face_crop = reembed(aligned, face_crop, bool(s["masked"]))
                 else:
                     found = sorted({t["model_version"] for t in s["templates"]})
                     raise GalleryError(
                         f"{path}: templates were made by {', '.join(found) or 'no model'}, not {model_version}; "
                         "import with --reembed to make new ones from the exported photos"
                     )
-                samples.append(NewSample(aligned, templates, s["source"], s["quality"], bool(s["masked"])))
+                samples.append(NewSample(aligned, templates, s["source"], s["quality"], bool(s["masked"]), face_crop))
             staged.append((rec, samples))
     with gallery._transaction():
         stamp = now_iso()

@@ -1,11 +1,12 @@
-"""Gallery schema and its migrations. Version 1 is the first release."""
+"""Gallery schema and its migrations. Version 1 is the first release; version 2 keeps each
+sample's loose face crop, so templates can be re-made after a landmark or embedder change."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -73,6 +74,12 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    # The upright loose crop the face mesh ran on (256x256 PNG); NULL for samples enrolled
+    # before version 2, which only kept their aligned 112x112 crop.
+    conn.execute("ALTER TABLE samples ADD COLUMN face_png BLOB")
+
+
 # MIGRATIONS[i] takes a database from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 assert len(MIGRATIONS) == SCHEMA_VERSION

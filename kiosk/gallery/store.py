@@ -62,6 +62,18 @@ class NewSample:
     source: str = ""
     quality: float = 0.0
     masked: bool = False
+    face_crop: np.ndarray | None = None  # 256x256x3 upright loose crop (to align again later)
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    """A sample as stored: what re-embedding needs."""
+
+    id: int
+    person_id: int
+    aligned: np.ndarray  # 112x112x3
+    face_crop: np.ndarray | None  # 256x256x3; None for samples from before schema version 2
+    masked: bool
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,16 @@ def _unit_vector(embedding: np.ndarray | None) -> np.ndarray:
     if not vec.size or not np.isfinite(vec).all() or norm < 1e-6:
         raise GalleryError("refusing an empty or invalid template (nothing was saved)")
     return vec / norm
+
+
+def mismatch_message(where: object, others: dict[str, int], model_version: str) -> str:
+    """One line for a gallery whose templates were made by another model or alignment."""
+    embedder = model_version.split("/")[0]
+    if any(v.split("/")[0] == embedder for v in others):
+        return (f"{where}: the gallery's templates were made by an earlier face-kiosk (its face alignment "
+                f"changed since); run `face-kiosk people reembed` to re-make them from the stored photos")
+    return (f"{where}: the gallery's templates were made by {', '.join(others)}, not by {model_version}; "
+            "re-embed them (face-kiosk people reembed) or switch model")
 
 
 _PERSON_FIELDS = ("name", "company", "host", "notes", "consent_at", "consent_text", "retention_until")
@@ -220,10 +242,11 @@ class Gallery:
     def _insert_samples(self, person_id: int, samples: list[NewSample], model_version: str, stamp: str) -> None:
         for sample in samples:
             cur = self._conn.execute(
-                "INSERT INTO samples(person_id, aligned_png, source, quality, masked, created_at)"
-                " VALUES (?,?,?,?,?,?)",
-                (person_id, encode_png(sample.aligned), sample.source, float(sample.quality),
-                 int(sample.masked), stamp),
+                "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (person_id, encode_png(sample.aligned),
+                 None if sample.face_crop is None else encode_png(sample.face_crop), sample.source,
+                 float(sample.quality), int(sample.masked), stamp),
             )
             sample_id = int(cur.lastrowid)
             for tpl in sample.templates:
@@ -350,10 +373,7 @@ class Gallery:
                 (model_version,),
             ).fetchall()
             if not rows and others:
-                raise ModelMismatchError(
-                    f"{self.path}: the gallery's templates were made by {', '.join(others)}, not by "
-                    f"{model_version}; re-embed them (face-kiosk people reembed) or switch model"
-                )
+                raise ModelMismatchError(mismatch_message(self.path, others, model_version))
             names = dict(self._conn.execute("SELECT id, name FROM people").fetchall())
         if rows:
             dim = rows[0][2]
@@ -369,10 +389,17 @@ class Gallery:
             self._cache[model_version] = result
         return result
 
-    def replace_templates(self, model_version: str, per_sample: dict[int, list[NewTemplate]]) -> None:
-        """Swap in templates of `model_version` for the given samples (re-embedding), atomically."""
+    def replace_templates(self, model_version: str, per_sample: dict[int, list[NewTemplate]],
+                          crops: dict[int, np.ndarray] | None = None) -> None:
+        """Swap in templates of `model_version` for the given samples (re-embedding), atomically.
+
+        Templates of every other version go (they can never be compared with these); `crops`
+        stores re-made loose face crops for samples that had none.
+        """
         stamp = now_iso()
         with self._transaction():
+            for sample_id, crop in (crops or {}).items():
+                self._conn.execute("UPDATE samples SET face_png=? WHERE id=?", (encode_png(crop), sample_id))
             self._conn.execute("DELETE FROM templates WHERE model_version != ?", (model_version,))
             for sample_id, templates in per_sample.items():
                 person_id, source = self._conn.execute(
@@ -391,11 +418,21 @@ class Gallery:
                     )
         self._cache.clear()
 
-    def all_samples(self) -> list[tuple[int, int, np.ndarray, bool]]:
-        """(sample id, person id, aligned crop, masked) for every sample (for re-embedding)."""
+    def all_samples(self) -> list[StoredSample]:
+        """Every sample's crops (for re-embedding), oldest first."""
         with self._lock:
-            rows = self._conn.execute("SELECT id, person_id, aligned_png, masked FROM samples ORDER BY id").fetchall()
-        return [(r[0], r[1], decode_png(r[2]), bool(r[3])) for r in rows]
+            rows = self._conn.execute(
+                "SELECT id, person_id, aligned_png, face_png, masked FROM samples ORDER BY id").fetchall()
+        return [StoredSample(r[0], r[1], decode_png(r[2]), None if r[3] is None else decode_png(r[3]), bool(r[4]))
+                for r in rows]
+
+    def people_without(self, model_version: str) -> int:
+        """People who have templates, but none of `model_version` (enrolled by an earlier version)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT count(DISTINCT person_id) FROM templates WHERE person_id NOT IN"
+                " (SELECT person_id FROM templates WHERE model_version=?)", (model_version,)).fetchone()
+        return int(row[0])
 
     # -- visits ----------------------------------------------------------------------
 

@@ -2,9 +2,8 @@
 
 - `mediapipe` (default): MediaPipe's BlazeFace *and* YuNet on the whole frame, merged. BlazeFace
   alone misses many masked faces (74-84% found on masked-real), YuNet alone misses others; a face
-  counts when either is confident, or when both see it at a lower score. Landmarks are YuNet's 5
-  ArcFace points (BlazeFace has no mouth corners, which misaligns masked faces): from the
-  whole-frame YuNet box when it overlaps, else from YuNet run on the face crop.
+  counts when either is confident, or when both see it at a lower score. Detectors give boxes
+  and rough points; the landmarks that align a face come from the face mesh.
   `still=True` (photos: enrolment, import, CLI) also runs the other BlazeFace range, which
   finds close-up faces that full-range misses, for ~2-5 ms more.
 - `yunet`: YuNet alone on the whole frame.
@@ -89,29 +88,6 @@ class YuNetDetector:
         kps = faces[:, 4:14].reshape(-1, 5, 2)
         return Detections(
             (xyxy * unscale).astype(np.float32), faces[:, 14].astype(np.float32), (kps * unscale).astype(np.float32)
-        )
-
-    def refine(self, rgb: np.ndarray, box: np.ndarray, crop_side: int = 192) -> Detections:
-        """Run YuNet on an enlarged square crop around `box`; results in frame pixels."""
-        x1, y1, x2, y2 = box
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        half = max(x2 - x1, y2 - y1) * 0.9
-        sx, sy = int(round(cx - half)), int(round(cy - half))
-        side = int(round(2 * half))
-        if side < 8:
-            return Detections.empty()
-        # Pad so faces at the border keep a centred crop.
-        pad = side
-        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        crop = padded[sy + pad : sy + pad + side, sx + pad : sx + pad + side]
-        scale = crop_side / side
-        crop = cv2.resize(crop, (crop_side, crop_side), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        found = self._run(crop, 1.0 / scale)
-        if not len(found):
-            return found
-        offset = np.array([sx, sy], np.float32)
-        return Detections(
-            found.xyxy + np.tile(offset, 2), found.score, found.keypoints + offset
         )
 
 
@@ -205,34 +181,28 @@ def fuse(candidates: list[tuple[Detections, float]], agree: float) -> list[list[
 
 
 class MediaPipeDetector:
-    """BlazeFace and YuNet on the whole frame, merged; YuNet's 5 landmarks for every face."""
+    """BlazeFace and YuNet on the whole frame, merged into one box per face.
+
+    Boxes only matter here: the landmarks for alignment come from the face mesh
+    (kiosk.vision.landmarks). Each face keeps its detector's 5 rough points (YuNet's, or
+    BlazeFace's turned into 5), whose eyes set the rotation of the mesh's first crop.
+    """
 
     def __init__(
         self,
         model: str = "mediapipe-full",
-        score_threshold: float | None = None,
-        refiner: YuNetDetector | None = None,
-        fallback: bool = True,
-        merge: bool = True,
         still: bool = False,
         rule: FusionRule | None = None,
         min_side: int = 640,
     ) -> None:
         self.rule = rule or FusionRule()
-        if score_threshold is not None:
-            self.rule = FusionRule(score_threshold, self.rule.strong_yunet, self.rule.agree)
-        self.merge = merge
-        low = min(self.rule.agree, self.rule.strong_blazeface) if merge else self.rule.strong_blazeface
+        low = min(self.rule.agree, self.rule.strong_blazeface)
         self._blazeface = [BlazeFace(model, low)]
         if still:
             other = "mediapipe-short" if model == "mediapipe-full" else "mediapipe-full"
             self._blazeface.append(BlazeFace(other, low))
-        yunet_low = min(self.rule.agree, self.rule.strong_yunet)
-        # Whole-frame YuNet (upscales small images) and a second net for face crops, so the
-        # two input sizes do not make one net re-plan on every frame.
-        self._yunet = YuNetDetector(score_threshold=yunet_low, min_side=min_side)
-        self._refiner = refiner or YuNetDetector(score_threshold=0.3)
-        self._fallback = fallback
+        # Whole-frame YuNet, upscaling small images (its smallest anchors are ~10 px).
+        self._yunet = YuNetDetector(score_threshold=min(self.rule.agree, self.rule.strong_yunet), min_side=min_side)
 
     def close(self) -> None:
         """Release MediaPipe's graphs now rather than at interpreter exit."""
@@ -240,14 +210,12 @@ class MediaPipeDetector:
             blaze.close()
 
     def detect_blazeface(self, rgb: np.ndarray) -> Detections:
-        """The primary BlazeFace alone: boxes and its 6 keypoints (no refinement)."""
+        """The primary BlazeFace alone: boxes and its 6 keypoints (for the benchmark)."""
         found = self._blazeface[0].detect(rgb)
         return found.take(np.flatnonzero(found.score >= self.rule.strong_blazeface))
 
     def detect(self, rgb: np.ndarray) -> Detections:
-        """Merged BlazeFace + YuNet faces with 5 landmarks, best first."""
-        if not self.merge:
-            return self._detect_fallback(rgb)
+        """Merged BlazeFace + YuNet faces with 5 rough points each, best first."""
         blaze = [b.detect(rgb) for b in self._blazeface]
         yunet = self._yunet.detect(rgb)
         candidates = [(d, self.rule.strong_blazeface) for d in blaze] + [(yunet, self.rule.strong_yunet)]
@@ -262,35 +230,13 @@ class MediaPipeDetector:
                 kps.append(yunet.keypoints[best])
                 continue
             src, i = group[0]
-            box, points = self._landmarks(rgb, candidates[src][0].xyxy[i], candidates[src][0].keypoints[i])
-            boxes.append(box)
-            kps.append(points)
+            boxes.append(candidates[src][0].xyxy[i])
+            kps.append(five_from_blazeface(candidates[src][0].keypoints[i]))
         if not boxes:
             return Detections.empty()
         order = np.argsort(-np.asarray(scores), kind="stable")
         return Detections(np.asarray(boxes, np.float32)[order], np.asarray(scores, np.float32)[order],
                           np.asarray(kps, np.float32)[order])
-
-    def _landmarks(self, rgb: np.ndarray, box: np.ndarray, kps6: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """YuNet's box and 5 points on the crop around a BlazeFace box, else BlazeFace's estimate."""
-        refined = self._refiner.refine(rgb, box)
-        if len(refined):
-            best = int(np.argmax(_iou(box[None], refined.xyxy)[0]))
-            if _iou(box[None], refined.xyxy[best : best + 1])[0, 0] > SAME_FACE_IOU:
-                return refined.xyxy[best], refined.keypoints[best]
-        return box, five_from_blazeface(kps6)
-
-    def _detect_fallback(self, rgb: np.ndarray) -> Detections:
-        """The older rule, kept for comparison: BlazeFace, and YuNet only when it finds nothing."""
-        coarse = self.detect_blazeface(rgb)
-        if not len(coarse):
-            if not self._fallback:
-                return Detections.empty()
-            found = self._yunet.detect(rgb)
-            return found.take(np.flatnonzero(found.score >= self.rule.strong_yunet))
-        pairs = [self._landmarks(rgb, coarse.xyxy[i], coarse.keypoints[i]) for i in range(len(coarse))]
-        return Detections(np.asarray([p[0] for p in pairs], np.float32), coarse.score.copy(),
-                          np.asarray([p[1] for p in pairs], np.float32))
 
 
 def _close_quietly(detector) -> None:

@@ -64,16 +64,37 @@ class FaceAnalysis:
 
     box: np.ndarray  # (4,) x1, y1, x2, y2
     det_score: float
-    landmarks: np.ndarray  # (5, 2)
+    landmarks: np.ndarray  # (5, 2): eye centres, nose tip, mouth corners (from the mesh)
     aligned: np.ndarray  # 112x112x3 RGB uint8
     masked: bool
     mask_score: float
     embedding: np.ndarray  # (D,) float32, L2-normalised
     quality: Quality
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    mesh: np.ndarray | None = None  # (478, 3) face-mesh points in image pixels (what aligned it)
+    face_prob: float = 1.0  # the mesh's confidence that its crop shows a face
+    face_crop: np.ndarray | None = None  # (256, 256, 3) upright loose crop the mesh ran on
 
     @property
     def area(self) -> float:
         """Box area in pixels, to pick the largest face."""
         x1, y1, x2, y2 = self.box
         return float(max(0.0, x2 - x1) * max(0.0, y2 - y1))
+
+
+@dataclass(frozen=True)
+class RejectedFace:
+    """A detected face that was not aligned (its landmarks failed), and why."""
+
+    box: np.ndarray  # (4,) x1, y1, x2, y2
+    det_score: float
+    face_prob: float
+    reason: str  # one line for the CLI and the live window's hint
+
+
+@dataclass(frozen=True)
+class FrameFaces:
+    """What the pipeline made of one image: faces ready to match, and faces it had to skip."""
+
+    faces: list[FaceAnalysis]
+    rejected: list[RejectedFace] = field(default_factory=list)
