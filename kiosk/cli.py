@@ -72,7 +72,7 @@ def _image_list(images: list[str], list_file: str | None) -> Iterator[str]:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Enroll photos of one named person, or one person per subfolder of --from-dir."""
-    from kiosk.enrollment import sample_from_image
+    from kiosk.enrollment.samples import sample_from_image
     from kiosk.gallery import Gallery
 
     if bool(args.name) == bool(args.from_dir):
@@ -129,9 +129,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 def cmd_identify(args: argparse.Namespace) -> int:
     """1:N identification of every face in each image."""
+    from kiosk.capture.images import load_rgb
     from kiosk.gallery import Gallery
-    from kiosk.imageio import load_rgb
-    from kiosk.recognizer import Recognizer
+    from kiosk.recognition.recognizer import Recognizer
 
     config = _config(args)
     db = _db_path(args)
@@ -169,8 +169,8 @@ def cmd_identify(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """1:1 verification of image pairs (largest face in each image)."""
-    from kiosk.imageio import load_rgb
-    from kiosk.matching import verify_pair
+    from kiosk.capture.images import load_rgb
+    from kiosk.recognition.matching import verify_pair
 
     config = _config(args)
     pipeline = _pipeline(config)
@@ -251,7 +251,7 @@ def cmd_people(args: argparse.Namespace) -> int:
             gallery.remove_person(p.id)
             print(f"removed {p.name} (id {p.id}) with all their samples, templates and visits")
         elif args.action == "reembed":
-            from kiosk.enrollment import reembed_gallery
+            from kiosk.enrollment.samples import reembed_gallery
 
             report = reembed_gallery(_pipeline(_config(args)), gallery)
             old = f" ({report.from_old_crops} from an earlier version's crops)" if report.from_old_crops else ""
@@ -277,7 +277,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Add the people of an export to the gallery."""
-    from kiosk.enrollment import templates_for_crops
+    from kiosk.enrollment.samples import templates_for_crops
     from kiosk.gallery import Gallery
     from kiosk.gallery.archive import import_people
 
@@ -292,7 +292,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Accuracy on ../shared/data at the app's own thresholds."""
-    from kiosk.evaluation import main_eval
+    from kiosk.diagnostics.evaluation import main_eval
 
     return main_eval(args, _config(args))
 
@@ -304,7 +304,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if live is None:
             raise KioskError("bench --live runs the desktop app's worker: use the `face-kiosk` command")
         return int(live(args, _config(args)) or 0)
-    from kiosk.benchmark import main_bench
+    from kiosk.diagnostics.benchmark import main_bench
 
     return main_bench(args, _config(args))
 
@@ -319,7 +319,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def cmd_self_test(args: argparse.Namespace) -> int:
     """Check models, pipeline and database on a bundled photo."""
-    from kiosk.selftest import run_self_test
+    from kiosk.diagnostics.selftest import run_self_test
 
     return run_self_test(args)
 

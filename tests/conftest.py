@@ -35,6 +35,6 @@ def pipeline():
 @pytest.fixture(scope="session")
 def astronaut_rgb() -> np.ndarray:
     """NASA's public-domain portrait (vendored), as RGB."""
-    from kiosk.imageio import load_rgb
+    from kiosk.capture.images import load_rgb
 
     return load_rgb(ASTRONAUT)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.sources import FrameSource, SourceError
+from kiosk.capture.sources import FrameSource, SourceError
 
 
 class ScriptedSource(FrameSource):
@@ -55,7 +55,7 @@ class ScriptedSource(FrameSource):
 
 def clip_frames(path: Path, indices: list[int] | None = None) -> list[np.ndarray]:
     """RGB frames of a clip (all, or the given indices)."""
-    from kiosk.sources import open_source
+    from kiosk.capture.sources import open_source
 
     frames = []
     with open_source(str(path), loop=False) as source:
@@ -66,7 +66,7 @@ def clip_frames(path: Path, indices: list[int] | None = None) -> list[np.ndarray
 
 def enroll_from_frames(pipeline, gallery, name: str, frames: list[np.ndarray]) -> int:
     """Enroll the largest face of each frame as one person; returns the person id."""
-    from kiosk.enrollment import make_sample, pick_enrollment_face
+    from kiosk.enrollment.samples import make_sample, pick_enrollment_face
 
     samples = [make_sample(pipeline, pick_enrollment_face(pipeline.analyze(rgb))) for rgb in frames]
     return gallery.add_person(name, samples, pipeline.model_version)

@@ -42,7 +42,7 @@ CEILINGS = {
 @pytest.fixture(scope="module")
 def numbers(tmp_path_factory):
     from kiosk.config import Config
-    from kiosk.evaluation import main_eval
+    from kiosk.diagnostics.evaluation import main_eval
 
     shared("lfw-dev", "identification.json")
     shared("masked-real")

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinError, PinPolicy, format_wait
 from kiosk.gallery import Gallery
+from kiosk.gallery.admin_pin import (
+    HASH_KEY,
+    LOCKOUT_KEY,
+    AdminPin,
+    PinError,
+    PinPolicy,
+    format_wait,
+)
 
 # Cheap scrypt for tests; the policy stores its cost with the hash.
 FAST = PinPolicy(scrypt_n=2**10)

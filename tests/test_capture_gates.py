@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import shared
 
-from kiosk.capture_gates import Gate, GateConfig, Pose, check_face, check_frame
-from kiosk.guided_capture import CaptureSettings, CaptureStep, GuidedCapture
+from kiosk.enrollment.gates import Gate, GateConfig, Pose, check_face, check_frame
+from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture
 from kiosk.vision.masks import MaskStyle, paint_mask
 from kiosk.vision.types import FaceAnalysis, Quality
 
@@ -191,7 +191,7 @@ def test_a_turn_step_takes_a_frontal_face_after_the_patience_runs_out():
 
 
 def test_the_own_mask_step_is_asked_only_when_masked_samples_are_used():
-    from kiosk.guided_capture import DEFAULT_STEPS, capture_plan
+    from kiosk.enrollment.guided import DEFAULT_STEPS, capture_plan
 
     assert capture_plan(False) == DEFAULT_STEPS
     plan = capture_plan(True)

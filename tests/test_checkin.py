@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from kiosk.checkin import CHECKIN, UNKNOWN, CheckinLog, export_day_csv, visits_to_csv
+from kiosk.checkin.visits import CHECKIN, UNKNOWN, CheckinLog, export_day_csv, visits_to_csv
 from kiosk.gallery import Gallery
 from kiosk.gallery.store import NewSample, NewTemplate
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import shared
 
-from kiosk.imageio import load_rgb
+from kiosk.capture.images import load_rgb
 from kiosk.vision.detectors import FusionRule, YuNetDetector, create_detector, fuse
 from kiosk.vision.types import Detections
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from kiosk.config import MatchConfig
-from kiosk.duplicates import find_duplicates
+from kiosk.enrollment.duplicates import find_duplicates
 from kiosk.gallery.store import TemplateSet
-from kiosk.matching import FULL
+from kiosk.recognition.matching import FULL
 
 # Fixed thresholds: the test must not depend on a shipped calibration.
 CONFIG = MatchConfig(threshold_unmasked=0.5, threshold_masked=0.45)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import shared
 
-from kiosk.evaluation import (
+from kiosk.diagnostics.evaluation import (
     TARGETS,
     EvalReport,
     IdentResult,

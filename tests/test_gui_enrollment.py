@@ -13,12 +13,12 @@ import pytest
 from conftest import ASTRONAUT, shared
 from live_helpers import ScriptedSource, clip_frames, enroll_from_frames
 
-from kiosk.admin_pin import AdminPin, PinPolicy
-from kiosk.capture_gates import Gate
 from kiosk.config import Config
+from kiosk.enrollment.gates import Gate
+from kiosk.enrollment.guided import CaptureSettings
 from kiosk.errors import KioskError
 from kiosk.gallery import Gallery
-from kiosk.guided_capture import CaptureSettings
+from kiosk.gallery.admin_pin import AdminPin, PinPolicy
 
 pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
@@ -292,7 +292,7 @@ def test_cancel_during_save_and_a_crash_while_writing_add_nothing(qtbot, tmp_pat
 def test_a_possible_duplicate_is_offered_to_the_existing_person(qtbot, tmp_path, gallery, pipeline):
     lfw = shared("lfw-dev", "images", "Al_Gore")
     known = sorted(lfw.glob("*.jpg"))
-    from kiosk.imageio import load_rgb
+    from kiosk.capture.images import load_rgb
 
     person = enroll_from_frames(pipeline, gallery, "Al Gore", [load_rgb(p) for p in known[:2]])
     dialog = open_dialog(qtbot, None, gallery)

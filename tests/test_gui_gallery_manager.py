@@ -6,10 +6,10 @@ from __future__ import annotations
 import cv2
 import pytest
 
-from kiosk.admin_pin import AdminPin, PinPolicy
 from kiosk.config import Config
-from kiosk.enrollment import make_sample
+from kiosk.enrollment.samples import make_sample
 from kiosk.gallery import Gallery
+from kiosk.gallery.admin_pin import AdminPin, PinPolicy
 
 pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]

@@ -19,12 +19,12 @@ pytestmark = pytest.mark.gui
 from PySide6.QtCore import QObject, QPointF, Qt, Signal  # noqa: E402
 from PySide6.QtGui import QCloseEvent  # noqa: E402
 
-from kiosk.capture import CameraState, CameraStatus  # noqa: E402
-from kiosk.checkin import CHECKIN, UNKNOWN  # noqa: E402
+from kiosk.capture.reader import CameraState, CameraStatus  # noqa: E402
+from kiosk.capture.sources import FrameSource, SourceError  # noqa: E402
+from kiosk.checkin.flow import Screen, texts_for  # noqa: E402
+from kiosk.checkin.visits import CHECKIN, UNKNOWN  # noqa: E402
 from kiosk.config import Config, KioskConfig  # noqa: E402
 from kiosk.gallery import Gallery  # noqa: E402
-from kiosk.kiosk_flow import Screen, texts_for  # noqa: E402
-from kiosk.sources import FrameSource, SourceError  # noqa: E402
 from tests.conftest import shared  # noqa: E402
 
 FEMALE = "head-pose-face-detection-female.gif"
@@ -178,7 +178,7 @@ def _pin_dialog_session(qtbot, w, entries):
 
 
 def test_pin_pad_exit_and_growing_lockout(qtbot, gallery):
-    from kiosk.admin_pin import AdminPin
+    from kiosk.gallery.admin_pin import AdminPin
     from ui.kiosk_window import PinLock
 
     now = [1_000_000.0]
@@ -251,8 +251,8 @@ def test_camera_loss_shows_unavailable_and_recovers(qtbot, gallery):
 
 def _frame_result(masked: bool, settled: bool, ask_to_unmask: bool, t: float = 0.0):
     """A LiveWorker result with one tracked face, as the tracker hands it on."""
-    from kiosk.live import FrameResult, Timings, TrackedFace
-    from kiosk.tracking import Identity
+    from kiosk.recognition.live import FrameResult, Timings, TrackedFace
+    from kiosk.recognition.tracking import Identity
     from kiosk.vision.types import FaceAnalysis, Quality
 
     analysis = FaceAnalysis(np.array([200, 100, 440, 380], np.float32), 0.9, np.zeros((5, 2), np.float32),
@@ -370,7 +370,7 @@ def enrolled_db(tmp_path_factory, pipeline):
     """A gallery with the woman of the female clip enrolled as "Demo" (2 frames of the clip)."""
     from PIL import Image
 
-    from kiosk.enrollment import make_sample, pick_enrollment_face
+    from kiosk.enrollment.samples import make_sample, pick_enrollment_face
 
     path = shared("video", FEMALE)
     db = tmp_path_factory.mktemp("kiosk") / "enrolled.db"

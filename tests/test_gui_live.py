@@ -13,7 +13,7 @@ import pytest
 from conftest import shared
 from live_helpers import ScriptedSource, clip_frames, enroll_from_frames
 
-from kiosk.capture import CameraState
+from kiosk.capture.reader import CameraState
 from kiosk.config import Config, load_config
 from kiosk.errors import KioskError
 from kiosk.gallery import Gallery

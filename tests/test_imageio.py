@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from kiosk.capture.images import load_rgb
 from kiosk.errors import ImageError
-from kiosk.imageio import load_rgb
 
 
 def _png_claiming_size(path: Path, width: int, height: int) -> Path:

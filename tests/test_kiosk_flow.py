@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk.checkin.flow import FlowTiming, KioskFlow, Screen, Sighting, greeting_for, texts_for
 from kiosk.config import KioskConfig
-from kiosk.kiosk_flow import FlowTiming, KioskFlow, Screen, Sighting, greeting_for, texts_for
 
 
 class Clock:
@@ -241,7 +241,7 @@ def test_texts_follow_language_and_overrides():
 
 
 def test_tracker_voted_identities(clock, visits):
-    from kiosk.kiosk_flow import TRACKER_VOTED
+    from kiosk.checkin.flow import TRACKER_VOTED
 
     flow = KioskFlow(visits, FlowTiming(**TRACKER_VOTED), clock=clock)
     pending = Sighting(1, None, None, -1.0, False, size=0.3, pending=True)
@@ -254,7 +254,7 @@ def test_sightings_from_a_live_result():
 
     import numpy as np
 
-    from kiosk.kiosk_flow import sightings_from_result
+    from kiosk.checkin.flow import sightings_from_result
 
     def face(tid, pid, name, settled, x1, x2, masked=False):
         ident = NS(person_id=pid, name=name, score=0.6, settled=settled)

@@ -7,11 +7,11 @@ import pytest
 from conftest import shared
 from live_helpers import clip_frames, enroll_from_frames
 
+from kiosk.capture.sources import Frame
 from kiosk.config import Config
 from kiosk.gallery import Gallery
-from kiosk.live import Hint, HintLimits, LiveRecognizer, RateMeter, quality_hints
-from kiosk.recognizer import Recognizer
-from kiosk.sources import Frame
+from kiosk.recognition.live import Hint, HintLimits, LiveRecognizer, RateMeter, quality_hints
+from kiosk.recognition.recognizer import Recognizer
 from kiosk.vision.types import Quality
 
 GOOD = Quality(face_px=120, sharpness=80, brightness=130, yaw=0.05, pitch=0.0)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import shared
 
+from kiosk.capture.images import load_rgb
 from kiosk.errors import ModelError
-from kiosk.imageio import load_rgb
 from kiosk.vision.align import align_face
 from kiosk.vision.detectors import create_detector
 from kiosk.vision.masks import (

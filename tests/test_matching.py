@@ -7,7 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from kiosk.calibration import (
+from kiosk.config import MatchConfig
+from kiosk.gallery.store import TemplateSet
+from kiosk.models import MODELS
+from kiosk.recognition.calibration import (
     MASK_VS_MASK,
     MASKED,
     UNMASKED,
@@ -17,10 +20,14 @@ from kiosk.calibration import (
     load_calibration,
     per_comparison_far,
 )
-from kiosk.config import MatchConfig
-from kiosk.gallery.store import TemplateSet
-from kiosk.matching import FULL, MASKED_PHOTO, SYNTH_MASK, Matcher, verify_pair, verify_threshold
-from kiosk.models import MODELS
+from kiosk.recognition.matching import (
+    FULL,
+    MASKED_PHOTO,
+    SYNTH_MASK,
+    Matcher,
+    verify_pair,
+    verify_threshold,
+)
 
 DIM = 16
 
@@ -198,7 +205,7 @@ def test_empty_gallery_knows_nobody():
 def test_uncalibrated_model_version_falls_back_to_fixed_thresholds(caplog):
     ts = TemplateSet("synthetic", np.array([1, 2], np.int64), np.array([FULL, FULL]),
                      np.stack([basis(0), basis(1)]))
-    with caplog.at_level("WARNING", logger="kiosk.matching"):
+    with caplog.at_level("WARNING", logger="kiosk.recognition.matching"):
         m = Matcher(ts)
     assert m.calibration is None and 0 < m.thresholds(False) < 1
     assert "no shipped calibration for synthetic" in caplog.text
@@ -241,7 +248,7 @@ def test_identify_scales_to_many_people_with_one_product():
 
 
 def test_shipped_calibration_covers_both_embedders_with_sane_thresholds():
-    from kiosk.calibration import fused_cell
+    from kiosk.recognition.calibration import fused_cell
     from kiosk.vision.pipeline import template_version
 
     sface = template_version(MODELS["sface"].version)
@@ -290,7 +297,7 @@ def _face(masked: bool):
 
 
 def test_each_sample_stores_one_template_marked_masked_or_not():
-    from kiosk.enrollment import TEMPLATE_MASKS, make_sample
+    from kiosk.enrollment.samples import TEMPLATE_MASKS, make_sample
 
     bare, masked = make_sample(None, _face(False)), make_sample(None, _face(True))
     assert TEMPLATE_MASKS == ()
@@ -302,7 +309,7 @@ def test_each_sample_stores_one_template_marked_masked_or_not():
 def test_fused_probes_get_the_fused_tails_thresholds():
     """A probe averaged from a track's frames is judged by the fused-probe tail (strangers' averages
     score a little higher), and by the single-frame tail when the calibration has none."""
-    from kiosk.calibration import fused_cell
+    from kiosk.recognition.calibration import fused_cell
 
     base = calibration()
     tails = dict(base.tails)

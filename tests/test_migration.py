@@ -46,8 +46,8 @@ def old_gallery(tmp_path, pipeline, astronaut_rgb):
 
 
 def test_an_old_gallery_is_migrated_and_never_compared_silently(old_gallery, pipeline, astronaut_rgb):
-    from kiosk.enrollment import reembed_gallery
-    from kiosk.recognizer import Recognizer
+    from kiosk.enrollment.samples import reembed_gallery
+    from kiosk.recognition.recognizer import Recognizer
 
     with Gallery(old_gallery) as gallery:
         assert gallery.schema_version == 2

@@ -124,7 +124,7 @@ def test_app_modules_cover_both_packages_and_the_entry_points():
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         assert name in modules
-    assert {"ui.launcher", "kiosk.cli", "kiosk.selftest"} <= modules
+    assert {"ui.launcher", "kiosk.cli", "kiosk.diagnostics.selftest"} <= modules
     # The packaged app starts exactly where the `face-kiosk` console script does.
     assert "from ui.launcher import main" in (PACKAGING / "face_kiosk_main.py").read_text(encoding="utf-8")
     assert 'face-kiosk = "ui.launcher:main"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")

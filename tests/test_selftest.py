@@ -6,9 +6,9 @@ import pytest
 
 from kiosk import resources
 from kiosk.cli import main
+from kiosk.diagnostics.selftest import FAIL, OK, SKIP, _Runner
 from kiosk.gallery import Gallery
 from kiosk.models import MODELS
-from kiosk.selftest import FAIL, OK, SKIP, _Runner
 
 CHECKS_AFTER_MODELS = ["pipeline", "photo", "detection", "mask flag", "embedding", "enroll", "match",
                        "reject", "database"]
@@ -117,7 +117,7 @@ def test_model_files_without_a_loader_are_parsed_by_their_kind(tmp_path):
 
     import numpy as np
 
-    from kiosk.selftest import _load_model
+    from kiosk.diagnostics.selftest import _load_model
 
     (tmp_path / "calibration.json").write_text(json.dumps({"embedders": {}}))
     np.savez(tmp_path / "nap.npz", directions=np.zeros((2, 4), np.float32))

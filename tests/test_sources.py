@@ -11,8 +11,8 @@ from conftest import shared
 from live_helpers import ScriptedSource, wait_for
 from PIL import Image
 
-from kiosk.capture import CameraState, FrameReader, Mailbox
-from kiosk.sources import (
+from kiosk.capture.reader import CameraState, FrameReader, Mailbox
+from kiosk.capture.sources import (
     CameraSource,
     Frame,
     ImageFolderSource,
@@ -123,7 +123,7 @@ def test_gif_frames_and_pillow_fallback(tmp_path):
         via_cv2 = []
         while (rgb := source.read()) is not None:
             via_cv2.append(rgb)
-    from kiosk.sources import _GifReader
+    from kiosk.capture.sources import _GifReader
 
     reader = _GifReader(path)
     via_pil = []

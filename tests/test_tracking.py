@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kiosk.tracking import Tracker, TrackerConfig, Vote, iou_matrix, vote_identity
+from kiosk.recognition.tracking import Tracker, TrackerConfig, Vote, iou_matrix, vote_identity
 
 A, B = 1, 2
 CFG = TrackerConfig()

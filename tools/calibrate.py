@@ -34,7 +34,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import genpareto
 
-from kiosk.calibration import (
+from kiosk.diagnostics.evaluation import FaceCache, default_data_dir, person_photos
+from kiosk.gallery.store import TemplateSet
+from kiosk.recognition.calibration import (
     MASK_VS_MASK,
     MASKED,
     UNMASKED,
@@ -43,14 +45,12 @@ from kiosk.calibration import (
     fused_cell,
     per_comparison_far,
 )
-from kiosk.evaluation import FaceCache, default_data_dir, person_photos
-from kiosk.gallery.store import TemplateSet
-from kiosk.matching import FULL, MASKED_PHOTO, Matcher
+from kiosk.recognition.matching import FULL, MASKED_PHOTO, Matcher
 from kiosk.vision.embedders import l2_normalise
 
 CAL_SEED = 301  # painted masks of the calibration probes (eval uses another seed)
 SIZES = (1, 2, 3, 5)  # photos per template
-FUSED_PROBE = 3  # photos averaged into a fused probe (kiosk.calibration.FUSED_PROBE_FRAMES)
+FUSED_PROBE = 3  # photos averaged into a fused probe (kiosk.recognition.calibration.FUSED_PROBE_FRAMES)
 P_U = 0.01  # the GPD models exceedances above the impostor 99th percentile
 QUANTILE_FARS = (0.5, 0.2, 0.1, 0.05, 0.02)
 

@@ -58,7 +58,7 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 def make_looped_source(paths: list[Path], gap_frames: int, fps: float):
     """A FrameSource factory: each clip, then `gap_frames` empty frames, round and round."""
-    from kiosk.sources import FrameSource, letterbox
+    from kiosk.capture.sources import FrameSource, letterbox
 
     clips = [_frames(p) for p in paths]
     size = (clips[0][0].shape[1], clips[0][0].shape[0])
@@ -90,7 +90,7 @@ def make_looped_source(paths: list[Path], gap_frames: int, fps: float):
 
 def enroll_first_clip(db: Path, clip: Path) -> None:
     """Enroll the person of `clip` as "Demo" from two of its frames."""
-    from kiosk.enrollment import make_sample, pick_enrollment_face
+    from kiosk.enrollment.samples import make_sample, pick_enrollment_face
     from kiosk.gallery import Gallery
     from kiosk.vision.pipeline import FacePipeline
 
@@ -131,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     app = make_application()
     from PySide6.QtCore import QTimer
 
+    from kiosk.checkin.flow import Screen
     from kiosk.config import Config, KioskConfig
     from kiosk.gallery import Gallery
-    from kiosk.kiosk_flow import Screen
     from ui.kiosk_window import KioskWindow
     from ui.worker import LiveWorker
 

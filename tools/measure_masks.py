@@ -28,8 +28,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from kiosk.capture.images import load_rgb  # noqa: E402
 from kiosk.errors import ImageError  # noqa: E402
-from kiosk.imageio import load_rgb  # noqa: E402
 from kiosk.vision.align import align_face  # noqa: E402
 from kiosk.vision.detectors import MediaPipeDetector, YuNetDetector, create_detector  # noqa: E402
 from kiosk.vision.masks import MaskClassifier  # noqa: E402

@@ -29,8 +29,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from kiosk.capture.images import load_rgb  # noqa: E402
 from kiosk.errors import ImageError  # noqa: E402
-from kiosk.imageio import load_rgb  # noqa: E402
 from kiosk.vision.align import align_mesh  # noqa: E402
 from kiosk.vision.detectors import create_detector  # noqa: E402
 from kiosk.vision.landmarks import FaceMesh  # noqa: E402

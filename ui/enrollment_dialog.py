@@ -42,20 +42,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_pin import AdminPin
 from kiosk.config import Config
-from kiosk.duplicates import DuplicateCandidate
-from kiosk.enrollment_job import (
+from kiosk.enrollment.duplicates import DuplicateCandidate
+from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
+from kiosk.enrollment.photos import IMAGE_SUFFIXES, PhotoCheck, check_photo, image_files
+from kiosk.enrollment.prepare import (
     PendingSample,
     PersonDetails,
     PreparedEnrollment,
     prepare_enrollment,
     save_enrollment,
 )
+from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.store import Gallery, now_iso
-from kiosk.guided_capture import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
-from kiosk.live import FrameResult
-from kiosk.photo_import import IMAGE_SUFFIXES, PhotoCheck, check_photo, image_files
+from kiosk.recognition.live import FrameResult
 from ui.enrollment_widgets import (
     CaptureOverlay,
     CaptureView,

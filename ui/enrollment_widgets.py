@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.capture_gates import Gate, Verdict
-from kiosk.live import FrameResult
-from kiosk.photo_import import PhotoCheck
-from kiosk.sources import Frame
+from kiosk.capture.sources import Frame
+from kiosk.enrollment.gates import Gate, Verdict
+from kiosk.enrollment.photos import PhotoCheck
+from kiosk.recognition.live import FrameResult
 from ui.video_widget import VideoWidget
 
 GOOD = QColor("#2ea043")

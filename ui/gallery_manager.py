@@ -40,10 +40,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_pin import AdminPin
 from kiosk.config import Config
-from kiosk.enrollment import templates_for_crops
+from kiosk.enrollment.samples import templates_for_crops
 from kiosk.errors import KioskError
+from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.archive import export_people, import_people
 from kiosk.gallery.store import Gallery, Person
 from ui.enrollment_widgets import SampleSlot, rgb_pixmap

@@ -1,6 +1,6 @@
 """Fullscreen kiosk mode: the screen visitors walk up to.
 
-The window only renders `kiosk.kiosk_flow.KioskFlow`'s state: an attract screen, the live
+The window only renders `kiosk.checkin.flow.KioskFlow`'s state: an attract screen, the live
 camera with a face guide, a greeting card, the receptionist message, "please lower your
 mask", or "temporarily unavailable". It borrows the main window's LiveWorker (one camera,
 one set of models) and never stops it; when the worker fails it is restarted here.
@@ -35,11 +35,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from kiosk.capture import CameraState, CameraStatus
-from kiosk.checkin import CheckinLog, Visit, local_now
-from kiosk.config import Config
-from kiosk.gallery.store import Gallery
-from kiosk.kiosk_flow import (
+from kiosk.capture.reader import CameraState, CameraStatus
+from kiosk.checkin.flow import (
     TRACKER_VOTED,
     FlowTiming,
     KioskFlow,
@@ -49,6 +46,9 @@ from kiosk.kiosk_flow import (
     sightings_from_result,
     texts_for,
 )
+from kiosk.checkin.visits import CheckinLog, Visit, local_now
+from kiosk.config import Config
+from kiosk.gallery.store import Gallery
 from ui.video_widget import frame_to_qimage
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,8 @@ class KioskWindow(QWidget):
     tests; `unlock(parent) -> bool` asks for the admin PIN (default: `PinLock`, the PIN pad).
     """
 
-    visit_recorded = Signal(object)  # kiosk.checkin.Visit
-    state_changed = Signal(object)  # kiosk.kiosk_flow.KioskState
+    visit_recorded = Signal(object)  # kiosk.checkin.visits.Visit
+    state_changed = Signal(object)  # kiosk.checkin.flow.KioskState
     exited = Signal()  # the PIN was right and the window closed
 
     def __init__(
@@ -593,7 +593,7 @@ class PinLock:
 
     `ensure` has a PIN chosen before the kiosk locks, when none was ever set (otherwise the
     first visitor could choose one to get out); calling the lock asks for the PIN. The clock
-    (wall time, as kiosk.admin_pin persists its lockout) is injectable for tests.
+    (wall time, as kiosk.gallery.admin_pin persists its lockout) is injectable for tests.
     """
 
     def __init__(self, gallery: Gallery, clock: Callable[[], float] = time.time) -> None:
@@ -601,8 +601,8 @@ class PinLock:
         self.clock = clock
 
     def admin_pin(self):
-        """The gallery's kiosk.admin_pin.AdminPin."""
-        from kiosk.admin_pin import AdminPin
+        """The gallery's kiosk.gallery.admin_pin.AdminPin."""
+        from kiosk.gallery.admin_pin import AdminPin
 
         return AdminPin(self.gallery, clock=self.clock)
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from kiosk.capture.sources import FrameSource, SourceError, make_source, parse_size
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.sources import FrameSource, SourceError, make_source, parse_size
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.capture import CameraState, CameraStatus
+from kiosk.capture.reader import CameraState, CameraStatus
 from kiosk.config import Config, save_config
 from kiosk.errors import KioskError
 from kiosk.gallery.store import Gallery
-from kiosk.tracking import Arrival
+from kiosk.recognition.tracking import Arrival
 from ui.about_dialog import AboutDialog
 from ui.no_camera_panel import DEVICE_CHOICES, NoCameraPanel
 from ui.settings_dialog import SettingsDialog

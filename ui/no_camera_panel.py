@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from kiosk.capture import CameraStatus
+from kiosk.capture.reader import CameraStatus
 
 #: Device indices offered in the picker (most PCs have 0, a second webcam is 1).
 DEVICE_CHOICES = tuple(range(5))

@@ -1,7 +1,7 @@
 """The admin PIN on screen: a numeric pad, "set a PIN" at first run, "enter the PIN" after.
 
 `PinPad` is the bare pad (kiosk mode's touch screen can use it as is). `PinGate` runs the
-set/ask flow on a `kiosk.admin_pin.AdminPin` and shows the lockout countdown; the
+set/ask flow on a `kiosk.gallery.admin_pin.AdminPin` and shows the lockout countdown; the
 enrollment dialog and the gallery manager show it as their first page. `ask_admin_pin`
 is the modal form (leaving kiosk mode).
 """
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_pin import AdminPin, PinError, format_wait
+from kiosk.gallery.admin_pin import AdminPin, PinError, format_wait
 from kiosk.gallery.store import Gallery
 
 log = logging.getLogger(__name__)

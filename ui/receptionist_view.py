@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.checkin import CHECKIN, UNKNOWN, export_day_csv
+from kiosk.checkin.visits import CHECKIN, UNKNOWN, export_day_csv
 from kiosk.gallery.store import Gallery
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class ReceptionistView(QWidget):
             self.refresh()
 
     def add_visit(self, visit) -> None:
-        """A visit the kiosk just logged (kiosk.checkin.Visit): refresh, and alert on a stranger."""
+        """A visit the kiosk just logged (kiosk.checkin.visits.Visit): refresh, and alert on a stranger."""
         self.poll()
 
     def _add_alert(self, visit: dict) -> None:

@@ -15,9 +15,9 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from kiosk.capture import CameraState, CameraStatus
-from kiosk.live import FrameResult, RateMeter, TrackedFace
-from kiosk.sources import Frame
+from kiosk.capture.reader import CameraState, CameraStatus
+from kiosk.capture.sources import Frame
+from kiosk.recognition.live import FrameResult, RateMeter, TrackedFace
 from kiosk.vision.types import RejectedFace
 
 KNOWN = QColor("#2ea043")

@@ -1,7 +1,7 @@
 """The live window's inference thread: one long-lived QThread, start -> stop() -> wait().
 
-The capture reader (kiosk.capture.FrameReader, its own thread) puts frames into a one-slot
-mailbox; this thread takes the newest, runs kiosk.live.LiveRecognizer on it and publishes a
+The capture reader (kiosk.capture.reader.FrameReader, its own thread) puts frames into a one-slot
+mailbox; this thread takes the newest, runs kiosk.recognition.live.LiveRecognizer on it and publishes a
 typed FrameResult. The GUI never waits for it: the video widget pulls `latest_frame()` and
 `latest_result()` on its own timer, and the signals below only carry small typed objects.
 
@@ -24,16 +24,16 @@ from typing import TypeVar
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from kiosk.capture import CameraState, CameraStatus, FrameReader, Mailbox
+from kiosk.capture.images import load_rgb
+from kiosk.capture.reader import CameraState, CameraStatus, FrameReader, Mailbox
+from kiosk.capture.sources import Frame, FrameSource, make_source
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.gallery.store import Gallery
-from kiosk.imageio import load_rgb
-from kiosk.live import FrameResult, LiveRecognizer, RateMeter, Timings
-from kiosk.recognizer import Recognizer
+from kiosk.recognition.live import FrameResult, LiveRecognizer, RateMeter, Timings
+from kiosk.recognition.recognizer import Recognizer
+from kiosk.recognition.tracking import TrackerConfig
 from kiosk.resources import resource_path
-from kiosk.sources import Frame, FrameSource, make_source
-from kiosk.tracking import TrackerConfig
 from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class LiveWorker(QThread):
 
     result_ready = Signal(object)  # FrameResult, every analysed frame
     camera_status = Signal(object)  # CameraStatus, on every state change
-    person_arrived = Signal(object)  # kiosk.tracking.Arrival, once per track
+    person_arrived = Signal(object)  # kiosk.recognition.tracking.Arrival, once per track
     models_ready = Signal(str)  # model version, once the models are loaded
     failed = Signal(str)  # the models could not load: video runs on, nobody is recognised
 
@@ -103,7 +103,7 @@ class LiveWorker(QThread):
         parent=None,
     ) -> None:
         """`lockstep=True` analyses every frame of a file at media time (tests, benchmarks);
-        see kiosk.capture.FrameReader."""
+        see kiosk.capture.reader.FrameReader."""
         super().__init__(parent)
         self.setObjectName("face-kiosk-inference")
         self.config = config

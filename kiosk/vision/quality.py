@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from kiosk.vision.align import mesh_template_five
-from kiosk.vision.types import Quality
+from kiosk.vision.types import FaceAnalysis, Quality
 
 # Pitch from the mesh's 5 points: the nose tip's height between the eye line and the mouth line,
 # relative to the frontal template's. The mesh's nose tip moves about twice as far for the same
@@ -45,3 +45,12 @@ def measure_quality(box: np.ndarray, landmarks: np.ndarray, aligned: np.ndarray)
         yaw=yaw,
         pitch=pitch,
     )
+
+
+def quality_score(face: FaceAnalysis) -> float:
+    """One number in 0..1 to rank samples (size, sharpness, frontal pose)."""
+    q = face.quality
+    size = min(1.0, q.face_px / 160.0)
+    sharp = min(1.0, q.sharpness / 300.0)
+    frontal = max(0.0, 1.0 - abs(q.yaw))
+    return float(round((size + sharp + frontal) / 3.0, 4))

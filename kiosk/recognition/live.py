@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.capture.sources import Frame
 from kiosk.config import Config
-from kiosk.enrollment import quality_score
 from kiosk.errors import KioskError
-from kiosk.recognizer import Recognizer
-from kiosk.sources import Frame
-from kiosk.tracking import Arrival, Identity, Tracker, TrackerConfig, Vote
+from kiosk.recognition.recognizer import Recognizer
+from kiosk.recognition.tracking import Arrival, Identity, Tracker, TrackerConfig, Vote
+from kiosk.vision.quality import quality_score
 from kiosk.vision.types import FaceAnalysis, Quality, RejectedFace
 
 log = logging.getLogger(__name__)

@@ -74,7 +74,7 @@ class KioskState:
 
 
 class VisitLog(Protocol):
-    """The part of `kiosk.checkin.CheckinLog` the flow uses."""
+    """The part of `kiosk.checkin.visits.CheckinLog` the flow uses."""
 
     def checkin(self, person_id: int, score: float | None, masked: bool) -> object | None: ...
 
@@ -344,7 +344,7 @@ TRACKER_VOTED = {"confirm_frames": 1, "unknown_frames": 1}
 
 
 def sightings_from_result(result) -> list[Sighting]:
-    """The kiosk's view of a `kiosk.live.FrameResult`: one Sighting per tracked face.
+    """The kiosk's view of a `kiosk.recognition.live.FrameResult`: one Sighting per tracked face.
 
     Uses each track's voted identity (pending until its votes agree), not the single frame's
     match, so one odd frame neither greets nor turns anyone away.

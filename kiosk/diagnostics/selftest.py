@@ -196,7 +196,7 @@ def run_checks(config, db_path: Path | None) -> SelfTestReport:
     pipe = runner.run("pipeline", pipeline)
 
     def photo() -> tuple[str, Any]:
-        from kiosk.imageio import load_rgb
+        from kiosk.capture.images import load_rgb
 
         rgb = load_rgb(resource_path(*PHOTO))
         return f"{'/'.join(PHOTO)} {rgb.shape[1]}x{rgb.shape[0]} ({PHOTO_CREDIT})", rgb
@@ -243,7 +243,7 @@ def run_checks(config, db_path: Path | None) -> SelfTestReport:
         temp_db = Path(tmp) / "gallery.db"
 
         def enroll() -> tuple[str, Any]:
-            from kiosk.enrollment import make_sample
+            from kiosk.enrollment.samples import make_sample
             from kiosk.gallery import Gallery
 
             with Gallery(temp_db) as gallery:
@@ -255,7 +255,7 @@ def run_checks(config, db_path: Path | None) -> SelfTestReport:
 
         def match() -> tuple[str, None]:
             from kiosk.gallery import Gallery
-            from kiosk.recognizer import Recognizer
+            from kiosk.recognition.recognizer import Recognizer
 
             # A fresh connection: the enrollment must have reached the file.
             with Gallery(temp_db) as gallery:
@@ -280,7 +280,7 @@ def run_checks(config, db_path: Path | None) -> SelfTestReport:
             from dataclasses import replace
 
             from kiosk.gallery import Gallery
-            from kiosk.recognizer import Recognizer
+            from kiosk.recognition.recognizer import Recognizer
 
             scrambled = _scrambled(face.aligned)
             probe = replace(face, aligned=scrambled, masked=False,

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.capture_gates import Gate, GateConfig, GateResult, Pose, check_face
-from kiosk.enrollment import quality_score
+from kiosk.capture.images import load_rgb
+from kiosk.enrollment.gates import Gate, GateConfig, GateResult, Pose, check_face
 from kiosk.errors import KioskError
-from kiosk.imageio import load_rgb
 from kiosk.vision.pipeline import FacePipeline
+from kiosk.vision.quality import quality_score
 from kiosk.vision.types import FaceAnalysis
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -83,7 +83,7 @@ def check_photo(pipeline: FacePipeline, path: str | Path, gates: GateConfig | No
     """Read a photo and find the face to enroll; problems come back as `error`, never raised.
 
     One face (or one clearly larger than the rest, the rule of
-    `kiosk.enrollment.pick_enrollment_face`) is chosen; several of similar size need a pick.
+    `kiosk.enrollment.samples.pick_enrollment_face`) is chosen; several of similar size need a pick.
     """
     path = Path(path)
     cfg = gates or GateConfig()

@@ -8,7 +8,7 @@ import numpy as np
 
 from kiosk.config import Config
 from kiosk.gallery.store import Gallery
-from kiosk.matching import Matcher, MatchResult
+from kiosk.recognition.matching import Matcher, MatchResult
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.types import FaceAnalysis, RejectedFace
 

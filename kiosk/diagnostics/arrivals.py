@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from kiosk.capture.sources import Frame
+from kiosk.checkin.flow import TRACKER_VOTED, FlowTiming, KioskFlow, Screen, sightings_from_result
 from kiosk.config import Config
 from kiosk.gallery.store import Gallery
-from kiosk.kiosk_flow import TRACKER_VOTED, FlowTiming, KioskFlow, Screen, sightings_from_result
-from kiosk.live import LiveRecognizer
-from kiosk.recognizer import Recognizer
-from kiosk.sources import Frame
+from kiosk.recognition.live import LiveRecognizer
+from kiosk.recognition.recognizer import Recognizer
 from kiosk.vision.masks import MaskStyle, paint_mask
 from kiosk.vision.pipeline import FacePipeline
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from kiosk.capture.images import load_rgb
 from kiosk.config import Config
 from kiosk.gallery.store import TemplateSet
-from kiosk.imageio import load_rgb
-from kiosk.matching import Matcher
+from kiosk.recognition.matching import Matcher
 from kiosk.resources import resource_path
 from kiosk.vision.align import align_mesh
 from kiosk.vision.detectors import MediaPipeDetector

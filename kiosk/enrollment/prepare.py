@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.config import MatchConfig
-from kiosk.duplicates import DuplicateCandidate, find_duplicates
-from kiosk.enrollment import make_sample
+from kiosk.enrollment.duplicates import DuplicateCandidate, find_duplicates
+from kiosk.enrollment.samples import make_sample
 from kiosk.gallery.store import Gallery, NewSample
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.types import FaceAnalysis

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from kiosk.capture.images import load_rgb
 from kiosk.errors import AmbiguousFaceError, FaceNotFoundError
 from kiosk.gallery.store import Gallery, NewSample, NewTemplate
-from kiosk.imageio import load_rgb
-from kiosk.matching import FULL, MASKED_PHOTO
+from kiosk.recognition.matching import FULL, MASKED_PHOTO
 from kiosk.vision.align import loose_crop_from_aligned
 from kiosk.vision.masks import MaskStyle
 from kiosk.vision.pipeline import FacePipeline
+from kiosk.vision.quality import quality_score
 from kiosk.vision.types import FaceAnalysis
 
 # Painted-mask templates stored per unmasked sample: none. Measured on lfw-dev (docs/matching.md):
@@ -22,15 +23,6 @@ from kiosk.vision.types import FaceAnalysis
 # (-2 to +1 points masked rank-1), and they cost three more embeddings per sample.
 # Galleries made before this still hold "synthetic-mask" templates; the matcher ignores them.
 TEMPLATE_MASKS: tuple[MaskStyle, ...] = ()
-
-
-def quality_score(face: FaceAnalysis) -> float:
-    """One number in 0..1 to rank samples (size, sharpness, frontal pose)."""
-    q = face.quality
-    size = min(1.0, q.face_px / 160.0)
-    sharp = min(1.0, q.sharpness / 300.0)
-    frontal = max(0.0, 1.0 - abs(q.yaw))
-    return float(round((size + sharp + frontal) / 3.0, 4))
 
 
 def template_kind(masked: bool) -> str:

@@ -136,7 +136,7 @@ class FaceCache:
     def faces(self, rel: str) -> list[FaceAnalysis] | None:
         """Every face in the image, largest first (None: the file could not be read)."""
         if rel not in self._faces:
-            from kiosk.imageio import load_rgb
+            from kiosk.capture.images import load_rgb
 
             try:
                 rgb = load_rgb(self.root / rel)
@@ -155,7 +155,7 @@ class FaceCache:
     def masked_face(self, rel: str) -> FaceAnalysis | None:
         """The largest face after painting a mask on it and detecting again (None: a miss)."""
         if rel not in self._masked:
-            from kiosk.imageio import load_rgb
+            from kiosk.capture.images import load_rgb
             from kiosk.vision.masks import MaskStyle, paint_mask
 
             face = self.face(rel)
@@ -217,7 +217,7 @@ class PairResult:
 def evaluate_pairs(cache: FaceCache, pairs: list[Pair], config: Config, model_version: str,
                    masked_probe: bool) -> PairResult:
     """Verify every pair with the app's verify_pair; the second image is the probe."""
-    from kiosk.matching import verify_pair, verify_threshold
+    from kiosk.recognition.matching import verify_pair, verify_threshold
 
     scores, matches, flagged, no_face, used = [], [], 0, 0, set()
     for pair in pairs:
@@ -272,7 +272,7 @@ class IdentResult:
 
 def _enroll(cache: FaceCache, gallery, names: list[str], photos: dict[str, list[str]], k: int) -> int:
     """Enroll the first k photos of each person the way the app does; returns failures."""
-    from kiosk.enrollment import make_sample, pick_enrollment_face
+    from kiosk.enrollment.samples import make_sample, pick_enrollment_face
 
     failed = 0
     for name in names:
@@ -295,7 +295,7 @@ def evaluate_identification(cache: FaceCache, names: list[str], photos: dict[str
                             unknowns: list[str], k: int, config: Config) -> dict[str, IdentResult]:
     """Enroll k photos per person, probe with the rest and with unknown visitors, both mask states."""
     from kiosk.gallery import Gallery
-    from kiosk.matching import Matcher
+    from kiosk.recognition.matching import Matcher
 
     with tempfile.TemporaryDirectory() as tmp, Gallery(Path(tmp) / "eval.db") as gallery:
         failed = _enroll(cache, gallery, names, photos, k)
@@ -353,9 +353,9 @@ def evaluate_masked_samples(cache: FaceCache, names: list[str], photos: dict[str
                             unknowns: list[str], config: Config) -> dict[str, dict[str, float]]:
     """Does an enrolment sample in the person's own mask help? 3 bare photos plus photo 4 with a
     painted mask enrolled; probes are photos 5+; matched with `use_masked_samples` off and on."""
-    from kiosk.enrollment import make_sample, pick_enrollment_face
+    from kiosk.enrollment.samples import make_sample, pick_enrollment_face
     from kiosk.gallery import Gallery
-    from kiosk.matching import Matcher
+    from kiosk.recognition.matching import Matcher
 
     out: dict[str, dict[str, float]] = {}
     people = [n for n in names if len(photos[n]) >= 5]
@@ -391,12 +391,12 @@ def evaluate_masked_samples(cache: FaceCache, names: list[str], photos: dict[str
 
 def evaluate_arrivals(cache: FaceCache, names: list[str], photos: dict[str, list[str]], unknowns: list[str],
                       k: int, config: Config, per_kind: int) -> dict[str, dict[str, float]]:
-    """Walk-up clips through the live recognizer and the kiosk flow (kiosk.arrivals): k photos
+    """Walk-up clips through the live recognizer and the kiosk flow (kiosk.diagnostics.arrivals): k photos
     enrolled per person; arrivals made from each person's next photo and from unknown visitors,
     bare and masked."""
-    from kiosk.arrivals import as_dict, masked_copy, run_arrival, summarise
+    from kiosk.capture.images import load_rgb
+    from kiosk.diagnostics.arrivals import as_dict, masked_copy, run_arrival, summarise
     from kiosk.gallery import Gallery
-    from kiosk.imageio import load_rgb
 
     rng = np.random.default_rng(EVAL_MASK_SEED + 7)
     out: dict[str, dict[str, float]] = {}
@@ -472,7 +472,7 @@ class EvalReport:
     identification: dict[str, dict[str, IdentResult]]
     masks: MaskResult
     targets: dict[str, float]
-    arrivals: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> shares (kiosk.arrivals)
+    arrivals: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> shares (kiosk.diagnostics.arrivals)
     masked_samples: dict[str, dict[str, float]] = field(default_factory=dict)  # "off"/"on" -> numbers
 
 

@@ -28,7 +28,9 @@ from functools import cache
 
 import numpy as np
 
-from kiosk.calibration import (
+from kiosk.config import MatchConfig
+from kiosk.gallery.store import TemplateSet
+from kiosk.recognition.calibration import (
     MASK_VS_MASK,
     MASKED,
     UNMASKED,
@@ -37,8 +39,6 @@ from kiosk.calibration import (
     load_calibration,
     per_comparison_far,
 )
-from kiosk.config import MatchConfig
-from kiosk.gallery.store import TemplateSet
 
 log = logging.getLogger(__name__)
 

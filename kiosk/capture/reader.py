@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from kiosk.sources import Frame, FrameSource, SourceError
+from kiosk.capture.sources import Frame, FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 

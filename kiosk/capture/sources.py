@@ -1,7 +1,7 @@
 """Video sources behind one small interface: webcam, video file, image folder, network stream.
 
 A source only produces RGB frames; opening, pacing, frame ids and reconnecting belong to
-`kiosk.capture.FrameReader`, which calls `open`, `read` and `close` from its own thread
+`kiosk.capture.reader.FrameReader`, which calls `open`, `read` and `close` from its own thread
 (a capture device must be released by the thread that reads it).
 
 `make_source(spec)` turns the one `--source` string into a source without touching any
@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kiosk.capture.images import load_rgb
 from kiosk.errors import ImageError, KioskError
-from kiosk.imageio import load_rgb
 
 log = logging.getLogger(__name__)
 

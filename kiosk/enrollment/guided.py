@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kiosk.capture_gates import Gate, GateConfig, Pose, Verdict, check_frame
+from kiosk.enrollment.gates import Gate, GateConfig, Pose, Verdict, check_frame
 from kiosk.vision.types import FaceAnalysis
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import numpy as np
 
 from kiosk.config import MatchConfig
 from kiosk.gallery.store import TemplateSet
-from kiosk.matching import Matcher
+from kiosk.recognition.matching import Matcher
 
 
 @dataclass(frozen=True)

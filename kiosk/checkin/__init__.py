@@ -1,0 +1,1 @@
+"""The kiosk's decisions: the screen state machine, the visit log and the kiosk's texts."""
