@@ -72,13 +72,22 @@ def _image_list(images: list[str], list_file: str | None) -> Iterator[str]:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Enroll photos of one named person, or one person per subfolder of --from-dir."""
-    from kiosk.enrollment.samples import sample_from_image
-    from kiosk.gallery import Gallery
+    from kiosk.enrollment.prepare import (
+        DuplicateError,
+        PendingSample,
+        prepare_enrollment,
+        save_enrollment,
+    )
+    from kiosk.enrollment.samples import face_from_image
+    from kiosk.gallery import Gallery, PersonDetails
+    from kiosk.gallery.api import now_iso
 
     if bool(args.name) == bool(args.from_dir):
         raise KioskError("give either --name NAME IMAGE... or --from-dir DIR")
     if args.name and not args.images:
         raise KioskError("--name needs at least one IMAGE")
+    if args.add_to and not args.name:
+        raise KioskError("--add-to goes with --name NAME IMAGE...")
     jobs: list[tuple[str, list[Path]]] = []
     if args.name:
         jobs.append((args.name, [Path(p) for p in args.images]))
@@ -96,32 +105,31 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     pipeline = _pipeline(config)
     enrolled = 0
     with Gallery(_db_path(args)) as gallery:
+        target = gallery.resolve(args.add_to).id if args.add_to else None
         for name, files in jobs:
-            samples, problems = [], []
+            pending, problems = [], []
             for path in files:
                 try:
-                    samples.append(sample_from_image(pipeline, path))
+                    pending.append(PendingSample(face_from_image(pipeline, path), str(path)))
                 except KioskError as exc:
                     problems.append(str(exc))
             for problem in problems:
                 print(f"skipped: {problem}", file=sys.stderr)
-            if not samples:
+            if not pending:
                 print(f"not enrolled: {name}: no usable photo", file=sys.stderr)
                 continue
-            consent = {"consent_at": None, "consent_text": ""}
-            if args.consent:
-                from kiosk.gallery.store import now_iso
-
-                consent = {"consent_at": now_iso(), "consent_text": args.consent}
-            existing = gallery.find_people(name)
-            if len(existing) == 1:
-                gallery.add_samples(existing[0].id, samples, pipeline.model_version)
-                person_id, verb = existing[0].id, "added samples to"
-            else:
-                person_id = gallery.add_person(name, samples, pipeline.model_version, **consent)
-                verb = "enrolled"
+            details = PersonDetails(name, consent_text=args.consent or "",
+                                    consent_at=now_iso() if args.consent else None)
+            prepared = prepare_enrollment(pipeline, gallery, pending, config.match, exclude=target)
+            try:
+                person_id = save_enrollment(gallery, prepared, details, target, allow_duplicate=args.allow_duplicate)
+            except DuplicateError as exc:
+                print(f"not enrolled: {name}: {exc} (--add-to ID adds them to that person; "
+                      "--allow-duplicate enrolls a new person anyway)", file=sys.stderr)
+                continue
             enrolled += 1
-            print(f"{verb} {name} (id {person_id}): {len(samples)} photo(s), {len(problems)} skipped")
+            verb = "added samples to" if target is not None else "enrolled"
+            print(f"{verb} {name} (id {person_id}): {len(pending)} photo(s), {len(problems)} skipped")
     if not enrolled:
         raise KioskError("nothing enrolled")
     return 0
@@ -276,17 +284,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Add the people of an export to the gallery."""
+    """Add the people of an export to the gallery (people already enrolled are skipped)."""
+    from kiosk.enrollment.importing import import_archive
     from kiosk.enrollment.samples import templates_for_crops
     from kiosk.gallery import Gallery
-    from kiosk.gallery.archive import import_people
 
     config = _config(args)
     pipeline = _pipeline(config)
     reembed = (lambda aligned, crop, masked: templates_for_crops(pipeline, aligned, crop, masked)) if args.reembed else None
     with Gallery(_db_path(args)) as gallery:
-        n = import_people(gallery, args.archive, pipeline.model_version, reembed)
-    print(f"imported {n} people from {args.archive}")
+        report = import_archive(gallery, args.archive, pipeline.model_version, config.match, reembed,
+                                allow_duplicates=args.allow_duplicates)
+    for name, reason in report.skipped:
+        print(f"skipped: {name}: {reason}", file=sys.stderr)
+    print(f"imported {len(report.added)} people from {args.archive}"
+          + (f", {len(report.skipped)} skipped" if report.skipped else ""))
     return 0
 
 
@@ -350,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the person's name (with IMAGE...)")
     p.add_argument("--from-dir", help="one subfolder per person, named after the folder")
     p.add_argument("--consent", metavar="TEXT", help="record that consent was given, with this text")
+    p.add_argument("--add-to", metavar="PERSON", help="add the photos to this person (id or exact name)")
+    p.add_argument("--allow-duplicate", action="store_true",
+                   help="enroll even when the photos look like someone already enrolled")
     p.add_argument("images", nargs="*", metavar="IMAGE")
     p.set_defaults(func=cmd_enroll)
 
@@ -388,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", parents=[common], help="add the people of an export")
     p.add_argument("archive")
     p.add_argument("--reembed", action="store_true", help="re-make templates if they come from another model")
+    p.add_argument("--allow-duplicates", action="store_true", help="also import people who are already enrolled")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("eval", parents=[common], help="accuracy on ../shared/data")

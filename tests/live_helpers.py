@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.capture.sources import FrameSource, SourceError
+from kiosk.gallery.api import PersonDetails
 
 
 class ScriptedSource(FrameSource):
@@ -69,7 +70,7 @@ def enroll_from_frames(pipeline, gallery, name: str, frames: list[np.ndarray]) -
     from kiosk.enrollment.samples import make_sample, pick_enrollment_face
 
     samples = [make_sample(pipeline, pick_enrollment_face(pipeline.analyze(rgb))) for rgb in frames]
-    return gallery.add_person(name, samples, pipeline.model_version)
+    return gallery.add_person(PersonDetails(name), samples, pipeline.model_version)
 
 
 def wait_for(predicate, limit_s: float = 30.0, step_s: float = 0.01) -> bool:

@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.checkin.visits import CHECKIN, UNKNOWN, CheckinLog, export_day_csv, visits_to_csv
 from kiosk.gallery import Gallery
-from kiosk.gallery.store import NewSample, NewTemplate
+from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails, Visit
 
 TZ = dt.timezone(dt.timedelta(hours=2))
 
@@ -32,7 +32,7 @@ class FakeClock:
 def _person(gallery: Gallery, name: str) -> int:
     vec = np.random.default_rng(len(name)).normal(size=128).astype(np.float32)
     sample = NewSample(np.zeros((112, 112, 3), np.uint8), [NewTemplate("full", vec)])
-    return gallery.add_person(name, [sample], "test-model")
+    return gallery.add_person(PersonDetails(name), [sample], "test-model")
 
 
 @pytest.fixture
@@ -62,12 +62,12 @@ def test_one_checkin_per_person_per_cooldown(gallery, clock):
     assert log.checkin(alice, 0.7, masked=False) is not None  # 600 s: a new visit
 
     rows = gallery.visits(dt.date(2026, 3, 2))
-    assert [(r["name"], r["kind"]) for r in reversed(rows)] == [
+    assert [(r.name, r.kind) for r in reversed(rows)] == [
         ("Alice", CHECKIN), ("Bob", CHECKIN), ("Alice", CHECKIN)]
     oldest = rows[-1]
-    assert oldest["ts"] == "2026-03-02T09:00:00+02:00"
-    assert oldest["score"] == pytest.approx(0.71) and oldest["masked"] == 1
-    assert oldest["source"] == "kiosk"
+    assert oldest.ts == "2026-03-02T09:00:00+02:00"
+    assert oldest.score == pytest.approx(0.71) and oldest.masked == 1
+    assert oldest.source == "kiosk"
 
 
 def test_zero_cooldown_logs_every_checkin(gallery, clock):
@@ -105,7 +105,7 @@ def test_unknown_visitor_once_per_track(gallery, clock):
     assert log.unknown(track_id=7, score=0.3, masked=True) is None
     assert log.unknown(track_id=8, score=0.1, masked=True) is not None
     rows = gallery.visits(dt.date(2026, 3, 2))
-    assert [(r["person_id"], r["kind"]) for r in rows] == [(None, UNKNOWN), (None, UNKNOWN)]
+    assert [(r.person_id, r.kind) for r in rows] == [(None, UNKNOWN), (None, UNKNOWN)]
 
 
 def test_unknown_track_memory_is_bounded(gallery, clock):
@@ -154,10 +154,8 @@ def test_csv_export_of_one_day(gallery, clock, tmp_path):
 
 def test_csv_text_sorted_oldest_first():
     text = visits_to_csv([
-        {"id": 2, "ts": "2026-03-02T10:00:00+00:00", "kind": CHECKIN, "person_id": 1, "name": "B",
-         "score": None, "masked": 0, "source": ""},
-        {"id": 1, "ts": "2026-03-02T09:00:00+00:00", "kind": CHECKIN, "person_id": 2, "name": "A",
-         "score": 0.5, "masked": 1, "source": ""},
+        Visit(2, "2026-03-02T10:00:00+00:00", CHECKIN, 1, "B", None, False, ""),
+        Visit(1, "2026-03-02T09:00:00+00:00", CHECKIN, 2, "A", 0.5, True, ""),
     ])
     lines = text.splitlines()
     assert lines[1].split(",")[2] == "A" and lines[2].split(",")[2] == "B"

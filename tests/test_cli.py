@@ -144,3 +144,25 @@ def test_lfw_from_dir_enroll_and_identify(tmp_path, capsys):
     named = [r["faces"][0]["person"] if r["faces"] else None for r in rows]
     assert named[:3] == ["Al Gore", "Ahmed Chalabi", "Ai Sugiyama"]
     assert named[3] is None
+
+
+def test_enroll_and_import_follow_the_duplicate_rule(tmp_path, capsys, photos):
+    """The CLI writes through the same path as the enrollment dialog: a face already enrolled is
+    refused (with how to add to that person instead), and importing an export twice adds nobody twice."""
+    db = str(tmp_path / "g.db")
+    assert _run(capsys, "enroll", "--db", db, "--name", "Eileen", str(photos["astro"]))[0] == 0
+    code, _, err = _run(capsys, "enroll", "--db", db, "--name", "Someone Else", str(photos["shifted"]))
+    assert code == 1 and "look like someone already enrolled: Eileen (id 1" in err and "--add-to" in err
+    code, _, err = _run(capsys, "enroll", "--db", db, "--name", "Eileen", "--add-to", "1", str(photos["shifted"]))
+    assert code == 0
+    assert _run(capsys, "people", "list", "--db", db, "--jsonl")[1][0]["samples"] == 2
+    code, _, _ = _run(capsys, "enroll", "--db", db, "--name", "Twin", "--allow-duplicate", str(photos["shifted"]))
+    assert code == 0
+    archive = str(tmp_path / "all.zip")
+    assert _run(capsys, "export", "--db", db, archive)[0] == 0
+    other = str(tmp_path / "other.db")
+    code, _, _ = _run(capsys, "import", "--db", other, archive)
+    assert code == 0 and len(_run(capsys, "people", "list", "--db", other, "--jsonl")[1]) == 2
+    code, _, err = _run(capsys, "import", "--db", other, archive)
+    assert code == 0 and err.count("skipped:") == 2 and "already enrolled as" in err
+    assert len(_run(capsys, "people", "list", "--db", other, "--jsonl")[1]) == 2

@@ -6,7 +6,7 @@ import numpy as np
 
 from kiosk.config import MatchConfig
 from kiosk.enrollment.duplicates import find_duplicates
-from kiosk.gallery.store import TemplateSet
+from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.matching import FULL
 
 # Fixed thresholds: the test must not depend on a shipped calibration.

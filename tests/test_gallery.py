@@ -9,9 +9,9 @@ import pytest
 
 from kiosk.errors import GalleryError, ModelMismatchError
 from kiosk.gallery import Gallery
+from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.archive import export_people, import_people
 from kiosk.gallery.schema import SCHEMA_VERSION
-from kiosk.gallery.store import NewSample, NewTemplate
 
 MODEL = "test-model@000"
 
@@ -29,7 +29,7 @@ def gallery(tmp_path):
 
 
 def test_add_person_stores_samples_and_unit_templates(gallery):
-    pid = gallery.add_person("Ada", [_sample(1), _sample(2)], MODEL, consent_text="ok", consent_at="2026-01-01")
+    pid = gallery.add_person(PersonDetails("Ada", consent_text="ok", consent_at="2026-01-01"), [_sample(1), _sample(2)], MODEL)
     person = gallery.get_person(pid)
     assert (person.name, person.n_samples, person.n_templates) == ("Ada", 2, 4)
     templates = gallery.templates(MODEL)
@@ -37,27 +37,27 @@ def test_add_person_stores_samples_and_unit_templates(gallery):
     np.testing.assert_allclose(np.linalg.norm(templates.matrix, axis=1), 1.0, rtol=1e-5)
     assert set(templates.kinds) == {"full", "synthetic-mask"}
     assert templates.names[pid] == "Ada"
-    stored = gallery.samples(pid)[0][1]
+    stored = gallery.samples(pid)[0].aligned
     assert stored.shape == (112, 112, 3)
 
 
 def test_failed_enrollment_leaves_nothing(gallery):
     bad = NewSample(np.zeros((112, 112, 3), np.uint8), [NewTemplate("full", None)])  # type: ignore[arg-type]
     with pytest.raises(GalleryError, match="refusing an empty or invalid template"):
-        gallery.add_person("Half", [_sample(1), bad], MODEL)
+        gallery.add_person(PersonDetails("Half"), [_sample(1), bad], MODEL)
     assert gallery.counts() == {"people": 0, "samples": 0, "templates": 0, "visits": 0}
 
 
 def test_empty_name_and_no_samples_are_refused(gallery):
     with pytest.raises(GalleryError, match="name"):
-        gallery.add_person("  ", [_sample(1)], MODEL)
+        gallery.add_person(PersonDetails("  "), [_sample(1)], MODEL)
     with pytest.raises(GalleryError, match="no usable face"):
-        gallery.add_person("Bob", [], MODEL)
+        gallery.add_person(PersonDetails("Bob"), [], MODEL)
 
 
 def test_remove_person_removes_every_row(gallery):
-    keep = gallery.add_person("Keep", [_sample(1)], MODEL)
-    gone = gallery.add_person("Gone", [_sample(2), _sample(3)], MODEL)
+    keep = gallery.add_person(PersonDetails("Keep"), [_sample(1)], MODEL)
+    gone = gallery.add_person(PersonDetails("Gone"), [_sample(2), _sample(3)], MODEL)
     gallery.record_visit(gone, "checkin", 0.8)
     gallery.record_visit(keep, "checkin", 0.9)
     gallery.remove_person(gone)
@@ -68,44 +68,44 @@ def test_remove_person_removes_every_row(gallery):
 
 
 def test_cache_is_refreshed_after_writes(gallery):
-    gallery.add_person("A", [_sample(1)], MODEL)
+    gallery.add_person(PersonDetails("A"), [_sample(1)], MODEL)
     first = gallery.templates(MODEL)
     assert gallery.templates(MODEL) is first
-    gallery.add_person("B", [_sample(2)], MODEL)
+    gallery.add_person(PersonDetails("B"), [_sample(2)], MODEL)
     assert len(gallery.templates(MODEL)) == 4
 
 
 def test_other_model_templates_are_refused(gallery):
-    gallery.add_person("A", [_sample(1)], MODEL)
+    gallery.add_person(PersonDetails("A"), [_sample(1)], MODEL)
     with pytest.raises(ModelMismatchError, match="re-embed"):
         gallery.templates("another-model@111")
 
 
 def test_resolve_by_id_name_and_ambiguity(gallery):
-    a = gallery.add_person("Sam", [_sample(1)], MODEL)
+    a = gallery.add_person(PersonDetails("Sam"), [_sample(1)], MODEL)
     assert gallery.resolve(str(a)).id == a
     assert gallery.resolve("sam").id == a
-    gallery.add_person("Sam", [_sample(2)], MODEL)
+    gallery.add_person(PersonDetails("Sam"), [_sample(2)], MODEL)
     with pytest.raises(GalleryError, match="2 people"):
         gallery.resolve("Sam")
 
 
 def test_visits_and_last_seen(gallery):
-    pid = gallery.add_person("Vi", [_sample(1)], MODEL)
+    pid = gallery.add_person(PersonDetails("Vi"), [_sample(1)], MODEL)
     gallery.record_visit(pid, "checkin", 0.7, masked=True, ts="2026-11-26T09:00:00+00:00")
     gallery.record_visit(None, "unknown", None, ts="2026-11-26T09:05:00+00:00")
     import datetime as dt
 
     rows = gallery.visits(dt.date(2026, 11, 26))
-    assert [r["kind"] for r in rows] == ["unknown", "checkin"]
-    assert rows[1]["name"] == "Vi" and rows[1]["masked"] == 1
+    assert [r.kind for r in rows] == ["unknown", "checkin"]
+    assert rows[1].name == "Vi" and rows[1].masked == 1
     assert gallery.get_person(pid).last_seen == "2026-11-26T09:00:00+00:00"
 
 
 def test_reopen_keeps_data_and_schema(tmp_path):
     path = tmp_path / "g.db"
     with Gallery(path) as g:
-        g.add_person("Persist", [_sample(1)], MODEL)
+        g.add_person(PersonDetails("Persist"), [_sample(1)], MODEL)
     with Gallery(path) as g:
         assert g.schema_version == SCHEMA_VERSION
         assert [p.name for p in g.people()] == ["Persist"]
@@ -114,7 +114,7 @@ def test_reopen_keeps_data_and_schema(tmp_path):
 def test_newer_schema_is_refused_and_untouched(tmp_path):
     path = tmp_path / "g.db"
     with Gallery(path) as g:
-        g.add_person("Future", [_sample(1)], MODEL)
+        g.add_person(PersonDetails("Future"), [_sample(1)], MODEL)
     conn = sqlite3.connect(path)
     conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
     conn.commit()
@@ -148,7 +148,7 @@ def test_empty_file_becomes_a_new_gallery(tmp_path):
 
 
 def test_export_import_round_trip(tmp_path, gallery):
-    pid = gallery.add_person("Exp", [_sample(1), _sample(2)], MODEL, company="ACME", consent_text="yes")
+    pid = gallery.add_person(PersonDetails("Exp", company="ACME", consent_text="yes"), [_sample(1), _sample(2)], MODEL)
     archive = tmp_path / "out.zip"
     assert export_people(gallery, archive, [pid]) == 1
     with Gallery(tmp_path / "other.db") as target:
@@ -161,7 +161,7 @@ def test_export_import_round_trip(tmp_path, gallery):
 
 
 def test_import_refuses_other_model_unless_reembedding(tmp_path, gallery):
-    gallery.add_person("Exp", [_sample(1)], MODEL)
+    gallery.add_person(PersonDetails("Exp"), [_sample(1)], MODEL)
     archive = tmp_path / "out.zip"
     export_people(gallery, archive)
     with Gallery(tmp_path / "other.db") as target:

@@ -172,7 +172,7 @@ def test_enroll_from_files_then_the_live_window_names_them(qtbot, tmp_path, gall
     dialog.save_button.click()
     qtbot.waitUntil(lambda: bool(saved), timeout=WAIT_MS)
     assert gallery.get_person(saved[0]).n_samples == 3
-    sources = {s[2] for s in gallery.samples(saved[0])}
+    sources = {s.source for s in gallery.samples(saved[0])}
     assert sources == {str(p) for p in paths}
     window = open_window(qtbot, tmp_path, gallery, str(clip))
     names: list = []
@@ -273,8 +273,8 @@ def test_cancel_during_save_and_a_crash_while_writing_add_nothing(qtbot, tmp_pat
     calls = {"n": 0}
     original = gallery._insert_samples
 
-    def crash_on_second_sample(person_id, samples, model_version, stamp):
-        original(person_id, samples[:1], model_version, stamp)
+    def crash_on_second_sample(conn, person_id, samples, model_version, stamp):
+        original(conn, person_id, samples[:1], model_version, stamp)
         calls["n"] += 1
         raise OSError("disk full (simulated)")
 

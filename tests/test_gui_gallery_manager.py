@@ -10,6 +10,7 @@ from kiosk.config import Config
 from kiosk.enrollment.samples import make_sample
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import AdminPin, PinPolicy
+from kiosk.gallery.api import PersonDetails
 
 pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
@@ -38,11 +39,10 @@ def people(gallery, pipeline, astronaut_rgb):
     mirrored = pipeline.analyze(astronaut_rgb[:, ::-1].copy())[0]
     version = pipeline.model_version
     ids = {
-        "Ada Lovelace": gallery.add_person("Ada Lovelace", [make_sample(pipeline, face), make_sample(pipeline, mirrored)],
-                                           version, company="Acme", host="Grace", consent_at="2026-01-02T10:00:00+00:00",
-                                           consent_text="I agree"),
-        "Bob Builder": gallery.add_person("Bob Builder", [make_sample(pipeline, face)], version, company="Initech"),
-        "Carol Danvers": gallery.add_person("Carol Danvers", [make_sample(pipeline, mirrored)], version, host="Acme"),
+        "Ada Lovelace": gallery.add_person(PersonDetails("Ada Lovelace", company="Acme", host="Grace", consent_at="2026-01-02T10:00:00+00:00", consent_text="I agree"), [make_sample(pipeline, face), make_sample(pipeline, mirrored)],
+                                           version),
+        "Bob Builder": gallery.add_person(PersonDetails("Bob Builder", company="Initech"), [make_sample(pipeline, face)], version),
+        "Carol Danvers": gallery.add_person(PersonDetails("Carol Danvers", host="Acme"), [make_sample(pipeline, mirrored)], version),
     }
     gallery.record_visit(ids["Ada Lovelace"], "checkin", 0.8)
     gallery.record_visit(ids["Bob Builder"], "checkin", 0.7)
@@ -70,10 +70,7 @@ def names_shown(manager) -> list[str]:
 
 
 def rows_of(gallery, person_id) -> dict[str, int]:
-    conn = gallery._conn
-    return {t: conn.execute(f"SELECT count(*) FROM {t} WHERE {'id' if t == 'people' else 'person_id'}=?",  # noqa: S608
-                            (person_id,)).fetchone()[0]
-            for t in ("people", "samples", "templates", "visits")}
+    return gallery.counts(person_id)
 
 
 def test_list_search_thumbnails_and_counts(qtbot, gallery, people, per_sample):
@@ -136,7 +133,7 @@ def test_remove_one_sample_but_never_the_last(qtbot, gallery, people, per_sample
     monkeypatch.setattr(manager, "confirm", lambda title, text: True)
     ada = people["Ada Lovelace"]
     manager.select_ids([ada])
-    sample_ids = [s[0] for s in gallery.samples(ada)]
+    sample_ids = [s.id for s in gallery.samples(ada)]
     manager.remove_sample(sample_ids[0])
     assert rows_of(gallery, ada)["samples"] == 1 and rows_of(gallery, ada)["templates"] == per_sample
     manager.remove_sample(sample_ids[1])

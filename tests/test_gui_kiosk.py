@@ -24,7 +24,7 @@ from kiosk.capture.sources import FrameSource, SourceError  # noqa: E402
 from kiosk.checkin.flow import Screen, texts_for  # noqa: E402
 from kiosk.checkin.visits import CHECKIN, UNKNOWN  # noqa: E402
 from kiosk.config import Config, KioskConfig  # noqa: E402
-from kiosk.gallery import Gallery  # noqa: E402
+from kiosk.gallery import Gallery, PersonDetails  # noqa: E402
 from tests.conftest import shared  # noqa: E402
 
 FEMALE = "head-pose-face-detection-female.gif"
@@ -381,7 +381,7 @@ def enrolled_db(tmp_path_factory, pipeline):
             rgb = np.asarray(im.convert("RGB")).copy()
             samples.append(make_sample(pipeline, pick_enrollment_face(pipeline.analyze(rgb))))
     g = Gallery(db)
-    g.add_person("Demo", samples, pipeline.model_version)
+    g.add_person(PersonDetails("Demo"), samples, pipeline.model_version)
     g.close()
     return db
 
@@ -483,7 +483,7 @@ def test_enrolled_person_is_greeted_and_logged_once_per_cooldown(qtbot, live):
     assert first.recorded and not second.recorded
     assert first.track_id != second.track_id
     visits = g.visits(NOON.date())
-    assert [(v["name"], v["kind"]) for v in visits] == [("Demo", CHECKIN)]
+    assert [(v.name, v.kind) for v in visits] == [("Demo", CHECKIN)]
     assert all(s.name in (None, "Demo") for s in seen)
     _force_close(w)
 
@@ -498,7 +498,7 @@ def test_unknown_visitor_sees_the_receptionist_message(qtbot, live):
     assert w.message_label.text() == texts_for(KioskConfig()).unknown
     assert not any(s.screen is Screen.GREETING for s in seen)
     visits = g.visits(NOON.date())
-    assert [(v["person_id"], v["kind"]) for v in visits] == [(None, UNKNOWN)]
+    assert [(v.person_id, v.kind) for v in visits] == [(None, UNKNOWN)]
     _force_close(w)
 
 
@@ -536,10 +536,10 @@ def test_a_crashed_worker_thread_is_restarted(qtbot, live_blank):
 
 
 def _person(gallery: Gallery, name: str) -> int:
-    from kiosk.gallery.store import NewSample, NewTemplate
+    from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 
     vec = np.ones(128, np.float32)
-    return gallery.add_person(name, [NewSample(np.zeros((112, 112, 3), np.uint8), [NewTemplate("full", vec)])],
+    return gallery.add_person(PersonDetails(name), [NewSample(np.zeros((112, 112, 3), np.uint8), [NewTemplate("full", vec)])],
                               "test-model")
 
 

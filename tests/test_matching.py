@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kiosk.config import MatchConfig
-from kiosk.gallery.store import TemplateSet
+from kiosk.gallery.api import TemplateSet
 from kiosk.models import MODELS
 from kiosk.recognition.calibration import (
     MASK_VS_MASK,

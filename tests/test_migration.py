@@ -15,7 +15,7 @@ from conftest import ASTRONAUT
 from kiosk.errors import ModelMismatchError
 from kiosk.gallery import Gallery
 from kiosk.gallery.schema import MIGRATIONS
-from kiosk.gallery.store import encode_png
+from kiosk.gallery.sqlite import encode_png
 from kiosk.models import MODELS
 from kiosk.vision.align import align_face
 from kiosk.vision.detectors import create_detector
@@ -58,7 +58,7 @@ def test_an_old_gallery_is_migrated_and_never_compared_silently(old_gallery, pip
         assert (report.samples, report.from_old_crops, report.failed) == (1, 1, [])
         assert gallery.model_versions() == {pipeline.model_version: 1}
         assert gallery.people_without(pipeline.model_version) == 0
-        (stored,) = gallery.all_samples()
+        (stored,) = gallery.samples()
         assert stored.face_crop is not None and stored.face_crop.shape == (256, 256, 3)
         # Another view of her (shifted, smaller) is named.
         from kiosk.config import Config

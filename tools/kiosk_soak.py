@@ -91,7 +91,7 @@ def make_looped_source(paths: list[Path], gap_frames: int, fps: float):
 def enroll_first_clip(db: Path, clip: Path) -> None:
     """Enroll the person of `clip` as "Demo" from two of its frames."""
     from kiosk.enrollment.samples import make_sample, pick_enrollment_face
-    from kiosk.gallery import Gallery
+    from kiosk.gallery import Gallery, PersonDetails
     from kiosk.vision.pipeline import FacePipeline
 
     pipeline = FacePipeline()
@@ -99,7 +99,7 @@ def enroll_first_clip(db: Path, clip: Path) -> None:
     picks = [frames[len(frames) // 2], frames[-3]]
     samples = [make_sample(pipeline, pick_enrollment_face(pipeline.analyze(f))) for f in picks]
     gallery = Gallery(db)
-    gallery.add_person("Demo", samples, pipeline.model_version)
+    gallery.add_person(PersonDetails("Demo"), samples, pipeline.model_version)
     gallery.close()
     close = getattr(pipeline.detector, "close", None)
     if close is not None:

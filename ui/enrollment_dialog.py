@@ -48,13 +48,12 @@ from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture,
 from kiosk.enrollment.photos import IMAGE_SUFFIXES, PhotoCheck, check_photo, image_files
 from kiosk.enrollment.prepare import (
     PendingSample,
-    PersonDetails,
     PreparedEnrollment,
     prepare_enrollment,
     save_enrollment,
 )
 from kiosk.gallery.admin_pin import AdminPin
-from kiosk.gallery.store import Gallery, now_iso
+from kiosk.gallery.api import GalleryStore, PersonDetails, now_iso
 from kiosk.recognition.live import FrameResult
 from ui.enrollment_widgets import (
     CaptureOverlay,
@@ -89,7 +88,7 @@ class PhotoEntry:
     cancelled: bool = False
 
 
-def consent_text(gallery: Gallery) -> str:
+def consent_text(gallery: GalleryStore) -> str:
     """The consent wording shown and stored (an admin may have changed it in the settings)."""
     return gallery.get_setting(CONSENT_SETTING) or DEFAULT_CONSENT
 
@@ -102,7 +101,7 @@ class EnrollmentDialog(QDialog):
     def __init__(
         self,
         worker,
-        gallery: Gallery,
+        gallery: GalleryStore,
         config: Config,
         *,
         parent: QWidget | None = None,
@@ -693,7 +692,8 @@ class EnrollmentDialog(QDialog):
         job = self._job
         gallery = self.gallery
         self._relay.watch(
-            self._db.submit(lambda: save_enrollment(gallery, prepared, details, person_id)),
+            # Any possible duplicate was shown and the receptionist chose where the samples go.
+            self._db.submit(lambda: save_enrollment(gallery, prepared, details, person_id, allow_duplicate=True)),
             lambda pid: self._on_saved(job, pid),
             lambda exc: self._on_failed(job, exc),
         )

@@ -41,11 +41,12 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.config import Config
+from kiosk.enrollment.importing import ImportReport, import_archive
 from kiosk.enrollment.samples import templates_for_crops
 from kiosk.errors import KioskError
 from kiosk.gallery.admin_pin import AdminPin
-from kiosk.gallery.archive import export_people, import_people
-from kiosk.gallery.store import Gallery, Person
+from kiosk.gallery.api import GalleryStore, Person
+from kiosk.gallery.archive import export_people
 from ui.enrollment_widgets import SampleSlot, rgb_pixmap
 from ui.jobs import FutureRelay, ModelRunner, PipelineThread, TaskThread
 from ui.pin_dialog import PinGate, build_pin_gated
@@ -85,7 +86,7 @@ class GalleryManager(QDialog):
 
     def __init__(
         self,
-        gallery: Gallery,
+        gallery: GalleryStore,
         config: Config,
         *,
         parent: QWidget | None = None,
@@ -366,7 +367,8 @@ class GalleryManager(QDialog):
             f"enrolled {short_time(person.created_at)}, last seen {short_time(person.last_seen)}<br>{consent}")
         if person.consent_text:
             self.summary.setToolTip(person.consent_text)
-        for i, (sample_id, aligned, source, _quality, masked) in enumerate(self.gallery.samples(person_id)):
+        for i, sample in enumerate(self.gallery.samples(person_id)):
+            sample_id, aligned, source, masked = sample.id, sample.aligned, sample.source, sample.masked
             caption = Path(source).name if source and not source.startswith("camera") else (source or "sample")
             if masked:
                 caption += " (mask)"
@@ -493,12 +495,18 @@ class GalleryManager(QDialog):
         gallery = self.gallery
         self._set_busy("Importing…")
 
-        def job(pipeline) -> int:
-            return import_people(gallery, path, pipeline.model_version,
-                                 reembed=lambda aligned, crop, masked: templates_for_crops(pipeline, aligned, crop, masked))
+        match = self.config.match
 
-        self._relay.watch(self._model_runner().run_on_worker(job),
-                          lambda n: self._done(f"Imported {n} people from {Path(path).name}.", changed=True),
+        def job(pipeline) -> ImportReport:
+            return import_archive(gallery, path, pipeline.model_version, match,
+                                  reembed=lambda aligned, crop, masked: templates_for_crops(pipeline, aligned, crop, masked))
+
+        def done(report: ImportReport) -> None:
+            skipped = f"; {len(report.skipped)} skipped ({report.skipped[0][0]}: {report.skipped[0][1]}" + \
+                ("…" if len(report.skipped) > 1 else "") + ")" if report.skipped else ""
+            self._done(f"Imported {len(report.added)} people from {Path(path).name}{skipped}.", changed=True)
+
+        self._relay.watch(self._model_runner().run_on_worker(job), done,
                           lambda exc: self._done(f"Import failed, nothing was added: {exc}", error=True))
 
     def _set_busy(self, text: str) -> None:

@@ -46,9 +46,9 @@ from kiosk.checkin.flow import (
     sightings_from_result,
     texts_for,
 )
-from kiosk.checkin.visits import CheckinLog, Visit, local_now
+from kiosk.checkin.visits import CheckinLog, local_now
 from kiosk.config import Config
-from kiosk.gallery.store import Gallery
+from kiosk.gallery.api import GalleryStore, Visit
 from ui.video_widget import frame_to_qimage
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ class KioskWindow(QWidget):
     def __init__(
         self,
         worker,
-        gallery: Gallery,
+        gallery: GalleryStore,
         config: Config,
         *,
         flow_clock: Callable[[], float] = time.monotonic,
@@ -596,7 +596,7 @@ class PinLock:
     (wall time, as kiosk.gallery.admin_pin persists its lockout) is injectable for tests.
     """
 
-    def __init__(self, gallery: Gallery, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, gallery: GalleryStore, clock: Callable[[], float] = time.time) -> None:
         self.gallery = gallery
         self.clock = clock
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from kiosk.capture.reader import CameraState, CameraStatus
 from kiosk.config import Config, save_config
 from kiosk.errors import KioskError
-from kiosk.gallery.store import Gallery
+from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.tracking import Arrival
 from ui.about_dialog import AboutDialog
 from ui.no_camera_panel import DEVICE_CHOICES, NoCameraPanel
@@ -58,7 +58,7 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         config: Config,
-        gallery: Gallery,
+        gallery: GalleryStore,
         source: SourceSpec | None,
         *,
         config_path: Path | None = None,

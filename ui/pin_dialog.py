@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.gallery.admin_pin import AdminPin, PinError, format_wait
-from kiosk.gallery.store import Gallery
+from kiosk.gallery.api import GalleryStore
 
 log = logging.getLogger(__name__)
 
@@ -236,12 +236,12 @@ class PinDialog(QDialog):
         self.resize(380, 460)
 
 
-def ask_admin_pin(gallery: Gallery, parent: QWidget | None = None, purpose: str = "leave kiosk mode") -> bool:
+def ask_admin_pin(gallery: GalleryStore, parent: QWidget | None = None, purpose: str = "leave kiosk mode") -> bool:
     """Ask for the admin PIN modally (at first run: have one chosen). True when it was right."""
     return PinDialog(AdminPin(gallery), purpose, parent).exec() == QDialog.DialogCode.Accepted
 
 
-def build_pin_gated(dialog: QDialog, gallery: Gallery, admin_pin: AdminPin | None, purpose: str,
+def build_pin_gated(dialog: QDialog, gallery: GalleryStore, admin_pin: AdminPin | None, purpose: str,
                     require_pin: bool) -> None:
     """Lay out `dialog` as a PIN page in front of its content (enrollment, gallery manager).
 

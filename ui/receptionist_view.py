@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.checkin.visits import CHECKIN, UNKNOWN, export_day_csv
-from kiosk.gallery.store import Gallery
+from kiosk.gallery.api import GalleryStore, Visit
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class ReceptionistView(QWidget):
 
     alert = Signal(object)  # the visit dict of a new unknown visitor
 
-    def __init__(self, gallery: Gallery, config=None, parent: QWidget | None = None, *,
+    def __init__(self, gallery: GalleryStore, config=None, parent: QWidget | None = None, *,
                  today: Callable[[], dt.date] = dt.date.today, poll_ms: int = POLL_MS) -> None:
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window, True)  # its own window, even with a parent
@@ -140,21 +140,21 @@ class ReceptionistView(QWidget):
             return
         self.table.setRowCount(len(visits))
         for row, v in enumerate(visits):
-            unknown = v["kind"] == UNKNOWN
-            who = "Unknown visitor" if unknown else (v["name"] or f"(removed person {v['person_id']})")
-            score = "" if v["score"] is None else f"{float(v['score']):.2f}"
-            cells = (_hhmmss(v["ts"]), who, score, "yes" if v["masked"] else "")
+            unknown = v.kind == UNKNOWN
+            who = "Unknown visitor" if unknown else (v.name or f"(removed person {v.person_id})")
+            score = "" if v.score is None else f"{float(v.score):.2f}"
+            cells = (_hhmmss(v.ts), who, score, "yes" if v.masked else "")
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if unknown:
                     item.setBackground(ALERT_BG)
                     item.setForeground(QColor("#000000"))
                 self.table.setItem(row, col, item)
-        known = sum(1 for v in visits if v["kind"] == CHECKIN)
+        known = sum(1 for v in visits if v.kind == CHECKIN)
         self.title.setText(f"Visits {self.day.isoformat()}")
         self.summary.setText(f"{known} check-in(s), {len(visits) - known} unknown visitor(s)")
         if self._seen_unknown is None:  # the first load: old unknown visits are not new alerts
-            self._seen_unknown = max((v["id"] for v in visits if v["kind"] == UNKNOWN), default=0)
+            self._seen_unknown = max((v.id for v in visits if v.kind == UNKNOWN), default=0)
 
     def poll(self) -> None:
         """Pick up visits logged since the last look (also by another process), alerting on strangers."""
@@ -164,20 +164,20 @@ class ReceptionistView(QWidget):
         except Exception:
             log.exception("cannot read visits")
             return
-        fresh = [v for v in visits if v["kind"] == UNKNOWN and v["id"] > (self._seen_unknown or 0)]
-        for v in sorted(fresh, key=lambda v: v["id"]):
+        fresh = [v for v in visits if v.kind == UNKNOWN and v.id > (self._seen_unknown or 0)]
+        for v in sorted(fresh, key=lambda v: v.id):
             self._add_alert(v)
         if self.day == today:
             self.refresh()
 
     def add_visit(self, visit) -> None:
-        """A visit the kiosk just logged (kiosk.checkin.visits.Visit): refresh, and alert on a stranger."""
+        """A visit the kiosk just logged (kiosk.gallery.api.Visit): refresh, and alert on a stranger."""
         self.poll()
 
-    def _add_alert(self, visit: dict) -> None:
-        self._seen_unknown = max(self._seen_unknown or 0, int(visit["id"]))
-        masked = " (masked)" if visit.get("masked") else ""
-        item = QListWidgetItem(f"{_hhmmss(visit['ts'])}  Unknown visitor at the kiosk{masked}")
+    def _add_alert(self, visit: Visit) -> None:
+        self._seen_unknown = max(self._seen_unknown or 0, int(visit.id))
+        masked = " (masked)" if visit.masked else ""
+        item = QListWidgetItem(f"{_hhmmss(visit.ts)}  Unknown visitor at the kiosk{masked}")
         item.setBackground(ALERT_BG)
         item.setForeground(QColor("#000000"))
         self.alerts.insertItem(0, item)

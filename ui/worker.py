@@ -29,7 +29,7 @@ from kiosk.capture.reader import CameraState, CameraStatus, FrameReader, Mailbox
 from kiosk.capture.sources import Frame, FrameSource, make_source
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.gallery.store import Gallery
+from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import FrameResult, LiveRecognizer, RateMeter, Timings
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.recognition.tracking import TrackerConfig
@@ -94,7 +94,7 @@ class LiveWorker(QThread):
     def __init__(
         self,
         config: Config,
-        gallery: Gallery,
+        gallery: GalleryStore,
         source: SourceSpec | None,
         *,
         tracker_config: TrackerConfig | None = None,

@@ -17,9 +17,10 @@ import io
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from kiosk.gallery.api import Visit
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +47,7 @@ class VisitStore(Protocol):
     def record_visit(self, person_id: int | None, kind: str, score: float | None = None,
                      masked: bool = False, source: str = "", ts: str | None = None) -> int: ...
 
-    def visits(self, day: dt.date | None = None) -> list[dict]: ...
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One event written to the log."""
-
-    id: int
-    kind: str  # CHECKIN or UNKNOWN
-    person_id: int | None
-    ts: dt.datetime
-    score: float | None
-    masked: bool
+    def visits(self, day: dt.date | None = None) -> list[Visit]: ...
 
 
 class CheckinLog:
@@ -88,11 +77,11 @@ class CheckinLog:
             log.exception("could not read today's visits; cooldowns start empty")
             return
         for row in rows:
-            pid = row.get("person_id")
-            if row.get("kind") != CHECKIN or pid is None:
+            pid = row.person_id
+            if row.kind != CHECKIN or pid is None:
                 continue
             try:
-                ts = dt.datetime.fromisoformat(row["ts"])
+                ts = dt.datetime.fromisoformat(row.ts)
             except (TypeError, ValueError):
                 continue
             if ts.tzinfo is None:
@@ -140,7 +129,7 @@ class CheckinLog:
             log.exception("could not record a %s visit", kind)
             return None
         log.info("visit %d: %s person=%s score=%s masked=%s", row_id, kind, person_id, score, masked)
-        return Visit(row_id, kind, person_id, now, score, bool(masked))
+        return Visit(row_id, now.isoformat(timespec="seconds"), kind, person_id, None, score, bool(masked), self.source)
 
     def _forget_old(self, now: dt.datetime) -> None:
         # Entries past their cooldown no longer matter; dropping them keeps memory flat.
@@ -155,25 +144,25 @@ def _csv_safe(value: object) -> object:
     return value
 
 
-def visits_csv_rows(visits: Iterable[dict]) -> list[list[object]]:
-    """Visit dicts (as `Gallery.visits` returns them) as CSV rows, oldest first, header included."""
+def visits_csv_rows(visits: Iterable[Visit]) -> list[list[object]]:
+    """Visits (as `Gallery.visits` returns them) as CSV rows, oldest first, header included."""
     rows: list[list[object]] = [list(CSV_COLUMNS)]
-    for v in sorted(visits, key=lambda v: (v.get("ts") or "", v.get("id") or 0)):
-        name = v.get("name") or ("Unknown visitor" if v.get("kind") == UNKNOWN else "")
-        score = v.get("score")
+    for v in sorted(visits, key=lambda v: (v.ts or "", v.id or 0)):
+        name = v.name or ("Unknown visitor" if v.kind == UNKNOWN else "")
+        score = v.score
         rows.append([
-            v.get("ts") or "",
-            v.get("kind") or "",
+            v.ts or "",
+            v.kind or "",
             _csv_safe(name),
-            "" if v.get("person_id") is None else v["person_id"],
+            "" if v.person_id is None else v.person_id,
             "" if score is None else f"{float(score):.3f}",
-            "yes" if v.get("masked") else "no",
-            _csv_safe(v.get("source") or ""),
+            "yes" if v.masked else "no",
+            _csv_safe(v.source or ""),
         ])
     return rows
 
 
-def visits_to_csv(visits: Iterable[dict]) -> str:
+def visits_to_csv(visits: Iterable[Visit]) -> str:
     """The visits as CSV text."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(visits_csv_rows(visits))

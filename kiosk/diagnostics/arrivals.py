@@ -26,7 +26,7 @@ import numpy as np
 from kiosk.capture.sources import Frame
 from kiosk.checkin.flow import TRACKER_VOTED, FlowTiming, KioskFlow, Screen, sightings_from_result
 from kiosk.config import Config
-from kiosk.gallery.store import Gallery
+from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import LiveRecognizer
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.vision.masks import MaskStyle, paint_mask
@@ -97,7 +97,7 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     return cv2.GaussianBlur(np.clip(bg + rng.normal(0, 8, (h, w, 3)), 0, 255).astype(np.float32), (0, 0), 2)
 
 
-def run_arrival(pipeline: FacePipeline, gallery: Gallery, config: Config, bare: np.ndarray,
+def run_arrival(pipeline: FacePipeline, gallery: GalleryStore, config: Config, bare: np.ndarray,
                 masked: np.ndarray | None, truth: int | None, rng: np.random.Generator,
                 max_seconds: float = 12.0) -> ArrivalOutcome:
     """One arrival through the live recognizer and the kiosk flow, at clip time."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from kiosk.capture.images import load_rgb
 from kiosk.config import Config
-from kiosk.gallery.store import TemplateSet
+from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.matching import Matcher
 from kiosk.resources import resource_path
 from kiosk.vision.align import align_mesh

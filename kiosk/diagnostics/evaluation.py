@@ -23,6 +23,7 @@ import numpy as np
 
 from kiosk.config import Config
 from kiosk.errors import KioskError
+from kiosk.gallery.api import PersonDetails
 from kiosk.vision.types import FaceAnalysis
 
 log = logging.getLogger(__name__)
@@ -285,7 +286,7 @@ def _enroll(cache: FaceCache, gallery, names: list[str], photos: dict[str, list[
                 continue
             samples.append(make_sample(cache.pipeline, face, source=rel))
         if samples:
-            gallery.add_person(name, samples, cache.pipeline.model_version)
+            gallery.add_person(PersonDetails(name), samples, cache.pipeline.model_version)
         else:
             failed += 1
     return failed
@@ -370,7 +371,7 @@ def evaluate_masked_samples(cache: FaceCache, names: list[str], photos: dict[str
                     continue
             own_mask = cache.masked_face(photos[name][3])
             if samples and own_mask is not None:
-                ids[name] = gallery.add_person(name, [*samples, make_sample(cache.pipeline, own_mask)],
+                ids[name] = gallery.add_person(PersonDetails(name), [*samples, make_sample(cache.pipeline, own_mask)],
                                                cache.pipeline.model_version)
         templates = gallery.templates(cache.pipeline.model_version)
     probes = [(rel, ids[n]) for n in people if n in ids for rel in photos[n][4:]]

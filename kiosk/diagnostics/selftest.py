@@ -24,6 +24,7 @@ import numpy as np
 
 from kiosk import __version__
 from kiosk.errors import KioskError
+from kiosk.gallery.api import PersonDetails
 from kiosk.resources import resource_path, resources_dir
 
 log = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ def run_checks(config, db_path: Path | None) -> SelfTestReport:
             from kiosk.gallery import Gallery
 
             with Gallery(temp_db) as gallery:
-                person_id = gallery.add_person(PERSON, [make_sample(pipe, face, "self-test")], pipe.model_version)
+                person_id = gallery.add_person(PersonDetails(PERSON), [make_sample(pipe, face, "self-test")], pipe.model_version)
                 counts = gallery.counts()
             return f"temporary gallery: 1 person, {counts['templates']} templates", person_id
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.config import MatchConfig
-from kiosk.gallery.store import TemplateSet
+from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.matching import Matcher
 
 

@@ -16,7 +16,8 @@ import numpy as np
 from kiosk.config import MatchConfig
 from kiosk.enrollment.duplicates import DuplicateCandidate, find_duplicates
 from kiosk.enrollment.samples import make_sample
-from kiosk.gallery.store import Gallery, NewSample
+from kiosk.errors import GalleryError
+from kiosk.gallery.api import GalleryStore, NewSample, PersonDetails
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.types import FaceAnalysis
 
@@ -38,20 +39,7 @@ class PreparedEnrollment:
     duplicates: list[DuplicateCandidate]
 
 
-@dataclass(frozen=True)
-class PersonDetails:
-    """What the receptionist typed about a new person."""
-
-    name: str
-    company: str = ""
-    host: str = ""
-    notes: str = ""
-    consent_text: str = ""
-    consent_at: str | None = None
-    retention_until: str | None = None  # ISO date
-
-
-def prepare_enrollment(pipeline: FacePipeline, gallery: Gallery, pending: Sequence[PendingSample],
+def prepare_enrollment(pipeline: FacePipeline, gallery: GalleryStore, pending: Sequence[PendingSample],
                        match: MatchConfig | None = None, exclude: int | None = None) -> PreparedEnrollment:
     """Embed what is not embedded yet, make each sample's templates and look for duplicates."""
     faces = [p.face for p in pending]
@@ -69,19 +57,30 @@ def prepare_enrollment(pipeline: FacePipeline, gallery: Gallery, pending: Sequen
     return PreparedEnrollment(samples, version, duplicates)
 
 
-def save_enrollment(gallery: Gallery, prepared: PreparedEnrollment, details: PersonDetails | None = None,
-                    person_id: int | None = None) -> int:
+class DuplicateError(GalleryError):
+    """The new samples look like people already enrolled (and that was not confirmed)."""
+
+    def __init__(self, candidates: list[DuplicateCandidate]) -> None:
+        names = ", ".join(f"{c.name} (id {c.person_id}, score {c.score:.2f})" for c in candidates[:3])
+        super().__init__(f"these photos look like someone already enrolled: {names}; add them to that "
+                         "person, or confirm it is someone else")
+        self.candidates = candidates
+
+
+def save_enrollment(gallery: GalleryStore, prepared: PreparedEnrollment, details: PersonDetails | None = None,
+                    person_id: int | None = None, *, allow_duplicate: bool = False) -> int:
     """Store the samples as a new person (`details`) or add them to `person_id`; one transaction.
 
-    Returns the person's id.
+    The one write path of every enrollment (dialog, CLI, import): it refuses samples that look
+    like someone else already enrolled unless `allow_duplicate` (the operator confirmed it is a
+    different person). Returns the person's id.
     """
+    others = [d for d in prepared.duplicates if d.person_id != person_id]
+    if others and not allow_duplicate:
+        raise DuplicateError(others)
     if person_id is not None:
         gallery.add_samples(person_id, prepared.samples, prepared.model_version)
         return person_id
     if details is None:
         raise ValueError("a new person needs details")
-    return gallery.add_person(
-        details.name, prepared.samples, prepared.model_version,
-        consent_text=details.consent_text, consent_at=details.consent_at, company=details.company,
-        host=details.host, notes=details.notes, retention_until=details.retention_until,
-    )
+    return gallery.add_person(details, prepared.samples, prepared.model_version)

@@ -9,7 +9,7 @@ import numpy as np
 
 from kiosk.capture.images import load_rgb
 from kiosk.errors import AmbiguousFaceError, FaceNotFoundError
-from kiosk.gallery.store import Gallery, NewSample, NewTemplate
+from kiosk.gallery.api import GalleryStore, NewSample, NewTemplate
 from kiosk.recognition.matching import FULL, MASKED_PHOTO
 from kiosk.vision.align import loose_crop_from_aligned
 from kiosk.vision.masks import MaskStyle
@@ -68,7 +68,7 @@ class ReembedReport:
     model_version: str
 
 
-def reembed_gallery(pipeline: FacePipeline, gallery: Gallery) -> ReembedReport:
+def reembed_gallery(pipeline: FacePipeline, gallery: GalleryStore) -> ReembedReport:
     """Re-make every template with the pipeline in use, from each sample's stored crops.
 
     One transaction: every template of another version goes, so nothing old is ever compared
@@ -78,7 +78,7 @@ def reembed_gallery(pipeline: FacePipeline, gallery: Gallery) -> ReembedReport:
     per_sample: dict[int, list[NewTemplate]] = {}
     crops: dict[int, np.ndarray] = {}
     failed: list[int] = []
-    for sample in gallery.all_samples():
+    for sample in gallery.samples():
         try:
             templates, crop = templates_for_crops(pipeline, sample.aligned, sample.face_crop, sample.masked)
         except FaceNotFoundError:
@@ -118,11 +118,15 @@ def pick_enrollment_face(faces: list[FaceAnalysis], label: str = "image",
     return faces[0]
 
 
-def sample_from_image(pipeline: FacePipeline, path: str | Path) -> NewSample:
-    """Read a photo, pick its face, and make the sample (raises ImageError / FaceNotFoundError / ...)."""
+def face_from_image(pipeline: FacePipeline, path: str | Path) -> FaceAnalysis:
+    """Read a photo and pick the face to enroll (raises ImageError / FaceNotFoundError / ...)."""
     rgb = load_rgb(path)
     frame = pipeline.analyze_frame(rgb)
     if not frame.faces and frame.rejected:
         raise FaceNotFoundError(f"{path}: {frame.rejected[0].reason}")
-    face = pick_enrollment_face(frame.faces, str(path), rgb.shape)
-    return make_sample(pipeline, face, source=str(path))
+    return pick_enrollment_face(frame.faces, str(path), rgb.shape)
+
+
+def sample_from_image(pipeline: FacePipeline, path: str | Path) -> NewSample:
+    """Read a photo, pick its face, and make the sample."""
+    return make_sample(pipeline, face_from_image(pipeline, path), source=str(path))

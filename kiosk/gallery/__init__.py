@@ -1,5 +1,21 @@
-"""The local gallery: people, their samples and templates, and visits (SQLite)."""
+"""The gallery: people, their samples and templates, visits and settings.
 
-from kiosk.gallery.store import Gallery, Person, TemplateSet
+`kiosk.gallery.api` is the backend-neutral interface (typed rows, GalleryStore); the SQLite
+backend is `kiosk.gallery.sqlite.Gallery`.
+"""
 
-__all__ = ["Gallery", "Person", "TemplateSet"]
+from kiosk.gallery.api import (
+    GalleryStore,
+    NewSample,
+    NewTemplate,
+    Person,
+    PersonDetails,
+    Sample,
+    StoredTemplate,
+    TemplateSet,
+    Visit,
+)
+from kiosk.gallery.sqlite import Gallery
+
+__all__ = ["Gallery", "GalleryStore", "NewSample", "NewTemplate", "Person", "PersonDetails", "Sample",
+           "StoredTemplate", "TemplateSet", "Visit"]

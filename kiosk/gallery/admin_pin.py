@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.errors import KioskError
-from kiosk.gallery.store import Gallery
+from kiosk.gallery.api import GalleryStore
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def format_wait(seconds: float) -> str:
 class AdminPin:
     """The admin PIN of one gallery. Cheap to create; all state lives in the gallery."""
 
-    def __init__(self, gallery: Gallery, policy: PinPolicy | None = None,
+    def __init__(self, gallery: GalleryStore, policy: PinPolicy | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.gallery = gallery
         self.policy = policy or PinPolicy()

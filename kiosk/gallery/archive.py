@@ -1,4 +1,9 @@
-"""Portable export/import of people (details, sample crops, templates) as one zip file."""
+"""Portable export/import of people (details, sample crops, templates) as one zip file.
+
+Only the gallery's public API is used, so any backend exports and imports the same way.
+Which imported people are written, and whether they look like someone already enrolled, is
+the enrollment's job (kiosk.enrollment.importing); this module reads and writes the format.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,15 @@ import base64
 import json
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kiosk.errors import GalleryError
+from kiosk.gallery.api import GalleryStore, NewSample, NewTemplate, PersonDetails, now_iso
 from kiosk.gallery.schema import SCHEMA_VERSION
-from kiosk.gallery.store import Gallery, NewSample, NewTemplate, decode_png, encode_png, now_iso
+from kiosk.gallery.sqlite import decode_png, encode_png
 
 FORMAT = "face-kiosk-export"
 FORMAT_VERSION = 2  # 2: samples carry their loose face crop ("face_file")
@@ -21,7 +28,15 @@ FORMAT_VERSION = 2  # 2: samples carry their loose face crop ("face_file")
 ReEmbed = Callable[[np.ndarray, np.ndarray | None, bool], tuple[list[NewTemplate], np.ndarray]]
 
 
-def export_people(gallery: Gallery, path: str | Path, person_ids: list[int] | None = None) -> int:
+@dataclass(frozen=True)
+class ImportedPerson:
+    """One person read from an export, ready to store."""
+
+    details: PersonDetails
+    samples: list[NewSample]
+
+
+def export_people(gallery: GalleryStore, path: str | Path, person_ids: list[int] | None = None) -> int:
     """Write the chosen people (default: everyone) to a zip; returns how many were written."""
     people = gallery.people() if person_ids is None else [gallery.get_person(i) for i in person_ids]
     records = []
@@ -30,24 +45,19 @@ def export_people(gallery: Gallery, path: str | Path, person_ids: list[int] | No
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for person in people:
             samples = []
-            crops = {s.id: s.face_crop for s in gallery.all_samples() if s.person_id == person.id}
-            for sample_id, aligned, source, quality, masked in gallery.samples(person.id):
-                name = f"samples/{person.id}_{sample_id}.png"
-                zf.writestr(name, encode_png(aligned))
+            for sample in gallery.samples(person.id, with_templates=True):
+                name = f"samples/{person.id}_{sample.id}.png"
+                zf.writestr(name, encode_png(sample.aligned))
                 face_file = None
-                if crops.get(sample_id) is not None:
-                    face_file = f"faces/{person.id}_{sample_id}.png"
-                    zf.writestr(face_file, encode_png(crops[sample_id]))
-                rows = gallery._conn.execute(
-                    "SELECT kind, model_version, embedding, quality FROM templates WHERE sample_id=?",
-                    (sample_id,),
-                ).fetchall()
+                if sample.face_crop is not None:
+                    face_file = f"faces/{person.id}_{sample.id}.png"
+                    zf.writestr(face_file, encode_png(sample.face_crop))
                 samples.append({
-                    "file": name, "face_file": face_file, "source": source, "quality": quality, "masked": masked,
-                    "templates": [
-                        {"kind": k, "model_version": v, "embedding": base64.b64encode(e).decode(), "quality": q}
-                        for k, v, e, q in rows
-                    ],
+                    "file": name, "face_file": face_file, "source": sample.source, "quality": sample.quality,
+                    "masked": sample.masked,
+                    "templates": [{"kind": t.kind, "model_version": t.model_version,
+                                   "embedding": base64.b64encode(t.embedding.astype(np.float32).tobytes()).decode(),
+                                   "quality": t.quality} for t in sample.templates],
                 })
             records.append({
                 "name": person.name, "company": person.company, "host": person.host, "notes": person.notes,
@@ -79,15 +89,15 @@ def read_archive(path: str | Path) -> tuple[dict, list[dict], zipfile.ZipFile]:
     return manifest, records, zf
 
 
-def import_people(gallery: Gallery, path: str | Path, model_version: str, reembed: ReEmbed | None = None) -> int:
-    """Add everyone in the export, in one transaction; returns how many people were added.
+def read_people(path: str | Path, model_version: str, reembed: ReEmbed | None = None) -> list[ImportedPerson]:
+    """Everyone in an export, with templates of `model_version` (nothing is written).
 
     Templates of another model version are refused unless `reembed` is given, which makes
     fresh templates from the exported sample crops.
     """
     _, records, zf = read_archive(path)
+    people = []
     with zf:
-        staged = []
         for rec in records:
             samples = []
             for s in rec["samples"]:
@@ -108,15 +118,15 @@ def import_people(gallery: Gallery, path: str | Path, model_version: str, reembe
                         "import with --reembed to make new ones from the exported photos"
                     )
                 samples.append(NewSample(aligned, templates, s["source"], s["quality"], bool(s["masked"]), face_crop))
-            staged.append((rec, samples))
-    with gallery._transaction():
-        stamp = now_iso()
-        for rec, samples in staged:
-            cur = gallery._conn.execute(
-                "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (rec["name"], rec.get("company", ""), rec.get("host", ""), rec.get("notes", ""),
-                 rec.get("consent_at"), rec.get("consent_text", ""), rec.get("retention_until"), stamp, stamp),
-            )
-            gallery._insert_samples(int(cur.lastrowid), samples, model_version, stamp)
-    return len(staged)
+            details = PersonDetails(
+                rec["name"], rec.get("company", ""), rec.get("host", ""), rec.get("notes", ""),
+                rec.get("consent_text", ""), rec.get("consent_at"), rec.get("retention_until"))
+            people.append(ImportedPerson(details, samples))
+    return people
+
+
+def import_people(gallery: GalleryStore, path: str | Path, model_version: str, reembed: ReEmbed | None = None) -> int:
+    """Add everyone in the export, in one transaction, without any duplicate check; returns how
+    many people were added. The app imports through kiosk.enrollment.importing instead."""
+    people = read_people(path, model_version, reembed)
+    return len(gallery.add_people([(p.details, p.samples) for p in people], model_version))

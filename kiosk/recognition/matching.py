@@ -29,7 +29,7 @@ from functools import cache
 import numpy as np
 
 from kiosk.config import MatchConfig
-from kiosk.gallery.store import TemplateSet
+from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.calibration import (
     MASK_VS_MASK,
     MASKED,

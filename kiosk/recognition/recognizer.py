@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiosk.config import Config
-from kiosk.gallery.store import Gallery
+from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.matching import Matcher, MatchResult
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.types import FaceAnalysis, RejectedFace
@@ -39,7 +39,7 @@ class RecognizedFace:
 class Recognizer:
     """Pipeline + gallery + matcher. Not thread-safe: one per worker thread."""
 
-    def __init__(self, config: Config, gallery: Gallery, pipeline: FacePipeline | None = None) -> None:
+    def __init__(self, config: Config, gallery: GalleryStore, pipeline: FacePipeline | None = None) -> None:
         self.config = config
         self.gallery = gallery
         self.pipeline = pipeline or FacePipeline(config.vision)

@@ -1,0 +1,199 @@
+"""The gallery's public, backend-neutral API: typed rows and the operations every backend offers.
+
+The app (enrollment, check-in, the CLI, the GUI) only uses what is here; the SQLite backend
+(kiosk.gallery.sqlite) and the PostgreSQL one implement it, and the same contract tests run
+against both. Rows come back as frozen dataclasses, never as tuples or dicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+def now_iso() -> str:
+    """Local time with offset, to the second (what a receptionist reads)."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class PersonDetails:
+    """What is known about a person besides their face (what the receptionist types)."""
+
+    name: str
+    company: str = ""
+    host: str = ""
+    notes: str = ""
+    consent_text: str = ""
+    consent_at: str | None = None
+    retention_until: str | None = None  # ISO date; past it the person is purged
+
+
+#: The person fields `update_person` may change (one list, used by every backend).
+PERSON_FIELDS = ("name", "company", "host", "notes", "consent_at", "consent_text", "retention_until")
+
+
+@dataclass(frozen=True)
+class Person:
+    """One enrolled person (no biometric data)."""
+
+    id: int
+    name: str
+    company: str = ""
+    host: str = ""
+    notes: str = ""
+    consent_at: str | None = None
+    consent_text: str = ""
+    retention_until: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    last_seen: str | None = None
+    n_samples: int = 0
+    n_templates: int = 0
+
+    @property
+    def details(self) -> PersonDetails:
+        """The editable details."""
+        return PersonDetails(self.name, self.company, self.host, self.notes, self.consent_text,
+                             self.consent_at, self.retention_until)
+
+
+@dataclass(frozen=True)
+class NewTemplate:
+    """A template to store: which kind, which model made it, the vector and its quality."""
+
+    kind: str
+    embedding: np.ndarray
+    quality: float = 0.0
+
+
+@dataclass(frozen=True)
+class NewSample:
+    """One enrollment sample: its crops (kept so templates can be re-made) and its templates."""
+
+    aligned: np.ndarray  # 112x112x3 RGB uint8
+    templates: list[NewTemplate]
+    source: str = ""
+    quality: float = 0.0
+    masked: bool = False
+    face_crop: np.ndarray | None = None  # 256x256x3 upright loose crop (to align again later)
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    """A template as stored."""
+
+    kind: str
+    model_version: str
+    embedding: np.ndarray  # (D,) float32, unit length
+    quality: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A stored sample."""
+
+    id: int
+    person_id: int
+    aligned: np.ndarray  # 112x112x3
+    face_crop: np.ndarray | None  # 256x256x3; None for samples from before schema version 2
+    source: str
+    quality: float
+    masked: bool
+    templates: tuple[StoredTemplate, ...] = ()
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One row of the visit log: a check-in (person set) or an unknown visitor."""
+
+    id: int
+    ts: str  # local ISO time with offset
+    kind: str  # "checkin" or "unknown"
+    person_id: int | None
+    name: str | None  # the person's name (None for an unknown visitor, or someone since removed)
+    score: float | None
+    masked: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """All templates of one model version, ready for matching."""
+
+    model_version: str
+    person_ids: np.ndarray  # (n,) int64
+    kinds: np.ndarray  # (n,) str
+    matrix: np.ndarray  # (n, D) float32, rows L2-normalised
+    names: dict[int, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.person_ids)
+
+    @property
+    def n_people(self) -> int:
+        """Distinct people with at least one template."""
+        return len(np.unique(self.person_ids))
+
+    def without(self, person_id: int) -> TemplateSet:
+        """The same set without one person (the one samples are being added to)."""
+        keep = self.person_ids != person_id
+        return TemplateSet(self.model_version, self.person_ids[keep], self.kinds[keep], self.matrix[keep], self.names)
+
+
+class GalleryStore(Protocol):
+    """What every gallery backend offers. Writes are transactional: all or nothing."""
+
+    @property
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+    # people
+    def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int: ...
+
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]: ...
+
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None: ...
+
+    def update_person(self, person_id: int, **fields: str | None) -> None: ...
+
+    def remove_person(self, person_id: int) -> None: ...
+
+    def remove_sample(self, sample_id: int) -> None: ...
+
+    def get_person(self, person_id: int) -> Person: ...
+
+    def find_people(self, name: str) -> list[Person]: ...
+
+    def people(self, search: str = "") -> list[Person]: ...
+
+    # samples and templates
+    def samples(self, person_id: int | None = None, *, with_templates: bool = False) -> list[Sample]: ...
+
+    def thumbnail(self, person_id: int) -> np.ndarray | None: ...
+
+    def templates(self, model_version: str) -> TemplateSet: ...
+
+    def model_versions(self) -> dict[str, int]: ...
+
+    def people_without(self, model_version: str) -> int: ...
+
+    def replace_templates(self, model_version: str, per_sample: dict[int, list[NewTemplate]],
+                          crops: dict[int, np.ndarray] | None = None) -> None: ...
+
+    # visits
+    def record_visit(self, person_id: int | None, kind: str, score: float | None = None,
+                     masked: bool = False, source: str = "", ts: str | None = None) -> int: ...
+
+    def visits(self, day: dt.date | None = None) -> list[Visit]: ...
+
+    # settings (the admin PIN, the lockout)
+    def get_setting(self, key: str) -> str | None: ...
+
+    def set_setting(self, key: str, value: str) -> None: ...
+
+    def counts(self, person_id: int | None = None) -> dict[str, int]: ...

@@ -1,0 +1,411 @@
+"""The SQLite gallery (the embedded default for one desk): WAL, foreign keys, one transaction a write.
+
+Implements kiosk.gallery.api.GalleryStore. Embeddings stay in memory as one L2-normalised
+float32 matrix per model version, rebuilt only after a write, so a match is a single matrix
+product. Uses the standard library's sqlite3 only (sqlite-utils was a dependency for one
+`table_names()` call and went).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from kiosk.errors import GalleryError, ModelMismatchError
+from kiosk.gallery.api import (
+    PERSON_FIELDS,
+    NewSample,
+    NewTemplate,
+    Person,
+    PersonDetails,
+    Sample,
+    StoredTemplate,
+    TemplateSet,
+    Visit,
+    now_iso,
+)
+from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """RGB uint8 -> PNG bytes (lossless, so re-embedding gives the same vectors)."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise GalleryError("cannot encode sample image")
+    return bytes(buf.tobytes())
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes -> RGB uint8."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise GalleryError("a stored sample image is damaged")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def unit_vector(embedding: np.ndarray | None) -> np.ndarray:
+    """A template as a unit float32 vector; refuses empty, non-finite or zero vectors."""
+    vec = np.asarray(embedding if embedding is not None else [], np.float32).ravel()
+    norm = float(np.linalg.norm(vec)) if vec.size else 0.0
+    if not vec.size or not np.isfinite(vec).all() or norm < 1e-6:
+        raise GalleryError("refusing an empty or invalid template (nothing was saved)")
+    return vec / norm
+
+
+def mismatch_message(where: object, others: dict[str, int], model_version: str) -> str:
+    """One line for a gallery whose templates were made by another model or alignment."""
+    embedder = model_version.split("/")[0]
+    if any(v.split("/")[0] == embedder for v in others):
+        return (f"{where}: the gallery's templates were made by an earlier face-kiosk (its face alignment "
+                f"changed since); run `face-kiosk people reembed` to re-make them from the stored photos")
+    return (f"{where}: the gallery's templates were made by {', '.join(others)}, not by {model_version}; "
+            "re-embed them (face-kiosk people reembed) or switch model")
+
+
+_PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
+                   " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
+                   " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
+                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id)")
+
+
+class Gallery:
+    """The SQLite gallery database. Thread-safe; keep one instance per process."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._cache: dict[str, TemplateSet] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn = conn
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise GalleryError(f"{self.path}: not a face-kiosk gallery, or the file is damaged ({exc})") from None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (nothing half-written)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _migrate(self) -> None:
+        tables = {r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise GalleryError(f"{self.path}: this SQLite file is not a face-kiosk gallery")
+        version = 0
+        if "meta" in tables:
+            row = self._rows("SELECT value FROM meta WHERE key = 'schema_version'")
+            version = int(row[0][0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise GalleryError(
+                f"{self.path}: made by a newer face-kiosk (schema {version}, this one reads up to "
+                f"{SCHEMA_VERSION}); update face-kiosk"
+            )
+        if version == SCHEMA_VERSION:
+            self._rows("PRAGMA quick_check")
+            return
+        with self._transaction() as conn:
+            for step in MIGRATIONS[version:]:
+                step(conn)
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", (now_iso(),))
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version stored in the file."""
+        return int(self._rows("SELECT value FROM meta WHERE key='schema_version'")[0][0])
+
+    # -- people ----------------------------------------------------------------------
+
+    def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int:
+        """Create a person with their samples and templates in one transaction; returns the id."""
+        return self.add_people([(details, samples)], model_version)[0]
+
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]:
+        """Create several people in one transaction (an import): all of them, or none."""
+        stamp = now_iso()
+        ids = []
+        for details, samples in people:
+            _check_new_person(details, samples)
+        with self._transaction() as conn:
+            for details, samples in people:
+                cur = conn.execute(
+                    "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
+                    " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (details.name.strip(), details.company, details.host, details.notes, details.consent_at,
+                     details.consent_text, details.retention_until, stamp, stamp),
+                )
+                ids.append(int(cur.lastrowid or 0))
+                self._insert_samples(conn, ids[-1], samples, model_version, stamp)
+        self._cache.clear()
+        return ids
+
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None:
+        """Add samples (and their templates) to an existing person, atomically."""
+        self.get_person(person_id)
+        stamp = now_iso()
+        with self._transaction() as conn:
+            self._insert_samples(conn, person_id, samples, model_version, stamp)
+            conn.execute("UPDATE people SET updated_at=? WHERE id=?", (stamp, person_id))
+        self._cache.clear()
+
+    def _insert_samples(self, conn: sqlite3.Connection, person_id: int, samples: list[NewSample],
+                        model_version: str, stamp: str) -> None:
+        for sample in samples:
+            cur = conn.execute(
+                "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (person_id, encode_png(sample.aligned),
+                 None if sample.face_crop is None else encode_png(sample.face_crop), sample.source,
+                 float(sample.quality), int(sample.masked), stamp),
+            )
+            self._insert_templates(conn, person_id, int(cur.lastrowid or 0), sample.source, sample.templates,
+                                   model_version, stamp)
+
+    @staticmethod
+    def _insert_templates(conn: sqlite3.Connection, person_id: int, sample_id: int, source: str,
+                          templates: list[NewTemplate], model_version: str, stamp: str) -> None:
+        for tpl in templates:
+            vec = unit_vector(tpl.embedding)
+            conn.execute(
+                "INSERT INTO templates(person_id, sample_id, kind, model_version, dim, embedding,"
+                " quality, source, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (person_id, sample_id, tpl.kind, model_version, len(vec), vec.tobytes(),
+                 float(tpl.quality), source, stamp),
+            )
+
+    def update_person(self, person_id: int, **fields: str | None) -> None:
+        """Change details (name, company, host, notes, consent_*, retention_until)."""
+        unknown = set(fields) - set(PERSON_FIELDS)
+        if unknown:
+            raise GalleryError(f"unknown person field(s): {', '.join(sorted(unknown))}")
+        if "name" in fields and not (fields["name"] or "").strip():
+            raise GalleryError("a person needs a name")
+        self.get_person(person_id)
+        if not fields:
+            return
+        sets = ", ".join(f"{k}=?" for k in fields)
+        with self._transaction() as conn:
+            conn.execute(f"UPDATE people SET {sets}, updated_at=? WHERE id=?",  # noqa: S608 - keys whitelisted
+                         (*fields.values(), now_iso(), person_id))
+        self._cache.clear()
+
+    def remove_person(self, person_id: int) -> None:
+        """Delete a person and every row of theirs (samples, templates, visits)."""
+        self.get_person(person_id)
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM people WHERE id=?", (person_id,))
+        self._cache.clear()
+
+    def remove_sample(self, sample_id: int) -> None:
+        """Delete one sample and its templates."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM samples WHERE id=?", (sample_id,))
+        self._cache.clear()
+
+    def get_person(self, person_id: int) -> Person:
+        """One person, or GalleryError if there is none with that id."""
+        rows = self._people_query("WHERE p.id = ?", (person_id,))
+        if not rows:
+            raise GalleryError(f"no person with id {person_id}")
+        return rows[0]
+
+    def find_people(self, name: str) -> list[Person]:
+        """People whose name equals `name` (case-insensitive)."""
+        return self._people_query("WHERE lower(p.name) = lower(?)", (name.strip(),))
+
+    def resolve(self, ref: str) -> Person:
+        """A person by id ("12") or by exact name; errors when missing or ambiguous."""
+        if ref.isdigit():
+            return self.get_person(int(ref))
+        found = self.find_people(ref)
+        if not found:
+            raise GalleryError(f"no person named {ref!r}")
+        if len(found) > 1:
+            ids = ", ".join(str(p.id) for p in found)
+            raise GalleryError(f"{len(found)} people are named {ref!r} (ids {ids}); use an id")
+        return found[0]
+
+    def people(self, search: str = "") -> list[Person]:
+        """Everyone, by name; `search` filters on name, company and host."""
+        if search:
+            like = f"%{search.strip()}%"
+            return self._people_query("WHERE p.name LIKE ? OR p.company LIKE ? OR p.host LIKE ?", (like,) * 3)
+        return self._people_query("", ())
+
+    def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
+        sql = f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
+        return [Person(*row) for row in self._rows(sql, params)]
+
+    # -- samples ---------------------------------------------------------------------
+
+    def samples(self, person_id: int | None = None, *, with_templates: bool = False) -> list[Sample]:
+        """A person's samples (everyone's when `person_id` is None), oldest first."""
+        where, params = ("WHERE person_id=?", (person_id,)) if person_id is not None else ("", ())
+        rows = self._rows("SELECT id, person_id, aligned_png, face_png, source, quality, masked FROM samples"
+                          f" {where} ORDER BY id", params)  # noqa: S608 - fixed clause
+        templates: dict[int, list[StoredTemplate]] = {}
+        if with_templates:
+            t_where = "WHERE person_id=?" if person_id is not None else ""
+            for sid, kind, version, blob, quality in self._rows(
+                    f"SELECT sample_id, kind, model_version, embedding, quality FROM templates {t_where}"  # noqa: S608
+                    " ORDER BY id", params):
+                templates.setdefault(sid, []).append(
+                    StoredTemplate(kind, version, np.frombuffer(blob, np.float32).copy(), quality))
+        return [Sample(r[0], r[1], decode_png(r[2]), None if r[3] is None else decode_png(r[3]), r[4], r[5],
+                       bool(r[6]), tuple(templates.get(r[0], ()))) for r in rows]
+
+    def thumbnail(self, person_id: int) -> np.ndarray | None:
+        """The best-quality unmasked sample crop of a person, or None."""
+        row = self._rows("SELECT aligned_png FROM samples WHERE person_id=? ORDER BY masked, quality DESC LIMIT 1",
+                         (person_id,))
+        return decode_png(row[0][0]) if row else None
+
+    # -- templates -------------------------------------------------------------------
+
+    def model_versions(self) -> dict[str, int]:
+        """Template counts per model version."""
+        return {v: n for v, n in self._rows("SELECT model_version, count(*) FROM templates GROUP BY 1")}
+
+    def people_without(self, model_version: str) -> int:
+        """People who have templates, but none of `model_version` (enrolled by an earlier version)."""
+        row = self._rows("SELECT count(DISTINCT person_id) FROM templates WHERE person_id NOT IN"
+                         " (SELECT person_id FROM templates WHERE model_version=?)", (model_version,))
+        return int(row[0][0])
+
+    def templates(self, model_version: str) -> TemplateSet:
+        """All templates made by `model_version` (cached until the next write).
+
+        Refuses to hand out templates when the gallery holds only other models' templates:
+        comparing vectors from different models gives meaningless scores.
+        """
+        with self._lock:
+            cached = self._cache.get(model_version)
+            if cached is not None:
+                return cached
+            others = {v: n for v, n in self.model_versions().items() if v != model_version}
+            rows = self._rows("SELECT person_id, kind, dim, embedding FROM templates WHERE model_version=?"
+                              " ORDER BY id", (model_version,))
+            if not rows and others:
+                raise ModelMismatchError(mismatch_message(self.path, others, model_version))
+            names = {pid: name for pid, name in self._rows("SELECT id, name FROM people")}
+        if rows:
+            dim = rows[0][2]
+            matrix = np.frombuffer(b"".join(r[3] for r in rows), np.float32).reshape(len(rows), dim).copy()
+            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            kinds = np.array([r[1] for r in rows])
+        else:
+            matrix = np.zeros((0, 0), np.float32)
+            ids = np.zeros(0, np.int64)
+            kinds = np.array([], dtype=str)
+        result = TemplateSet(model_version, ids, kinds, matrix, names)
+        with self._lock:
+            self._cache[model_version] = result
+        return result
+
+    def replace_templates(self, model_version: str, per_sample: dict[int, list[NewTemplate]],
+                          crops: dict[int, np.ndarray] | None = None) -> None:
+        """Swap in templates of `model_version` for the given samples (re-embedding), atomically.
+
+        Templates of every other version go (they can never be compared with these); `crops`
+        stores re-made loose face crops for samples that had none.
+        """
+        stamp = now_iso()
+        with self._transaction() as conn:
+            for sample_id, crop in (crops or {}).items():
+                conn.execute("UPDATE samples SET face_png=? WHERE id=?", (encode_png(crop), sample_id))
+            conn.execute("DELETE FROM templates WHERE model_version != ?", (model_version,))
+            for sample_id, templates in per_sample.items():
+                person_id, source = conn.execute("SELECT person_id, source FROM samples WHERE id=?",
+                                                 (sample_id,)).fetchone()
+                conn.execute("DELETE FROM templates WHERE sample_id=? AND model_version=?", (sample_id, model_version))
+                self._insert_templates(conn, person_id, sample_id, source, templates, model_version, stamp)
+        self._cache.clear()
+
+    # -- visits ----------------------------------------------------------------------
+
+    def record_visit(self, person_id: int | None, kind: str, score: float | None = None,
+                     masked: bool = False, source: str = "", ts: str | None = None) -> int:
+        """Log a check-in (person_id set) or an unknown visitor (person_id None)."""
+        ts = ts or now_iso()
+        with self._transaction() as conn:
+            cur = conn.execute("INSERT INTO visits(person_id, ts, kind, score, masked, source) VALUES (?,?,?,?,?,?)",
+                               (person_id, ts, kind, score, int(masked), source))
+            if person_id is not None:
+                conn.execute("UPDATE people SET last_seen=? WHERE id=?", (ts, person_id))
+        return int(cur.lastrowid or 0)
+
+    def visits(self, day: dt.date | None = None) -> list[Visit]:
+        """Visits (newest first), optionally of one local day, with the person's name."""
+        where, params = ("WHERE substr(v.ts, 1, 10) = ?", (day.isoformat(),)) if day is not None else ("", ())
+        rows = self._rows(
+            "SELECT v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source FROM visits v"
+            f" LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC", params)  # noqa: S608
+        return [Visit(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
+
+    # -- settings ----------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        """A stored setting (e.g. the admin PIN hash), or None."""
+        row = self._rows("SELECT value FROM settings WHERE key=?", (key,))
+        return str(row[0][0]) if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
+
+    def counts(self, person_id: int | None = None) -> dict[str, int]:
+        """Row counts of the main tables (of one person's rows when `person_id` is given)."""
+        out = {}
+        for table in ("people", "samples", "templates", "visits"):
+            if person_id is None:
+                out[table] = int(self._rows(f"SELECT count(*) FROM {table}")[0][0])  # noqa: S608 - fixed names
+            else:
+                column = "id" if table == "people" else "person_id"
+                out[table] = int(self._rows(f"SELECT count(*) FROM {table} WHERE {column}=?",  # noqa: S608
+                                            (person_id,))[0][0])
+        return out
+
+
+def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
+    name = details.name.strip()
+    if not name:
+        raise GalleryError("a person needs a name")
+    if not samples:
+        raise GalleryError(f"{name}: no usable face sample, nothing enrolled")
