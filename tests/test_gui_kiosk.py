@@ -21,7 +21,8 @@ from PySide6.QtGui import QCloseEvent  # noqa: E402
 
 from kiosk.capture.reader import CameraState, CameraStatus  # noqa: E402
 from kiosk.capture.sources import FrameSource, SourceError  # noqa: E402
-from kiosk.checkin.flow import Screen, texts_for  # noqa: E402
+from kiosk.checkin.flow import Screen  # noqa: E402
+from kiosk.checkin.texts import texts_for  # noqa: E402
 from kiosk.checkin.visits import CHECKIN, UNKNOWN  # noqa: E402
 from kiosk.config import Config, KioskConfig  # noqa: E402
 from kiosk.gallery import Gallery, PersonDetails  # noqa: E402

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kiosk.recognition.tracking import Tracker, TrackerConfig, Vote, iou_matrix, vote_identity
+from kiosk.recognition.tracking import Tracker, TrackerConfig, iou_matrix, vote_identity
+from kiosk.recognition.verdict import Verdict
 
 A, B = 1, 2
 CFG = TrackerConfig()
 
 
-def vote(pid, score=0.6, threshold=0.5, masked=False, frame_id=0):
-    return Vote(pid, {A: "Alice", B: "Bob"}.get(pid), score, threshold, masked, frame_id)
+def vote(pid, score=0.6, threshold=0.5, masked=False):
+    return Verdict(pid, {A: "Alice", B: "Bob"}.get(pid), score, threshold, masked)
 
 
 def box(x, y=50, w=60):
@@ -132,7 +133,7 @@ def test_one_confident_vote_does_not_rename_a_track_that_already_has_a_name():
 def settle(tracker, tid, pid, t, n=2, quality=0.5):
     arrivals = []
     for k in range(n):
-        a = tracker.add_recognition(tid, vote(pid, frame_id=k), quality, t)
+        a = tracker.add_recognition(tid, vote(pid), quality, t, frame_id=k)
         if a:
             arrivals.append(a)
     return arrivals
@@ -185,7 +186,7 @@ def test_config_is_checked():
 
 
 def test_a_near_miss_with_a_mask_is_passed_on_until_someone_is_named():
-    near = Vote(None, None, 0.40, 0.45, True, 0, A, ask_to_unmask=True)
+    near = Verdict(None, None, 0.40, 0.45, masked=True, candidate_id=A, unmask_below=0.35)
     pending = vote_identity([near], CFG)
     assert pending.pending and pending.ask_to_unmask
     unknown = vote_identity([near] * 3, CFG)

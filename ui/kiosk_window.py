@@ -36,16 +36,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.capture.reader import CameraState, CameraStatus
-from kiosk.checkin.flow import (
-    TRACKER_VOTED,
-    FlowTiming,
-    KioskFlow,
-    KioskState,
-    Screen,
-    greeting_for,
-    sightings_from_result,
-    texts_for,
-)
+from kiosk.checkin.flow import FlowTiming, KioskFlow, KioskState, Screen, observe_result
+from kiosk.checkin.texts import greeting_for, texts_for
 from kiosk.checkin.visits import CheckinLog, local_now
 from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore, Visit
@@ -177,7 +169,7 @@ class KioskWindow(QWidget):
         self.receptionist: QWidget | None = None
 
         self.checkins = CheckinLog(gallery, kc.cooldown_s, clock=wall_clock)
-        self.flow = KioskFlow(self, FlowTiming.from_config(kc, **TRACKER_VOTED), clock=flow_clock)
+        self.flow = KioskFlow(self, FlowTiming.from_config(kc), clock=flow_clock)
         self.flow.subscribe(self._on_state)
 
         self._accent = QColor(kc.accent_colour)
@@ -454,7 +446,7 @@ class KioskWindow(QWidget):
         if self._closing:
             return
         self._restart_attempt = 0  # results flow: the worker is healthy
-        self.flow.observe(sightings_from_result(result))
+        observe_result(self.flow, result)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         if self._closing:

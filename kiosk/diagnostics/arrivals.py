@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from kiosk.capture.sources import Frame
-from kiosk.checkin.flow import TRACKER_VOTED, FlowTiming, KioskFlow, Screen, sightings_from_result
+from kiosk.checkin.flow import FlowTiming, KioskFlow, Screen, observe_result
 from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import LiveRecognizer
@@ -102,7 +102,7 @@ def run_arrival(pipeline: FacePipeline, gallery: GalleryStore, config: Config, b
                 max_seconds: float = 12.0) -> ArrivalOutcome:
     """One arrival through the live recognizer and the kiosk flow, at clip time."""
     clock = _Clock()
-    timing = FlowTiming.from_config(config.kiosk, **TRACKER_VOTED)
+    timing = FlowTiming.from_config(config.kiosk)
     flow = KioskFlow(None, timing, clock=clock)
     live = LiveRecognizer(Recognizer(config, gallery, pipeline))
     seed = int(rng.integers(1 << 31))
@@ -112,7 +112,7 @@ def run_arrival(pipeline: FacePipeline, gallery: GalleryStore, config: Config, b
     for i in range(int(max_seconds * FPS)):
         clock.t = i / FPS
         result = live.process(Frame(i + 1, next(frames), clock.t))
-        state = flow.observe(sightings_from_result(result))
+        state = observe_result(flow, result)
         screen = state.screen
         if screen is Screen.LOWER_MASK and not lowered and masked is not None:
             lowered = True  # the visitor lowers the mask: the same walk goes on without it

@@ -21,7 +21,8 @@ from kiosk.capture.sources import Frame
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.recognition.recognizer import Recognizer
-from kiosk.recognition.tracking import Arrival, Identity, Tracker, TrackerConfig, Vote
+from kiosk.recognition.tracking import Arrival, Identity, Tracker, TrackerConfig
+from kiosk.recognition.verdict import Verdict
 from kiosk.vision.quality import quality_score
 from kiosk.vision.types import FaceAnalysis, Quality, RejectedFace
 
@@ -72,7 +73,7 @@ class TrackedFace:
     analysis: FaceAnalysis  # box, landmarks, aligned crop; embedding only when `recognised`
     hints: tuple[Hint, ...]
     recognised: bool  # embedded and matched on this very frame
-    last_vote: Vote | None = None  # the track's latest raw recognition (score, threshold, candidate)
+    last_vote: Verdict | None = None  # the track's latest raw recognition (score, threshold, candidate)
 
     @property
     def box(self) -> np.ndarray:
@@ -244,11 +245,8 @@ class LiveRecognizer:
                      for i in need]
             matches = matcher.identify(np.stack([v for v, _ in fused]), np.array([faces[i].masked for i in need]),
                                        np.array([n > 1 for _, n in fused]))
-            for i, match in zip(need, matches):
-                tid = track_ids[i]
-                vote = Vote(match.person_id, match.name, match.score, match.threshold, faces[i].masked,
-                            frame.frame_id, match.candidate_id, match.ask_to_unmask)
-                arrival = self.tracker.add_recognition(tid, vote, qualities[i], now)
+            for i, verdict in zip(need, matches):
+                arrival = self.tracker.add_recognition(track_ids[i], verdict, qualities[i], now, frame.frame_id)
                 if arrival is not None:
                     arrivals.append(arrival)
         t3 = time.perf_counter()

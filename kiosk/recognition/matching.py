@@ -23,7 +23,6 @@ How a probe is scored (docs/matching.md has the measurements behind each choice)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -39,6 +38,7 @@ from kiosk.recognition.calibration import (
     load_calibration,
     per_comparison_far,
 )
+from kiosk.recognition.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -50,39 +50,6 @@ SYNTH_MASK = "synthetic-mask"  # a mask painted on an unmasked photo (older gall
 # Used only for embedders without a shipped calibration (e.g. synthetic benchmark vectors):
 # SFace's thresholds at ~the default FPIR for a gallery of a few hundred people.
 _FALLBACK = {UNMASKED: 0.47, MASKED: 0.47, MASK_VS_MASK: 0.55}
-
-
-@dataclass(frozen=True)
-class MatchResult:
-    """Who a probe is (person_id None = unknown), how sure, and at which threshold."""
-
-    person_id: int | None
-    name: str | None
-    score: float  # best person's cosine (higher = more alike; NAP space for masked comparisons)
-    threshold: float  # the acceptance threshold that applied to that person
-    runner_up: float  # second-best person's score (-1 when none)
-    candidate_id: int | None = None  # best person even when below threshold (never shown as a name)
-    masked: bool = False  # the probe's mask flag, which chose the thresholds
-    unmask_below: float = 1.0  # masked probes scoring in [unmask_below, threshold) are asked to unmask
-
-    @property
-    def known(self) -> bool:
-        """True when the probe was matched to an enrolled person."""
-        return self.person_id is not None
-
-    @property
-    def margin(self) -> float:
-        """How far above the threshold (negative: below)."""
-        return self.score - self.threshold
-
-    @property
-    def ask_to_unmask(self) -> bool:
-        """A masked probe too uncertain to greet but too close to call a stranger.
-
-        The kiosk should ask the visitor to lower the mask briefly and match the unmasked
-        face; it must not greet `candidate_id` by name on this result.
-        """
-        return self.masked and not self.known and self.score >= self.unmask_below
 
 
 def _group_mean(matrix: np.ndarray, person_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -220,7 +187,7 @@ class Matcher:
             scores[hidden] = (cal.masked_space(p) if cal else p) @ self._rows_nap.T
         return scores
 
-    def identify(self, probes: np.ndarray, masked: np.ndarray, fused: np.ndarray | None = None) -> list[MatchResult]:
+    def identify(self, probes: np.ndarray, masked: np.ndarray, fused: np.ndarray | None = None) -> list[Verdict]:
         """1:N: the matched person (or None) for each probe embedding.
 
         `fused[i]` marks a probe averaged from several frames of one track: its thresholds come
@@ -231,7 +198,7 @@ class Matcher:
         masked = np.asarray(masked, bool).reshape(-1)
         fused = np.zeros(len(masked), bool) if fused is None else np.asarray(fused, bool).reshape(-1)
         if not len(self._people):
-            return [MatchResult(None, None, -1.0, self.thresholds(bool(m), fused=bool(f)), -1.0, masked=bool(m))
+            return [Verdict(None, None, -1.0, self.thresholds(bool(m), fused=bool(f)), masked=bool(m))
                     for m, f in zip(masked, fused)]
         scores = self.person_scores(probes, masked)
         thr = np.empty_like(scores)
@@ -268,18 +235,16 @@ class Matcher:
             threshold = float(thr[i, b])
             pid = int(self._people[b])
             accepted = top >= threshold
-            results.append(
-                MatchResult(
-                    pid if accepted else None,
-                    self.templates.names.get(pid) if accepted else None,
-                    top,
-                    threshold,
-                    second,
-                    candidate_id=pid,
-                    masked=bool(masked[i]),
-                    unmask_below=float(band[i, b]) if masked[i] else 1.0,
-                )
-            )
+            results.append(Verdict(
+                pid if accepted else None,
+                self.templates.names.get(pid) if accepted else None,
+                top,
+                threshold,
+                masked=bool(masked[i]),
+                candidate_id=pid,
+                runner_up=second,
+                unmask_below=float(band[i, b]) if masked[i] else 1.0,
+            ))
         return results
 
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore
-from kiosk.recognition.matching import Matcher, MatchResult
+from kiosk.recognition.matching import Matcher
+from kiosk.recognition.verdict import Verdict
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.types import FaceAnalysis, RejectedFace
 
@@ -18,7 +19,7 @@ class RecognizedFace:
     """A face in a frame and the verdict on it."""
 
     face: FaceAnalysis
-    match: MatchResult
+    match: Verdict
 
     @property
     def box(self) -> np.ndarray:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kiosk.recognition.verdict import Verdict
+
 
 @dataclass(frozen=True)
 class TrackerConfig:
@@ -41,25 +43,6 @@ class TrackerConfig:
             raise ValueError("min_agree and unknown_after must be at least 1")
         if self.fuse_frames < 1:
             raise ValueError("fuse_frames must be at least 1")
-
-
-@dataclass(frozen=True)
-class Vote:
-    """One recognition of a track: the matcher's verdict on one frame."""
-
-    person_id: int | None
-    name: str | None
-    score: float
-    threshold: float
-    masked: bool
-    frame_id: int = 0
-    candidate_id: int | None = None  # best person even when below the threshold
-    ask_to_unmask: bool = False  # masked, just short of the threshold: ask to lower the mask
-
-    @property
-    def margin(self) -> float:
-        """Score minus threshold (negative: not accepted)."""
-        return self.score - self.threshold
 
 
 @dataclass(frozen=True)
@@ -117,7 +100,7 @@ class Track:
     last_seen: float
     frames: int = 1
     mask_score: float = 0.0
-    votes: deque[Vote] = field(default_factory=deque)
+    votes: deque[Verdict] = field(default_factory=deque)
     last_recognised: float | None = None
     best_quality: float = -1.0
     identity: Identity = PENDING
@@ -147,11 +130,12 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def vote_identity(votes: list[Vote], config: TrackerConfig, current: Identity = PENDING) -> Identity:
+def vote_identity(votes: list[Verdict], config: TrackerConfig, current: Identity = PENDING) -> Identity:
     """The identity a list of votes (oldest first) supports, given the one shown so far.
 
     A known person needs `min_agree` votes, or a single vote `confident_margin` above its
-    threshold (a clear first look names at once); "unknown" needs `unknown_after` votes. A name
+    threshold (a clear first look names at once), and no other person with half as many votes
+    (two people competing for one track name nobody); "unknown" needs `unknown_after` votes. A name
     already shown stays while any vote in a full window still supports it (bad frames
     of the same person are not a new person), and is never flipped on a tie. Ties between
     other people go to the most recent vote.
@@ -171,7 +155,10 @@ def vote_identity(votes: list[Vote], config: TrackerConfig, current: Identity = 
 
     confident = best_known is not None and any(
         v.person_id == best_known and v.margin >= config.confident_margin for v in votes)
-    if best_known is not None and (known_votes >= config.min_agree or (confident and not current.known)):
+    # Naming someone new: another person with half as many votes means the looks disagree.
+    rival = max((counts[pid] for pid in known if pid != best_known), default=0)
+    contested = not current.known and 2 * rival >= known_votes
+    if best_known is not None and not contested and (known_votes >= config.min_agree or (confident and not current.known)):
         if current.known and current.person_id != best_known and counts[current.person_id] >= known_votes:
             return identity_of(current.person_id)
         return identity_of(best_known)
@@ -278,7 +265,8 @@ class Tracker:
         mean = (weights[:, None] * np.stack([e for _, e in track.pool])).sum(0)
         return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32), len(track.pool)
 
-    def add_recognition(self, track_id: int, vote: Vote, quality: float, now: float) -> Arrival | None:
+    def add_recognition(self, track_id: int, vote: Verdict, quality: float, now: float,
+                        frame_id: int = 0) -> Arrival | None:
         """Record one recognition; returns the track's Arrival the first time its identity settles."""
         track = self.tracks[track_id]
         track.votes.append(vote)
@@ -291,10 +279,10 @@ class Tracker:
             track.arrived = True
             ident = track.identity
             return Arrival(track_id, ident.person_id, ident.name, ident.score, track.masked,
-                           now, vote.frame_id, track.first_seen)
+                           now, frame_id, track.first_seen)
         return None
 
-    def last_vote(self, track_id: int) -> Vote | None:
+    def last_vote(self, track_id: int) -> Verdict | None:
         """The most recent recognition of a track (raw, before voting), or None."""
         votes = self.tracks[track_id].votes
         return votes[-1] if votes else None
