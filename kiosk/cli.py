@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kiosk import __version__
+from kiosk.capture.images import IMAGE_SUFFIXES
+from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES
 from kiosk.errors import KioskError
 
 log = logging.getLogger("kiosk")
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
 def _quiet_native_logs() -> None:
@@ -344,9 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", help="gallery database (default: the user data folder)")
     common.add_argument("--config", help="config JSON (default: the user config folder)")
-    common.add_argument("--embedder", choices=["sface", "sface+mbf"],
+    common.add_argument("--embedder", choices=EMBEDDER_NAMES,
                         help="override the embedder (mbf weights: non-commercial use only)")
-    common.add_argument("--detector", choices=["mediapipe", "yunet"], help="override the detector")
+    common.add_argument("--detector", choices=DETECTOR_NAMES, help="override the detector")
     common.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
     parser = argparse.ArgumentParser(prog="face-kiosk", description="Offline mask-aware face recognition kiosk.")

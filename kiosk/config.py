@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import KioskError
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2  # 2: the mask threshold moved from match to vision (one rule for every path)
 APP_NAME = "face-kiosk"
 
 
@@ -19,14 +19,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+#: The detectors and embedders the app can run (the one list: the config, the CLI's choices and
+#: the registries in kiosk.vision.detectors / kiosk.vision.pipeline all read these).
+DetectorName = Literal["mediapipe", "yunet"]
+EmbedderName = Literal["sface", "sface+mbf"]
+DETECTOR_NAMES: tuple[str, ...] = get_args(DetectorName)
+EMBEDDER_NAMES: tuple[str, ...] = get_args(EmbedderName)
+
+
 class VisionConfig(_Strict):
     """Which models run, and how."""
 
-    detector: Literal["mediapipe", "yunet"] = Field(
-        "mediapipe", description="mediapipe: BlazeFace + YuNet 5-point refinement; yunet: YuNet alone"
+    detector: DetectorName = Field(
+        "mediapipe", description="mediapipe: BlazeFace and YuNet merged; yunet: YuNet alone (boxes; the face "
+        "mesh gives the landmarks either way)"
     )
     mediapipe_model: Literal["mediapipe-full", "mediapipe-short"] = "mediapipe-full"
-    embedder: Literal["sface", "sface+mbf"] = Field(
+    embedder: EmbedderName = Field(
         "sface", description="sface is Apache-2.0; sface+mbf adds InsightFace weights (non-commercial only)"
     )
     threads: int = Field(
@@ -35,6 +44,11 @@ class VisionConfig(_Strict):
         "1 for live video, which leaves the other core to the camera reader and the GUI",
     )
     min_face_px: int = Field(40, ge=16, le=400, description="faces narrower than this are ignored")
+    mask_threshold: float | None = Field(
+        None, gt=0, lt=1,
+        description="mask score at or above which a face counts as masked, everywhere (live window, kiosk, "
+        "CLI, enrollment, duplicate check); empty: the mask classifier's own calibrated threshold",
+    )
 
 
 class MatchConfig(_Strict):
@@ -53,7 +67,6 @@ class MatchConfig(_Strict):
         description="masked probes below the threshold but above the one for this FPIR are asked to "
         "lower the mask (0: never ask)",
     )
-    mask_threshold: float = Field(0.5, gt=0, lt=1, description="mask_score above this means masked")
     use_masked_samples: bool = Field(
         False, description="match masked visitors also against enrolment samples taken in their own "
         "mask (measured on painted masks: see docs/matching.md; off by default)",
@@ -123,12 +136,26 @@ def load_config(path: Path | None = None) -> Config:
         raise KioskError(f"config {path}: not valid JSON ({exc})") from None
     if isinstance(data, dict) and data.get("version", CONFIG_VERSION) > CONFIG_VERSION:
         raise KioskError(f"config {path}: made by a newer face-kiosk (version {data['version']})")
+    if isinstance(data, dict):
+        data = migrate_config(data)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise KioskError(f"config {path}: {where}: {first['msg']}") from None
+
+
+def migrate_config(data: dict) -> dict:
+    """A config of an earlier version in today's shape (version 1: `match.mask_threshold` judged
+    the tracker's smoothed score only; its old default 0.5 is dropped, other values move)."""
+    if int(data.get("version", CONFIG_VERSION)) < 2 and isinstance(data.get("match"), dict):
+        data = {**data, "match": dict(data["match"]), "vision": dict(data.get("vision") or {})}
+        old = data["match"].pop("mask_threshold", None)
+        if old is not None and old != 0.5:
+            data["vision"].setdefault("mask_threshold", old)
+    data = {**data, "version": CONFIG_VERSION}
+    return data
 
 
 def save_config(config: Config, path: Path | None = None) -> None:

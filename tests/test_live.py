@@ -10,8 +10,9 @@ from live_helpers import clip_frames, enroll_from_frames
 from kiosk.capture.sources import Frame
 from kiosk.config import Config
 from kiosk.gallery import Gallery
-from kiosk.recognition.live import Hint, HintLimits, LiveRecognizer, RateMeter, quality_hints
+from kiosk.recognition.live import Hint, LiveRecognizer, RateMeter, quality_hints
 from kiosk.recognition.recognizer import Recognizer
+from kiosk.vision.quality import QualityLimits as HintLimits
 from kiosk.vision.types import Quality
 
 GOOD = Quality(face_px=120, sharpness=80, brightness=130, yaw=0.05, pitch=0.0)
@@ -82,13 +83,17 @@ def test_a_person_enrolled_while_running_is_named_without_restart(pipeline, tmp_
 def test_new_settings_reach_the_running_tracks(tmp_path):
     class NoModels:
         model_version = "none"
+        mask_threshold = 0.5
+
+        class mask_classifier:  # noqa: N801 - stands in for the pipeline's attribute
+            threshold = 0.5
 
     with Gallery(tmp_path / "g.db") as gallery:
         live = LiveRecognizer(Recognizer(Config(), gallery, NoModels()))
         (tid,) = live.tracker.update(np.array([[0, 0, 50, 50]]), 0.0, np.array([0.6]))
         assert live.tracker.tracks[tid].masked
         stricter = Config()
-        stricter.match.mask_threshold = 0.7
+        stricter.vision.mask_threshold = 0.7
         live.update_config(stricter)
         assert not live.tracker.tracks[tid].masked
         assert live.recognizer.config is stricter

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kiosk.recognition.tracking import Tracker, TrackerConfig, iou_matrix, vote_identity
+from kiosk.recognition.tracking import Tracker, TrackerConfig, vote_identity
 from kiosk.recognition.verdict import Verdict
+from kiosk.vision.geometry import iou_matrix
 
 A, B = 1, 2
 CFG = TrackerConfig()

@@ -46,7 +46,7 @@ from kiosk.recognition.calibration import (
     per_comparison_far,
 )
 from kiosk.recognition.matching import FULL, MASKED_PHOTO, Matcher
-from kiosk.vision.embedders import l2_normalise
+from kiosk.vision.geometry import l2_normalise
 
 CAL_SEED = 301  # painted masks of the calibration probes (eval uses another seed)
 SIZES = (1, 2, 3, 5)  # photos per template

@@ -25,24 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kiosk.diagnostics.memory import rss_mb
+
 log = logging.getLogger("kiosk_soak")
-
-
-def rss_mb() -> float:
-    """Resident set size of this process in MB (Linux /proc; psutil elsewhere if installed)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    try:
-        import psutil
-
-        return psutil.Process().memory_info().rss / 2**20
-    except ImportError:
-        return float("nan")
 
 
 def _frames(path: Path) -> list[np.ndarray]:

@@ -32,7 +32,7 @@ from kiosk.diagnostics.evaluation import (
     split_dev_people,
 )
 from kiosk.vision.align import ARCFACE_112
-from kiosk.vision.embedders import l2_normalise
+from kiosk.vision.geometry import l2_normalise
 from kiosk.vision.masks import MaskStyle, paint_mask
 
 REDETECT_SEEDS = (101,)  # masks painted on the photo, detection re-run

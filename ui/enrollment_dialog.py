@@ -42,10 +42,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.capture.images import IMAGE_SUFFIXES
 from kiosk.config import Config
 from kiosk.enrollment.duplicates import DuplicateCandidate
 from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
-from kiosk.enrollment.photos import IMAGE_SUFFIXES, PhotoCheck, check_photo, image_files
+from kiosk.enrollment.photos import PhotoCheck, check_photo, image_files
 from kiosk.enrollment.prepare import (
     PendingSample,
     PreparedEnrollment,

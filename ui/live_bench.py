@@ -24,6 +24,7 @@ import numpy as np
 
 from kiosk.capture.sources import FrameSource, SourceError, make_source, parse_size
 from kiosk.config import Config
+from kiosk.diagnostics.memory import rss_mb
 from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)
@@ -143,16 +144,6 @@ class Probe:
     def arrivals(self) -> int:
         """Arrivals (passes) since the models were ready."""
         return sum(1 for t in self._face_times() if t >= self.ready_at)
-
-
-def rss_mb() -> float:
-    """Resident memory of this process in MB (Linux /proc; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
 
 
 def first_face_index(spec: str, config: Config, size: tuple[int, int] | None, limit: int = 200) -> int:

@@ -124,7 +124,8 @@ class SettingsDialog(QDialog):
         self.mask_threshold.setRange(0.0, 1.0)
         self.mask_threshold.setDecimals(3)
         self.mask_threshold.setSingleStep(0.05)
-        self.mask_threshold.setValue(match.mask_threshold)
+        self.mask_threshold.setSpecialValueText("classifier's own")  # 0 = None: the calibrated threshold
+        self.mask_threshold.setValue(config.vision.mask_threshold or 0.0)
         thresholds = QGroupBox("Thresholds")
         form = QFormLayout(thresholds)
         form.addRow("Target false-positive rate (1:N)", self.target_fpir)
@@ -132,7 +133,7 @@ class SettingsDialog(QDialog):
         form.addRow("Match threshold, masked", self.threshold_masked)
         form.addRow("Verify threshold (1:1)", self.verify_threshold)
         form.addRow("Mask score threshold", self.mask_threshold)
-        for name, field in MatchConfig.model_fields.items():
+        for name, field in (*MatchConfig.model_fields.items(), *VisionConfig.model_fields.items()):
             widget = {"target_fpir": self.target_fpir, "mask_threshold": self.mask_threshold}.get(name)
             if widget is not None and field.description:
                 widget.setToolTip(field.description)
@@ -163,12 +164,12 @@ class SettingsDialog(QDialog):
                               height=self.height_spin.value())
         data["vision"].update(detector=self.detector.currentText(), mediapipe_model=self.mediapipe_model.currentText(),
                               embedder=self.embedder.currentText(), threads=self.threads.value(),
-                              min_face_px=self.min_face.value())
+                              min_face_px=self.min_face.value(),
+                              mask_threshold=round(self.mask_threshold.value(), 4) or None)
         data["match"].update(target_fpir=round(self.target_fpir.value(), 6),
                              threshold_unmasked=self.threshold_unmasked.value(),
                              threshold_masked=self.threshold_masked.value(),
-                             verify_threshold=self.verify_threshold.value(),
-                             mask_threshold=round(self.mask_threshold.value(), 4))
+                             verify_threshold=self.verify_threshold.value())
         return data
 
     def validate(self) -> Config | None:

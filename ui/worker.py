@@ -286,7 +286,9 @@ class LiveWorker(QThread):
         self.models_ready.emit(pipeline.model_version)
 
     def _apply_config(self, config: Config) -> None:
-        if self._live is None or config.vision != self.config.vision:
+        same_models = config.vision.model_copy(update={"mask_threshold": None}) == \
+            self.config.vision.model_copy(update={"mask_threshold": None})
+        if self._live is None or not same_models:
             self._models_ready = False
             self._load_models(config)
             return

@@ -12,6 +12,9 @@ from kiosk.errors import ImageError
 
 # A 20000x20000 photo would need 1.2 GB decoded. JPEGs are reduced while decoding
 # (libjpeg "draft" mode, nearly free); other formats above the limit are refused.
+#: The image files the app reads (photos for enrollment, folders as sources, the CLI).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+
 MAX_PIXELS = 40_000_000
 WORK_LONG_SIDE = 1920
 

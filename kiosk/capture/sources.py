@@ -21,12 +21,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kiosk.capture.images import load_rgb
+from kiosk.capture.images import IMAGE_SUFFIXES, load_rgb
 from kiosk.errors import ImageError, KioskError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+# As a source a GIF is a clip (the test videos are GIFs), not one photo.
+_PHOTO_SUFFIXES = IMAGE_SUFFIXES - {".gif"}
+
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 # A stalled network stream must not block the reader (and so a clean stop) for long.
 STREAM_TIMEOUT_MS = 5000
@@ -284,7 +286,7 @@ class ImageFolderSource(FrameSource):
         if self.path.is_file():
             return [self.path]
         try:
-            return sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            return sorted(p for p in self.path.iterdir() if p.suffix.lower() in _PHOTO_SUFFIXES and p.is_file())
         except OSError as exc:
             raise SourceError(f"{self.path}: cannot list the folder ({exc.strerror})") from None
 
@@ -407,7 +409,7 @@ def make_source(
         if path.is_dir():
             source = ImageFolderSource(path, interval_s=interval_s, loop=loop)
         elif path.is_file():
-            if path.suffix.lower() in IMAGE_SUFFIXES:
+            if path.suffix.lower() in _PHOTO_SUFFIXES:
                 source = ImageFolderSource(path, interval_s=interval_s, loop=loop)
             else:
                 source = VideoFileSource(path, loop=loop)

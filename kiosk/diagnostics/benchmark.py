@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from kiosk.capture.images import load_rgb
 from kiosk.config import Config
+from kiosk.diagnostics.memory import peak_rss_mb
 from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.matching import Matcher
 from kiosk.resources import resource_path
@@ -37,16 +37,6 @@ def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
     return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
-    try:
-        import resource
-    except ImportError:  # Windows: no getrusage
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def synthetic_templates(n: int, dim: int, per_person: int = 4, seed: int = 0) -> TemplateSet:

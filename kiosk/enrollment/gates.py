@@ -12,6 +12,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kiosk.enrollment.samples import prominence, the_person
+from kiosk.vision.quality import QualityLimits, QualityProblem
 from kiosk.vision.types import FaceAnalysis
 
 
@@ -64,6 +66,12 @@ class GateConfig:
     edge_margin: float = 0.02
     # Another face at least this fraction of the largest one's area means two people.
     second_face_area: float = 0.5
+
+    @property
+    def quality(self) -> QualityLimits:
+        """The size, sharpness and exposure limits, in the one quality rule (pose is the gates' own)."""
+        return QualityLimits(self.min_face_px, self.min_sharpness, self.min_brightness, self.max_brightness,
+                             max_yaw=float("inf"), min_pitch=float("-inf"), max_pitch=float("inf"))
 
     def __post_init__(self) -> None:
         if not self.min_brightness < self.max_brightness:
@@ -158,13 +166,14 @@ def check_face(face: FaceAnalysis, frame_size: tuple[int, int], config: GateConf
         results.append(_no(Gate.IN_FRAME, "move back a little" if too_big else "move to the middle of the picture"))
     else:
         results.append(_ok(Gate.IN_FRAME))
-    results.append(_ok(Gate.SIZE, q.face_px) if q.face_px >= cfg.min_face_px
-                   else _no(Gate.SIZE, "move closer", q.face_px))
-    results.append(_ok(Gate.SHARPNESS, q.sharpness) if q.sharpness >= cfg.min_sharpness
-                   else _no(Gate.SHARPNESS, "hold still - image is blurred", q.sharpness))
-    if q.brightness < cfg.min_brightness:
+    problems = cfg.quality.problems(q)
+    results.append(_no(Gate.SIZE, "move closer", q.face_px) if QualityProblem.TOO_SMALL in problems
+                   else _ok(Gate.SIZE, q.face_px))
+    results.append(_no(Gate.SHARPNESS, "hold still - image is blurred", q.sharpness)
+                   if QualityProblem.BLURRED in problems else _ok(Gate.SHARPNESS, q.sharpness))
+    if QualityProblem.TOO_DARK in problems:
         results.append(_no(Gate.EXPOSURE, "too dark - more light on the face", q.brightness))
-    elif q.brightness > cfg.max_brightness:
+    elif QualityProblem.TOO_BRIGHT in problems:
         results.append(_no(Gate.EXPOSURE, "too bright - avoid direct light", q.brightness))
     else:
         results.append(_ok(Gate.EXPOSURE, q.brightness))
@@ -187,9 +196,11 @@ def check_frame(faces: Sequence[FaceAnalysis], frame_size: tuple[int, int], conf
     cfg = config or GateConfig()
     if not faces:
         return Verdict((_no(Gate.FACE, "look at the camera - no face found"),), None)
-    ordered = sorted(faces, key=lambda f: f.area, reverse=True)
-    face = ordered[0]
-    others = sum(1 for f in ordered[1:] if f.area >= cfg.second_face_area * face.area)
+    shape = (frame_size[1], frame_size[0])
+    person = the_person(faces, shape, cfg.second_face_area)
+    face = person if person is not None else max(faces, key=lambda f: prominence(f, shape))
+    others = 0 if person is not None else sum(
+        1 for f in faces if f is not face and prominence(f, shape) >= cfg.second_face_area * prominence(face, shape))
     head = [_ok(Gate.FACE)]
     if others:
         head.append(_no(Gate.ONE_FACE, "only one person, please", float(others + 1)))

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.capture.images import load_rgb
+from kiosk.capture.images import IMAGE_SUFFIXES, load_rgb
 from kiosk.enrollment.gates import Gate, GateConfig, GateResult, Pose, check_face
+from kiosk.enrollment.samples import the_person
 from kiosk.errors import KioskError
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.quality import quality_score
 from kiosk.vision.types import FaceAnalysis
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # More faces than this in one photo is a group photo: offering a pick among 30 faces helps nobody.
 MAX_FACES = 6
 
@@ -82,8 +82,8 @@ def photo_warnings(face: FaceAnalysis, size: tuple[int, int], gates: GateConfig 
 def check_photo(pipeline: FacePipeline, path: str | Path, gates: GateConfig | None = None) -> PhotoCheck:
     """Read a photo and find the face to enroll; problems come back as `error`, never raised.
 
-    One face (or one clearly larger than the rest, the rule of
-    `kiosk.enrollment.samples.pick_enrollment_face`) is chosen; several of similar size need a pick.
+    One face (or one clearly more prominent than the rest: `kiosk.enrollment.samples.the_person`)
+    is chosen; several of similar prominence need a pick.
     """
     path = Path(path)
     cfg = gates or GateConfig()
@@ -98,9 +98,10 @@ def check_photo(pipeline: FacePipeline, path: str | Path, gates: GateConfig | No
         error = f"the face in this photo is {frame.rejected[0].reason.removeprefix('face ')}" if frame.rejected \
             else "no face found in this photo"
         return PhotoCheck(path, error=error, size=size)
-    if len(faces) > 1 and faces[1].area >= cfg.second_face_area * faces[0].area:
+    person = the_person(faces, rgb.shape, cfg.second_face_area)
+    if person is None:
         return PhotoCheck(path, faces, None, "", size)
-    return PhotoCheck(path, faces, 0, "", size, photo_warnings(faces[0], size, cfg))
+    return PhotoCheck(path, faces, faces.index(person), "", size, photo_warnings(person, size, cfg))
 
 
 def _without_path(message: str, path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +92,12 @@ def reembed_gallery(pipeline: FacePipeline, gallery: GalleryStore) -> ReembedRep
     return ReembedReport(len(per_sample), len(crops), failed, pipeline.model_version)
 
 
-def _prominence(face: FaceAnalysis, image_shape: tuple[int, ...] | None) -> float:
-    """Area, weighted down the further the face sits from the photo's centre."""
+#: Another face at least this share as prominent as the first makes a photo or frame ambiguous.
+SECOND_FACE_RATIO = 0.5
+
+
+def prominence(face: FaceAnalysis, image_shape: tuple[int, ...] | None) -> float:
+    """Area, weighted down the further the face sits from the image's centre."""
     if image_shape is None:
         return face.area
     h, w = image_shape[:2]
@@ -101,21 +106,32 @@ def _prominence(face: FaceAnalysis, image_shape: tuple[int, ...] | None) -> floa
     return face.area * float(np.clip(1.0 - offset, 0.1, 1.0))
 
 
-def pick_enrollment_face(faces: list[FaceAnalysis], label: str = "image",
-                         image_shape: tuple[int, ...] | None = None) -> FaceAnalysis:
-    """The face to enroll from a photo: the only one, or one clearly more prominent than the rest.
+def the_person(faces: Sequence[FaceAnalysis], image_shape: tuple[int, ...] | None,
+               ratio: float = SECOND_FACE_RATIO) -> FaceAnalysis | None:
+    """The one rule for "which face is the person" (photo enrollment, photo import, guided capture).
 
-    Prominence is the face's area, weighted by how central it is when the image shape is given
-    (a portrait with a passer-by at the edge is not ambiguous; measured: the area rule alone
-    refused 23 of 298 LFW portraits once background faces were detected). A second face at
-    least half as prominent makes the photo ambiguous.
+    The only face, or the one clearly more prominent than the rest (area weighted by how central
+    it is: a portrait with a passer-by at the edge is not ambiguous; measured: the area rule
+    alone refused 23 of 298 LFW portraits once background faces were detected, this one 4).
+    None when there is no face, or a second one is at least `ratio` as prominent.
     """
     if not faces:
+        return None
+    ranked = sorted(faces, key=lambda f: prominence(f, image_shape), reverse=True)
+    if len(ranked) > 1 and prominence(ranked[1], image_shape) >= ratio * prominence(ranked[0], image_shape):
+        return None
+    return ranked[0]
+
+
+def pick_enrollment_face(faces: list[FaceAnalysis], label: str = "image",
+                         image_shape: tuple[int, ...] | None = None) -> FaceAnalysis:
+    """The face to enroll from a photo (`the_person`), or a one-line error saying why not."""
+    if not faces:
         raise FaceNotFoundError(f"{label}: no face found")
-    faces = sorted(faces, key=lambda f: _prominence(f, image_shape), reverse=True)
-    if len(faces) > 1 and _prominence(faces[1], image_shape) >= 0.5 * _prominence(faces[0], image_shape):
+    person = the_person(faces, image_shape)
+    if person is None:
         raise AmbiguousFaceError(f"{label}: {len(faces)} faces of similar size; crop the photo to one person")
-    return faces[0]
+    return person
 
 
 def face_from_image(pipeline: FacePipeline, path: str | Path) -> FaceAnalysis:

@@ -24,6 +24,7 @@ from functools import cache
 import numpy as np
 
 from kiosk.errors import ModelError
+from kiosk.vision.geometry import l2_normalise
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class Calibration:
         x = np.asarray(x, np.float32)
         if self.mean is not None:
             x = x - self.mean
-        return _normalise(x)
+        return l2_normalise(x)
 
     def masked_space(self, x: np.ndarray) -> np.ndarray:
         """Rows in the space of comparisons with a masked side: centred, NAP-projected, re-normalised."""
@@ -153,12 +154,7 @@ class Calibration:
             x = x - self.mean
         if self.nap is not None:
             x = x - (x @ self.nap.T) @ self.nap
-        return _normalise(x)
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+        return l2_normalise(x)
 
 
 CALIBRATION_KEY = "calibration"

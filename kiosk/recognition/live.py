@@ -23,7 +23,7 @@ from kiosk.errors import KioskError
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.recognition.tracking import Arrival, Identity, Tracker, TrackerConfig
 from kiosk.recognition.verdict import Verdict
-from kiosk.vision.quality import quality_score
+from kiosk.vision.quality import QualityLimits, QualityProblem, quality_score
 from kiosk.vision.types import FaceAnalysis, Quality, RejectedFace
 
 log = logging.getLogger(__name__)
@@ -38,29 +38,17 @@ class Hint(enum.Enum):
     TURN = "turn to the camera"
 
 
-@dataclass(frozen=True)
-class HintLimits:
-    """Quality thresholds below which a hint is shown."""
-
-    min_face_px: float = 50.0
-    min_brightness: float = 50.0
-    min_sharpness: float = 12.0
-    max_yaw: float = 0.6
-    max_pitch: float = 0.35
+#: The live window's hint limits (looser than the enrollment gates: a hint, not a refusal).
+HINT_LIMITS = QualityLimits(min_face_px=50, min_sharpness=12, min_brightness=50, max_yaw=0.6,
+                            min_pitch=-0.35, max_pitch=0.35)
+_HINTS = {QualityProblem.TOO_SMALL: Hint.TOO_FAR, QualityProblem.TOO_DARK: Hint.TOO_DARK,
+          QualityProblem.BLURRED: Hint.BLURRED, QualityProblem.TURNED: Hint.TURN}
 
 
-def quality_hints(q: Quality, limits: HintLimits = HintLimits()) -> tuple[Hint, ...]:
+def quality_hints(q: Quality, limits: QualityLimits = HINT_LIMITS) -> tuple[Hint, ...]:
     """The hints a face's quality calls for (empty when it is good)."""
-    hints = []
-    if q.face_px < limits.min_face_px:
-        hints.append(Hint.TOO_FAR)
-    if q.brightness < limits.min_brightness:
-        hints.append(Hint.TOO_DARK)
-    if q.sharpness < limits.min_sharpness:
-        hints.append(Hint.BLURRED)
-    if abs(q.yaw) > limits.max_yaw or abs(q.pitch) > limits.max_pitch:
-        hints.append(Hint.TURN)
-    return tuple(hints)
+    found = limits.problems(q)
+    return tuple(h for p, h in _HINTS.items() if p in found)
 
 
 @dataclass(frozen=True)
@@ -156,12 +144,13 @@ class LiveRecognizer:
     """
 
     def __init__(self, recognizer: Recognizer, tracker_config: TrackerConfig | None = None,
-                 hint_limits: HintLimits | None = None) -> None:
+                 hint_limits: QualityLimits | None = None) -> None:
         self.recognizer = recognizer
-        # The mask decision follows the user's setting (config.match.mask_threshold).
+        # One mask rule: the pipeline's threshold (config.vision.mask_threshold, else the
+        # classifier's), here on the track's smoothed score.
         self.tracker = Tracker(dataclasses.replace(tracker_config or TrackerConfig(),
-                                                   mask_threshold=recognizer.config.match.mask_threshold))
-        self.hint_limits = hint_limits or HintLimits()
+                                                   mask_threshold=recognizer.pipeline.mask_threshold))
+        self.hint_limits = hint_limits or HINT_LIMITS
         self.embed_all = False
         self._templates_seen: object | None = None
         self._people = 0
@@ -176,7 +165,8 @@ class LiveRecognizer:
         """New decision rules (thresholds, mask threshold) on the same models; tracks carry on
         but vote their identity again under the new rules."""
         self.recognizer = Recognizer(config, self.recognizer.gallery, self.pipeline)
-        threshold = config.match.mask_threshold
+        threshold = config.vision.mask_threshold or self.pipeline.mask_classifier.threshold
+        self.pipeline.mask_threshold = threshold
         self.tracker.config = dataclasses.replace(self.tracker.config, mask_threshold=threshold)
         for track in self.tracker.tracks.values():
             track.mask_threshold = threshold

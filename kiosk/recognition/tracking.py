@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kiosk.recognition.verdict import Verdict
+from kiosk.vision.geometry import iou_matrix
 
 
 @dataclass(frozen=True)
@@ -114,20 +115,6 @@ class Track:
     def masked(self) -> bool:
         """The smoothed mask state."""
         return self.mask_score >= self.mask_threshold
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in a (n, 4) with every box in b (m, 4), xyxy."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def vote_identity(votes: list[Verdict], config: TrackerConfig, current: Identity = PENDING) -> Identity:

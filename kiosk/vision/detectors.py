@@ -15,13 +15,16 @@ faces in small photos are smaller than that.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import cv2
 import numpy as np
 
+from kiosk.config import DETECTOR_NAMES
 from kiosk.models import verified_model_path
+from kiosk.vision.geometry import iou_matrix
 from kiosk.vision.native_logs import native_stderr_quiet
 from kiosk.vision.types import Detections
 
@@ -34,18 +37,6 @@ class FaceDetector(Protocol):
     def detect(self, rgb: np.ndarray) -> Detections:
         """Faces with 5 ArcFace-order landmarks, sorted by score (best first)."""
         ...
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in a (n,4) with every box in b (m,4)."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
 
 
 class YuNetDetector:
@@ -164,7 +155,7 @@ def fuse(candidates: list[tuple[Detections, float]], agree: float) -> list[list[
     scores = np.array([candidates[s][0].score[i] for s, i in rows], np.float32)
     strong = np.array([candidates[s][1] for s, _ in rows], np.float32)
     source = np.array([s for s, _ in rows])
-    overlap = _iou(boxes, boxes) > SAME_FACE_IOU
+    overlap = iou_matrix(boxes, boxes) > SAME_FACE_IOU
     other = source[:, None] != source[None, :]
     seconded = (overlap & other & (scores[None, :] >= agree)).any(1)
     accepted = (scores >= strong) | ((scores >= agree) & seconded)
@@ -259,17 +250,17 @@ def five_from_blazeface(kps6: np.ndarray) -> np.ndarray:
     return np.stack([right_eye, left_eye, nose, mouth - half, mouth + half]).astype(np.float32)
 
 
-DETECTORS = ("mediapipe", "yunet")
-
-
 def create_detector(name: str, mediapipe_model: str = "mediapipe-full", still: bool = False) -> FaceDetector:
-    """Build the detector named in the config.
+    """Build the detector named in the config (`kiosk.config.DetectorName`).
 
     `still=True` is for single photos (enrolment, import, CLI): it adds the other BlazeFace range
     for close-ups, a few ms per image that live video need not spend.
     """
-    if name == "mediapipe":
-        return MediaPipeDetector(model=mediapipe_model, still=still)
-    if name == "yunet":
-        return YuNetDetector(min_side=640)
-    raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+    factories: dict[str, Callable[[], FaceDetector]] = {
+        "mediapipe": lambda: MediaPipeDetector(model=mediapipe_model, still=still),
+        "yunet": lambda: YuNetDetector(min_side=640),
+    }
+    assert set(factories) == set(DETECTOR_NAMES), "kiosk.config.DetectorName and the detectors disagree"
+    if name not in factories:
+        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+    return factories[name]()

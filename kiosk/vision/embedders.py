@@ -7,14 +7,9 @@ import onnxruntime as ort
 
 from kiosk.errors import ModelError
 from kiosk.models import MODELS, ModelSpec, verified_model_path
+from kiosk.vision.geometry import l2_normalise
 
 EMBEDDERS = ("sface", "mbf")
-
-
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
 
 
 class OnnxEmbedder:

@@ -11,7 +11,8 @@ from kiosk.config import VisionConfig
 from kiosk.models import MODELS
 from kiosk.vision.align import align_mesh
 from kiosk.vision.detectors import FaceDetector, create_detector
-from kiosk.vision.embedders import OnnxEmbedder, l2_normalise
+from kiosk.vision.embedders import OnnxEmbedder
+from kiosk.vision.geometry import l2_normalise
 from kiosk.vision.landmarks import ROI_SCALE, FaceMesh, MeshLandmarks
 from kiosk.vision.masks import MaskClassifier
 from kiosk.vision.quality import measure_quality
@@ -85,6 +86,7 @@ class FacePipeline:
         threads = self.config.threads or (min(os.cpu_count() or 1, 4) if still else 1)
         self.embedding = Embedding(self.config.embedder, threads=threads)
         self.mask_classifier = MaskClassifier.load()
+        self.mask_threshold = self.config.mask_threshold or self.mask_classifier.threshold
 
     @property
     def model_version(self) -> str:
@@ -137,7 +139,7 @@ class FacePipeline:
             five = m.five()
             faces.append(FaceAnalysis(
                 box=np.asarray(boxes[i], np.float32), det_score=scores[i], landmarks=five, aligned=aligned[i],
-                masked=bool(mask_scores[i] >= self.mask_classifier.threshold),
+                masked=bool(mask_scores[i] >= self.mask_threshold),
                 mask_score=float(mask_scores[i]), embedding=embeddings[i],
                 quality=measure_quality(boxes[i], five, aligned[i]),
                 mesh=m.points, face_prob=m.face_prob, face_crop=m.crop,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -54,3 +57,42 @@ def quality_score(face: FaceAnalysis) -> float:
     sharp = min(1.0, q.sharpness / 300.0)
     frontal = max(0.0, 1.0 - abs(q.yaw))
     return float(round((size + sharp + frontal) / 3.0, 4))
+
+
+class QualityProblem(enum.Enum):
+    """What is wrong with how a face was captured."""
+
+    TOO_SMALL = "too small"
+    BLURRED = "blurred"
+    TOO_DARK = "too dark"
+    TOO_BRIGHT = "too bright"
+    TURNED = "turned away"
+
+
+@dataclass(frozen=True)
+class QualityLimits:
+    """Where capture quality becomes a problem (the one rule; the live window's hints and the
+    enrollment gates each pass their own values, measured in docs/enrollment.md)."""
+
+    min_face_px: float = 50.0
+    min_sharpness: float = 12.0
+    min_brightness: float = 50.0
+    max_brightness: float = 256.0
+    max_yaw: float = 0.6
+    min_pitch: float = -0.35
+    max_pitch: float = 0.35
+
+    def problems(self, q: Quality) -> tuple[QualityProblem, ...]:
+        """The problems of one face's quality, in a fixed order (empty when it is good)."""
+        out = []
+        if q.face_px < self.min_face_px:
+            out.append(QualityProblem.TOO_SMALL)
+        if q.sharpness < self.min_sharpness:
+            out.append(QualityProblem.BLURRED)
+        if q.brightness < self.min_brightness:
+            out.append(QualityProblem.TOO_DARK)
+        elif q.brightness > self.max_brightness:
+            out.append(QualityProblem.TOO_BRIGHT)
+        if abs(q.yaw) > self.max_yaw or not self.min_pitch <= q.pitch <= self.max_pitch:
+            out.append(QualityProblem.TURNED)
+        return tuple(out)
