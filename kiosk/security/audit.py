@@ -5,17 +5,26 @@ subject, details, prev_mac))`` where ``prev_mac`` is the previous record's mac (
 seq 1) and ``k = HKDF-SHA256(gallery key, info="face-kiosk audit v1")``. A plain hash chain
 could be recomputed by whoever edits the database; an HMAC chain cannot without the key.
 A second copy of the newest (seq, mac), itself HMAC-tagged, is kept as the head pointer
-(``meta.audit_head`` in SQLite) and updated in the same transaction, so cutting records off
-the end shows too.
+(the one-row table ``audit_head`` in SQLite) and updated in the same transaction, so cutting
+records off the end shows too. The head exists from the moment the schema is made (a sealed
+"seq 0" head), so a missing head is always tampering, never "a new log".
 
 `verify` tells apart: "edited" (a record's mac fails, or the chain links a record that was
 swapped for another), "reordered", "deleted (gap at seq N)", "duplicated (seq N)",
-"truncated at the end", and a missing or edited head pointer.
+"truncated at the end", "head pointer missing/edited/behind the log", "audit log missing".
+
+`append` refuses (AuditError) while the head is missing, edited or behind: writing a fresh
+head would erase the evidence. An admin then looks at `verify()` and calls `recover`, which
+appends an "audit_recover" record saying what was wrong and reseals the head: the break is
+kept in the log itself. After a cut at the end, `append` continues after the head's seq, so
+the cut stays visible as a gap instead of being refilled.
 
 Limits: a rollback of the whole database to an older copy (records and head together, e.g.
-restoring a backup) is consistent and cannot be seen from inside; ship the head elsewhere
-(syslog, a remote log) now and then if that matters. Anyone with the gallery key can forge
-records: the key is what the kiosk itself uses.
+restoring a backup), or writing back a head and records copied earlier, is consistent and
+cannot be seen from inside; ship the head elsewhere (syslog, a remote log) now and then if
+that matters. Anyone with the gallery key can forge records: the key is what the kiosk
+itself uses. On an encrypted gallery nobody without the key can edit rows at all; the macs
+matter for plaintext galleries, copies, and a future shared (PostgreSQL) store.
 
 No biometric data and no names go in: subjects are ids ("person 12"), and `details` refuses
 keys such as "embedding", "image" or "name" and long number lists (a template), so erasing a
@@ -42,9 +51,11 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from kiosk.errors import KioskError
+
 GENESIS = "0" * 64
 FORMAT_VERSION = 1
-HEAD_KEY = "audit_head"
+RECOVER_ACTION = "audit_recover"
 _ACTION_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 # Keys that would put biometric data or a name into a log that outlives erasure.
 _FORBIDDEN_KEYS = frozenset({
@@ -71,6 +82,10 @@ class AuditAction(str, Enum):
     GALLERY_ENCRYPT = "gallery_encrypt"
     GALLERY_REKEY = "gallery_rekey"
     ERASE = "erase"
+
+
+class AuditError(KioskError):
+    """The log cannot take a record now (its head is missing or edited: see `verify`)."""
 
 
 @dataclass(frozen=True)
@@ -212,9 +227,15 @@ def open_head(key: bytes, text: str | None) -> tuple[AuditHead | None, bool]:
 
 
 def verify(records: Iterable[AuditRecord], key: bytes, head: str | None = None, *,
-           check_head: bool = True) -> AuditVerdict:
-    """Check a log given in storage order (and its sealed head pointer, unless `check_head`
-    is False, e.g. for an exported excerpt)."""
+           check_head: bool | None = None) -> AuditVerdict:
+    """Check a log given in storage order, and its sealed head pointer.
+
+    `key` is `audit_key(gallery key)`. The head is checked when given, or when `check_head`
+    is True (then a None head means "missing": what `AuditLog.verify` does). Without the
+    head, records cut off the end cannot be seen, everything else can.
+    """
+    if check_head is None:
+        check_head = head is not None
     recs = list(records)
     count = len(recs)
     for r in recs:
@@ -238,21 +259,27 @@ def verify(records: Iterable[AuditRecord], key: bytes, head: str | None = None, 
         prev = r
     if not check_head:
         return AuditVerdict(True, count)
+    problem = head_problem(key, head, prev)
+    if problem is not None:
+        return AuditVerdict(False, count, *problem)
+    return AuditVerdict(True, count)
+
+
+def head_problem(key: bytes, head: str | None, last: AuditRecord | None) -> tuple[int, str] | None:
+    """(first bad seq, reason) when the sealed head does not match the last record, else None."""
+    last_seq, last_mac = (last.seq, last.mac) if last else (0, GENESIS)
     pointer, authentic = open_head(key, head)
     if not authentic:
-        return AuditVerdict(False, count, prev.seq if prev else 1, "head pointer edited")
-    last_seq = prev.seq if prev else 0
+        return max(last_seq, 1), "head pointer edited"
     if pointer is None:
-        if count:
-            return AuditVerdict(False, count, 1, "head pointer missing")
-        return AuditVerdict(True, 0)
+        return max(last_seq, 1), "head pointer missing"
     if pointer.seq > last_seq:
-        return AuditVerdict(False, count, last_seq + 1, "truncated at the end")
+        return last_seq + 1, "truncated at the end"
     if pointer.seq < last_seq:
-        return AuditVerdict(False, count, pointer.seq + 1, "head pointer behind the log")
-    if prev is None or not hmac.compare_digest(pointer.mac, prev.mac):
-        return AuditVerdict(False, count, last_seq, "edited")
-    return AuditVerdict(True, count)
+        return pointer.seq + 1, "head pointer behind the log"
+    if not hmac.compare_digest(pointer.mac, last_mac):
+        return max(last_seq, 1), "edited"
+    return None
 
 
 # -- storage --------------------------------------------------------------------------------
@@ -261,6 +288,8 @@ def verify(records: Iterable[AuditRecord], key: bytes, head: str | None = None, 
 class AuditStore(Protocol):
     """What the log needs from a database. All SQL lives in the implementations."""
 
+    def create_schema(self) -> None: ...
+    def exists(self) -> bool: ...
     def in_transaction(self) -> bool: ...
     def last(self) -> AuditRecord | None: ...
     def head(self) -> str | None: ...
@@ -270,11 +299,12 @@ class AuditStore(Protocol):
 
 
 class SqliteAuditStore:
-    """The audit table on a SQLite / SQLCipher connection (sqlite3 API).
+    """The audit tables on a SQLite / SQLCipher connection (DB-API, sqlite3 dialect).
 
     Rows are read in insertion order (`id`), so rows moved around show as "reordered". The
-    triggers refuse UPDATE and DELETE: they stop the app's own code from editing the log by
-    mistake; someone with the database can drop them, which is why the macs exist.
+    triggers refuse UPDATE and DELETE of records and DELETE of the head: they stop the app's
+    own code from editing the log by mistake; someone with the database can drop them,
+    which is why the macs exist. No other table is touched (the gallery's `meta` neither).
     """
 
     DDL = (
@@ -283,11 +313,13 @@ class SqliteAuditStore:
         " seq INTEGER NOT NULL UNIQUE,"
         " ts TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL,"
         " details TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL)",
         "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
         " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
         "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
         " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head"
+        " BEGIN SELECT RAISE(ABORT, 'the audit head is kept'); END",
     )
     _COLUMNS = "seq, ts, actor, action, subject, details, prev_mac, mac"
 
@@ -295,10 +327,17 @@ class SqliteAuditStore:
         self.conn = conn
 
     def create_schema(self) -> None:
-        """Create the table, `meta` (same definition as the gallery's) and the triggers.
-        Idempotent; run inside a migration's transaction."""
+        """Create the tables and triggers (idempotent). Use `AuditLog.create_schema`, which
+        also seals the first head, inside a migration's transaction."""
         for statement in self.DDL:
             self.conn.execute(statement)
+
+    def exists(self) -> bool:
+        """Both audit tables are there."""
+        rows = self.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('audit', 'audit_head')"
+        ).fetchone()
+        return int(rows[0]) == 2
 
     def in_transaction(self) -> bool:
         return bool(self.conn.in_transaction)
@@ -318,7 +357,7 @@ class SqliteAuditStore:
         return self._row(row) if row else None
 
     def head(self) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_KEY,)).fetchone()
+        row = self.conn.execute("SELECT value FROM audit_head WHERE id = 1").fetchone()
         return str(row[0]) if row else None
 
     def insert(self, record: AuditRecord) -> None:
@@ -329,11 +368,19 @@ class SqliteAuditStore:
         )
 
     def set_head(self, text: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (HEAD_KEY, text))
+        self.conn.execute(
+            "INSERT INTO audit_head(id, value) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET value = excluded.value",
+            (text,),
+        )
 
     def records(self) -> Iterator[AuditRecord]:
-        for row in self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id").fetchall():
-            yield self._row(row)
+        cur = self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id")
+        while True:
+            rows = cur.fetchmany(500)
+            if not rows:
+                return
+            for row in rows:
+                yield self._row(row)
 
 
 def _utc_now() -> str:
@@ -341,12 +388,21 @@ def _utc_now() -> str:
 
 
 class AuditLog:
-    """The log over any `AuditStore`, keyed with `audit_key(gallery key)`."""
+    """The log over any `AuditStore`. `gallery_key` is the 32-byte gallery key; the log's
+    own key is derived from it (`audit_key`)."""
 
-    def __init__(self, store: AuditStore, key: bytes, clock: Callable[[], str] = _utc_now) -> None:
+    def __init__(self, store: AuditStore, gallery_key: bytes, clock: Callable[[], str] = _utc_now) -> None:
         self.store = store
-        self._key = key
+        self._key = audit_key(gallery_key)
         self._clock = clock
+
+    def create_schema(self) -> None:
+        """Create the tables and seal the first ("seq 0") head. Idempotent. Run inside the
+        gallery's migration transaction, with the key the gallery is opened with."""
+        self._require_transaction("create_schema")
+        self.store.create_schema()
+        if self.store.head() is None and self.store.last() is None:
+            self.store.set_head(seal_head(self._key, AuditHead(0, GENESIS)))
 
     def append(
         self,
@@ -355,27 +411,58 @@ class AuditLog:
         subject: str = "",
         details: Mapping[str, Any] | None = None,
     ) -> AuditRecord:
-        """Add a record. MUST be called inside the caller's open transaction (the one that
-        makes the change being logged), so the change, the record and the head pointer
-        commit together or not at all. Raises RuntimeError outside a transaction."""
-        if not self.store.in_transaction():
-            raise RuntimeError("AuditLog.append must run inside the caller's open transaction")
+        """Add a record. MUST be called inside the caller's open transaction (BEGIN
+        IMMEDIATE, the one that makes the change being logged), so the change, the record and
+        the head commit together or not at all. RuntimeError outside a transaction;
+        AuditError while the head is missing or edited (see the module docstring); ValueError
+        for details that could hold biometric data or a name."""
+        self._require_transaction("append")
+        last = self.store.last()
+        prev = AuditHead(last.seq, last.mac) if last else None
+        problem = head_problem(self._key, self.store.head(), last)
+        if problem is not None:
+            if problem[1] != "truncated at the end":
+                raise AuditError(
+                    f"the audit log's {problem[1]} (seq {problem[0]}); nothing was changed. "
+                    "An admin must check it (audit verify) and recover it"
+                )
+            # Records cut off the end: continue after the head so the gap stays visible,
+            # instead of reusing their seqs and hiding the cut.
+            prev, _ = open_head(self._key, self.store.head())
+        return self._write(prev, action, actor, subject, details)
+
+    def recover(self, actor: str) -> AuditRecord:
+        """Accept a broken head: append an "audit_recover" record naming what `verify` found
+        and reseal the head after it. Earlier damage stays visible to `verify` (edited or
+        missing records cannot be repaired); only appending becomes possible again. Inside
+        the caller's transaction, like `append`."""
+        self._require_transaction("recover")
+        verdict = self.verify()
         last = self.store.last()
         prev = AuditHead(last.seq, last.mac) if last else None
         pointer, authentic = open_head(self._key, self.store.head())
-        # Records cut off the end: continue after the head so the gap stays visible, instead
-        # of reusing their seqs and hiding the cut.
         if pointer is not None and authentic and pointer.seq > (prev.seq if prev else 0):
             prev = pointer
+        details = {"ok_before": verdict.ok, "reason": verdict.reason, "first_bad_seq": verdict.first_bad_seq}
+        return self._write(prev, RECOVER_ACTION, actor, "audit log", details)
+
+    def _write(self, prev: AuditHead | None, action: AuditAction | str, actor: str, subject: str,
+               details: Mapping[str, Any] | None) -> AuditRecord:
         record = make_record(self._key, prev, action, actor, subject, details, self._clock())
         self.store.insert(record)
         self.store.set_head(seal_head(self._key, AuditHead(record.seq, record.mac)))
         return record
+
+    def _require_transaction(self, what: str) -> None:
+        if not self.store.in_transaction():
+            raise RuntimeError(f"AuditLog.{what} must run inside the caller's open transaction")
 
     def records(self) -> list[AuditRecord]:
         """All records in storage order."""
         return list(self.store.records())
 
     def verify(self) -> AuditVerdict:
-        """Check the whole log and its head pointer."""
-        return verify(self.store.records(), self._key, self.store.head())
+        """Check the whole log and its head pointer ("audit log missing" without tables)."""
+        if not self.store.exists():
+            return AuditVerdict(False, 0, 1, "audit log missing")
+        return verify(self.store.records(), self._key, self.store.head(), check_head=True)

@@ -25,6 +25,7 @@ from kiosk.security.keys import (
 from kiosk.security.private_files import gallery_files, shred_file
 from kiosk.security.sqlcipher import (
     Connection,
+    GalleryBusyError,
     connect_encrypted,
     encrypt_in_place,
     is_plaintext_sqlite,
@@ -53,6 +54,8 @@ def open_gallery(
     for candidate in candidate_keys(db, keys_dir=keys_dir):
         try:
             conn = connect_encrypted(db, candidate.key)
+        except GalleryBusyError:
+            raise
         except GalleryError:
             tried.append(candidate.location)
             continue

@@ -105,10 +105,13 @@ class EncryptingWriter(io.RawIOBase):
     """
 
     def __init__(self, out: BinaryIO, passphrase: str, *, chunk_size: int = CHUNK_SIZE) -> None:
-        super().__init__()
+        # Checked before the IOBase exists: its finaliser calls close(), which must find a
+        # fully built writer (or the "aborted" flag) and never seal half a file.
         passphrase = validate_passphrase(passphrase)
         if not 4096 <= chunk_size <= 16 << 20:
             raise ValueError("chunk_size must be 4 KiB to 16 MiB")
+        self._aborted = True
+        super().__init__()
         salt, prefix = secrets.token_bytes(16), secrets.token_bytes(8)
         enc_key, mac_key = _derive(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
         header = _canonical({
@@ -126,6 +129,7 @@ class EncryptingWriter(io.RawIOBase):
         self._chunk = chunk_size
         self._buf = bytearray()
         self._index = 0
+        self._aborted = False
 
     def writable(self) -> bool:
         return True
@@ -151,11 +155,23 @@ class EncryptingWriter(io.RawIOBase):
 
     def close(self) -> None:
         """Seal the final chunk (the rest of the buffer, possibly empty)."""
-        if not self.closed:
+        if not self.closed and not self._aborted:
             self._seal(bytes(self._buf), final=True)
             self._buf.clear()
             self._out.flush()
         super().close()
+
+    def abort(self) -> None:
+        """Close WITHOUT sealing the final chunk: what was written stays detectably truncated.
+        For error paths, and what garbage collection does to a writer nobody closed."""
+        self._aborted = True
+        self._buf.clear()
+        super().close()
+
+    def __del__(self) -> None:
+        # IOBase's finaliser would close(), i.e. seal a final chunk after an error; abort.
+        if not self.closed:
+            self.abort()
 
 
 @contextlib.contextmanager
@@ -173,7 +189,11 @@ def encrypting_writer(
     """
     with private_output(dst, overwrite=overwrite, protected=protected) as out:
         writer = EncryptingWriter(out, passphrase, chunk_size=chunk_size)
-        yield writer
+        try:
+            yield writer
+        except BaseException:
+            writer.abort()
+            raise
         writer.close()
 
 
@@ -228,8 +248,10 @@ def decrypt_stream(src: BinaryIO, out: BinaryIO, passphrase: str, *, name: str =
         chunk = int(meta["chunk_size"])
         if meta.get("version") != VERSION or meta.get("cipher") != "AES-256-GCM" or kdf.get("name") != "scrypt":
             raise ValueError("unknown version or cipher")
-        # Bounds before any work: a doctored header must not make us allocate gigabytes.
-        if not (2**14 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 16 and 1 <= p <= 4):
+        # Bounds before any work (the header is only authenticated after the KDF): a doctored
+        # header must not make us allocate gigabytes. 128*n*r bytes: at most 256 MiB.
+        if not (2**14 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 16 and 1 <= p <= 4
+                and 128 * n * r <= 256 << 20):
             raise ValueError("scrypt parameters out of range")
         if not (4096 <= chunk <= 16 << 20 and len(salt) >= 16 and len(prefix) == 8):
             raise ValueError("chunk size, salt or nonce out of range")
@@ -286,7 +308,10 @@ def decrypted_temp(src: _PathLike, passphrase: str, *, workdir: _PathLike) -> It
     The copy is a 0600 file in `workdir` (give a private folder on the gallery's disk, never
     the export's own folder, e.g. a USB stick); it is overwritten and deleted on exit.
     """
-    fd, name = tempfile.mkstemp(dir=workdir, prefix=".import.", suffix=".part")
+    try:
+        fd, name = tempfile.mkstemp(dir=workdir, prefix=".import.", suffix=".part")
+    except OSError as exc:
+        raise ExportCryptoError(f"{workdir}: cannot create a file there ({exc.strerror})") from None
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as out, open(src, "rb") as f:

@@ -18,8 +18,17 @@ Looked up in this order (the first that has a key wins):
    gallery path). JSON: format, version, the gallery path (for humans), the key in hex.
 
 A new key (``create=True`` and nothing found) goes to the keyring when there is one, else to
-the key file. Entries are keyed by the gallery's resolved path: moving the gallery means
-storing its key again under the new path (`store_key`), or setting the env var.
+the key file. It is never made for a gallery file that is already encrypted (a new key could
+not open it, and storing it would overwrite nothing useful but hide the real problem), nor
+when a place that may hold the key could not be read (a locked keyring): both are errors.
+Looking a key up never writes anything (no salt file, no keyring entry) unless `create`.
+Entries are keyed by the gallery's resolved path: moving the gallery means storing its key
+again under the new path (`store_key`), or setting the env var.
+
+Why the key file lives in the config folder and not in ``<data dir>/keys``: on Linux that is
+``~/.config/face-kiosk/keys`` while the gallery is in ``~/.local/share/face-kiosk``, so a
+backup or copy of the data folder does not carry the key along. On Windows and macOS both
+folders are under the same profile folder; the table below is about the Linux layout.
 
 Each gallery has two slots: ``current`` and ``next``. A key change stores the new key in
 ``next`` before the file is rekeyed, so a crash in between never leaves a file whose key is
@@ -205,13 +214,21 @@ def load_key(
     With `create`, a missing key is made and stored (keyring, else key file) BEFORE it is
     returned, so no data is ever encrypted with a key that exists only in memory.
     """
-    found = candidate_keys(db_path, keys_dir=keys_dir, slots=(slot,))
+    problems: list[str] = []
+    found = candidate_keys(db_path, keys_dir=keys_dir, slots=(slot,), create=create, problems=problems)
     if found:
         return found[0]
+    where = (f"not in {ENV_KEY}, {ENV_PASSPHRASE}, the OS keyring "
+             f"or {key_file_path(db_path, keys_dir, slot)}")
     if not create:
+        raise KioskError(f"{db_path}: no gallery key found ({where})")
+    if problems:
+        # The key may be in the place we could not read: a new key would hide it for good.
+        raise KioskError(f"{db_path}: cannot look the gallery key up ({problems[0]}); nothing was changed")
+    if not _is_plaintext_or_empty(Path(db_path)):
         raise KioskError(
-            f"{db_path}: no gallery key found (not in {ENV_KEY}, {ENV_PASSPHRASE}, the OS keyring "
-            f"or {key_file_path(db_path, keys_dir, slot)})"
+            f"{db_path}: an encrypted gallery whose key is missing ({where}); "
+            "a new key cannot open it: restore the key, or set it in the environment"
         )
     return store_key(db_path, new_key(), keys_dir=keys_dir, slot=slot)
 
@@ -221,13 +238,17 @@ def candidate_keys(
     *,
     keys_dir: Path | None = None,
     slots: tuple[Slot, ...] = ("current", "next"),
+    create: bool = False,
+    problems: list[str] | None = None,
 ) -> list[GalleryKey]:
     """Every key stored for this gallery, best first (env, passphrase, keyring, file).
 
     An env key or passphrase is the operator's explicit choice: when set, it is the only
     candidate. Used to open a gallery whose key change was interrupted (the `next` slot).
+    `create` only lets a passphrase make its salt file (for a gallery not encrypted yet).
+    A keyring that fails to answer is logged and skipped; its error goes to `problems`.
     """
-    from_env = _key_from_env(db_path)
+    from_env = _key_from_env(db_path, create=create)
     if from_env is not None:
         return [from_env]
     found: list[GalleryKey] = []
@@ -238,8 +259,10 @@ def candidate_keys(
             where = f"keyring {_backend_name(backend)}: {KEYRING_SERVICE}/{user}"
             try:
                 secret = backend.get_password(KEYRING_SERVICE, user)
-            except keyring.errors.KeyringError as exc:
+            except Exception as exc:  # keyring backends raise their own types (D-Bus, Win32...)
                 log.warning("%s: cannot read (%s)", where, exc)
+                if problems is not None:
+                    problems.append(f"{where}: {exc or type(exc).__name__}")
                 secret = None
             if secret:
                 found.append(GalleryKey(_parse_hex(secret, where), "keyring", where, slot))
@@ -253,7 +276,7 @@ def candidate_keys(
     return unique
 
 
-def _key_from_env(db_path: str | os.PathLike[str]) -> GalleryKey | None:
+def _key_from_env(db_path: str | os.PathLike[str], *, create: bool) -> GalleryKey | None:
     hex_key = os.environ.get(ENV_KEY)
     passphrase = os.environ.get(ENV_PASSPHRASE)
     if hex_key and passphrase:
@@ -261,7 +284,7 @@ def _key_from_env(db_path: str | os.PathLike[str]) -> GalleryKey | None:
     if hex_key:
         return GalleryKey(_parse_hex(hex_key, ENV_KEY), "env", ENV_KEY)
     if passphrase:
-        return passphrase_key(db_path, passphrase, create=True)
+        return passphrase_key(db_path, passphrase, create=create)
     return None
 
 
@@ -316,11 +339,15 @@ def _is_plaintext_or_empty(db: Path) -> bool:
 def _read_salt(path: Path) -> _Salt | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a face-kiosk salt file")
         if data.get("format") != _SALT_FORMAT or data.get("kdf") != "scrypt":
             raise ValueError("not a face-kiosk salt file")
         n, r, p = int(data["n"]), int(data["r"]), int(data["p"])
         # Bounds: a doctored file must not make us allocate gigabytes.
-        if not (2**14 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 4):
+        # 128*n*r bytes is scrypt's memory: at most 512 MiB, whatever the file says.
+        if not (2**14 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 4
+                and 128 * n * r <= 512 << 20):
             raise ValueError("scrypt parameters out of range")
         salt = base64.b64decode(data["salt"], validate=True)
         if len(salt) < 16:
@@ -346,7 +373,12 @@ def _read_key_file(path: Path, db_path: str | os.PathLike[str], slot: Slot) -> G
             "chmod 600 it, and consider a new key (face-kiosk gallery rekey)"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # O_NOFOLLOW: the lstat above and the read must be about the same file.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
+            data = json.loads(f.read(64 * 1024).decode("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a face-kiosk key file")
         if data.get("format") != _KEY_FORMAT:
             raise ValueError("not a face-kiosk key file")
         text = str(data["key"])
@@ -386,7 +418,7 @@ def store_key(
                 if backend.get_password(KEYRING_SERVICE, user) == key.hex():
                     return GalleryKey(key, "keyring", location, slot)
                 problem = "the stored key did not read back"
-            except keyring.errors.KeyringError as exc:
+            except Exception as exc:  # any backend failure: fall back to the key file
                 problem = str(exc) or type(exc).__name__
             if where == "keyring":
                 raise KioskError(f"{location}: cannot store the gallery key ({problem})")

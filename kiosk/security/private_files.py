@@ -55,10 +55,13 @@ def set_private_umask() -> int:
     return os.umask(0o077)
 
 
+_SQLITE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
 def gallery_files(db_path: str | os.PathLike[str]) -> tuple[Path, ...]:
     """The gallery file and its SQLite companions: what an export must never overwrite."""
     db = Path(db_path)
-    return (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal")))
+    return (db, *(db.with_name(db.name + s) for s in _SQLITE_SUFFIXES))
 
 
 def ensure_private_dir(path: str | os.PathLike[str]) -> Path:
@@ -114,8 +117,11 @@ def tighten_file(path: str | os.PathLike[str]) -> None:
         raise KioskError(f"{target}: not a regular file")
     if not _POSIX:
         return
-    fd = os.open(target, os.O_RDONLY | _O_NOFOLLOW)
+    # O_NONBLOCK: a FIFO swapped in after the lstat must not hang us; fstat judges what we got.
+    fd = os.open(target, os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise KioskError(f"{target}: not a regular file")
         os.fchmod(fd, PRIVATE_FILE_MODE)
     finally:
         os.close(fd)
@@ -342,8 +348,10 @@ class _Pending:
                 os.close(self.fd)
             self.fd = -1
         if not self._done:
-            with contextlib.suppress(OSError):
-                os.unlink(self.tmp)
+            # SQLite writing through `private_temp_path` may leave its companions behind.
+            for leftover in (self.tmp, *(self.tmp.with_name(self.tmp.name + s) for s in _SQLITE_SUFFIXES)):
+                with contextlib.suppress(OSError):
+                    os.unlink(leftover)
 
 
 def _fsync_dir(folder: Path) -> None:

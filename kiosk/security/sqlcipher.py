@@ -19,6 +19,11 @@ Compatibility with the rest of the code, checked by the tests:
 
 Functions that open a file never write to it before the key is verified: a wrong key or a
 plaintext file leaves the file (and the absence of -wal/-shm) exactly as it was.
+
+`encrypt_in_place` and `rekey` need the gallery to themselves: they take SQLite's EXCLUSIVE
+locking mode, which in WAL mode fails while any other connection is open, even an idle one
+(a running kiosk), and keeps everyone else out until they are done. A connection left open
+across a rekey would read the re-encrypted pages with the old key ("file is not a database").
 """
 
 from __future__ import annotations
@@ -44,8 +49,13 @@ DB_ERRORS: tuple[type[Exception], ...] = (sqlite3.DatabaseError, _sc.DatabaseErr
 SQLITE_HEADER = b"SQLite format 3\x00"
 KEY_BYTES = 32
 _WRONG_KEY = "wrong key, or not an encrypted face-kiosk gallery"
+_BUSY = "the gallery is in use by another program (is the kiosk running?); stop it and retry"
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+class GalleryBusyError(GalleryError):
+    """Another connection holds the gallery (the key was not judged)."""
 
 
 def _key_literal(key: bytes) -> str:
@@ -83,36 +93,75 @@ def connect_encrypted(
     if st is None:
         if not create:
             raise GalleryError(f"{db}: no gallery there")
-        _create_private_file(db)
     elif not stat.S_ISREG(st.st_mode):
         raise GalleryError(f"{db}: not a file")
     elif is_plaintext_sqlite(db):
-        raise GalleryError(f"{db}: not encrypted (a plaintext SQLite gallery); encrypt it first")
+        raise GalleryError(f"{db}: {_WRONG_KEY} (it is a plaintext SQLite file: encrypt it first)")
     elif st.st_size == 0 and not create:
         raise GalleryError(f"{db}: {_WRONG_KEY}")
+    made = st is None and _create_private_file(db)
     conn = _sc.connect(str(db), timeout=timeout, isolation_level=None, check_same_thread=False)
     try:
         conn.execute(f'PRAGMA key = "{literal}"')
         # Pin the format: a future SQLCipher with new defaults still opens today's files.
         conn.execute("PRAGMA cipher_compatibility = 4")
         _verify_key(conn)
-    except DB_ERRORS:
+    except DB_ERRORS as exc:
         conn.close()
+        if made:
+            _remove_if_empty(db)
+        if _is_busy(exc):
+            raise GalleryBusyError(f"{db}: {_BUSY}") from None
         raise GalleryError(f"{db}: {_WRONG_KEY}") from None
     except BaseException:
         conn.close()
+        if made:
+            _remove_if_empty(db)
         raise
     return cast(Connection, conn)
 
 
-def _create_private_file(db: Path) -> None:
+def _is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: someone else holds the file, the key may be fine."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _remove_if_empty(db: Path) -> None:
+    with contextlib.suppress(OSError):
+        if os.lstat(db).st_size == 0:
+            os.unlink(db)
+
+
+def _create_private_file(db: Path) -> bool:
+    """Create the empty gallery file 0600 ourselves (SQLite would use 0644 minus the umask);
+    True when we made it."""
     if not db.parent.is_dir():
         raise GalleryError(f"{db}: the folder {db.parent} does not exist")
     try:
         fd = os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY, 0o600)
     except FileExistsError:
-        return
+        return False
     os.close(fd)
+    return True
+
+
+def _take_exclusive(conn: Any, db: Path) -> None:
+    """Hold the file alone until `conn` closes, or GalleryError if anyone else has it open.
+
+    EXCLUSIVE locking mode in WAL: the first transaction takes the lock that every other
+    connection, idle or not, keeps a share of; it is kept until this connection closes.
+    """
+    try:
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("COMMIT")
+    except DB_ERRORS as exc:
+        if _is_busy(exc):
+            raise GalleryBusyError(f"{db}: {_BUSY}") from None
+        raise
 
 
 def _verify_key(conn: Any) -> None:
@@ -187,11 +236,12 @@ def _leftovers(db: Path) -> list[Path]:
 def encrypt_in_place(path: str | os.PathLike[str], key: bytes) -> None:
     """Turn a plaintext gallery into an encrypted one, losing nothing on any failure.
 
-    Order: export (`sqlcipher_export`, inside BEGIN IMMEDIATE so no writer changes the source
-    meanwhile) into a 0600 temp file next to the gallery; verify the copy with the key (same
-    schema and row counts per table, same user_version, integrity_check ok); refuse if the
-    gallery's -wal/-shm are still there after we closed it (another connection is open: a
-    running kiosk would keep writing to the old, unlinked file); then `os.replace` the copy
+    Order: take the file alone (refused while the kiosk or anyone else has it open: it would
+    keep writing to the old, unlinked file); export (`sqlcipher_export`, in one transaction
+    with the row counts it is checked against) into a 0600 temp file next to the gallery;
+    verify the copy with the key (same schema and row counts per table, same user_version,
+    integrity_check ok); check again that no -wal/-shm remains after we closed the plaintext
+    (nobody opened it meanwhile); then `os.replace` the copy
     over the gallery and overwrite the old plaintext through a descriptor kept open across
     the replace (best effort: see `shred_file`). Until the replace, the original is intact
     and a failure removes the temp file. Stop the kiosk first.
@@ -205,9 +255,11 @@ def encrypt_in_place(path: str | os.PathLike[str], key: bytes) -> None:
         with private_temp_path(db, overwrite=True) as tmp:
             src = _sc.connect(str(db), isolation_level=None)  # no key: plaintext
             try:
-                expected = snapshot(src)
+                _take_exclusive(src, db)
                 src.execute("ATTACH DATABASE ? AS enc KEY ?", (str(tmp), literal))
+                # The snapshot and the export in one transaction: they describe the same rows.
                 src.execute("BEGIN IMMEDIATE")
+                expected = snapshot(src)
                 src.execute("SELECT sqlcipher_export('enc')")
                 # sqlcipher_export copies schema and rows, not these header fields.
                 src.execute(f"PRAGMA enc.user_version = {expected.user_version}")
@@ -245,14 +297,16 @@ def encrypt_in_place(path: str | os.PathLike[str], key: bytes) -> None:
 def rekey(path: str | os.PathLike[str], old_key: bytes, new_key: bytes) -> None:
     """Re-encrypt every page with `new_key` (PRAGMA rekey, one transaction), then verify.
 
-    Store the new key BEFORE calling this (see `encrypted_gallery.rotate_key`). Other
-    connections must be closed. Afterwards the WAL is truncated, so no page encrypted with
-    the old key stays in the -wal file.
+    Store the new key BEFORE calling this (see `encrypted_gallery.rotate_key`). Refused
+    while another connection is open (see the module docstring). Afterwards the WAL is
+    truncated, so no page encrypted with the old key stays in the -wal file (old blocks may
+    survive on the disk itself; they need the old key, so forget it once this returns).
     """
     db = Path(path)
     new_literal = _key_literal(new_key)
     conn = connect_encrypted(db, old_key)
     try:
+        _take_exclusive(conn, db)
         expected = snapshot(conn)
         conn.execute(f'PRAGMA rekey = "{new_literal}"')
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
