@@ -106,6 +106,11 @@ def connect_encrypted(
         # Pin the format: a future SQLCipher with new defaults still opens today's files.
         conn.execute("PRAGMA cipher_compatibility = 4")
         _verify_key(conn)
+        if st is None or st.st_size == 0:
+            # An empty transaction writes the encrypted page 1 now: from here on the file is
+            # bound to this key (an empty file would take any key, or none).
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("COMMIT")
     except DB_ERRORS as exc:
         conn.close()
         if made:
