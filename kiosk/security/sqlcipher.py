@@ -16,6 +16,11 @@ Compatibility with the rest of the code, checked by the tests:
   ``DROP TABLE IF EXISTS`` instead.
 - `sqlcipher3` ships its own SQLite (3.51 here) with ``secure_delete`` OFF by default
   (Debian's sqlite3 has it ON): see `kiosk.security.erase`.
+- Never open one gallery file through both `sqlite3` and `sqlcipher3` in the SAME process:
+  they are two copies of SQLite, and POSIX file locks are per process, so neither sees the
+  other's locks (closing one's descriptor even drops the other's): the "is anyone else
+  using it" checks below then pass wrongly, and concurrent writes can corrupt the file.
+  Across processes (the usual kiosk + admin tool case) the locks work.
 
 Functions that open a file never write to it before the key is verified: a wrong key or a
 plaintext file leaves the file (and the absence of -wal/-shm) exactly as it was.
