@@ -3,6 +3,19 @@
 The rule behind every function here: a key is stored (keyring or key file) BEFORE any data
 is encrypted with it, and the old key is dropped only AFTER the file is verified with the
 new one. A crash at any point leaves a gallery that `open_gallery` can open.
+
+API (all take the gallery path; `keys_dir` only moves the key-file folder, for tests):
+
+- ``open_gallery(path, *, create=False) -> (connection, GalleryKey)``: find the key, open
+  and verify. The connection is autocommit (``isolation_level=None``) and typed as
+  ``sqlite3.Connection`` (it is a ``sqlcipher3`` one: catch ``sqlcipher.DB_ERRORS``).
+- ``migrate_to_encrypted(path) -> GalleryKey``: plaintext gallery -> encrypted, in place.
+- ``rotate_key(path) -> GalleryKey``: a new random key (keyring/file keys only).
+- ``crypto_erase(path) -> list[str]``: the whole gallery: files overwritten and removed,
+  keys deleted.
+
+All but `open_gallery` need the gallery to themselves (kiosk stopped); they refuse with
+`sqlcipher.GalleryBusyError` otherwise. `crypto_erase` cannot tell: stop the kiosk first.
 """
 
 from __future__ import annotations
