@@ -1,0 +1,253 @@
+"""Which admin PINs are refused, the lockout state sealed against edits, and scrypt's cost.
+
+Why a PIN hash does not protect the PIN: a 6-digit PIN has 10**6 values. At ~0.3 s of scrypt
+per guess (the cost `recommend_scrypt` picks here) that is ~3.5 days on ONE core for all of
+them, about half of that on average, and hours on a few dozen cores; the patterns people pick
+(refused below) fall in seconds. Whoever holds a copy of the hash and its salt WILL find the
+PIN. What actually protects it:
+
+- the encrypted gallery: without the gallery key nobody reads the hash at all, and
+- the lockout: at the kiosk, guesses are online and slowed down (after the free tries every
+  wrong PIN doubles the wait, up to an hour), and the failure count survives a restart.
+
+So the lockout state must not be editable by someone who can write the database but does
+not have the key (a plaintext gallery, a copied file): `seal` adds an HMAC bound to the
+gallery, and `unseal` answers an edited, damaged or missing-but-expected state with the most
+restrictive state there is (a long run of failures and the longest wait), never with zero
+failures. A replayed OLDER sealed state (copied before, written back) is not detected; on an
+encrypted gallery that needs the key anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from kiosk.errors import KioskError
+
+MIN_DIGITS = 6
+MAX_DIGITS = 12
+# After a tampered state: this many failures (every further wrong PIN waits the maximum)...
+RESTRICTIVE_FAILURES = 99
+# ...and the longest wait of kiosk.admin_pin.PinPolicy (max_delay_s).
+DEFAULT_MAX_DELAY_S = 3600.0
+_SEAL_VERSION = "v1"
+
+# The most common 6-digit PINs. Sources:
+# - Markert, Bailey, Golla, Dürmuth, Aviv: "This PIN Can Be Easily Guessed: Analyzing the
+#   Security of Smartphone Unlock PINs", IEEE S&P 2020: their ten most popular 6-digit PINs
+#   are 000000, 111111, 112233, 121212, 123123, 123456, 159753, 654321, 666666, 789456.
+# - DataGenetics (Nick Berry), "PIN analysis", 2012 (3.4 M leaked numeric passwords): among
+#   its top 6-digit codes 696969, 159753 and 007007.
+# - Leaked-PIN studies of Chinese users (Wang et al., "Understanding Human-Chosen PINs",
+#   ASIA CCS 2017) report 520520 ("I love you") and mirrored PINs such as 123321 near the top.
+# The remaining entries are ours, not from a study: the same kinds of pattern (descending,
+# keypad, triples, round numbers). Most are also caught by the rules below; the list keeps
+# the cited ones refused by name even if a rule changes.
+COMMON_PINS = frozenset({
+    "000000", "111111", "112233", "121212", "123123", "123456", "159753", "654321",
+    "666666", "789456", "696969", "007007", "520520", "123321", "987654", "147258",
+    "123654", "111222", "102030", "100200", "131313",
+})
+
+# Lines on a phone keypad (1 2 3 / 4 5 6 / 7 8 9 / _ 0 _); a numeric keypad (7 8 9 on top)
+# has the same lines reversed, so both directions are listed: rows, columns, diagonals.
+_KEYPAD_LINES = ("123", "456", "789", "147", "258", "369", "2580", "159", "357")
+_KEYPAD_TOKENS = frozenset(line for base in _KEYPAD_LINES for line in (base, base[::-1]))
+
+
+class PinPolicyError(KioskError):
+    """A new admin PIN is refused (one line saying why)."""
+
+
+def validate_pin(pin: str) -> None:
+    """Raise PinPolicyError unless `pin` is an acceptable new admin PIN.
+
+    Refused: anything but ASCII digits; fewer than 6 or more than 12 digits; one digit
+    repeated; a constant step (123456, 890123 wrapping, 975319, 135791); a repeated or
+    mirrored block (121212, 123123, 123321) or digits in equal runs (112233, 111222); a PIN
+    made of keypad lines (147258, 258369, 159357, 789456); the common PINs above.
+    """
+    if not (pin.isascii() and pin.isdigit()):
+        raise PinPolicyError("the PIN must be digits only")
+    if not MIN_DIGITS <= len(pin) <= MAX_DIGITS:
+        raise PinPolicyError(f"the PIN must have {MIN_DIGITS} to {MAX_DIGITS} digits")
+    reason = _weakness(pin)
+    if reason:
+        raise PinPolicyError(f"choose another PIN: {reason} is easy to guess")
+
+
+def _weakness(pin: str) -> str:
+    """Why `pin` is weak, or "" (the order only picks the clearest explanation)."""
+    if len(set(pin)) == 1:
+        return "one digit repeated"
+    if pin in COMMON_PINS:
+        return "it is one of the most common PINs"
+    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
+    if len(steps) == 1:
+        return "a run of digits (like 123456 or 654321)"
+    if _is_repeated_block(pin) or pin == pin[::-1]:
+        return "a repeated or mirrored pattern (like 121212, 123123 or 123321)"
+    if _equal_runs(pin):
+        return "digits in pairs or triples (like 112233)"
+    if _keypad_lines(pin):
+        return "a line pattern on the keypad (like 147258 or 159357)"
+    return ""
+
+
+def _is_repeated_block(pin: str) -> bool:
+    n = len(pin)
+    return any(n % k == 0 and pin[:k] * (n // k) == pin for k in range(1, n // 2 + 1))
+
+
+def _equal_runs(pin: str) -> bool:
+    """112233, 111222: each digit repeated the same number (>= 2) of times in a row."""
+    runs: list[int] = []
+    for i, ch in enumerate(pin):
+        if i and ch == pin[i - 1]:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return len(set(runs)) == 1 and runs[0] >= 2
+
+
+def _keypad_lines(pin: str) -> bool:
+    """The PIN splits into whole keypad lines (rows, columns, diagonals, either way)."""
+    can_end = [True] + [False] * len(pin)  # can_end[i]: pin[:i] splits into lines
+    for i in range(len(pin)):
+        if can_end[i]:
+            for token in _KEYPAD_TOKENS:
+                if pin.startswith(token, i):
+                    can_end[i + len(token)] = True
+    return can_end[-1]
+
+
+# -- the lockout state -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockoutState:
+    """Wrong PINs in a row, and the wall-clock time (epoch s) before which no PIN is tried.
+    `tampered`: this state was made up by `unseal` because the stored one failed its check."""
+
+    failures: int
+    locked_until: float
+    tampered: bool = False
+
+
+def _seal_key(gallery_key: bytes) -> bytes:
+    # Its own key (not the gallery key itself, not the audit key): one key per purpose.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"face-kiosk lockout v1").derive(
+        gallery_key
+    )
+
+
+def _tag(key: bytes, gallery_id: str, failures: int, until: str) -> str:
+    # The gallery id is in the MAC: a state copied from another gallery does not verify.
+    msg = f"face-kiosk lockout|{_SEAL_VERSION}|{gallery_id}|{failures}|{until}".encode()
+    return hmac.new(_seal_key(key), msg, hashlib.sha256).hexdigest()
+
+
+def seal(state: LockoutState, key: bytes, gallery_id: str) -> str:
+    """The text to store: "v1:<failures>:<locked_until>:<hmac>". `key` is the gallery key,
+    `gallery_id` names the gallery (e.g. `keys.gallery_id(db_path)`)."""
+    if state.failures < 0 or not math.isfinite(state.locked_until):
+        raise ValueError("a lockout state needs failures >= 0 and a finite time")
+    until = repr(float(state.locked_until))
+    return f"{_SEAL_VERSION}:{state.failures}:{until}:{_tag(key, gallery_id, state.failures, until)}"
+
+
+def unseal(
+    text: str | None,
+    key: bytes,
+    gallery_id: str,
+    *,
+    expected: bool = True,
+    now: float | None = None,
+    max_delay_s: float = DEFAULT_MAX_DELAY_S,
+) -> LockoutState:
+    """The stored lockout state, checked.
+
+    `expected`: a state should exist (a PIN is set; the kiosk writes the state with the
+    PIN). Missing-but-expected, unparseable, or a failed HMAC give the most restrictive
+    state: `RESTRICTIVE_FAILURES` failures, locked for `max_delay_s` from `now`,
+    `tampered=True` (log it; a right PIN after the wait clears it). Missing and not expected:
+    no failures.
+    """
+    clock = time.time() if now is None else now
+    worst = LockoutState(RESTRICTIVE_FAILURES, clock + max_delay_s, tampered=True)
+    if text is None:
+        return worst if expected else LockoutState(0, 0.0)
+    try:
+        version, failures_text, until, tag = text.split(":")
+        failures = int(failures_text)
+        locked_until = float(until)
+        if version != _SEAL_VERSION or failures < 0 or not math.isfinite(locked_until):
+            return worst
+    except ValueError:
+        return worst
+    if not hmac.compare_digest(_tag(key, gallery_id, failures, until), tag):
+        return worst
+    return LockoutState(failures, locked_until)
+
+
+# -- scrypt cost -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScryptCost:
+    """scrypt parameters and what one hash took here when they were picked."""
+
+    n: int
+    r: int
+    p: int
+    seconds: float
+
+    @property
+    def memory_bytes(self) -> int:
+        """scrypt's working memory: 128 * n * r bytes."""
+        return 128 * self.n * self.r
+
+
+def time_scrypt(n: int, r: int = 8, p: int = 1, *, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds one PIN hash takes with these parameters on this machine."""
+    start = clock()
+    hashlib.scrypt(b"000000", salt=b"\0" * 16, n=n, r=r, p=p, dklen=32, maxmem=128 * n * r + (2 << 20))
+    return clock() - start
+
+
+def recommend_scrypt(
+    target_s: tuple[float, float] = (0.3, 0.5),
+    *,
+    r: int = 8,
+    max_memory: int = 256 << 20,
+    timer: Callable[[int, int], float] | None = None,
+) -> ScryptCost:
+    """The smallest power-of-two n whose hash takes at least `target_s[0]` here (measured,
+    doubling n from 2**14), capped by `max_memory`; r is raised instead when doubling n
+    would overshoot `target_s[1]` by more than the next step. Run at PIN-setting time on the
+    kiosk itself, and store the parameters with the hash (kiosk.admin_pin does).
+    A slower hash only multiplies the offline attacker's work by a constant (see the module
+    docstring); the useful range is what a person tolerates at the keypad.
+    """
+    low, high = target_s
+    measure = timer or (lambda n_, r_: time_scrypt(n_, r_))
+    n = 2**14
+    seconds = measure(n, r)
+    while seconds < low and 128 * (2 * n) * r <= max_memory:
+        doubled = measure(2 * n, r)
+        if doubled > high:
+            # 2n overshoots: stay at n and grow r proportionally instead (time ~ n * r).
+            r_new = min(max(r + 1, math.ceil(r * low / max(seconds, 1e-9))), 64)
+            if 128 * n * r_new <= max_memory:
+                return ScryptCost(n, r_new, 1, measure(n, r_new))
+            return ScryptCost(2 * n, r, 1, doubled)
+        n, seconds = 2 * n, doubled
+    return ScryptCost(n, r, 1, seconds)
