@@ -113,7 +113,7 @@ def test_reopen_keeps_data_and_schema(tmp_path):
 
 def test_newer_schema_is_refused_and_untouched(tmp_path):
     path = tmp_path / "g.db"
-    with Gallery(path) as g:
+    with Gallery(path, encrypt=False) as g:  # plaintext, so the test can edit the file
         g.add_person(PersonDetails("Future"), [_sample(1)], MODEL)
     conn = sqlite3.connect(path)
     conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))

@@ -381,7 +381,7 @@ def enrolled_db(tmp_path_factory, pipeline):
             im.seek(i)
             rgb = np.asarray(im.convert("RGB")).copy()
             samples.append(make_sample(pipeline, pick_enrollment_face(pipeline.analyze(rgb))))
-    g = Gallery(db)
+    g = Gallery(db, encrypt=False)  # plaintext: each test copies it (a key is tied to its path)
     g.add_person(PersonDetails("Demo"), samples, pipeline.model_version)
     g.close()
     return db

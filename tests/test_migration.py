@@ -14,7 +14,7 @@ from conftest import ASTRONAUT
 
 from kiosk.errors import ModelMismatchError
 from kiosk.gallery import Gallery
-from kiosk.gallery.schema import MIGRATIONS
+from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
 from kiosk.gallery.sqlite import encode_png
 from kiosk.models import MODELS
 from kiosk.vision.align import align_face
@@ -50,7 +50,7 @@ def test_an_old_gallery_is_migrated_and_never_compared_silently(old_gallery, pip
     from kiosk.recognition.recognizer import Recognizer
 
     with Gallery(old_gallery) as gallery:
-        assert gallery.schema_version == 2
+        assert gallery.schema_version == SCHEMA_VERSION
         assert gallery.people_without(pipeline.model_version) == 1
         with pytest.raises(ModelMismatchError, match="earlier face-kiosk.*people reembed"):
             gallery.templates(pipeline.model_version)

@@ -1,12 +1,13 @@
 """Gallery schema and its migrations. Version 1 is the first release; version 2 keeps each
-sample's loose face crop, so templates can be re-made after a landmark or embedder change."""
+sample's loose face crop, so templates can be re-made after a landmark or embedder change;
+version 3 adds the audit log."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -80,6 +81,14 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE samples ADD COLUMN face_png BLOB")
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    # The append-only, HMAC-chained audit log (kiosk.security.audit); its first head is sealed
+    # by the gallery right after, with the gallery's key (the migration has no key).
+    from kiosk.security.audit import SqliteAuditStore
+
+    SqliteAuditStore(conn).create_schema()
+
+
 # MIGRATIONS[i] takes a database from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,14 +1,22 @@
-"""The SQLite gallery (the embedded default for one desk): WAL, foreign keys, one transaction a write.
+"""The SQLite gallery (the embedded default for one desk): encrypted, WAL, one transaction a write.
 
-Implements kiosk.gallery.api.GalleryStore. Embeddings stay in memory as one L2-normalised
-float32 matrix per model version, rebuilt only after a write, so a match is a single matrix
-product. Uses the standard library's sqlite3 only (sqlite-utils was a dependency for one
-`table_names()` call and went).
+Implements kiosk.gallery.api.GalleryStore. A new gallery is a SQLCipher 4 file (the whole
+database encrypted: names, crops, templates, visits, the audit log) whose key lives outside it
+(kiosk.security.keys: the OS keyring, a 0600 key file, or the environment). A plaintext gallery
+of an earlier version still opens, with a warning, until `face-kiosk gallery encrypt`.
+Every connection zeroes deleted content (secure_delete); erasing a person also cuts the WAL
+and vacuums (kiosk.security.erase). Every change is recorded in the hash-chained audit log in
+the same transaction (kiosk.security.audit).
+
+Embeddings stay in memory as one L2-normalised float32 matrix per model version, rebuilt only
+after a write, so a match is a single matrix product. The driver is sqlcipher3 for every file,
+plaintext ones included: two SQLite libraries in one process cannot see each other's locks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,8 +26,9 @@ from typing import Any
 
 import cv2
 import numpy as np
+import sqlcipher3.dbapi2 as sqlcipher  # type: ignore[import-untyped]
 
-from kiosk.errors import GalleryError, ModelMismatchError
+from kiosk.errors import GalleryError, KioskError, ModelMismatchError
 from kiosk.gallery.api import (
     PERSON_FIELDS,
     NewSample,
@@ -33,6 +42,14 @@ from kiosk.gallery.api import (
     now_iso,
 )
 from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
+from kiosk.security import erase
+from kiosk.security.audit import AuditAction, AuditLog, AuditRecord, AuditVerdict, SqliteAuditStore
+from kiosk.security.encrypted_gallery import open_gallery as open_encrypted
+from kiosk.security.keys import GalleryKey, gallery_id, load_key
+from kiosk.security.private_files import ensure_private_dir, tighten_file
+from kiosk.security.sqlcipher import DB_ERRORS, is_plaintext_sqlite
+
+log = logging.getLogger(__name__)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
@@ -77,22 +94,62 @@ _PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.co
 
 
 class Gallery:
-    """The SQLite gallery database. Thread-safe; keep one instance per process."""
+    """The SQLite gallery database. Thread-safe; keep one instance per process.
 
-    def __init__(self, path: str | Path) -> None:
+    `create=False` refuses a path with no gallery (read commands must not make an empty one);
+    `encrypt=False` makes a new gallery in plaintext (for a disk that is encrypted already);
+    `actor` names who acts in the audit log ("cli", "gui", "kiosk", ...).
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True, encrypt: bool = True, actor: str = "app") -> None:
         self.path = Path(path)
+        self.actor = actor
         self._lock = threading.RLock()
         self._cache: dict[str, TemplateSet] = {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not create and not self.path.exists():
+            raise GalleryError(f"{self.path}: no gallery here (enroll someone first, or check --db)")
+        if self.path.is_dir():
+            raise GalleryError(f"{self.path}: is a folder, not a gallery")
+        ensure_private_dir(self.path.parent)
         try:
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            if self.path.exists() and is_plaintext_sqlite(self.path) or (not self.path.exists() and not encrypt):
+                self.encrypted = False
+                conn = sqlcipher.connect(str(self.path), check_same_thread=False, isolation_level=None)
+                self.key: GalleryKey = load_key(self.path, create=True)  # MACs the audit log and lockout
+            else:
+                self.encrypted = True
+                try:
+                    conn, self.key = open_encrypted(self.path, create=create)
+                except GalleryError as exc:
+                    if self.path.exists() and self.path.stat().st_size and not _looks_encrypted_ours(exc):
+                        raise
+                    raise GalleryError(f"{self.path}: not a face-kiosk gallery, or the file is damaged, or its "
+                                       f"key is missing ({str(exc).removeprefix(f'{self.path}: ')})") from None
+            self._conn = conn
+            self._migrate()
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn = conn
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
+            erase.enable_secure_delete(conn)
+        except (sqlite3.DatabaseError, *DB_ERRORS) as exc:
             raise GalleryError(f"{self.path}: not a face-kiosk gallery, or the file is damaged ({exc})") from None
+        for file in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            if file.exists():
+                tighten_file(file)
+        self.audit = AuditLog(SqliteAuditStore(self._conn), self.key.key)
+        if not self.encrypted:
+            log.warning("%s is not encrypted: run `face-kiosk gallery encrypt` (docs: Privacy and security)",
+                        self.path)
+
+    @property
+    def gallery_id(self) -> str:
+        """A stable id of this gallery (binds MACs such as the PIN lockout to it)."""
+        return gallery_id(self.path)
+
+    @property
+    def integrity_key(self) -> bytes:
+        """The secret the gallery's MACs derive from (never stored in the gallery)."""
+        return self.key.key
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -119,6 +176,25 @@ class Gallery:
                 raise
             self._conn.execute("COMMIT")
 
+    def _audit(self, action: AuditAction | str, subject: str, details: dict[str, Any] | None = None) -> None:
+        """Record an action in the audit log: call inside the write's own transaction."""
+        self.audit.append(action, self.actor, subject, details or {})
+
+    def record_event(self, action: AuditAction | str, subject: str = "", details: dict[str, Any] | None = None) -> None:
+        """Record an action that is not itself a write (export, kiosk unlock, wrong PIN)."""
+        with self._transaction():
+            self._audit(action, subject, details)
+
+    def audit_records(self) -> list[AuditRecord]:
+        """The audit log, oldest first."""
+        with self._lock:
+            return self.audit.records()
+
+    def verify_audit(self) -> AuditVerdict:
+        """Whether the audit log is whole and unedited."""
+        with self._lock:
+            return self.audit.verify()
+
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
@@ -137,11 +213,15 @@ class Gallery:
                 f"{SCHEMA_VERSION}); update face-kiosk"
             )
         if version == SCHEMA_VERSION:
-            self._rows("PRAGMA quick_check")
+            check = self._rows("PRAGMA quick_check")
+            if not check or check[0][0] != "ok":
+                raise GalleryError(f"{self.path}: the gallery file is damaged ({check[0][0] if check else 'no answer'}); "
+                                   "restore it from a backup (face-kiosk export)")
             return
         with self._transaction() as conn:
             for step in MIGRATIONS[version:]:
                 step(conn)
+            AuditLog(SqliteAuditStore(conn), self.key.key).create_schema()  # seals the first head
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", (now_iso(),))
 
@@ -172,6 +252,8 @@ class Gallery:
                 )
                 ids.append(int(cur.lastrowid or 0))
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
+                self._audit(AuditAction.ENROLL, f"person {ids[-1]}",
+                            {"samples": len(samples), "consent": bool(details.consent_at)})
         self._cache.clear()
         return ids
 
@@ -182,6 +264,7 @@ class Gallery:
         with self._transaction() as conn:
             self._insert_samples(conn, person_id, samples, model_version, stamp)
             conn.execute("UPDATE people SET updated_at=? WHERE id=?", (stamp, person_id))
+            self._audit(AuditAction.UPDATE, f"person {person_id}", {"samples_added": len(samples)})
         self._cache.clear()
 
     def _insert_samples(self, conn: sqlite3.Connection, person_id: int, samples: list[NewSample],
@@ -223,20 +306,62 @@ class Gallery:
         with self._transaction() as conn:
             conn.execute(f"UPDATE people SET {sets}, updated_at=? WHERE id=?",  # noqa: S608 - keys whitelisted
                          (*fields.values(), now_iso(), person_id))
+            self._audit(AuditAction.UPDATE, f"person {person_id}", {"fields": sorted(fields)})
         self._cache.clear()
 
-    def remove_person(self, person_id: int) -> None:
-        """Delete a person and every row of theirs (samples, templates, visits)."""
+    def remove_person(self, person_id: int) -> bool:
+        """Erase a person: their details, samples, crops, templates and visits, from the files too.
+
+        Deleted pages are zeroed (secure_delete), the WAL cut and the file vacuumed. Returns
+        False when another connection was reading so old copies may remain until the next
+        erase or purge (the deletion itself is committed).
+        """
         self.get_person(person_id)
         with self._transaction() as conn:
+            n = conn.execute("SELECT count(*) FROM samples WHERE person_id=?", (person_id,)).fetchone()[0]
             conn.execute("DELETE FROM people WHERE id=?", (person_id,))
+            self._audit(AuditAction.REMOVE, f"person {person_id}", {"samples": int(n)})
         self._cache.clear()
+        return self._scrub()
 
     def remove_sample(self, sample_id: int) -> None:
         """Delete one sample and its templates."""
         with self._transaction() as conn:
+            row = conn.execute("SELECT person_id FROM samples WHERE id=?", (sample_id,)).fetchone()
             conn.execute("DELETE FROM samples WHERE id=?", (sample_id,))
+            if row:
+                self._audit(AuditAction.UPDATE, f"person {row[0]}", {"sample_removed": sample_id})
         self._cache.clear()
+        self._scrub()
+
+    def purge_expired(self, today: dt.date, visits_retention_days: int) -> tuple[int, int]:
+        """Delete people past their `retention_until` and visits older than the retention period.
+
+        One transaction, audited; returns (people, visits) removed.
+        """
+        cutoff = (today - dt.timedelta(days=visits_retention_days)).isoformat()
+        with self._transaction() as conn:
+            expired = [r[0] for r in conn.execute(
+                "SELECT id FROM people WHERE retention_until IS NOT NULL AND retention_until != ''"
+                " AND substr(retention_until, 1, 10) < ?", (today.isoformat(),)).fetchall()]
+            for pid in expired:
+                conn.execute("DELETE FROM people WHERE id=?", (pid,))
+            visits = conn.execute("DELETE FROM visits WHERE substr(ts, 1, 10) < ?", (cutoff,)).rowcount
+            if expired or visits:
+                self._audit(AuditAction.PURGE, "retention", {"people": expired, "visits": int(visits)})
+        if expired or visits:
+            self._cache.clear()
+            self._scrub()
+        return len(expired), int(visits)
+
+    def _scrub(self) -> bool:
+        """Make deleted rows leave the files (kiosk.security.erase.purge); False if incomplete."""
+        with self._lock:
+            try:
+                return erase.purge(self._conn, strict=False).complete
+            except (KioskError, *DB_ERRORS) as exc:
+                log.warning("%s: deleted, but the files could not be compacted yet (%s)", self.path, exc)
+                return False
 
     def get_person(self, person_id: int) -> Person:
         """One person, or GalleryError if there is none with that id."""
@@ -401,6 +526,11 @@ class Gallery:
                 out[table] = int(self._rows(f"SELECT count(*) FROM {table} WHERE {column}=?",  # noqa: S608
                                             (person_id,))[0][0])
         return out
+
+
+def _looks_encrypted_ours(exc: GalleryError) -> bool:
+    # open_encrypted's "busy" is not about the file's nature: say it as it is.
+    return "busy" not in str(exc)
 
 
 def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
