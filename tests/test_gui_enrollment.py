@@ -321,11 +321,11 @@ def test_the_dialog_opens_behind_the_pin(qtbot, tmp_path, gallery):
     pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10))
     dialog = open_dialog(qtbot, None, gallery, require_pin=True, admin_pin=pin)
     assert not dialog.unlocked and dialog.pin_gate.setting
-    for key in "2580":
+    for key in "813572":
         dialog.pin_gate.pad.press(key)
     dialog.pin_gate.pad.press("OK")
     assert dialog.pin_gate.title.text() == "Enter the same PIN again" and not dialog.unlocked
-    for key in "2580":
+    for key in "813572":
         dialog.pin_gate.pad.press(key)
     dialog.pin_gate.pad.press("OK")
     assert dialog.unlocked and pin.is_set()
@@ -335,14 +335,14 @@ def test_the_dialog_opens_behind_the_pin(qtbot, tmp_path, gallery):
     for key in ("1", "1", "1", "2", "OK"):
         again.pin_gate.pad.press(key)
     assert not again.unlocked and "Wrong PIN" in again.pin_gate.message.text()
-    again.pin_gate.pad.field.setText("2580")
+    again.pin_gate.pad.field.setText("813572")
     again.pin_gate.pad.field.returnPressed.emit()
     assert again.unlocked
     close(again)
 
 
 def test_the_live_window_menu_opens_enrollment_and_the_manager_behind_the_pin(qtbot, tmp_path, gallery):
-    AdminPin(gallery, PinPolicy(scrypt_n=2**10)).set_pin("2580")  # the cost is stored with the hash
+    AdminPin(gallery, PinPolicy(scrypt_n=2**10)).set_pin("813572")  # the cost is stored with the hash
     window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource())
     window.open_enrollment()
     window.open_gallery_manager()
@@ -351,7 +351,7 @@ def test_the_live_window_menu_opens_enrollment_and_the_manager_behind_the_pin(qt
     assert not dialog.unlocked and not manager.unlocked
     assert dialog.worker is window.worker and manager.worker is window.worker
     for gate in (dialog.pin_gate, manager.pin_gate):
-        for key in ("2", "5", "8", "0", "OK"):
+        for key in (*"813572", "OK"):
             gate.pad.press(key)
     assert dialog.unlocked and manager.unlocked
     window.close()  # closes its child windows and stops the worker
@@ -362,14 +362,14 @@ def test_the_modal_pin_dialog_for_kiosk_mode(qtbot, gallery):
     from ui.pin_dialog import PinDialog
 
     pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10))
-    pin.set_pin("2580")
+    pin.set_pin("813572")
     dialog = PinDialog(pin, "leave kiosk mode")
     qtbot.addWidget(dialog)
     assert dialog.gate.message.text() == "Enter the admin PIN to leave kiosk mode."
-    for key in ("2", "5", "8", "1", "OK"):
+    for key in (*"813571", "OK"):
         dialog.gate.pad.press(key)
     assert dialog.result() != dialog.DialogCode.Accepted
-    for key in ("2", "5", "8", "0", "OK"):
+    for key in (*"813572", "OK"):
         dialog.gate.pad.press(key)
     assert dialog.result() == dialog.DialogCode.Accepted
 

@@ -194,7 +194,7 @@ def test_add_samples_to_the_selected_person(qtbot, tmp_path, gallery, people, as
 def test_the_manager_needs_the_pin_and_locks_out_after_five_wrong_tries(qtbot, gallery, people):
     clock = Clock()
     pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10), clock=clock)
-    pin.set_pin("8642")
+    pin.set_pin("864203")
     manager = open_manager(qtbot, gallery, require_pin=True, admin_pin=pin)
     gate = manager.pin_gate
     assert not manager.unlocked and not gate.setting
@@ -209,7 +209,7 @@ def test_the_manager_needs_the_pin_and_locks_out_after_five_wrong_tries(qtbot, g
     assert "1 try left" in gate.message.text() and gate.pad.isEnabled()
     enter("1357")
     assert not gate.pad.isEnabled() and "Try again in 30 s" in gate.message.text()
-    enter("8642")  # the pad is disabled; even pressing does nothing useful while locked
+    enter("864203")  # the pad is disabled; even pressing does nothing useful while locked
     assert not manager.unlocked
     clock.t += 30
     gate.refresh_lockout()
@@ -218,7 +218,7 @@ def test_the_manager_needs_the_pin_and_locks_out_after_five_wrong_tries(qtbot, g
     assert "Try again in 1 min" in gate.message.text()
     clock.t += 60
     gate.refresh_lockout()
-    enter("8642")
+    enter("864203")
     assert manager.unlocked and sorted(names_shown(manager))[0] == "Ada Lovelace"
     manager.close()
 

@@ -184,11 +184,11 @@ def test_pin_pad_exit_and_growing_lockout(qtbot, gallery):
 
     now = [1_000_000.0]
     clock = lambda: now[0]  # noqa: E731
-    AdminPin(gallery, clock=clock).set_pin("2468")
+    AdminPin(gallery, clock=clock).set_pin("294751")
     w = _window(qtbot, FakeWorker(), gallery, unlock=PinLock(gallery, clock=clock))
     assert w.locked
 
-    seen = _pin_dialog_session(qtbot, w, ["1111", "1112", "1113", "1114", "1115", "2468"])
+    seen = _pin_dialog_session(qtbot, w, ["1111", "1112", "1113", "1114", "1115", "294751"])
     assert [enabled for _, enabled, _ in seen[:4]] == [True] * 4
     assert "left" in seen[3][0]
     message, enabled, open_ = seen[4]  # the 5th wrong PIN starts the delay
@@ -203,7 +203,7 @@ def test_pin_pad_exit_and_growing_lockout(qtbot, gallery):
 
     now[0] += 61
     with qtbot.waitSignal(w.exited, timeout=5000):
-        seen = _pin_dialog_session(qtbot, w, ["2468"])
+        seen = _pin_dialog_session(qtbot, w, ["294751"])
     assert not seen[0][2]  # the dialog closed: accepted
     assert not w.locked and not w.isVisible()
 

@@ -41,6 +41,7 @@ from kiosk.checkin.texts import greeting_for, texts_for
 from kiosk.checkin.visits import CheckinLog, local_now
 from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore, Visit
+from kiosk.security.audit import AuditAction
 from ui.video_widget import frame_to_qimage
 
 log = logging.getLogger(__name__)
@@ -545,6 +546,8 @@ class KioskWindow(QWidget):
             self._unlocking = False
         if ok:
             log.info("kiosk: unlocked with the admin PIN")
+            with contextlib.suppress(Exception):  # a full disk must not keep the kiosk locked
+                self.gallery.record_event(AuditAction.KIOSK_UNLOCK, "kiosk mode")
             self.locked = False
             self.close()
         return ok

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -197,3 +197,18 @@ class GalleryStore(Protocol):
     def set_setting(self, key: str, value: str) -> None: ...
 
     def counts(self, person_id: int | None = None) -> dict[str, int]: ...
+
+    # privacy: retention, the audit log, the secret the gallery's MACs derive from
+    def purge_expired(self, today: dt.date, visits_retention_days: int) -> tuple[int, int]: ...
+
+    def record_event(self, action: Any, subject: str = "", details: dict[str, Any] | None = None) -> None: ...
+
+    def audit_records(self) -> list[Any]: ...
+
+    def verify_audit(self) -> Any: ...
+
+    @property
+    def integrity_key(self) -> bytes: ...
+
+    @property
+    def gallery_id(self) -> str: ...
