@@ -97,6 +97,15 @@ class KioskConfig(_Strict):
     )
 
 
+class PrivacyConfig(_Strict):
+    """How long data is kept, and how it is stored (README: Privacy and security)."""
+
+    visits_retention_days: int = Field(
+        90, ge=1, le=3650, description="visits older than this are deleted (at start and daily)")
+    encrypt: bool = Field(
+        True, description="new galleries are encrypted (SQLCipher); off only where the disk is encrypted already")
+
+
 class CameraConfig(_Strict):
     """Default video source."""
 
@@ -113,6 +122,7 @@ class Config(_Strict):
     match: MatchConfig = MatchConfig()
     kiosk: KioskConfig = KioskConfig()
     camera: CameraConfig = CameraConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
 
 def default_config_path() -> Path:

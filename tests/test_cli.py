@@ -45,7 +45,7 @@ def photos(tmp_path, astronaut_rgb):
 
 def test_enroll_identify_jsonl_contract(tmp_path, capsys, photos):
     db = str(tmp_path / "g.db")
-    code, _, err = _run(capsys, "enroll", "--db", db, "--name", "Eileen Collins",
+    code, _, err = _run(capsys, "enroll", "--db", db, "--consent", "test", "--name", "Eileen Collins",
                         str(photos["astro"]), str(photos["text"]), str(photos["two"]))
     assert code == 0
     assert "not an image" in err and "2 faces of similar size" in err
@@ -67,7 +67,7 @@ def test_enroll_identify_jsonl_contract(tmp_path, capsys, photos):
 
 def test_identify_list_file(tmp_path, capsys, photos):
     db = str(tmp_path / "g.db")
-    main(["enroll", "--db", db, "--name", "E", str(photos["astro"])])
+    main(["enroll", "--db", db, "--consent", "test", "--name", "E", str(photos["astro"])])
     listing = tmp_path / "list.txt"
     listing.write_text(f"{photos['shifted']}\n\n{photos['blank']}\n")
     capsys.readouterr()
@@ -104,14 +104,14 @@ def test_command_level_errors_exit_1_with_one_line(tmp_path, capsys):
 
 def test_people_rename_remove_export_import(tmp_path, capsys, photos):
     db, db2, archive = str(tmp_path / "g.db"), str(tmp_path / "g2.db"), str(tmp_path / "out.zip")
-    main(["enroll", "--db", db, "--name", "First", str(photos["astro"])])
+    main(["enroll", "--db", db, "--consent", "test", "--name", "First", str(photos["astro"])])
     assert main(["people", "rename", "First", "Second", "--db", db]) == 0
-    assert main(["export", "--db", db, archive]) == 0
+    assert main(["export", "--db", db, archive, "--plain"]) == 0
     assert main(["import", "--db", db2, archive]) == 0
     capsys.readouterr()
     _, rows, _ = _run(capsys, "people", "list", "--jsonl", "--db", db2)
     assert [r["name"] for r in rows] == ["Second"] and rows[0]["templates"] >= 1
-    assert main(["people", "remove", "Second", "--db", db]) == 0
+    assert main(["people", "remove", "Second", "--db", db, "--yes"]) == 0
     capsys.readouterr()
     _, rows, _ = _run(capsys, "people", "list", "--jsonl", "--db", db)
     assert rows == []
@@ -136,7 +136,7 @@ def test_lfw_from_dir_enroll_and_identify(tmp_path, capsys):
             src = images / name / f"{name}_{i:04d}.jpg"
             (enroll_root / name / src.name).write_bytes(src.read_bytes())
     db = str(tmp_path / "g.db")
-    assert main(["enroll", "--db", db, "--from-dir", str(enroll_root)]) == 0
+    assert main(["enroll", "--db", db, "--consent", "test", "--from-dir", str(enroll_root)]) == 0
     probes = [images / name / f"{name}_0003.jpg" for name in people]
     stranger = images / "Alastair_Campbell" / "Alastair_Campbell_0001.jpg"
     capsys.readouterr()
@@ -150,16 +150,16 @@ def test_enroll_and_import_follow_the_duplicate_rule(tmp_path, capsys, photos):
     """The CLI writes through the same path as the enrollment dialog: a face already enrolled is
     refused (with how to add to that person instead), and importing an export twice adds nobody twice."""
     db = str(tmp_path / "g.db")
-    assert _run(capsys, "enroll", "--db", db, "--name", "Eileen", str(photos["astro"]))[0] == 0
-    code, _, err = _run(capsys, "enroll", "--db", db, "--name", "Someone Else", str(photos["shifted"]))
+    assert _run(capsys, "enroll", "--db", db, "--consent", "test", "--name", "Eileen", str(photos["astro"]))[0] == 0
+    code, _, err = _run(capsys, "enroll", "--db", db, "--consent", "test", "--name", "Someone Else", str(photos["shifted"]))
     assert code == 1 and "look like someone already enrolled: Eileen (id 1" in err and "--add-to" in err
-    code, _, err = _run(capsys, "enroll", "--db", db, "--name", "Eileen", "--add-to", "1", str(photos["shifted"]))
+    code, _, err = _run(capsys, "enroll", "--db", db, "--consent", "test", "--name", "Eileen", "--add-to", "1", str(photos["shifted"]))
     assert code == 0
     assert _run(capsys, "people", "list", "--db", db, "--jsonl")[1][0]["samples"] == 2
-    code, _, _ = _run(capsys, "enroll", "--db", db, "--name", "Twin", "--allow-duplicate", str(photos["shifted"]))
+    code, _, _ = _run(capsys, "enroll", "--db", db, "--consent", "test", "--name", "Twin", "--allow-duplicate", str(photos["shifted"]))
     assert code == 0
     archive = str(tmp_path / "all.zip")
-    assert _run(capsys, "export", "--db", db, archive)[0] == 0
+    assert _run(capsys, "export", "--db", db, archive, "--plain")[0] == 0
     other = str(tmp_path / "other.db")
     code, _, _ = _run(capsys, "import", "--db", other, archive)
     assert code == 0 and len(_run(capsys, "people", "list", "--db", other, "--jsonl")[1]) == 2

@@ -15,10 +15,12 @@ import numpy as np
 
 from kiosk.config import MatchConfig
 from kiosk.enrollment.duplicates import find_duplicates
-from kiosk.errors import ModelMismatchError
+from kiosk.errors import GalleryError, ModelMismatchError
 from kiosk.gallery.api import GalleryStore, NewSample, PersonDetails
 from kiosk.gallery.archive import ReEmbed, read_people
 from kiosk.recognition.matching import MASKED_PHOTO
+from kiosk.security.audit import AuditAction
+from kiosk.security.export_crypto import decrypted_temp, is_encrypted_export
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,21 @@ class ImportReport:
 
 
 def import_archive(gallery: GalleryStore, path: str | Path, model_version: str, match: MatchConfig | None = None,
-                   reembed: ReEmbed | None = None, allow_duplicates: bool = False) -> ImportReport:
-    """Add the people of an export (one transaction), skipping those already enrolled."""
-    people = read_people(path, model_version, reembed)
+                   reembed: ReEmbed | None = None, allow_duplicates: bool = False, *,
+                   passphrase: str | None = None, dim: int | None = None) -> ImportReport:
+    """Add the people of an export (one transaction), skipping those already enrolled.
+
+    An encrypted export needs its `passphrase` (it is decrypted to a private temporary file
+    next to the gallery, overwritten and removed afterwards). `dim`: the template length the
+    model makes (a template of another length is refused, never stored).
+    """
+    if is_encrypted_export(path):
+        if passphrase is None:
+            raise GalleryError(f"{path}: an encrypted export; give its passphrase")
+        workdir = Path(getattr(gallery, "path", Path(path))).parent
+        with decrypted_temp(path, passphrase, workdir=workdir) as plain:
+            return import_archive(gallery, plain, model_version, match, reembed, allow_duplicates, dim=dim)
+    people = read_people(path, model_version, reembed, dim)
     try:
         existing = gallery.templates(model_version)
     except ModelMismatchError:
@@ -48,4 +62,5 @@ def import_archive(gallery: GalleryStore, path: str | Path, model_version: str, 
                 continue
         kept.append((person.details, person.samples))
     added = gallery.add_people(kept, model_version) if kept else []
+    gallery.record_event(AuditAction.IMPORT, "import", {"people": len(added), "skipped": len(skipped)})
     return ImportReport(added, skipped)

@@ -8,6 +8,7 @@ against both. Rows come back as frozen dataclasses, never as tuples or dicts.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +18,16 @@ import numpy as np
 def now_iso() -> str:
     """Local time with offset, to the second (what a receptionist reads)."""
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+MAX_TEXT = 500  # characters in a name, company, host or note
+
+
+def clean_name(text: str) -> str:
+    """A name or detail as stored: control characters (terminal escapes, NULs, newlines) removed,
+    runs of white space folded, at most MAX_TEXT characters."""
+    kept = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(kept.split())[:MAX_TEXT]
 
 
 @dataclass(frozen=True)

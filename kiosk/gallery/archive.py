@@ -8,18 +8,30 @@ the enrollment's job (kiosk.enrollment.importing); this module reads and writes 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from kiosk.errors import GalleryError
-from kiosk.gallery.api import GalleryStore, NewSample, NewTemplate, PersonDetails, now_iso
+from kiosk.gallery.api import (
+    GalleryStore,
+    NewSample,
+    NewTemplate,
+    PersonDetails,
+    clean_name,
+    now_iso,
+)
 from kiosk.gallery.schema import SCHEMA_VERSION
 from kiosk.gallery.sqlite import decode_png, encode_png
+from kiosk.security.audit import AuditAction
+from kiosk.security.export_crypto import encrypting_writer
+from kiosk.security.private_files import private_output
 
 FORMAT = "face-kiosk-export"
 FORMAT_VERSION = 2  # 2: samples carry their loose face crop ("face_file")
@@ -36,13 +48,31 @@ class ImportedPerson:
     samples: list[NewSample]
 
 
-def export_people(gallery: GalleryStore, path: str | Path, person_ids: list[int] | None = None) -> int:
-    """Write the chosen people (default: everyone) to a zip; returns how many were written."""
+def export_people(gallery: GalleryStore, path: str | Path, person_ids: list[int] | None = None, *,
+                  passphrase: str | None = None, overwrite: bool = False,
+                  protected: Iterable[str | Path] = ()) -> int:
+    """Write the chosen people (default: everyone) to an export; returns how many were written.
+
+    With a `passphrase` the file is encrypted (kiosk.security.export_crypto: scrypt + AES-GCM,
+    streamed); without, a plain zip. Either way it is written privately (0600) through a
+    temporary file that is removed on any failure, never follows a symlink, never replaces
+    an existing file unless `overwrite`, and never one of the `protected` files (the gallery).
+    The export is audited.
+    """
+    if passphrase is not None:
+        with encrypting_writer(path, passphrase, overwrite=overwrite, protected=protected) as out:
+            n = _write_zip(gallery, out, person_ids)
+    else:
+        with private_output(path, overwrite=overwrite, protected=protected) as out:
+            n = _write_zip(gallery, out, person_ids)
+    gallery.record_event(AuditAction.EXPORT, "export", {"people": n, "encrypted": passphrase is not None})
+    return n
+
+
+def _write_zip(gallery: GalleryStore, out: BinaryIO, person_ids: list[int] | None) -> int:
     people = gallery.people() if person_ids is None else [gallery.get_person(i) for i in person_ids]
     records = []
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for person in people:
             samples = []
             for sample in gallery.samples(person.id, with_templates=True):
@@ -70,59 +100,113 @@ def export_people(gallery: GalleryStore, path: str | Path, person_ids: list[int]
         }
         zf.writestr("manifest.json", json.dumps(manifest, indent=2))
         zf.writestr("people.json", json.dumps(records))
-    tmp.replace(path)
     return len(records)
 
 
+# Limits an export must keep (a hand-made zip is refused, not half-read): sizes per member, the
+# whole, and how much a member may inflate (a 1 MB zip holding 1 GiB is a bomb).
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # people.json of ~50k people
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+MAX_TOTAL_BYTES = 8 * 1024 * 1024 * 1024
+MAX_RATIO = 200
+ALIGNED_SHAPE = (112, 112, 3)
+FACE_SHAPE = (256, 256, 3)
+
+
 def read_archive(path: str | Path) -> tuple[dict, list[dict], zipfile.ZipFile]:
-    """Open an export, check its manifest; returns (manifest, people records, open zip)."""
+    """Open an export, check its manifest and sizes; returns (manifest, people records, open zip)."""
     try:
         zf = zipfile.ZipFile(path)
+        _check_sizes(zf, path)
         manifest = json.loads(zf.read("manifest.json"))
         records = json.loads(zf.read("people.json"))
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise GalleryError(f"{path}: not a face-kiosk export, or damaged ({exc})") from None
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise GalleryError(f"{path}: not a face-kiosk export")
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
+    if not isinstance(manifest.get("format_version"), int) or manifest["format_version"] > FORMAT_VERSION:
         raise GalleryError(f"{path}: made by a newer face-kiosk; update face-kiosk to import it")
+    if not isinstance(records, list):
+        raise GalleryError(f"{path}: people.json is not a list of people")
     return manifest, records, zf
 
 
-def read_people(path: str | Path, model_version: str, reembed: ReEmbed | None = None) -> list[ImportedPerson]:
-    """Everyone in an export, with templates of `model_version` (nothing is written).
+def _check_sizes(zf: zipfile.ZipFile, path: str | Path) -> None:
+    total = 0
+    for info in zf.infolist():
+        limit = MAX_IMAGE_BYTES if info.filename.endswith(".png") else MAX_MEMBER_BYTES
+        total += info.file_size
+        if info.file_size > limit or total > MAX_TOTAL_BYTES:
+            raise GalleryError(f"{path}: {info.filename} is too large ({info.file_size:,} bytes); not imported")
+        if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+            raise GalleryError(f"{path}: {info.filename} inflates {info.file_size // info.compress_size}x "
+                               "(a zip bomb?); not imported")
+
+
+def read_people(path: str | Path, model_version: str, reembed: ReEmbed | None = None,
+                dim: int | None = None) -> list[ImportedPerson]:
+    """Everyone in an export, validated, with templates of `model_version` (nothing is written).
 
     Templates of another model version are refused unless `reembed` is given, which makes
-    fresh templates from the exported sample crops.
+    fresh templates from the exported sample crops. `dim`: the length templates of
+    `model_version` must have. Any malformed entry refuses the whole file with a one-line
+    error naming the entry.
     """
     _, records, zf = read_archive(path)
     people = []
     with zf:
-        for rec in records:
-            samples = []
-            for s in rec["samples"]:
-                aligned = decode_png(zf.read(s["file"]))
-                face_crop = decode_png(zf.read(s["face_file"])) if s.get("face_file") else None
-                own = [t for t in s["templates"] if t["model_version"] == model_version]
-                if own:
-                    templates = [
-                        NewTemplate(t["kind"], np.frombuffer(base64.b64decode(t["embedding"]), np.float32), t["quality"])
-                        for t in own
-                    ]
-                elif reembed is not None:
-                    templates, face_crop = reembed(aligned, face_crop, bool(s["masked"]))
-                else:
-                    found = sorted({t["model_version"] for t in s["templates"]})
-                    raise GalleryError(
-                        f"{path}: templates were made by {', '.join(found) or 'no model'}, not {model_version}; "
-                        "import with --reembed to make new ones from the exported photos"
-                    )
-                samples.append(NewSample(aligned, templates, s["source"], s["quality"], bool(s["masked"]), face_crop))
-            details = PersonDetails(
-                rec["name"], rec.get("company", ""), rec.get("host", ""), rec.get("notes", ""),
-                rec.get("consent_text", ""), rec.get("consent_at"), rec.get("retention_until"))
-            people.append(ImportedPerson(details, samples))
+        for index, rec in enumerate(records, 1):
+            try:
+                people.append(_person(zf, rec, model_version, reembed, dim))
+            except GalleryError as exc:
+                raise GalleryError(f"{path}: person {index}: {exc}") from None
+            except (KeyError, TypeError, ValueError, AttributeError, binascii.Error, zipfile.BadZipFile) as exc:
+                raise GalleryError(f"{path}: person {index}: malformed entry ({type(exc).__name__}: {exc})") from None
     return people
+
+
+def _person(zf: zipfile.ZipFile, rec: dict, model_version: str, reembed: ReEmbed | None,
+            dim: int | None) -> ImportedPerson:
+    name = rec["name"]
+    if not isinstance(name, str) or not clean_name(name):
+        raise GalleryError("no name")
+    samples = []
+    for s in rec["samples"]:
+        aligned = _image(zf, s["file"], ALIGNED_SHAPE)
+        face_crop = _image(zf, s["face_file"], FACE_SHAPE) if s.get("face_file") else None
+        own = [t for t in s["templates"] if t["model_version"] == model_version]
+        if own:
+            templates = []
+            for t in own:
+                vec = np.frombuffer(base64.b64decode(t["embedding"], validate=True), np.float32)
+                if dim is not None and vec.shape != (dim,):
+                    raise GalleryError(f"a template has {vec.size} numbers, {model_version} makes {dim}")
+                templates.append(NewTemplate(str(t["kind"]), vec, float(t["quality"])))
+        elif reembed is not None:
+            templates, face_crop = reembed(aligned, face_crop, bool(s["masked"]))
+        else:
+            found = sorted({str(t["model_version"]) for t in s["templates"]})
+            raise GalleryError(
+                f"templates were made by {', '.join(found) or 'no model'}, not {model_version}; "
+                "import with --reembed to make new ones from the exported photos"
+            )
+        samples.append(NewSample(aligned, templates, str(s.get("source", "")), float(s.get("quality", 0.0)),
+                                 bool(s["masked"]), face_crop))
+    details = PersonDetails(
+        clean_name(name), _text(rec.get("company")), _text(rec.get("host")), _text(rec.get("notes")),
+        _text(rec.get("consent_text")), rec.get("consent_at") or None, rec.get("retention_until") or None)
+    return ImportedPerson(details, samples)
+
+
+def _image(zf: zipfile.ZipFile, member: str, shape: tuple[int, int, int]) -> np.ndarray:
+    rgb = decode_png(zf.read(member))
+    if rgb.shape != shape:
+        raise GalleryError(f"{member} is {rgb.shape[1]}x{rgb.shape[0]}, not {shape[1]}x{shape[0]}")
+    return rgb
+
+
+def _text(value: object) -> str:
+    return clean_name(value) if isinstance(value, str) else ""
 
 
 def import_people(gallery: GalleryStore, path: str | Path, model_version: str, reembed: ReEmbed | None = None) -> int:

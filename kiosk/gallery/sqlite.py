@@ -39,6 +39,7 @@ from kiosk.gallery.api import (
     StoredTemplate,
     TemplateSet,
     Visit,
+    clean_name,
     now_iso,
 )
 from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
@@ -247,8 +248,9 @@ class Gallery:
                 cur = conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
                     " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (details.name.strip(), details.company, details.host, details.notes, details.consent_at,
-                     details.consent_text, details.retention_until, stamp, stamp),
+                    (clean_name(details.name), clean_name(details.company), clean_name(details.host),
+                     clean_name(details.notes), details.consent_at, details.consent_text,
+                     details.retention_until, stamp, stamp),
                 )
                 ids.append(int(cur.lastrowid or 0))
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
@@ -297,7 +299,9 @@ class Gallery:
         unknown = set(fields) - set(PERSON_FIELDS)
         if unknown:
             raise GalleryError(f"unknown person field(s): {', '.join(sorted(unknown))}")
-        if "name" in fields and not (fields["name"] or "").strip():
+        fields = {k: clean_name(v) if isinstance(v, str) and k in ("name", "company", "host", "notes") else v
+                  for k, v in fields.items()}
+        if "name" in fields and not fields["name"]:
             raise GalleryError("a person needs a name")
         self.get_person(person_id)
         if not fields:
@@ -375,15 +379,23 @@ class Gallery:
         return self._people_query("WHERE lower(p.name) = lower(?)", (name.strip(),))
 
     def resolve(self, ref: str) -> Person:
-        """A person by id ("12") or by exact name; errors when missing or ambiguous."""
-        if ref.isdigit():
+        """A person by id ("12") or by exact name; errors when missing, ambiguous, or when
+        `ref` is an id and also somebody's name."""
+        ref = ref.strip()
+        if ref.isascii() and ref.isdigit():
+            if self.find_people(ref):
+                raise GalleryError(f"{ref!r} is both an id and a name here; say which (--id or --name)")
             return self.get_person(int(ref))
-        found = self.find_people(ref)
+        return self.resolve_name(ref)
+
+    def resolve_name(self, name: str) -> Person:
+        """The one person with this exact name (case-insensitive); errors when none or several."""
+        found = self.find_people(name)
         if not found:
-            raise GalleryError(f"no person named {ref!r}")
+            raise GalleryError(f"no person named {name.strip()!r}")
         if len(found) > 1:
             ids = ", ".join(str(p.id) for p in found)
-            raise GalleryError(f"{len(found)} people are named {ref!r} (ids {ids}); use an id")
+            raise GalleryError(f"{len(found)} people are named {name.strip()!r} (ids {ids}); use an id")
         return found[0]
 
     def people(self, search: str = "") -> list[Person]:
@@ -534,7 +546,7 @@ def _looks_encrypted_ours(exc: GalleryError) -> bool:
 
 
 def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
-    name = details.name.strip()
+    name = clean_name(details.name)
     if not name:
         raise GalleryError("a person needs a name")
     if not samples:

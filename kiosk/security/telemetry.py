@@ -52,7 +52,9 @@ def disable_native_telemetry(*, import_onnxruntime: bool = True) -> TelemetryRep
     ``disable_telemetry_events()`` too (that covers Windows' ETW provider).
     """
     actions: list[str] = []
-    too_late = "onnxruntime" in sys.modules and os.environ.get(ORT_ENV) != "1"
+    import kiosk  # sets ORT_ENV on import; remembers whether onnxruntime came first
+
+    too_late = kiosk.ORT_IMPORTED_FIRST or ("onnxruntime" in sys.modules and os.environ.get(ORT_ENV) != "1")
     if too_late:
         log.warning(
             "onnxruntime was imported before telemetry was disabled; call "

@@ -12,11 +12,27 @@ from pathlib import Path
 
 from kiosk import __version__
 from kiosk.capture.images import IMAGE_SUFFIXES
+from kiosk.cli import common
 from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES
 from kiosk.errors import KioskError
 
 log = logging.getLogger("kiosk")
 
+
+
+def start_privately() -> None:
+    """What every face-kiosk process does first: no native telemetry (before onnxruntime is
+    imported), files private to the user (umask 077), matplotlib's cache (mediapipe imports it)
+    kept out of ~/.cache."""
+    from kiosk.security.private_files import set_private_umask
+    from kiosk.security.telemetry import disable_native_telemetry
+
+    disable_native_telemetry(import_onnxruntime=False)
+    set_private_umask()
+    if "MPLCONFIGDIR" not in os.environ:
+        import tempfile
+
+        os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="face-kiosk-mpl-")
 
 
 def _quiet_native_logs() -> None:
@@ -27,17 +43,9 @@ def _quiet_native_logs() -> None:
 
 # -- shared helpers ----------------------------------------------------------------------
 
-
-def _db_path(args: argparse.Namespace) -> Path:
-    from kiosk.config import default_data_dir
-
-    return Path(args.db) if args.db else default_data_dir() / "gallery.db"
-
-
-def _config(args: argparse.Namespace):
-    from kiosk.config import config_from_args
-
-    return config_from_args(args)
+_db_path = common.db_path
+_config = common.config
+_jsonl = common.jsonl
 
 
 def _pipeline(config):
@@ -47,11 +55,6 @@ def _pipeline(config):
     if any("non-commercial" in lic for lic in pipeline.embedding.licences):
         print("note: the mbf model's weights are licensed for non-commercial research only", file=sys.stderr)
     return pipeline
-
-
-def _jsonl(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
 
 
 def _image_list(images: list[str], list_file: str | None) -> Iterator[str]:
@@ -80,7 +83,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         save_enrollment,
     )
     from kiosk.enrollment.samples import face_from_image
-    from kiosk.gallery import Gallery, PersonDetails
+    from kiosk.gallery import PersonDetails
     from kiosk.gallery.api import now_iso
 
     if bool(args.name) == bool(args.from_dir):
@@ -89,6 +92,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         raise KioskError("--name needs at least one IMAGE")
     if args.add_to and not args.name:
         raise KioskError("--add-to goes with --name NAME IMAGE...")
+    if not args.add_to and not (args.consent or "").strip():
+        raise KioskError("--consent TEXT is required: what the person agreed to (it is stored, with the time)")
     jobs: list[tuple[str, list[Path]]] = []
     if args.name:
         jobs.append((args.name, [Path(p) for p in args.images]))
@@ -105,7 +110,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     config = _config(args)
     pipeline = _pipeline(config)
     enrolled = 0
-    with Gallery(_db_path(args)) as gallery:
+    with common.open_gallery(args, create=True, admin=True, purpose="enroll") as gallery:
         target = gallery.resolve(args.add_to).id if args.add_to else None
         for name, files in jobs:
             pending, problems = [], []
@@ -119,7 +124,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             if not pending:
                 print(f"not enrolled: {name}: no usable photo", file=sys.stderr)
                 continue
-            details = PersonDetails(name, consent_text=args.consent or "",
+            details = PersonDetails(name, consent_text=(args.consent or "").strip(),
                                     consent_at=now_iso() if args.consent else None)
             prepared = prepare_enrollment(pipeline, gallery, pending, config.match, exclude=target)
             try:
@@ -139,14 +144,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 def cmd_identify(args: argparse.Namespace) -> int:
     """1:N identification of every face in each image."""
     from kiosk.capture.images import load_rgb
-    from kiosk.gallery import Gallery
     from kiosk.recognition.recognizer import Recognizer
 
     config = _config(args)
-    db = _db_path(args)
-    if not db.exists():
-        raise KioskError(f"{db}: no gallery here (enroll someone first, or check --db)")
-    with Gallery(db) as gallery:
+    with common.open_gallery(args) as gallery:
         recognizer = Recognizer(config, gallery, _pipeline(config))
         recognizer.matcher  # noqa: B018 - fail early on a model mismatch, before the batch
         for image in _image_list(args.images, args.list):
@@ -232,12 +233,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_people(args: argparse.Namespace) -> int:
     """List, show, rename, remove or re-embed people."""
-    from kiosk.gallery import Gallery
 
-    db = _db_path(args)
-    if not db.exists():
-        raise KioskError(f"{db}: no gallery here")
-    with Gallery(db) as gallery:
+    admin = args.action in ("remove", "rename", "reembed")
+    with common.open_gallery(args, admin=admin, purpose=f"people {args.action}") as gallery:
         if args.action == "list":
             people = gallery.people(args.search or "")
             if args.jsonl:
@@ -249,16 +247,20 @@ def cmd_people(args: argparse.Namespace) -> int:
                     print(f"{p.id:>5}  {p.name:<30} {p.n_samples:>3} samples  last seen {p.last_seen or '-'}")
                 print(f"{len(people)} people")
         elif args.action == "show":
-            p = gallery.resolve(args.person)
+            p = _person(gallery, args)
             print(json.dumps({k: v for k, v in p.__dict__.items()}, indent=2, ensure_ascii=False))
         elif args.action == "rename":
-            p = gallery.resolve(args.person)
+            p = _person(gallery, args)
             gallery.update_person(p.id, name=args.new_name)
             print(f"renamed {p.name} -> {args.new_name.strip()} (id {p.id})")
         elif args.action == "remove":
-            p = gallery.resolve(args.person)
-            gallery.remove_person(p.id)
+            p = _person(gallery, args)
+            common.confirm(f"Erase {p.name} (id {p.id}) with every photo, template and visit?", args.yes)
+            complete = gallery.remove_person(p.id)
             print(f"removed {p.name} (id {p.id}) with all their samples, templates and visits")
+            if not complete:
+                print("note: the app is reading the gallery, so old copies stay in its files until the next "
+                      "erase or purge", file=sys.stderr)
         elif args.action == "reembed":
             from kiosk.enrollment.samples import reembed_gallery
 
@@ -272,15 +274,35 @@ def cmd_people(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    """Write people to a portable zip."""
-    from kiosk.gallery import Gallery
-    from kiosk.gallery.archive import export_people
+def _person(gallery, args: argparse.Namespace):
+    """The person a people command means: --id, --name, or the positional id-or-name (refused
+    when it could be either)."""
+    if getattr(args, "id", None) is not None:
+        return gallery.get_person(args.id)
+    if getattr(args, "name", None):
+        return gallery.resolve_name(args.name)
+    ref = (args.person or "").strip()
+    if not ref:
+        raise KioskError("say whom: --id N or --name NAME")
+    if ref.isascii() and ref.isdigit():
+        if gallery.find_people(ref):
+            raise KioskError(f"{ref!r} is both an id and a name here; use --id {ref} or --name {ref}")
+        return gallery.get_person(int(ref))
+    return gallery.resolve_name(ref)
 
-    with Gallery(_db_path(args)) as gallery:
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write people to an export: encrypted with a passphrase unless --plain."""
+    from kiosk.gallery.archive import export_people
+    from kiosk.security.private_files import gallery_files
+
+    with common.open_gallery(args, admin=True, purpose="export") as gallery:
         ids = [gallery.resolve(ref).id for ref in args.person] if args.person else None
-        n = export_people(gallery, args.archive, ids)
-    print(f"exported {n} people to {args.archive}")
+        secret = None if args.plain else common.passphrase(confirm=True, what=f"the export {args.archive}")
+        n = export_people(gallery, args.archive, ids, passphrase=secret, overwrite=args.force,
+                          protected=gallery_files(gallery.path))
+    kind = "a plain zip (unencrypted: keep it safe)" if args.plain else "encrypted"
+    print(f"exported {n} people to {args.archive}, {kind}")
     return 0
 
 
@@ -288,14 +310,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Add the people of an export to the gallery (people already enrolled are skipped)."""
     from kiosk.enrollment.importing import import_archive
     from kiosk.enrollment.samples import templates_for_crops
-    from kiosk.gallery import Gallery
 
     config = _config(args)
     pipeline = _pipeline(config)
     reembed = (lambda aligned, crop, masked: templates_for_crops(pipeline, aligned, crop, masked)) if args.reembed else None
-    with Gallery(_db_path(args)) as gallery:
+    from kiosk.security.export_crypto import is_encrypted_export
+
+    with common.open_gallery(args, create=True, admin=True, purpose="import") as gallery:
+        secret = common.passphrase(False, f"the export {args.archive}") if is_encrypted_export(args.archive) else None
         report = import_archive(gallery, args.archive, pipeline.model_version, config.match, reembed,
-                                allow_duplicates=args.allow_duplicates)
+                                allow_duplicates=args.allow_duplicates, passphrase=secret,
+                                dim=pipeline.embedding.dim)
     for name, reason in report.skipped:
         print(f"skipped: {name}: {reason}", file=sys.stderr)
     print(f"imported {len(report.added)} people from {args.archive}"
@@ -386,18 +411,22 @@ def build_parser() -> argparse.ArgumentParser:
     q = psub.add_parser("list", parents=[common])
     q.add_argument("--search", help="filter by name, company or host")
     q.add_argument("--jsonl", action="store_true")
-    q = psub.add_parser("show", parents=[common])
-    q.add_argument("person", help="id or exact name")
-    q = psub.add_parser("rename", parents=[common])
-    q.add_argument("person", help="id or exact name")
-    q.add_argument("new_name")
-    q = psub.add_parser("remove", parents=[common])
-    q.add_argument("person", help="id or exact name")
+    for action in ("show", "rename", "remove"):
+        q = psub.add_parser(action, parents=[common])
+        q.add_argument("person", nargs="?", help="id or exact name (or use --id / --name)")
+        q.add_argument("--id", type=int, help="the person's id")
+        q.add_argument("--name", help="the person's exact name")
+        if action == "rename":
+            q.add_argument("new_name")
+        if action == "remove":
+            q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     psub.add_parser("reembed", parents=[common], help="re-make all templates with the current model")
     p.set_defaults(func=cmd_people)
 
-    p = sub.add_parser("export", parents=[common], help="write people to a portable zip")
+    p = sub.add_parser("export", parents=[common], help="write people to an encrypted export")
     p.add_argument("archive")
+    p.add_argument("--plain", action="store_true", help="an unencrypted zip instead (keep it safe)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
     p.add_argument("--person", action="append", help="id or name (repeat; default everyone)")
     p.set_defaults(func=cmd_export)
 
@@ -426,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("self-test", parents=[common], help="check models, pipeline and database")
     p.set_defaults(func=cmd_self_test)
+    from kiosk.cli.privacy import add_parsers
+
+    add_parsers(sub, common)
     return parser
 
 
@@ -440,14 +472,15 @@ def main(
     are handed in by ui.launcher: the core itself never imports the GUI.
     """
     _quiet_native_logs()
+    start_privately()
     parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices
-    if gui is not None:
-        commands["gui"].set_defaults(func=gui)
-    commands["bench"].set_defaults(live_bench=live_bench)
     args = parser.parse_args(argv)
     if args.command is None:  # bare `face-kiosk` starts the app on the default camera
         args = parser.parse_args(["gui"])
+    if args.command == "gui" and gui is not None:
+        args.func = gui
+    if args.command == "bench":
+        args.live_bench = live_bench
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -1,0 +1,101 @@
+"""What every `face-kiosk` command shares: the gallery path, opening it by the privacy rules,
+asking for the admin PIN or a passphrase, and JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import Config, config_from_args, default_data_dir
+from kiosk.errors import KioskError
+from kiosk.gallery import Gallery
+
+PIN_ENV = "FACE_KIOSK_ADMIN_PIN"  # for scripts: the admin PIN without a prompt
+PASSPHRASE_ENV = "FACE_KIOSK_EXPORT_PASSPHRASE"  # for scripts: the export passphrase
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    """The gallery of a command: --db, or the user data folder's."""
+    return Path(args.db) if getattr(args, "db", None) else default_data_dir() / "gallery.db"
+
+
+def config(args: argparse.Namespace) -> Config:
+    """The config file plus the command's overrides."""
+    return config_from_args(args)
+
+
+def open_gallery(args: argparse.Namespace, *, create: bool = False, admin: bool = False,
+                 purpose: str = "") -> Gallery:
+    """The command's gallery, opened by the rules: never made by a read command (`create`),
+    expired people and visits purged (retention), the admin PIN asked for when `admin` and the
+    gallery has one (for `purpose`)."""
+    cfg = config(args)
+    gallery = Gallery(db_path(args), create=create, encrypt=cfg.privacy.encrypt, actor=f"cli:{_user()}")
+    try:
+        gallery.purge_expired(dt.date.today(), cfg.privacy.visits_retention_days)
+        if admin:
+            require_admin(gallery, purpose)
+    except BaseException:
+        gallery.close()
+        raise
+    return gallery
+
+
+def require_admin(gallery: Gallery, purpose: str) -> None:
+    """Ask for the admin PIN (FACE_KIOSK_ADMIN_PIN, else a prompt) when the gallery has one."""
+    from kiosk.gallery.admin_pin import AdminPin
+
+    pin = AdminPin(gallery)
+    if not pin.is_set():
+        return
+    entered = os.environ.get(PIN_ENV)
+    if entered is None:
+        if not sys.stdin.isatty():
+            raise KioskError(f"{purpose} needs the admin PIN: set {PIN_ENV} or run it in a terminal")
+        entered = getpass.getpass(f"Admin PIN ({purpose}): ")
+    result = pin.check(entered)
+    if not result.ok:
+        raise KioskError(result.message)
+
+
+def passphrase(confirm: bool, what: str) -> str:
+    """The export passphrase: FACE_KIOSK_EXPORT_PASSPHRASE, else asked (twice for a new one)."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise KioskError(f"{what} needs a passphrase: set {PASSPHRASE_ENV} or run it in a terminal")
+    value = getpass.getpass(f"Passphrase for {what}: ")
+    if confirm and getpass.getpass("The same passphrase again: ") != value:
+        raise KioskError("the two passphrases differ; nothing was written")
+    return value
+
+
+def confirm(question: str, assume_yes: bool) -> None:
+    """Ask yes/no on the terminal (`--yes` for scripts); refuse when there is no terminal."""
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise KioskError(f"{question} Add --yes to confirm when running without a terminal")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise KioskError("cancelled; nothing was changed")
+
+
+def jsonl(obj: dict[str, Any]) -> None:
+    """One JSON object on its own line on stdout."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,104 @@
+"""The admin's privacy commands: `gallery encrypt|rekey|status`, `audit list|verify`, `admin set-pin`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from kiosk.cli.common import PIN_ENV, db_path, jsonl, open_gallery, require_admin
+from kiosk.errors import KioskError
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    """Encrypt a plaintext gallery in place, give it a new key, or say how it is stored."""
+    from kiosk.gallery import Gallery
+    from kiosk.security.encrypted_gallery import migrate_to_encrypted, rotate_key
+    from kiosk.security.sqlcipher import is_plaintext_sqlite
+
+    path = db_path(args)
+    if not path.exists():
+        raise KioskError(f"{path}: no gallery here")
+    if args.action == "status":
+        with Gallery(path, create=False) as gallery:
+            where = gallery.key.location if gallery.encrypted else "-"
+            print(f"{path}: {'encrypted (SQLCipher 4)' if gallery.encrypted else 'NOT encrypted'}; key: "
+                  f"{gallery.key.source} {where}; schema {gallery.schema_version}; {gallery.counts()['people']} people")
+        return 0
+    with open_gallery(args, admin=True, purpose=f"gallery {args.action}") as gallery:
+        pass  # the PIN is checked (and the audit head read) before the file is changed
+    if args.action == "encrypt":
+        if not is_plaintext_sqlite(path):
+            raise KioskError(f"{path}: already encrypted")
+        key = migrate_to_encrypted(path)
+        _audit(path, "gallery_encrypt", {"key": key.source})
+        print(f"encrypted {path}; its key is in {key.location} (back the key up: without it the gallery "
+              "cannot be opened)")
+    elif args.action == "rekey":
+        key = rotate_key(path)
+        _audit(path, "gallery_rekey", {"key": key.source})
+        print(f"{path} has a new key, in {key.location}; copies made before cannot be opened with it")
+    return 0
+
+
+def _audit(path: os.PathLike[str], action: str, details: dict[str, object]) -> None:
+    from kiosk.gallery import Gallery
+    from kiosk.security.audit import AuditAction
+
+    with Gallery(path, create=False, actor="cli") as gallery:
+        gallery.record_event(AuditAction(action), "gallery", details)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """List the audit log, or check it is whole and unedited (exit 1 when it is not)."""
+    with open_gallery(args, admin=args.action == "list", purpose="audit list") as gallery:
+        if args.action == "verify":
+            verdict = gallery.verify_audit()
+            if verdict.ok:
+                print(f"audit log ok: {verdict.count} records, chain and head intact")
+                return 0
+            print(f"audit log NOT ok: {verdict.reason} (first bad record: seq {verdict.first_bad_seq}; "
+                  f"{verdict.count} records read)", file=sys.stderr)
+            return 1
+        for r in gallery.audit_records():
+            if args.jsonl:
+                jsonl({"seq": r.seq, "ts": r.ts, "actor": r.actor, "action": r.action, "subject": r.subject,
+                       "details": r.details})
+            else:
+                print(f"{r.seq:>6}  {r.ts}  {r.actor:<16} {r.action:<16} {r.subject}  {r.details or ''}")
+    return 0
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    """Set or change the admin PIN (the current one is asked first)."""
+    from kiosk.gallery.admin_pin import AdminPin
+
+    with open_gallery(args, create=True) as gallery:
+        pin = AdminPin(gallery)
+        if pin.is_set():
+            require_admin(gallery, "changing the admin PIN")
+        new = os.environ.get(f"{PIN_ENV}_NEW")
+        if new is None:
+            if not sys.stdin.isatty():
+                raise KioskError(f"set {PIN_ENV}_NEW or run it in a terminal")
+            new = getpass.getpass("New admin PIN (6-12 digits): ")
+            pin.set_pin(new, getpass.getpass("The same PIN again: "))
+        else:
+            pin.set_pin(new)
+    print("admin PIN set")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """The privacy commands' parsers."""
+    p = sub.add_parser("gallery", parents=[common], help="encrypt, rekey or inspect the gallery file")
+    p.add_argument("action", choices=["status", "encrypt", "rekey"])
+    p.set_defaults(func=cmd_gallery)
+    p = sub.add_parser("audit", parents=[common], help="the audit log: list it, or verify it is intact")
+    p.add_argument("action", choices=["list", "verify"])
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per record")
+    p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("admin", parents=[common], help="the admin PIN")
+    p.add_argument("action", choices=["set-pin"])
+    p.set_defaults(func=cmd_admin)
