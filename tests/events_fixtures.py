@@ -1,0 +1,47 @@
+"""Fixtures of the events tests (loaded with `pytest_plugins = ["events_fixtures"]`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from events_servers import WAIT_S, Receivers, SelfSigned, make_self_signed
+
+
+@pytest.fixture
+def receivers() -> Iterator[Receivers]:
+    """HTTP receivers on loopback, all closed after the test."""
+    factory = Receivers()
+    yield factory
+    for r in factory.made:
+        r.close()
+
+
+@pytest.fixture(scope="session")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> SelfSigned:
+    """A self-signed certificate for 127.0.0.1 / localhost."""
+    return make_self_signed(tmp_path_factory.mktemp("tls"))
+
+
+# ---------------------------------------------------------------- thread hygiene
+
+# Process-wide pools of libraries, started once and kept on purpose (apprise's DNS and
+# dispatch pools): not a leak of the test.
+_LIBRARY_POOLS = ("apprise-",)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """Fail the test when it leaves threads running (ours, paho's, the servers')."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        left = [t for t in threading.enumerate()
+                if t not in before and t.is_alive() and not t.name.startswith(_LIBRARY_POOLS)]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert not left, f"threads left running: {[t.name for t in left]}"
