@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from events_servers import WAIT_S, Receivers, SelfSigned, make_self_signed
+from events_servers import (
+    WAIT_S,
+    Broker,
+    Receivers,
+    SelfSigned,
+    Subscriber,
+    make_self_signed,
+)
 
 
 @pytest.fixture
@@ -45,3 +53,29 @@ def no_leftover_threads() -> Iterator[None]:
             break
         time.sleep(0.02)
     assert not left, f"threads left running: {[t.name for t in left]}"
+
+
+# ---------------------------------------------------------------- MQTT
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    """An anonymous amqtt broker on loopback, shut down after the test."""
+    b = Broker()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def subscribers() -> Iterator[Callable[..., Subscriber]]:
+    """Makes paho subscribers (`subscribers(port)`), all disconnected after the test."""
+    made: list[Subscriber] = []
+
+    def make(port: int, **kwargs: Any) -> Subscriber:
+        s = Subscriber(port, client_id=f"test-sub-{len(made)}", **kwargs)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()

@@ -254,7 +254,11 @@ class _Worker:
 
     def _gave_up(self, error: str, attempts: int, retryable: bool) -> None:
         self._count("failed", error, retrying=False, failed=True)
-        if retryable:
+        if self.sink.problem is not None:
+            # The sink has logged the cause itself (a broker refusing the password): one clear
+            # line about that, not a second one about each event it costs.
+            log.debug("events: %s: event dropped (%s)", self.name, error)
+        elif retryable:
             self._rlog.log(logging.WARNING, f"{self.name}:gaveup", error,
                            f"events: {self.name}: gave up on an event after {attempts} "
                            f"tries ({error})")

@@ -154,9 +154,13 @@ class MqttSink(BaseSink):
             self._problem = f"broker refused the connection: {text}"
             if reason.value in _REFUSED_FOR_GOOD:
                 self._refused = text
+                advice = ("check the MQTT username and password; events are dropped until "
+                          "the broker accepts them")
+            else:
+                advice = "events are kept in the queue meanwhile"
             self._rlog.log(logging.ERROR, f"{self._name}:connect", text,
                            f"events: {self._name}: broker refused the connection ({text}); "
-                           f"will keep trying")
+                           f"{advice}; will keep trying")
             return
         self._refused = None
         self._problem = None
