@@ -35,9 +35,6 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> SelfSigned:
 
 # ---------------------------------------------------------------- thread hygiene
 
-# Process-wide pools of libraries, started once and kept on purpose (apprise's DNS and
-# dispatch pools): not a leak of the test.
-_LIBRARY_POOLS = ("apprise-",)
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +45,7 @@ def no_leftover_threads() -> Iterator[None]:
     deadline = time.monotonic() + WAIT_S
     while True:
         left = [t for t in threading.enumerate()
-                if t not in before and t.is_alive() and not t.name.startswith(_LIBRARY_POOLS)]
+                if t not in before and t.is_alive()]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.02)

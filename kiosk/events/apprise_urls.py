@@ -7,10 +7,12 @@ while we check (we report the problem ourselves, once, in one line).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
 import warnings
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apprise
@@ -41,33 +43,59 @@ def load_plugins() -> None:
 
 def new_asset() -> apprise.AppriseAsset:
     """An asset for a kiosk: no disk cache, services run on the caller's thread."""
-    # async_mode=False: apprise would otherwise hand services to its own thread pool; the
-    # notifier's sink thread is where blocking belongs. MEMORY: nothing written to disk.
-    return apprise.AppriseAsset(async_mode=False, storage_mode="memory", secure_logging=True)
+    # The notifier's sink thread is where blocking belongs, so apprise must not hand services
+    # to its own threads: async_mode=False stops the parallel pool, service_timeout=0 the
+    # shared executor apprise uses to enforce a deadline (time limits are then the services'
+    # socket timeouts, see limit_time). MEMORY: nothing written to disk.
+    return apprise.AppriseAsset(async_mode=False, service_timeout=0, storage_mode="memory",
+                                secure_logging=True)
+
+
+def limit_time(service: apprise.NotifyBase, seconds: float) -> None:
+    """Cap the service's connect and read timeouts at `seconds` (URL settings kept if lower)."""
+    service.socket_connect_timeout = min(float(service.socket_connect_timeout), seconds)
+    service.socket_read_timeout = min(float(service.socket_read_timeout), seconds)
 
 
 class _ThisThreadOnly(logging.Filter):
-    """Drops records from one thread (the one checking a URL), lets the others through."""
+    """Holds back records from one thread (the one using apprise), lets the others through;
+    held-back records go to `forward` at DEBUG when given."""
 
-    def __init__(self) -> None:
+    def __init__(self, forward: logging.Logger | None) -> None:
         super().__init__()
         self.ident = threading.get_ident()
+        self.forward = forward
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.thread != self.ident
+        if record.thread != self.ident:
+            return True
+        if self.forward is not None:
+            self.forward.debug("events: apprise: %s", record.getMessage())
+        return False
 
 
-def instantiate(url: str, asset: apprise.AppriseAsset | None = None) -> object | None:
-    """The apprise service for `url`, or None when apprise cannot use it (nothing logged)."""
-    load_plugins()
-    quiet = _ThisThreadOnly()
+@contextlib.contextmanager
+def quiet_apprise(forward: logging.Logger | None = None) -> Iterator[None]:
+    """Hold back apprise's own log lines from this thread while the block runs.
+
+    The caller reports the outcome itself, once and rate-limited: apprise would log every
+    failed try (and at WARNING). Other threads' apprise logging is untouched.
+    """
+    quiet = _ThisThreadOnly(forward)
     apprise_log = logging.getLogger("apprise")
     apprise_log.addFilter(quiet)
     try:
-        service: object | None = apprise.Apprise.instantiate(url, asset=asset or new_asset())
-        return service
+        yield
     finally:
         apprise_log.removeFilter(quiet)
+
+
+def instantiate(url: str,
+                asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase | None:
+    """The apprise service for `url`, or None when apprise cannot use it (nothing logged)."""
+    load_plugins()
+    with quiet_apprise():
+        return apprise.Apprise.instantiate(url, asset=asset or new_asset())
 
 
 def check_apprise_url(url: str) -> str | None:

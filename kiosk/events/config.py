@@ -180,7 +180,10 @@ class NotifyConfig(_Strict):
         default="An unknown visitor is at {kiosk_name}", min_length=1, max_length=500
     )
     title: str = Field(default="Visitor at {kiosk_name}", max_length=200)
-    timeout_s: float = Field(default=20.0, gt=0, le=120, description="limit for one notification")
+    timeout_s: float = Field(
+        default=20.0, gt=0, le=120,
+        description="connect and read timeout of each notification (caps the URL's cto/rto)",
+    )
 
     @field_validator("arrival_template", "unknown_template", "title")
     @classmethod

@@ -48,7 +48,7 @@ class HostNotifier(BaseSink):
         self._asset = apprise_urls.new_asset()
         self._reception = [u.get_secret_value() for u in config.reception_urls]
         self._email_url = None if config.email_url is None else config.email_url.get_secret_value()
-        self._pending: OrderedDict[str, list[str]] = OrderedDict()
+        self._pending: OrderedDict[str, tuple[list[str], int]] = OrderedDict()
         if config.host_urls_from_person and directory is None:
             log.info("events: notify: no host directory given; hosts are not notified")
 
@@ -75,18 +75,23 @@ class HostNotifier(BaseSink):
 
     def deliver(self, event: KioskEvent) -> None:
         """Send the notification to every contact; a retry only re-sends to those that failed."""
-        urls = self._pending.pop(event.event_id, None)
-        if urls is None:
+        pending = self._pending.pop(event.event_id, None)
+        if pending is None:
             urls = self._targets(event)
+            total = len(urls)
+        else:
+            urls, total = pending
         if not urls:
             return
         title, body = self.message(event)
         failed = [url for url in urls if not self._send(url, title, body)]
         if failed:
-            self._pending[event.event_id] = failed
+            self._pending[event.event_id] = (failed, total)
             while len(self._pending) > _PENDING_MAX:
                 self._pending.popitem(last=False)
-            raise DeliveryError(f"{len(failed)} of {len(urls)} notification(s) not sent",
+            # "of total", not "of this try's": the same failure reads the same on every retry
+            # (and so is logged once).
+            raise DeliveryError(f"{len(failed)} of {total} notification(s) not sent",
                                 retryable=True)
 
     def _targets(self, event: KioskEvent) -> list[str]:
@@ -125,11 +130,18 @@ class HostNotifier(BaseSink):
         return contact
 
     def _send(self, url: str, title: str, body: str) -> bool:
+        service = apprise_urls.instantiate(url, self._asset)
+        if service is None:
+            return False
+        # No notify(timeout=...): apprise would run the service on its own executor to enforce
+        # it; capped socket timeouts keep the whole call on this thread and still bounded.
+        apprise_urls.limit_time(service, self._config.timeout_s)
         notifier = apprise.Apprise(asset=self._asset)
-        if not notifier.add(url):
+        if not notifier.add(service):
             return False
         try:
-            return bool(notifier.notify(body=body, title=title, timeout=self._config.timeout_s))
+            with apprise_urls.quiet_apprise(forward=log):
+                return bool(notifier.notify(body=body, title=title))
         except Exception as exc:  # apprise reports failures by result; anything else is a bug
             log.warning("events: notify: apprise raised %s", type(exc).__name__)
             return False
