@@ -71,9 +71,9 @@ class StatusServer:
 
     def __init__(self, provider: HealthProvider, metrics: KioskMetrics, *,
                  host: str = LOOPBACK, port: int = 0) -> None:
-        """Raises EventsError when `host` is not loopback (127.0.0.1 or localhost). `port` 0
-        picks a free port (see `.port`)."""
-        if host not in (LOOPBACK, "localhost"):
+        """Raises EventsError when `host` is anything but 127.0.0.1 (not even "localhost",
+        which may resolve to ::1 or further). `port` 0 picks a free port (see `.port`)."""
+        if host != LOOPBACK:
             raise EventsError(f"status endpoint: refusing to listen on {host}; "
                               f"it only binds to {LOOPBACK}")
         if not 0 <= port <= 65535:

@@ -110,6 +110,8 @@ class WebhookSink(BaseSink):
             raise DeliveryError(f"timed out after {self._timeout_s:g} s", retryable=True) from None
         except ConnectionRefusedError:
             raise DeliveryError("connection refused", retryable=True) from None
+        except http.client.InvalidURL:
+            raise DeliveryError("invalid URL", retryable=False) from None
         except socket.gaierror:
             raise DeliveryError(f"cannot resolve host {self._host}", retryable=True) from None
         except (OSError, http.client.HTTPException) as exc:
