@@ -225,6 +225,15 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
+        # As asyncio.run does: cancel what is still running (a connection handler), so its
+        # finally blocks close its sockets before the loop goes.
+        async def cancel_the_rest() -> None:
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        self.run(cancel_the_rest())
         self.run(self.loop.shutdown_asyncgens())
         self.run(self.loop.shutdown_default_executor())
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -237,6 +246,18 @@ class Broker:
 
     def __init__(self, password_file: Path | None = None) -> None:
         from amqtt.broker import Broker as AmqttBroker
+
+        class TidyBroker(AmqttBroker):
+            """amqtt leaves the socket open on some error paths (a connection that dies
+            before its CONNECT, as the proxy's cuts make): close each one when its handler
+            ends, or the test after it fails on a ResourceWarning."""
+
+            async def stream_connected(self, reader: asyncio.StreamReader,
+                                       writer: asyncio.StreamWriter, listener_name: str) -> None:
+                try:
+                    await super().stream_connected(reader, writer, listener_name)
+                finally:
+                    writer.close()
 
         self.port = closed_port()  # amqtt needs the port up front; the race is negligible
         auth: dict[str, Any] = (
@@ -251,7 +272,7 @@ class Broker:
         self._loop = LoopThread("test-amqtt")
 
         async def start() -> Any:
-            broker = AmqttBroker(config, loop=self._loop.loop)
+            broker = TidyBroker(config, loop=self._loop.loop)
             await broker.start()
             return broker
 

@@ -43,6 +43,10 @@ def on(topic: str, payload: bytes | None = None, *,
     return match
 
 
+def events_in(messages: list[Message]) -> list[Message]:
+    return [m for m in messages if m[0] == EVENT_TOPIC]
+
+
 @pytest.fixture
 def make_bus() -> Iterator[MakeBus]:
     buses: list[EventBus] = []
@@ -71,7 +75,9 @@ def test_events_and_retained_status(broker: Broker, subscribers: Callable[..., S
     for e in sent:
         bus.publish(e)
     wait_for(lambda: bus.status()[0].delivered == 3, what="3 delivered")
-    events = [m for m in watcher.since(0) if m[0] == EVENT_TOPIC]
+    # The broker acks the kiosk before it forwards to subscribers: wait for the watcher too.
+    wait_for(lambda: len(events_in(watcher.since(0))) == 3, what="3 events at the watcher")
+    events = events_in(watcher.since(0))
     assert [m[1] for m in events] == [e.to_json().encode("utf-8") for e in sent]
     assert not any(m[2] for m in events)  # events are not retained, only the status
     assert json.loads(events[0][1])["person"] == "Ada Lovelace"
@@ -109,7 +115,8 @@ def test_last_will_when_the_connection_dies_then_queued_events_follow(
         assert status.queued == 5 and status.delivered == 0 and status.failed == 0
         proxy.resume()
         wait_for(lambda: bus.status()[0].delivered == 5, what="5 delivered after reconnect")
-        got = [m[1] for m in watcher.since(mark) if m[0] == EVENT_TOPIC]
+        wait_for(lambda: len(events_in(watcher.since(mark))) == 5, what="5 events at the watcher")
+        got = [m[1] for m in events_in(watcher.since(mark))]
         assert got == [e.to_json().encode("utf-8") for e in sent]
         assert on(STATUS_TOPIC, b"online")(
             [m for m in watcher.since(mark) if m[0] == STATUS_TOPIC][-1])

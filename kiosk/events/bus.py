@@ -193,6 +193,7 @@ class _Worker:
                 with self._cond:
                     self._dropped += 1  # aborted at shutdown while waiting for the sink
                     self._retrying = False
+                    self._in_flight = 0
                 if self._metrics is not None:
                     self._metrics.drop(self.name)
                 return
@@ -224,6 +225,7 @@ class _Worker:
                 with self._cond:
                     self._dropped += 1
                     self._retrying = False
+                    self._in_flight = 0
                 if self._metrics is not None:
                     self._metrics.drop(self.name)
                 return
@@ -240,7 +242,9 @@ class _Worker:
 
     def _succeeded(self) -> None:
         with self._cond:
+            # Counted and no longer in flight in one step: status() never shows it twice.
             self._delivered += 1
+            self._in_flight = 0
             self._retrying = False
             self._last_ok = datetime.now(timezone.utc)
             recovered = self._had_failure
@@ -273,6 +277,7 @@ class _Worker:
             self._last_error = error
             if failed:
                 self._failed += 1
+                self._in_flight = 0
         if self._metrics is not None:
             self._metrics.delivery(self.name, outcome)
 
