@@ -36,16 +36,15 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> SelfSigned:
 # ---------------------------------------------------------------- thread hygiene
 
 
-
 @pytest.fixture(autouse=True)
 def no_leftover_threads() -> Iterator[None]:
-    """Fail the test when it leaves threads running (ours, paho's, the servers')."""
+    """Fail the test when it leaves threads running (ours, paho's, the servers', and any
+    apprise would start: its calls must stay on the notifier's own thread)."""
     before = set(threading.enumerate())
     yield
     deadline = time.monotonic() + WAIT_S
     while True:
-        left = [t for t in threading.enumerate()
-                if t not in before and t.is_alive()]
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.02)
