@@ -10,6 +10,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kiosk.errors import KioskError
+from kiosk.events.config import EventsConfig
 
 CONFIG_VERSION = 2  # 2: the mask threshold moved from match to vision (one rule for every path)
 APP_NAME = "face-kiosk"
@@ -123,6 +124,9 @@ class Config(_Strict):
     kiosk: KioskConfig = KioskConfig()
     camera: CameraConfig = CameraConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    # Where recognition events go (webhooks, MQTT, host notifications) and this kiosk's site and
+    # id, which visits and events carry.
+    events: EventsConfig = EventsConfig()
 
 
 def default_config_path() -> Path:

@@ -36,9 +36,10 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.capture.reader import CameraState, CameraStatus
-from kiosk.checkin.flow import FlowTiming, KioskFlow, KioskState, Screen, observe_result
+from kiosk.checkin.flow import KioskState, Screen
+from kiosk.checkin.session import KioskSession, Publish
 from kiosk.checkin.texts import greeting_for, texts_for
-from kiosk.checkin.visits import CheckinLog, local_now
+from kiosk.checkin.visits import local_now
 from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore, Visit
 from kiosk.security.audit import AuditAction
@@ -131,7 +132,7 @@ class KioskWindow(QWidget):
     tests; `unlock(parent) -> bool` asks for the admin PIN (default: `PinLock`, the PIN pad).
     """
 
-    visit_recorded = Signal(object)  # kiosk.checkin.visits.Visit
+    visit_recorded = Signal(object)  # kiosk.gallery.api.Visit
     state_changed = Signal(object)  # kiosk.checkin.flow.KioskState
     exited = Signal()  # the PIN was right and the window closed
 
@@ -144,6 +145,7 @@ class KioskWindow(QWidget):
         flow_clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], dt.datetime] = local_now,
         unlock: Callable[[QWidget], bool] | None = None,
+        publish: Publish | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -169,8 +171,11 @@ class KioskWindow(QWidget):
         self.restart_backoff_s = RESTART_BACKOFF_S
         self.receptionist: QWidget | None = None
 
-        self.checkins = CheckinLog(gallery, kc.cooldown_s, clock=wall_clock)
-        self.flow = KioskFlow(self, FlowTiming.from_config(kc), clock=flow_clock)
+        # The decisions are the shared Qt-free session's (the same as `face-kiosk watch`):
+        # this window renders its state; visits reach the receptionist view, events the bus.
+        self.session = KioskSession(gallery, config, publish=publish, flow_clock=flow_clock,
+                                    wall_clock=wall_clock, on_visit=self.visit_recorded.emit)
+        self.flow = self.session.flow
         self.flow.subscribe(self._on_state)
 
         self._accent = QColor(kc.accent_colour)
@@ -425,21 +430,15 @@ class KioskWindow(QWidget):
     def _update_clock(self) -> None:
         self.clock_label.setText(self._wall_clock().strftime("%H:%M"))
 
-    # -- the flow's visit log (KioskFlow calls these) ---------------------------------------------
+    # -- the session's visit log (tests and the staff screen use these) ------------------------------
 
     def checkin(self, person_id: int, score: float | None, masked: bool) -> Visit | None:
-        """Log a recognised person (once per cooldown) and tell the receptionist view."""
-        visit = self.checkins.checkin(person_id, score, masked)
-        if visit is not None:
-            self.visit_recorded.emit(visit)
-        return visit
+        """Log a recognised person (once per cooldown); the receptionist view hears of it."""
+        return self.session.checkin(person_id, score, masked)
 
     def unknown(self, track_id: object, score: float | None, masked: bool) -> Visit | None:
-        """Log an unknown visitor (once per track) and tell the receptionist view."""
-        visit = self.checkins.unknown(track_id, score, masked)
-        if visit is not None:
-            self.visit_recorded.emit(visit)
-        return visit
+        """Log an unknown visitor (once per track); the receptionist view hears of it."""
+        return self.session.unknown(track_id, score, masked)
 
     # -- worker ---------------------------------------------------------------------------------
 
@@ -447,7 +446,7 @@ class KioskWindow(QWidget):
         if self._closing:
             return
         self._restart_attempt = 0  # results flow: the worker is healthy
-        observe_result(self.flow, result)
+        self.session.observe(result)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         if self._closing:

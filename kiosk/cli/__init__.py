@@ -30,9 +30,13 @@ def start_privately() -> None:
     disable_native_telemetry(import_onnxruntime=False)
     set_private_umask()
     if "MPLCONFIGDIR" not in os.environ:
-        import tempfile
+        from kiosk.config import default_data_dir
+        from kiosk.security.private_files import ensure_private_dir
 
-        os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="face-kiosk-mpl-")
+        try:
+            os.environ["MPLCONFIGDIR"] = str(ensure_private_dir(default_data_dir() / "matplotlib"))
+        except (KioskError, OSError):  # an unwritable home: matplotlib picks a temporary folder
+            pass
 
 
 def _quiet_native_logs() -> None:
@@ -456,8 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("self-test", parents=[common], help="check models, pipeline and database")
     p.set_defaults(func=cmd_self_test)
     from kiosk.cli.privacy import add_parsers
+    from kiosk.cli.watch import add_parser as add_watch
 
     add_parsers(sub, common)
+    add_watch(sub, common)
     return parser
 
 

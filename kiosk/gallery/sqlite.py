@@ -494,6 +494,14 @@ class Gallery:
                 self._insert_templates(conn, person_id, sample_id, source, templates, model_version, stamp)
         self._cache.clear()
 
+    def contacts_for(self, person_id: int) -> list[str]:
+        """The person's host contacts (e-mail or apprise URL), for arrival notifications."""
+        try:
+            rows = self._rows("SELECT host_contact FROM people WHERE id=?", (person_id,))
+        except (sqlite3.OperationalError, *DB_ERRORS):  # a schema without host contacts
+            return []
+        return [c.strip() for c in (rows[0][0] or "").split(",") if c.strip()] if rows else []
+
     # -- visits ----------------------------------------------------------------------
 
     def record_visit(self, person_id: int | None, kind: str, score: float | None = None,

@@ -1,0 +1,240 @@
+"""`face-kiosk watch`: the kiosk's recognition and decisions without a window.
+
+One process, one set of models, one gallery, one or more sources. Each source gets its own
+tracker (kiosk.recognition.live.LiveRecognizer) and its own KioskSession (the same Qt-free flow
+the fullscreen kiosk renders), so its events carry its own kiosk id. Events go to a callback
+(the CLI prints them as JSON lines) and to the event bus (webhooks, MQTT, host notifications).
+
+- Files and image folders are read frame by frame, every frame analysed, in order; time is the
+  media's own (frame n of a 25 fps clip is at n/25 s), so a run is reproducible and ends at the
+  end of the file.
+- Cameras and streams are read on their own threads (kiosk.capture.reader.FrameReader, newest
+  frame wins, reconnect with backoff) until `stop()` (SIGINT/SIGTERM in the CLI).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from kiosk.capture.reader import CameraState, CameraStatus, FrameReader, Mailbox
+from kiosk.capture.sources import Frame, FrameSource, SourceError, make_source
+from kiosk.checkin.session import KioskSession, Publish
+from kiosk.config import Config
+from kiosk.events.event import KioskEvent
+from kiosk.events.metrics import KioskMetrics
+from kiosk.events.status import Health, kiosk_health
+from kiosk.gallery.api import GalleryStore
+from kiosk.recognition.live import LiveRecognizer
+from kiosk.recognition.recognizer import Recognizer
+from kiosk.vision.pipeline import FacePipeline
+
+log = logging.getLogger(__name__)
+
+RETENTION_EVERY_S = 24 * 3600.0  # the retention purge runs at start and then daily
+
+
+@dataclass(frozen=True)
+class WatchSource:
+    """A source to watch and the kiosk id its events carry."""
+
+    name: str
+    spec: str
+
+
+@dataclass
+class _Camera:
+    source: WatchSource
+    live: LiveRecognizer
+    session: KioskSession
+    frames: Iterator[Frame] | None = None  # files: read in order here
+    reader: FrameReader | None = None  # cameras and streams: read on their thread
+    mailbox: Mailbox[Frame] | None = None
+    status: CameraStatus | None = None
+    last_frame_at: float | None = None
+    ended: bool = False
+
+
+def parse_sources(specs: list[str], kiosk: str) -> list[WatchSource]:
+    """`--source` values: "SPEC" or "NAME=SPEC" (NAME: the kiosk id of that source's events)."""
+    out = []
+    for i, spec in enumerate(specs, 1):
+        name, sep, rest = spec.partition("=")
+        if sep and name and "/" not in name and ":" not in name and name.replace("-", "").replace("_", "").isalnum():
+            out.append(WatchSource(name, rest))
+        else:
+            out.append(WatchSource(kiosk if len(specs) == 1 else f"{kiosk}-{i}", spec))
+    if len({s.name for s in out}) != len(out):
+        raise SourceError("two sources have the same name; name them: --source door=0 --source dock=1")
+    return out
+
+
+class HeadlessRunner:
+    """Watches the sources until they end (files) or `stop()` (cameras). One thread runs it."""
+
+    def __init__(self, config: Config, gallery: GalleryStore, pipeline: FacePipeline, sources: list[WatchSource],
+                 *, on_event: Callable[[KioskEvent], None] | None = None, publish: Publish | None = None,
+                 metrics: KioskMetrics | None = None, purge: Callable[[], object] | None = None) -> None:
+        self.config = config
+        self.gallery = gallery
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self._on_event = on_event
+        self._publish = publish
+        self._purge = purge
+        self._stop = threading.Event()
+        self._ids = itertools.count(1)
+        self._clocks: dict[str, _MediaClock] = {}
+        self.cameras = [self._camera(s) for s in sources]
+        self.frames_processed = 0
+
+    def _camera(self, source: WatchSource) -> _Camera:
+        live = LiveRecognizer(Recognizer(self.config, self.gallery, self.pipeline))
+        media = _MediaClock()
+
+        def emit(event: KioskEvent) -> None:
+            if self.metrics is not None:
+                self.metrics.event(event.event, source.name)
+            if self._on_event is not None:
+                self._on_event(event)
+            if self._publish is not None:
+                self._publish(event)
+
+        # The flow's time is the frames' own (media time for files, capture time for cameras).
+        session = KioskSession(self.gallery, self.config, kiosk=source.name, publish=emit, flow_clock=media)
+        self._clocks[source.name] = media
+        return _Camera(source, live, session)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open every source: files now (a file that cannot be read is an error), cameras on
+        their reader threads (they retry by themselves)."""
+        camera_size = (self.config.camera.width, self.config.camera.height)
+        for cam in self.cameras:
+            source = make_source(cam.source.spec, loop=False, camera_size=camera_size)
+            if source.live:
+                cam.mailbox = Mailbox()
+                cam.reader = FrameReader(lambda spec=cam.source.spec: make_source(spec, camera_size=camera_size),
+                                         cam.mailbox, lambda st, cam=cam: setattr(cam, "status", st),
+                                         description=cam.source.spec, ids=self._ids)
+                cam.reader.start()
+            else:
+                source.open()  # SourceError for an unreadable file: one line, non-zero exit
+                cam.frames = _media_frames(source, self._ids)
+                cam.status = CameraStatus(CameraState.LIVE, source.description)
+
+    def stop(self) -> None:
+        """Ask the run to end (from a signal handler or another thread)."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Release the cameras (on their own threads) and the models."""
+        for cam in self.cameras:
+            if cam.reader is not None:
+                cam.reader.stop()
+            if cam.mailbox is not None:
+                cam.mailbox.close()
+        for cam in self.cameras:
+            if cam.reader is not None:
+                cam.reader.join(6.0)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Analyse frames until every file ended (exit 0) or `stop()`; returns frames analysed."""
+        next_purge = time.monotonic() + RETENTION_EVERY_S
+        while not self._stop.is_set():
+            busy = False
+            for cam in self.cameras:
+                frame = self._next_frame(cam)
+                if frame is None:
+                    continue
+                busy = True
+                self._process(cam, frame)
+            if all(cam.ended for cam in self.cameras):
+                break
+            if not busy:
+                for cam in self.cameras:
+                    if cam.frames is None:
+                        self._clocks[cam.source.name].t = time.monotonic()
+                        cam.session.tick()
+            if self._purge is not None and time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + RETENTION_EVERY_S
+                self._purge()
+        return self.frames_processed
+
+    def _next_frame(self, cam: _Camera) -> Frame | None:
+        if cam.ended:
+            return None
+        if cam.frames is not None:
+            frame = next(cam.frames, None)
+            if frame is None:
+                cam.ended = True
+                cam.status = CameraStatus(CameraState.ENDED, cam.source.spec)
+            return frame
+        assert cam.mailbox is not None
+        frame = cam.mailbox.take(0.05 / max(1, len(self.cameras)))
+        if cam.status is not None and cam.status.state is CameraState.ENDED:
+            cam.ended = True
+        return frame
+
+    def _process(self, cam: _Camera, frame: Frame) -> None:
+        started = time.perf_counter()
+        result = cam.live.process(frame)
+        self._clocks[cam.source.name].t = frame.timestamp
+        cam.session.observe(result)
+        cam.last_frame_at = time.monotonic()
+        self.frames_processed += 1
+        if self.metrics is not None:
+            self.metrics.frame(cam.source.name, (time.perf_counter() - started) * 1e3)
+
+    # -- status ---------------------------------------------------------------------------
+
+    def health(self, sinks: list | None = None) -> Health:
+        """For the status endpoint: the stalest camera decides."""
+        now = time.monotonic()
+        ages = [now - c.last_frame_at for c in self.cameras if c.last_frame_at is not None]
+        states = [c.status.state for c in self.cameras if c.status is not None]
+        state = "running" if states and all(s in (CameraState.LIVE, CameraState.ENDED) for s in states) else (
+            states[0].value if states else "starting")
+        return kiosk_health(last_frame_age_s=max(ages) if ages else None, camera_state=state,
+                            gallery_size=self.cameras[0].live.gallery_people() if self.cameras else 0,
+                            sinks=sinks or [])
+
+
+class _MediaClock:
+    """The time the kiosk flow sees: the latest frame's timestamp."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _media_frames(source: FrameSource, ids: Iterator[int]) -> Iterator[Frame]:
+    """Every frame of a finite source, stamped with its media time (n / fps)."""
+    step = 1.0 / (source.fps or 25.0)
+    try:
+        for n in itertools.count():
+            rgb = source.read()
+            if rgb is None:
+                return
+            yield Frame(next(ids), rgb, n * step)
+    finally:
+        source.close()
+
+
+def describe_event(event: KioskEvent) -> str:
+    """One human-readable line (stderr with -v)."""
+    who = {"arrival": f"{event.person} ({event.score:.2f}){'' if event.logged else ', in cooldown'}",
+           "unknown": "an unknown visitor: sent to the receptionist",
+           "ask_to_unmask": "asked to lower the mask"}[event.event]
+    local = event.time.astimezone().strftime("%H:%M:%S")
+    return f"{local} {event.kiosk} t={event.t:.1f}s track {event.track}: {who}{', masked' if event.masked else ''}"
+

@@ -1,0 +1,111 @@
+"""`face-kiosk watch`: the headless entrance (kiosk.checkin.headless) on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from kiosk.cli.common import config as load_config
+from kiosk.cli.common import db_path
+
+log = logging.getLogger("kiosk.watch")
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Recognise and decide as the kiosk does, without a window; events as JSON lines."""
+    import datetime as dt
+
+    from kiosk.checkin.headless import HeadlessRunner, describe_event, parse_sources
+    from kiosk.events import EventBus, KioskMetrics, StatusServer
+    from kiosk.gallery import Gallery
+    from kiosk.vision.pipeline import FacePipeline
+
+    config = load_config(args)
+    updates = {k: v for k, v in (("site", args.site), ("kiosk", args.kiosk)) if v}
+    if updates:
+        config = config.model_copy(update={"events": config.events.model_copy(update=updates)})
+    sources = parse_sources(args.source, config.events.kiosk)
+    lock = threading.Lock()
+
+    def on_event(event) -> None:  # noqa: ANN001 - KioskEvent
+        with lock:
+            if args.jsonl:
+                sys.stdout.write(event.to_json() + "\n")
+                sys.stdout.flush()
+            if args.verbose or not args.jsonl:
+                print(describe_event(event), file=sys.stderr if args.jsonl else sys.stdout, flush=True)
+
+    with Gallery(db_path(args), create=False, encrypt=config.privacy.encrypt, actor="watch") as gallery:
+        def purge() -> None:
+            gallery.purge_expired(dt.date.today(), config.privacy.visits_retention_days)
+
+        purge()
+        metrics = KioskMetrics()
+        bus = EventBus.from_config(config.events, directory=gallery, metrics=metrics)
+        runner = HeadlessRunner(config, gallery, FacePipeline(config.vision), sources, on_event=on_event,
+                                publish=bus.publish, metrics=metrics, purge=purge)
+        people = runner.cameras[0].live.gallery_people()
+        metrics.set_gallery_size(people)
+        server = None
+        try:
+            runner.open()
+            if args.status_port is not None:
+                server = StatusServer(lambda: runner.health(bus.status()), metrics, port=args.status_port).start()
+            print(f"face-kiosk watch: {', '.join(f'{s.name}={s.spec}' for s in sources)}; gallery {people} people; "
+                  f"model {runner.pipeline.model_version}; site {config.events.site}"
+                  + (f"; status {server.url}" if server else ""), file=sys.stderr, flush=True)
+            previous = _on_signals(runner.stop)
+            try:
+                frames = runner.run()
+            finally:
+                _restore(previous)
+        finally:
+            runner.close()
+            delivered = bus.close(timeout=5.0)
+            if server is not None:
+                server.close()
+    if not delivered:
+        print("face-kiosk watch: some events could not be delivered before the end "
+              "(see the log lines above)", file=sys.stderr)
+    if args.verbose:
+        print(f"face-kiosk watch: {frames} frames analysed; events: "
+              f"{json.dumps([s.to_dict() for s in bus.status()])}", file=sys.stderr)
+    return 0
+
+
+def _on_signals(stop) -> dict[int, object]:  # noqa: ANN001 - a callable
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Not the main thread (tests), or a platform without the signal: no handler then.
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore(previous: dict[int, object]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)  # type: ignore[arg-type]
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """The `watch` parser."""
+    p = sub.add_parser("watch", parents=[common], help="the kiosk without a window: events as JSON lines")
+    p.add_argument("--source", action="append", required=True, metavar="[NAME=]SRC",
+                   help="camera index, video file, image folder or stream URL (repeat for several cameras; "
+                        "NAME is that source's kiosk id)")
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
+    p.add_argument("--site", help="site id in events and visits (default: the config's events.site)")
+    p.add_argument("--kiosk", help="kiosk id in events and visits (default: the config's events.kiosk)")
+    p.add_argument("--status-port", type=int, metavar="PORT",
+                   help="serve /health and /metrics on 127.0.0.1:PORT")
+    p.set_defaults(func=cmd_watch)
+
