@@ -72,7 +72,7 @@ def write_frames(tmp_path, frames, stem="frame") -> list:
 
 
 def wait_photos_checked(qtbot, dialog) -> None:
-    qtbot.waitUntil(lambda: dialog._batch is None and not dialog._photo_queue, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not dialog.checking_photos, timeout=WAIT_MS)
 
 
 def close(dialog, window=None) -> None:
@@ -346,8 +346,8 @@ def test_the_live_window_menu_opens_enrollment_and_the_manager_behind_the_pin(qt
     window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource())
     window.open_enrollment()
     window.open_gallery_manager()
-    dialog = next(w for w in window._child_windows if type(w).__name__ == "EnrollmentDialog")
-    manager = next(w for w in window._child_windows if type(w).__name__ == "GalleryManager")
+    dialog = next(w for w in window.child_windows if type(w).__name__ == "EnrollmentDialog")
+    manager = next(w for w in window.child_windows if type(w).__name__ == "GalleryManager")
     assert not dialog.unlocked and not manager.unlocked
     assert dialog.worker is window.worker and manager.worker is window.worker
     for gate in (dialog.pin_gate, manager.pin_gate):
@@ -386,7 +386,7 @@ def test_a_private_pipeline_is_released_even_when_closed_mid_job():
     runner = PipelineThread(Config(), factory=lambda cfg: fake)
 
     def busy(pipeline):
-        while not runner._thread._closed:  # still running when close() starts
+        while not runner.closing:  # still running when close() starts
             time.sleep(0.005)
         return pipeline
 

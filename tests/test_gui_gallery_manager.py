@@ -65,6 +65,11 @@ def open_manager(qtbot, gallery, **kwargs):
     return manager
 
 
+def wait_idle(qtbot, manager) -> None:
+    """Changes are written on the gallery's writer thread: wait for the outcome."""
+    qtbot.waitUntil(lambda: not manager.busy, timeout=WAIT_MS)
+
+
 def names_shown(manager) -> list[str]:
     return [manager.table.item(r, 0).text() for r in range(manager.table.rowCount())]
 
@@ -100,10 +105,12 @@ def test_edit_details(qtbot, gallery, people):
     manager.company_edit.setText("Globex")
     manager.retention_check.setChecked(True)
     manager.save_button.click()
+    wait_idle(qtbot, manager)
     bob = gallery.get_person(people["Bob Builder"])
     assert bob.company == "Globex" and bob.retention_until and len(bob.retention_until) == 10
     manager.name_edit.setText("   ")
     manager.save_button.click()
+    wait_idle(qtbot, manager)
     assert "Not saved: a person needs a name" in manager.status.text()
     assert gallery.get_person(people["Bob Builder"]).name == "Bob Builder"
     manager.close()
@@ -117,10 +124,12 @@ def test_delete_asks_first_and_removes_every_row(qtbot, gallery, people, per_sam
     manager.select_ids([ada])
     monkeypatch.setattr(manager, "confirm", lambda title, text: False)
     manager.delete_button.click()
+    assert not manager.busy  # nothing was asked of the writer
     assert rows_of(gallery, ada) == before
     asked: list = []
     monkeypatch.setattr(manager, "confirm", lambda title, text: asked.append(text) or True)
     manager.delete_button.click()
+    wait_idle(qtbot, manager)
     assert "Ada Lovelace" in asked[0] and "cannot be undone" in asked[0]
     assert rows_of(gallery, ada) == {"people": 0, "samples": 0, "templates": 0, "visits": 0}
     assert "Ada Lovelace" not in names_shown(manager)
@@ -135,8 +144,10 @@ def test_remove_one_sample_but_never_the_last(qtbot, gallery, people, per_sample
     manager.select_ids([ada])
     sample_ids = [s.id for s in gallery.samples(ada)]
     manager.remove_sample(sample_ids[0])
+    wait_idle(qtbot, manager)
     assert rows_of(gallery, ada)["samples"] == 1 and rows_of(gallery, ada)["templates"] == per_sample
     manager.remove_sample(sample_ids[1])
+    assert not manager.busy  # refused at once
     assert "only sample" in manager.status.text() and rows_of(gallery, ada)["samples"] == 1
     manager.close()
 
@@ -146,20 +157,20 @@ def test_export_selected_and_import_into_another_gallery(qtbot, tmp_path, galler
     manager.select_ids([people["Ada Lovelace"], people["Carol Danvers"]])
     path = tmp_path / "two.zip"
     manager.export_selected(str(path))
-    qtbot.waitUntil(lambda: not manager._busy, timeout=WAIT_MS)
+    wait_idle(qtbot, manager)
     assert manager.status.text() == f"Exported 2 people to {path}." and path.is_file()
     manager.close()
     with Gallery(tmp_path / "other.db") as other:
         target = open_manager(qtbot, other)
         target.import_export(str(path))
-        qtbot.waitUntil(lambda: not target._busy, timeout=WAIT_MS)
+        wait_idle(qtbot, target)
         assert target.status.text() == "Imported 2 people from two.zip."
         assert sorted(names_shown(target)) == ["Ada Lovelace", "Carol Danvers"]
         assert other.counts()["templates"] == 3 * per_sample  # Ada's two samples and Carol's one
         broken = tmp_path / "broken.zip"
         broken.write_bytes(b"not a zip")
         target.import_export(str(broken))
-        qtbot.waitUntil(lambda: not target._busy, timeout=WAIT_MS)
+        wait_idle(qtbot, target)
         assert target.status.text().startswith("Import failed, nothing was added")
         assert other.counts()["people"] == 2
         target.close()
@@ -176,7 +187,7 @@ def test_add_samples_to_the_selected_person(qtbot, tmp_path, gallery, people, as
     shifted = tmp_path / "bob.png"
     cv2.imwrite(str(shifted), cv2.resize(astronaut_rgb, None, fx=0.8, fy=0.8)[:, :, ::-1])
     dialog.add_photos([shifted])
-    qtbot.waitUntil(lambda: dialog._batch is None and bool(dialog.pending_samples()), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not dialog.checking_photos and bool(dialog.pending_samples()), timeout=WAIT_MS)
     assert dialog.missing() == []  # no name or consent needed to add samples
     dialog.save_button.click()
     # Ada and Carol are the astronaut too: they are offered as look-alikes before anything is stored.

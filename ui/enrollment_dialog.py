@@ -6,9 +6,11 @@ work goes through `worker.run_on_worker`), so there is one camera pipeline in th
 Without a worker (e.g. from the gallery manager with no live window) only photos can be
 added, through a private pipeline on its own thread.
 
-Saving is two steps: the models make the templates and look for duplicates (off the GUI
-thread), then one gallery transaction writes the person. Cancel, closing the dialog or an
-error before that transaction leaves the gallery untouched.
+The session itself (photos, samples, consent, duplicates, saving) is
+`kiosk.enrollment.controller.EnrollmentController`; this dialog is its view: widgets, the
+wiring of their signals to the controller, and drawing the controller's state when it
+reports an `Update`. The save writes through the gallery writer thread (ui.jobs) in one
+transaction; cancel, closing the dialog or an error before it leaves the gallery untouched.
 """
 
 from __future__ import annotations
@@ -16,16 +18,15 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateEdit,
-    QDialog,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -44,17 +45,24 @@ from PySide6.QtWidgets import (
 
 from kiosk.capture.images import IMAGE_SUFFIXES
 from kiosk.config import Config
-from kiosk.enrollment.duplicates import DuplicateCandidate
-from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
-from kiosk.enrollment.photos import PhotoCheck, check_photo, image_files
-from kiosk.enrollment.prepare import (
-    PendingSample,
-    PreparedEnrollment,
-    prepare_enrollment,
-    save_enrollment,
+from kiosk.enrollment.controller import (
+    Change,
+    DetailsForm,
+    EnrollmentController,
+    ModelRunner,
+    PhotoItem,
+    PhotoStatus,
+    SaveState,
+    Update,
+    Writer,
 )
+from kiosk.enrollment.duplicates import DuplicateCandidate
+from kiosk.enrollment.gates import Verdict
+from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
+from kiosk.enrollment.photos import PhotoCheck
+from kiosk.enrollment.prepare import PendingSample
 from kiosk.gallery.admin_pin import AdminPin
-from kiosk.gallery.api import GalleryStore, PersonDetails, now_iso
+from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import FrameResult
 from ui.enrollment_widgets import (
     CaptureOverlay,
@@ -62,88 +70,141 @@ from ui.enrollment_widgets import (
     GateChecklist,
     PhotoRow,
     SampleSlot,
+    clear_layout,
     rgb_pixmap,
 )
-from ui.jobs import BatchJob, FutureRelay, ModelRunner, PipelineThread, TaskThread
-from ui.pin_dialog import PinGate, build_pin_gated
+from ui.jobs import PipelineThread, gallery_writer, gui_post
+from ui.pin_dialog import PinGatedDialog
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ui.worker import LiveWorker
 
 log = logging.getLogger(__name__)
 
-CONSENT_SETTING = "consent_text"
-DEFAULT_CONSENT = (
-    "I agree that this reception desk stores photos of my face and face templates made from "
-    "them, to recognise me and log my visits. They stay on this computer, are never sent "
-    "anywhere, and are deleted on the retention date or when I ask."
-)
-MAX_PHOTOS = 20
 PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PhotoEntry:
-    """An imported photo in the dialog: its row and, once checked, what it offers."""
+    """An imported photo in the dialog: the controller's item and its row."""
 
-    path: Path
+    item: PhotoItem
     row: PhotoRow
-    check: PhotoCheck | None = None
-    cancelled: bool = False
+
+    @property
+    def path(self) -> Path:
+        """The photo's file."""
+        return self.item.path
+
+    @property
+    def check(self) -> PhotoCheck | None:
+        """What the check found (None until checked)."""
+        return self.item.check
+
+    @property
+    def cancelled(self) -> bool:
+        """Its check was cancelled (it is not used)."""
+        return self.item.cancelled
 
 
-def consent_text(gallery: GalleryStore) -> str:
-    """The consent wording shown and stored (an admin may have changed it in the settings)."""
-    return gallery.get_setting(CONSENT_SETTING) or DEFAULT_CONSENT
-
-
-class EnrollmentDialog(QDialog):
+class EnrollmentDialog(PinGatedDialog):
     """Enroll a new person, or add samples to `person_id`. Non-modal; emits `person_saved(id)`."""
 
     person_saved = Signal(int)
 
     def __init__(
         self,
-        worker,
+        worker: LiveWorker | None,
         gallery: GalleryStore,
         config: Config,
         *,
         parent: QWidget | None = None,
         person_id: int | None = None,
         runner: ModelRunner | None = None,
+        writer: Writer | None = None,
         require_pin: bool = True,
         admin_pin: AdminPin | None = None,
         capture_settings: CaptureSettings | None = None,
         steps: tuple[CaptureStep, ...] | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(gallery, "enroll people", require_pin=require_pin, admin_pin=admin_pin, parent=parent)
         self.worker = worker
         self.gallery = gallery
         self.config = config
-        self.person_id = person_id
-        self.person = gallery.get_person(person_id) if person_id is not None else None
-        self._own_runner = None if (runner or worker) else PipelineThread(config)
-        self.runner: ModelRunner = runner or worker or self._own_runner
-        self.capture = GuidedCapture(steps or capture_plan(config.match.use_masked_samples), capture_settings)
-        self.photos: list[PhotoEntry] = []
-        self.saved_person_id: int | None = None
-        self.enroll_seconds: float | None = None
-        self._unlocked_at: float | None = None
-        self._capturing = False
+        self._own_runner: PipelineThread | None = None
+        self.runner: ModelRunner
+        if runner is not None:
+            self.runner = runner
+        elif worker is not None:
+            self.runner = worker
+        else:
+            self.runner = self._own_runner = PipelineThread(config)
+        self._own_writer: ThreadPoolExecutor | None = None
+        if writer is None:
+            writer = self._own_writer = gallery_writer()
+        capture = GuidedCapture(steps or capture_plan(config.match.use_masked_samples), capture_settings)
+        self.controller = EnrollmentController(
+            gallery, self.runner, writer, capture,
+            post=gui_post(), person_id=person_id, camera=worker is not None, match=config.match,
+        )
+        self.controller.listeners.append(self._on_update)
+        self._entries: dict[PhotoItem, PhotoEntry] = {}
+        self._offered: list[DuplicateCandidate] = []
         self._connected = False
-        self._closing = False
-        self._batch: BatchJob | None = None
-        self._photo_queue: list[PhotoEntry] = []
-        self._job = 0  # generation of the save job; a cancelled job's late result is ignored
-        self._writing = False
-        self._prepared: PreparedEnrollment | None = None
-        self._consent_at: str | None = None
-        self._relay = FutureRelay(self)
-        self._db = TaskThread("face-kiosk-enroll-db")
+        self._shut_down = False
 
-        title = f"Add samples: {self.person.name}" if self.person else "Enroll a person"
-        self.setWindowTitle(title)
+        person = self.controller.person
+        self.setWindowTitle(f"Add samples: {person.name}" if person is not None else "Enroll a person")
         self.setAcceptDrops(True)
         self.resize(1180, 760)
-        self.pin_gate: PinGate | None = None
-        build_pin_gated(self, gallery, admin_pin, "enroll people", require_pin)
+        self.set_content(self._build_content())
+
+    # -- what tests and callers read --------------------------------------------------------------
+
+    @property
+    def person_id(self) -> int | None:
+        """The person samples are added to (None: a new person)."""
+        return self.controller.person_id
+
+    @property
+    def capture(self) -> GuidedCapture:
+        """The guided camera capture."""
+        return self.controller.capture
+
+    @property
+    def photos(self) -> list[PhotoEntry]:
+        """The imported photos with their rows, in the order they were added."""
+        return [self._entries[item] for item in self.controller.photos if item in self._entries]
+
+    @property
+    def checking_photos(self) -> bool:
+        """Photos are being checked or wait to be."""
+        return self.controller.checking_photos
+
+    @property
+    def busy(self) -> bool:
+        """A save runs."""
+        return self.controller.busy
+
+    @property
+    def saved_person_id(self) -> int | None:
+        """The person saved (once saved)."""
+        return self.controller.saved_person_id
+
+    @property
+    def enroll_seconds(self) -> float | None:
+        """Seconds from the content showing to the save."""
+        return self.controller.enroll_seconds
+
+    def pending_samples(self) -> list[PendingSample]:
+        """Every sample that would be saved: camera captures, then usable photos."""
+        return self.controller.pending_samples()
+
+    def missing(self) -> list[str]:
+        """What still stops saving (empty: ready)."""
+        return self.controller.missing()
 
     # -- building ----------------------------------------------------------------------------
 
@@ -264,6 +325,11 @@ class EnrollmentDialog(QDialog):
         self.retention_date.setMinimumDate(QDate.currentDate().addDays(1))
         self.retention_date.setEnabled(False)
         self.retention_check.toggled.connect(self.retention_date.setEnabled)
+        for edit in (self.name_edit, self.company_edit, self.host_edit):
+            edit.textChanged.connect(self._push_details)
+        self.notes_edit.textChanged.connect(self._push_details)
+        self.retention_check.toggled.connect(self._push_details)
+        self.retention_date.dateChanged.connect(self._push_details)
         retention = QHBoxLayout()
         retention.addWidget(self.retention_check)
         retention.addWidget(self.retention_date, 1)
@@ -274,21 +340,22 @@ class EnrollmentDialog(QDialog):
         form.addRow("Retention", retention)
 
         consent = QGroupBox("Consent *", panel)
-        self.consent_label = QLabel(consent_text(self.gallery), consent)
+        self.consent_label = QLabel(self.controller.consent_text, consent)
         self.consent_label.setWordWrap(True)
         self.consent_label.setFrameShape(QFrame.Shape.StyledPanel)
         self.consent_label.setMargin(6)
         self.consent_check = QCheckBox("The visitor has read this and agrees", consent)
-        self.consent_check.toggled.connect(self._on_consent)
+        self.consent_check.toggled.connect(self.controller.give_consent)
         consent_layout = QVBoxLayout(consent)
         consent_layout.addWidget(self.consent_label)
         consent_layout.addWidget(self.consent_check)
 
-        if self.person is not None:
+        person = self.controller.person
+        if person is not None:
             details.hide()
             consent.hide()
-            target = QLabel(f"Adding samples to <b>{html.escape(self.person.name)}</b> "
-                            f"({self.person.n_samples} samples stored now).", panel)
+            target = QLabel(f"Adding samples to <b>{html.escape(person.name)}</b> "
+                            f"({person.n_samples} samples stored now).", panel)
             target.setWordWrap(True)
             layout.addWidget(target)
         layout.addWidget(details)
@@ -314,7 +381,7 @@ class EnrollmentDialog(QDialog):
         self.busy_bar.setRange(0, 0)
         self.busy_bar.hide()
         layout.addWidget(self.busy_bar)
-        self.save_button = QPushButton("Add samples" if self.person else "Save", panel)
+        self.save_button = QPushButton("Add samples" if person is not None else "Save", panel)
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save)
         self.cancel_button = QPushButton("Cancel", panel)
@@ -328,120 +395,135 @@ class EnrollmentDialog(QDialog):
 
     # -- unlocking and the camera -----------------------------------------------------------
 
-    @property
-    def unlocked(self) -> bool:
-        """True once the PIN was entered (or none was required)."""
-        return self.stack.currentWidget() is self.content
-
-    def _unlock(self) -> None:
-        self.stack.setCurrentWidget(self.content)
-        self._unlocked_at = time.monotonic()
+    def on_unlocked(self) -> None:  # noqa: D102 - PinGatedDialog hook
         if self.worker is not None:
             self.worker.result_ready.connect(self._on_result)
             self._connected = True
             self.view.show_worker(self.worker)
-            self._capturing = True
         else:
             self.tabs.setCurrentIndex(1)
+        self.controller.start()
         self._update_overlay(None)
         self.name_edit.setFocus()
 
     def toggle_capture(self) -> None:
         """Pause or resume the automatic capture."""
-        self._capturing = not self._capturing and self.worker is not None
-        self.pause_button.setText("Pause" if self._capturing else "Resume")
-        self._update_overlay(None)
+        self.controller.toggle_capture()
 
     def start_over(self) -> None:
         """Drop every camera sample and capture again."""
-        self.capture.reset()
-        self._capturing = self.worker is not None
-        self.pause_button.setText("Pause")
-        self.pause_button.setEnabled(self._capturing)
-        self._rebuild_samples()
-        self._update_overlay(None)
+        self.controller.start_over()
 
     def retake(self, step: int) -> None:
         """Capture step `step` again."""
-        self.capture.retake(step)
-        self._capturing = self.worker is not None
-        self.pause_button.setText("Pause")
-        self.pause_button.setEnabled(self._capturing)
         self.tabs.setCurrentIndex(0)
-        self._rebuild_samples()
-        self._update_overlay(None)
+        self.controller.retake(step)
 
     def _on_allow_mask(self, on: bool) -> None:
-        self.capture.allow_masked_reference = on
+        self.controller.allow_masked_reference = on
 
     def _on_worker_failed(self, message: str) -> None:
         self.camera_note.setText(f"The camera cannot be used for enrollment: {message}")
 
     def _on_result(self, result: FrameResult) -> None:
-        if self._closing or not self._capturing or self.capture.done:
+        offer = self.controller.offer_frame([tf.analysis for tf in result.faces], result.frame_size,
+                                            result.timestamp)
+        if offer is None:
             return
-        faces = [tf.analysis for tf in result.faces]
-        offer = self.capture.offer(faces, result.frame_size, result.timestamp)
         self.checklist.show_verdict(offer.verdict)
-        self._update_overlay(offer.verdict, result, offer.instruction)
-        if offer.captured is not None:
-            self._rebuild_samples()
-            if self.capture.done:
-                self._capturing = False
-                self.pause_button.setText("Pause")
-                self.pause_button.setEnabled(False)
-                self._update_overlay(None)
-                self._refresh_status()
+        if self.controller.capturing:
+            self._update_overlay(offer.verdict, result, offer.instruction)
+        else:  # that frame filled the last slot
+            self._update_overlay(None)
 
-    def _update_overlay(self, verdict, result: FrameResult | None = None, instruction: str | None = None) -> None:
-        index = self.capture.current
-        total = len(self.capture.steps)
-        if index is None:
-            text, step = "All samples taken - fill in the details and save", ""
-        elif not self._capturing:
-            text, step = "Capture paused", ""
-        else:
-            text = instruction or self.capture.steps[index].instruction
-            step = f"Sample {index + 1} of {total}"
+    def _update_overlay(self, verdict: Verdict | None, result: FrameResult | None = None,
+                        instruction: str | None = None) -> None:
+        prompt = self.controller.prompt(instruction)
         self.view.set_overlay(CaptureOverlay(
-            instruction=text, step_text=step, verdict=verdict,
+            instruction=prompt.instruction, step_text=prompt.step_text, verdict=verdict,
             frame_size=result.frame_size if result is not None else (1, 1),
             timestamp=result.timestamp if result is not None else 0.0,
-            capturing=self._capturing and index is not None,
+            capturing=prompt.capturing,
         ))
 
-    # -- samples ----------------------------------------------------------------------------
+    # -- drawing the controller's state ---------------------------------------------------------
 
-    def pending_samples(self) -> list[PendingSample]:
-        """Every sample that would be saved: camera captures, then usable photos."""
-        out = [PendingSample(s.face, f"camera: {self.capture.steps[s.step].label or 'sample'} {s.step + 1}")
-               for s in self.capture.samples]
-        out += [PendingSample(e.check.face, str(e.path)) for e in self.photos
-                if e.check is not None and e.check.face is not None]
-        return out
+    def _on_update(self, update: Update) -> None:
+        changes = update.changes
+        if Change.PHOTOS in changes:
+            for item in update.photos:
+                entry = self._entries.get(item)
+                if entry is not None:
+                    self._render_row(entry)
+            self._render_progress()
+        if Change.SAMPLES in changes:
+            self._rebuild_samples()
+        if Change.CAPTURE in changes:
+            self._render_capture()
+        if Change.STATE in changes:
+            self._render_state()
+        if Change.SAVED in changes and self.controller.saved_person_id is not None:
+            self.person_saved.emit(self.controller.saved_person_id)
+            self.accept()
+
+    def _render_capture(self) -> None:
+        controller = self.controller
+        self.pause_button.setText("Pause" if controller.capturing or controller.capture.done else "Resume")
+        self.pause_button.setEnabled(controller.camera and not controller.capture.done)
+        self._update_overlay(None)
+
+    def _render_state(self) -> None:
+        controller = self.controller
+        notice = controller.notice
+        self.status.setText(notice.text)
+        self.status.setStyleSheet("color: #a40e26; font-weight: bold;" if notice.error else "")
+        self.busy_bar.setVisible(controller.busy)
+        self.save_button.setEnabled(not controller.busy)
+        # One transaction: it completes or leaves nothing, and is not interrupted.
+        self.cancel_button.setEnabled(controller.state is not SaveState.SAVING)
+        choosing = controller.state is SaveState.CHOOSING
+        if choosing and controller.duplicates != self._offered:
+            self._offer_duplicates(controller.duplicates)
+        if not choosing:
+            self._offered = []
+        self.duplicate_panel.setVisible(choosing)
+
+    def _render_row(self, entry: PhotoEntry) -> None:
+        item = entry.item
+        if item.status is PhotoStatus.CHECKED and item.check is not None:
+            entry.row.show_check(item.check)
+        elif item.status in (PhotoStatus.FAILED, PhotoStatus.CANCELLED):
+            entry.row.show_error(item.message)
+
+    def _render_progress(self) -> None:
+        progress = self.controller.photo_progress
+        self.photo_progress.setVisible(progress is not None)
+        self.photo_cancel.setVisible(progress is not None)
+        if progress is not None:
+            done, total = progress
+            self.photo_progress.setRange(0, total)
+            self.photo_progress.setValue(done)
 
     def _rebuild_samples(self) -> None:
-        while self.samples_row.count():
-            item = self.samples_row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        current = self.capture.current
-        camera = self.worker is not None
-        for i, step in enumerate(self.capture.steps):
-            if not camera and self.capture.slots[i] is None:
+        clear_layout(self.samples_row)
+        capture = self.controller.capture
+        current = capture.current
+        camera = self.controller.camera
+        for i, step in enumerate(capture.steps):
+            sample = capture.slots[i]
+            if not camera and sample is None:
                 continue
-            sample = self.capture.slots[i]
             caption = f"{i + 1}. {step.label or step.pose.value}"
             note = ""
             if sample is not None and sample.relaxed:
                 caption += " (facing)"
                 note = "The visitor did not turn; taken facing the camera."
             slot = SampleSlot(caption, "Retake", rgb_pixmap(sample.face.aligned, SampleSlot.THUMB) if sample else None,
-                              note, active=camera and i == current and self._capturing)
+                              note, active=camera and i == current and self.controller.capturing)
             slot.action.connect(lambda i=i: self.retake(i))
             self.samples_row.addWidget(slot)
         for entry in self.photos:
-            face = entry.check.face if entry.check is not None else None
+            face = entry.item.face
             if face is None:
                 continue
             slot = SampleSlot(f"photo: {entry.path.name}", "Remove", rgb_pixmap(face.aligned, SampleSlot.THUMB),
@@ -449,7 +531,31 @@ class EnrollmentDialog(QDialog):
             slot.action.connect(lambda e=entry: self.remove_photo(e))
             self.samples_row.addWidget(slot)
         self.samples_row.addStretch(1)
-        self._refresh_status()
+
+    def _offer_duplicates(self, candidates: list[DuplicateCandidate]) -> None:
+        clear_layout(self.duplicate_buttons)
+        self._offered = list(candidates)
+        names = ", ".join(f"<b>{html.escape(c.name)}</b> (similarity {c.score:.2f}, threshold {c.threshold:.2f})"
+                          for c in candidates)
+        person = self.controller.person
+        if person is None:
+            self.duplicate_text.setText(f"Possible duplicate: this face already matches {names} in the gallery. "
+                                        "Is it the same person?")
+            for cand in candidates:
+                button = QPushButton(f"Same person: add the samples to {cand.name}", self.duplicate_panel)
+                button.clicked.connect(lambda checked=False, pid=cand.person_id: self.controller.resolve_duplicate(pid))
+                self.duplicate_buttons.addWidget(button)
+            new = QPushButton("A different person: save as new", self.duplicate_panel)
+            new.clicked.connect(lambda: self.controller.resolve_duplicate(None))
+        else:
+            self.duplicate_text.setText(f"These samples look like {names}, not like "
+                                        f"<b>{html.escape(person.name)}</b>. Check who is in front of the camera.")
+            new = QPushButton(f"Add them to {person.name} anyway", self.duplicate_panel)
+            new.clicked.connect(lambda: self.controller.resolve_duplicate(person.id))
+        self.duplicate_buttons.addWidget(new)
+        back = QPushButton("Back (change nothing)", self.duplicate_panel)
+        back.clicked.connect(self.controller.dismiss_duplicates)
+        self.duplicate_buttons.addWidget(back)
 
     # -- photos -------------------------------------------------------------------------------
 
@@ -459,96 +565,37 @@ class EnrollmentDialog(QDialog):
         if paths:
             self.add_photos(paths)
 
-    def add_photos(self, paths: list[str | Path]) -> None:
+    def add_photos(self, paths: list[str | Path] | list[str] | list[Path]) -> None:
         """Check these photos (folders: the images inside) off the GUI thread, one row each."""
-        files = image_files(list(paths))
-        room = MAX_PHOTOS - len(self.photos)
-        if len(files) > room:
-            self._show_status(f"At most {MAX_PHOTOS} photos per person; {len(files) - room} were left out.", error=True)
-            files = files[:max(0, room)]
-        if not files:
+        items = self.controller.add_photos(list(paths))
+        if not items:
             return
         self.tabs.setCurrentIndex(1)
-        for path in files:
-            row = PhotoRow(path.name)
-            entry = PhotoEntry(path, row)
+        for item in items:
+            row = PhotoRow(item.path.name)
+            entry = PhotoEntry(item, row)
             row.picked.connect(lambda index, e=entry: self.pick_face(e, index))
             row.removed.connect(lambda e=entry: self.remove_photo(e))
             self.photo_list.insertWidget(self.photo_list.count() - 1, row)
-            self.photos.append(entry)
-            self._photo_queue.append(entry)
-        self._start_photo_batch()
-
-    def _start_photo_batch(self) -> None:
-        if self._batch is not None or not self._photo_queue or self._closing:
-            return
-        items, self._photo_queue = self._photo_queue, []
-        gates = self.capture.settings.gates
-        batch = BatchJob(self.runner, items, lambda pipeline, entry: check_photo(pipeline, entry.path, gates), self)
-        batch.item_done.connect(self._on_photo_checked)
-        batch.progress.connect(self._on_photo_progress)
-        batch.finished.connect(self._on_photo_batch_finished)
-        self._batch = batch
-        self.photo_progress.show()
-        self.photo_cancel.show()
-        batch.start()
-        self._refresh_status()
-
-    def _on_photo_progress(self, done: int, total: int) -> None:
-        self.photo_progress.setRange(0, total)
-        self.photo_progress.setValue(done)
-
-    def _on_photo_checked(self, entry: PhotoEntry, check: PhotoCheck | None, error: BaseException | None) -> None:
-        if entry not in self.photos:
-            return  # removed while it was being checked
-        if error is not None:
-            entry.row.show_error(f"could not be checked: {error}")
-            log.warning("enrollment: %s could not be checked: %s", entry.path, error)
-        else:
-            entry.check = check
-            entry.row.show_check(check)
+            self._entries[item] = entry
+            self._render_row(entry)  # a check may have finished already
         self._rebuild_samples()
-
-    def _on_photo_batch_finished(self, cancelled: bool) -> None:
-        batch, self._batch = self._batch, None
-        if batch is not None:
-            batch.deleteLater()
-        if cancelled:
-            for entry in self.photos:
-                if entry.check is None and not entry.cancelled:
-                    entry.cancelled = True
-                    entry.row.show_error("not checked (cancelled) - remove it, or add it again")
-        self.photo_progress.hide()
-        self.photo_cancel.hide()
-        self._start_photo_batch()
-        self._refresh_status()
+        self._render_progress()
 
     def cancel_photos(self) -> None:
         """Stop checking photos; those not checked yet are not used."""
-        for entry in self._photo_queue:
-            entry.cancelled = True
-            entry.row.show_error("not checked (cancelled) - remove it, or add it again")
-        self._photo_queue = []
-        if self._batch is not None:
-            self._batch.cancel()
+        self.controller.cancel_photos()
 
     def pick_face(self, entry: PhotoEntry, index: int) -> None:
         """The operator chose face `index` of a photo with several people."""
-        if entry.check is None:
-            return
-        entry.check = entry.check.pick(index, self.capture.settings.gates)
-        entry.row.show_check(entry.check)
-        self._rebuild_samples()
+        self.controller.pick_face(entry.item, index)
 
     def remove_photo(self, entry: PhotoEntry) -> None:
         """Drop a photo (and its sample)."""
-        if entry in self.photos:
-            self.photos.remove(entry)
-        if entry in self._photo_queue:
-            self._photo_queue.remove(entry)
+        self._entries.pop(entry.item, None)
+        self.controller.remove_photo(entry.item)
         entry.row.setParent(None)
         entry.row.deleteLater()
-        self._rebuild_samples()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if self.unlocked and any(url.isLocalFile() for url in event.mimeData().urls()):
@@ -560,186 +607,33 @@ class EnrollmentDialog(QDialog):
             event.acceptProposedAction()
             self.add_photos(paths)
 
-    # -- details ------------------------------------------------------------------------------
+    # -- details and saving -------------------------------------------------------------------
 
-    def _on_consent(self, on: bool) -> None:
-        # The time the box was ticked is the time consent was given.
-        self._consent_at = now_iso() if on else None
-        self._refresh_status()
-
-    def details(self) -> PersonDetails:
+    def details_form(self) -> DetailsForm:
         """The typed details (new person)."""
         retention = None
         if self.retention_check.isChecked():
             retention = self.retention_date.date().toString(Qt.DateFormat.ISODate)
-        return PersonDetails(
-            name=self.name_edit.text().strip(), company=self.company_edit.text().strip(),
-            host=self.host_edit.text().strip(), notes=self.notes_edit.toPlainText().strip(),
-            consent_text=self.consent_label.text() if self.consent_check.isChecked() else "",
-            consent_at=self._consent_at if self.consent_check.isChecked() else None,
-            retention_until=retention,
+        return DetailsForm(
+            name=self.name_edit.text(), company=self.company_edit.text(), host=self.host_edit.text(),
+            notes=self.notes_edit.toPlainText(), retention_until=retention,
         )
 
-    def missing(self) -> list[str]:
-        """What still stops saving (empty: ready)."""
-        problems = []
-        pending = self.pending_samples()
-        if self._batch is not None or self._photo_queue:
-            problems.append("wait until the photos are checked")
-        if not pending:
-            problems.append("take or add at least one sample")
-        elif not self.allow_mask.isChecked() and all(p.face.masked for p in pending):
-            problems.append("at least one sample without a mask (or tick \u201callow a masked reference\u201d)")
-        if any(e.check is not None and e.check.needs_pick for e in self.photos):
-            problems.append("pick the face in the photos with several people, or remove them")
-        if self.person is None:
-            if not self.name_edit.text().strip():
-                problems.append("enter the name")
-            if not self.consent_check.isChecked():
-                problems.append("the visitor's consent")
-        return problems
-
-    def _refresh_status(self) -> None:
-        if self._closing or self.busy_bar.isVisible():
-            return
-        n = len(self.pending_samples())
-        problems = self.missing()
-        if problems:
-            self._show_status(f"{n} sample{'s' if n != 1 else ''}. To save: " + "; ".join(problems) + ".")
-        else:
-            self._show_status(f"{n} sample{'s' if n != 1 else ''}. Ready to save.")
-
-    def _show_status(self, text: str, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #a40e26; font-weight: bold;" if error else "")
-
-    # -- saving ---------------------------------------------------------------------------------
+    def _push_details(self) -> None:
+        self.controller.set_details(self.details_form())
 
     def save(self) -> None:
         """Make the templates, check for duplicates, then store (see the module doc)."""
-        if self._writing or self.busy_bar.isVisible():
-            return
-        problems = self.missing()
-        if problems:
-            self._show_status("Cannot save yet: " + "; ".join(problems) + ".", error=True)
-            return
-        self.duplicate_panel.hide()
-        pending = self.pending_samples()
-        self._set_busy("Making the templates and checking for duplicates…")
-        self._job += 1
-        job = self._job
-        gallery, match, exclude = self.gallery, self.config.match, self.person_id
-        self._relay.watch(
-            self.runner.run_on_worker(lambda pipeline: prepare_enrollment(pipeline, gallery, pending, match, exclude)),
-            lambda prepared: self._on_prepared(job, prepared),
-            lambda exc: self._on_failed(job, exc),
-        )
-
-    def _on_prepared(self, job: int, prepared: PreparedEnrollment) -> None:
-        if job != self._job or self._closing:
-            return
-        self._prepared = prepared
-        if prepared.duplicates:
-            self._set_busy(None)
-            self._offer_duplicates(prepared.duplicates)
-            return
-        self._write(prepared, self.person_id)
-
-    def _offer_duplicates(self, candidates: list[DuplicateCandidate]) -> None:
-        while self.duplicate_buttons.count():
-            item = self.duplicate_buttons.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        names = ", ".join(f"<b>{html.escape(c.name)}</b> (similarity {c.score:.2f}, threshold {c.threshold:.2f})"
-                          for c in candidates[:3])
-        if self.person is None:
-            self.duplicate_text.setText(f"Possible duplicate: this face already matches {names} in the gallery. "
-                                        "Is it the same person?")
-            for cand in candidates[:3]:
-                button = QPushButton(f"Same person: add the samples to {cand.name}", self.duplicate_panel)
-                button.clicked.connect(lambda checked=False, pid=cand.person_id: self._resolve_duplicate(pid))
-                self.duplicate_buttons.addWidget(button)
-            new = QPushButton("A different person: save as new", self.duplicate_panel)
-            new.clicked.connect(lambda: self._resolve_duplicate(None))
-        else:
-            self.duplicate_text.setText(f"These samples look like {names}, not like "
-                                        f"<b>{html.escape(self.person.name)}</b>. Check who is in front of the camera.")
-            new = QPushButton(f"Add them to {self.person.name} anyway", self.duplicate_panel)
-            new.clicked.connect(lambda: self._resolve_duplicate(self.person_id))
-        self.duplicate_buttons.addWidget(new)
-        back = QPushButton("Back (change nothing)", self.duplicate_panel)
-        back.clicked.connect(self._dismiss_duplicates)
-        self.duplicate_buttons.addWidget(back)
-        self.duplicate_panel.show()
-        self._show_status("Nothing is saved until you choose.", error=False)
-
-    def _dismiss_duplicates(self) -> None:
-        self.duplicate_panel.hide()
-        self._prepared = None
-        self._refresh_status()
-
-    def _resolve_duplicate(self, person_id: int | None) -> None:
-        prepared = self._prepared
-        self.duplicate_panel.hide()
-        if prepared is None:
-            return
-        self._write(prepared, person_id)
-
-    def _write(self, prepared: PreparedEnrollment, person_id: int | None) -> None:
-        details = None if person_id is not None else self.details()
-        self._set_busy("Saving…")
-        self._writing = True
-        self.cancel_button.setEnabled(False)  # one transaction: it completes or leaves nothing
-        job = self._job
-        gallery = self.gallery
-        self._relay.watch(
-            # Any possible duplicate was shown and the receptionist chose where the samples go.
-            self._db.submit(lambda: save_enrollment(gallery, prepared, details, person_id, allow_duplicate=True)),
-            lambda pid: self._on_saved(job, pid),
-            lambda exc: self._on_failed(job, exc),
-        )
-
-    def _on_saved(self, job: int, person_id: int) -> None:
-        self._writing = False
-        self.saved_person_id = person_id
-        if self._unlocked_at is not None:
-            self.enroll_seconds = time.monotonic() - self._unlocked_at
-        n = len(self._prepared.samples) if self._prepared else 0
-        log.info("enrollment: %d samples saved for person %d in %.1f s", n, person_id, self.enroll_seconds or 0.0)
-        self.person_saved.emit(person_id)
-        self.accept()
-
-    def _on_failed(self, job: int, exc: BaseException) -> None:
-        self._writing = False
-        self.cancel_button.setEnabled(True)
-        if job != self._job or self._closing:
-            return
-        self._set_busy(None)
-        log.error("enrollment failed: %s", exc)
-        self._show_status(f"Nothing was saved: {exc}", error=True)
-
-    def _set_busy(self, text: str | None) -> None:
-        busy = text is not None
-        self.busy_bar.setVisible(busy)
-        self.save_button.setEnabled(not busy)
-        if busy:
-            self._show_status(text)
-        else:
-            self.cancel_button.setEnabled(True)
-            self._refresh_status()
-
-    # -- closing ---------------------------------------------------------------------------------
+        self.controller.save()
 
     def cancel(self) -> None:
         """Cancel a save in progress (nothing is stored), or close the dialog."""
-        if self._writing:
+        if self.controller.state is SaveState.SAVING:
             return
-        if self.busy_bar.isVisible():
-            self._job += 1  # the running job's result will be ignored
-            self._set_busy(None)
-            self._show_status("Cancelled; nothing was saved.")
-            return
-        self.reject()
+        if not self.controller.cancel():
+            self.reject()
+
+    # -- closing ---------------------------------------------------------------------------------
 
     def done(self, result: int) -> None:  # noqa: D102 - QDialog override
         self._shutdown()
@@ -751,23 +645,19 @@ class EnrollmentDialog(QDialog):
 
     def _shutdown(self) -> None:
         """Stop capturing and drop every pending job (idempotent)."""
-        if self._closing:
+        if self._shut_down:
             return
-        self._closing = True
-        self._job += 1
-        self._capturing = False
-        if self._connected:
-            self._connected = False
-            with contextlib.suppress(RuntimeError, TypeError):
-                self.worker.result_ready.disconnect(self._on_result)
+        self._shut_down = True
+        self.controller.close()
         if self.worker is not None:
+            if self._connected:
+                self._connected = False
+                with contextlib.suppress(RuntimeError, TypeError):
+                    self.worker.result_ready.disconnect(self._on_result)
             with contextlib.suppress(RuntimeError, TypeError):
                 self.worker.failed.disconnect(self._on_worker_failed)
         self.view.show_worker(None)
-        self._photo_queue = []
-        if self._batch is not None:
-            self._batch.cancel()
-        self._db.close()
+        if self._own_writer is not None:
+            self._own_writer.shutdown(wait=True, cancel_futures=True)
         if self._own_runner is not None:
             self._own_runner.close()
-

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QSizePolicy,
     QToolButton,
@@ -52,6 +53,15 @@ def rgb_pixmap(rgb: np.ndarray, size: int | None = None) -> QPixmap:
         pixmap = pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
                                Qt.TransformationMode.SmoothTransformation)
     return pixmap
+
+
+def clear_layout(layout: QLayout) -> None:
+    """Take every item out of `layout`; its widgets are deleted (later, by Qt)."""
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget() if item is not None else None
+        if widget is not None:
+            widget.deleteLater()
 
 
 class FramesOnly:
@@ -277,10 +287,7 @@ class PhotoRow(QFrame):
     def show_check(self, check: PhotoCheck) -> None:
         """Show what the photo offers; several faces become buttons to pick from."""
         self.check = check
-        while self.faces.count():
-            item = self.faces.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        clear_layout(self.faces)
         face = check.face
         if face is not None:
             self.thumb.setPixmap(rgb_pixmap(face.aligned, self.THUMB))

@@ -1,9 +1,11 @@
 """The gallery manager: find people, edit their details, add samples, delete, export, import.
 
-Opened from the live window as `GalleryManager(gallery, config, parent=window)`, behind the
-admin PIN. Adding samples opens the enrollment dialog on the live window's worker (the
-parent's `worker`, or the `worker` given); imports run through the models' thread because
-an export made by another model is re-embedded from its sample photos.
+Opened from the live window as `GalleryManager(gallery, config, parent=window, worker=...,
+writer=...)`, behind the admin PIN. What it shows and does is
+`kiosk.enrollment.gallery_admin.GalleryManagerController`; this window is its view. Every
+change goes through the gallery writer thread (ui.jobs); adding samples opens the
+enrollment dialog on the live window's worker (or this window's private pipeline); imports
+of an export made by another model are re-embedded on the models' thread.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import html
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QIcon
@@ -19,7 +22,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDateEdit,
-    QDialog,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -41,21 +43,26 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.config import Config
-from kiosk.enrollment.importing import ImportReport, import_archive
-from kiosk.enrollment.samples import templates_for_crops
-from kiosk.errors import KioskError
+from kiosk.enrollment.controller import DetailsForm, ModelRunner, Writer
+from kiosk.enrollment.gallery_admin import AdminChange, GalleryManagerController
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore, Person
-from kiosk.gallery.archive import export_people
-from ui.enrollment_widgets import SampleSlot, rgb_pixmap
-from ui.jobs import FutureRelay, ModelRunner, PipelineThread, TaskThread
-from ui.pin_dialog import PinGate, build_pin_gated
+from ui.enrollment_widgets import SampleSlot, clear_layout, rgb_pixmap
+from ui.jobs import PipelineThread, gallery_writer, gui_post
+from ui.pin_dialog import PinGatedDialog
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ui.enrollment_dialog import EnrollmentDialog
+    from ui.worker import LiveWorker
 
 log = logging.getLogger(__name__)
 
 EXPORT_FILTER = "face-kiosk export (*.zip);;All files (*)"
 COLUMNS = ("Name", "Company", "Host", "Templates", "Last seen", "Delete on")
 ICON = 48
+SortKey = str | int
 
 
 def short_time(iso: str | None) -> str:
@@ -71,15 +78,20 @@ def short_time(iso: str | None) -> str:
 class _SortItem(QTableWidgetItem):
     """A cell that sorts by a key of its own (numbers as numbers, names case-insensitively)."""
 
-    def __init__(self, text: str, key) -> None:
+    def __init__(self, text: str, key: SortKey) -> None:
         super().__init__(text)
         self.key = key
 
     def __lt__(self, other: QTableWidgetItem) -> bool:
-        return self.key < getattr(other, "key", other.text())
+        mine, theirs = self.key, other.key if isinstance(other, _SortItem) else other.text()
+        if isinstance(mine, int) and isinstance(theirs, int):
+            return mine < theirs
+        if isinstance(mine, str) and isinstance(theirs, str):
+            return mine < theirs
+        return self.text() < other.text()
 
 
-class GalleryManager(QDialog):
+class GalleryManager(PinGatedDialog):
     """Searchable list of everyone enrolled, with a details panel. Non-modal."""
 
     changed = Signal()  # the gallery was changed from here
@@ -90,30 +102,51 @@ class GalleryManager(QDialog):
         config: Config,
         *,
         parent: QWidget | None = None,
-        worker=None,
+        worker: LiveWorker | None = None,
         runner: ModelRunner | None = None,
+        writer: Writer | None = None,
         require_pin: bool = True,
         admin_pin: AdminPin | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(gallery, "manage the gallery", require_pin=require_pin, admin_pin=admin_pin,
+                         parent=parent)
         self.gallery = gallery
         self.config = config
-        self.worker = worker if worker is not None else getattr(parent, "worker", None)
+        self.worker = worker
         self._own_runner: PipelineThread | None = None
-        self._runner = runner
-        self._relay = FutureRelay(self)
-        self._db = TaskThread("face-kiosk-manager-db")
+        self.runner: ModelRunner
+        if runner is not None:
+            self.runner = runner
+        elif worker is not None:
+            self.runner = worker
+        else:  # the models load only when a job needs them (an import, a dialog's photos)
+            self.runner = self._own_runner = PipelineThread(config)
+        self._own_writer: ThreadPoolExecutor | None = None
+        if writer is None:
+            writer = self._own_writer = gallery_writer()
+        self.writer: Writer = writer
+        self.controller = GalleryManagerController(gallery, self.runner, writer, post=gui_post(),
+                                                   match=config.match)
+        self.controller.listeners.append(self._on_update)
         self._thumbs: dict[int, tuple[str, QIcon]] = {}
-        self._people: dict[int, Person] = {}
-        self._busy = False
-        self._closing = False
-        self.current_id: int | None = None
-        self.dialogs: list[QDialog] = []
+        self._filling = False
+        self._shut_down = False
+        self.dialogs: list[EnrollmentDialog] = []
 
         self.setWindowTitle("Gallery manager")
         self.resize(1100, 680)
-        self.pin_gate: PinGate | None = None
-        build_pin_gated(self, gallery, admin_pin, "manage the gallery", require_pin)
+        self.set_content(self._build_content())
+        self._render_details()
+
+    @property
+    def busy(self) -> bool:
+        """An operation runs (export, import, a change being written)."""
+        return self.controller.busy
+
+    @property
+    def current_id(self) -> int | None:
+        """The person whose details are shown."""
+        return self.controller.current_id
 
     # -- building -----------------------------------------------------------------------------
 
@@ -122,7 +155,7 @@ class GalleryManager(QDialog):
         self.search = QLineEdit(content)
         self.search.setPlaceholderText("Search name, company or host")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(lambda _text: self.refresh())
+        self.search.textChanged.connect(self.controller.refresh)
         self.count_label = QLabel(content)
         self.enroll_button = QPushButton("Enroll new…", content)
         self.enroll_button.clicked.connect(self.enroll_new)
@@ -235,59 +268,63 @@ class GalleryManager(QDialog):
         layout.addWidget(QLabel("Samples", panel))
         layout.addWidget(scroll, 1)
         self.details_panel = panel
-        self.show_person(None)
         return panel
 
     # -- unlocking and listing ------------------------------------------------------------------
 
-    @property
-    def unlocked(self) -> bool:
-        """True once the PIN was entered (or none was required)."""
-        return self.stack.currentWidget() is self.content
-
-    def _unlock(self) -> None:
-        self.stack.setCurrentWidget(self.content)
-        self.refresh()
+    def on_unlocked(self) -> None:  # noqa: D102 - PinGatedDialog hook
+        self.controller.refresh(self.search.text())
         self.search.setFocus()
 
     def refresh(self) -> None:
         """Reload the list (keeps the selection when those people are still there)."""
-        if self._closing:
-            return
-        selected = set(self.selected_ids())
-        people = self.gallery.people(self.search.text())
-        self._people = {p.id: p for p in people}
-        self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(people))
-        for row, person in enumerate(people):
-            name = _SortItem(person.name, person.name.lower())
-            name.setIcon(self._icon(person))
-            name.setData(Qt.ItemDataRole.UserRole, person.id)
-            name.setToolTip(f"{person.n_samples} samples, {person.n_templates} templates")
-            cells = (
-                name,
-                _SortItem(person.company, person.company.lower()),
-                _SortItem(person.host, person.host.lower()),
-                _SortItem(str(person.n_templates), person.n_templates),
-                _SortItem(short_time(person.last_seen), person.last_seen or ""),
-                _SortItem(person.retention_until or "", person.retention_until or "9999"),
-            )
-            for col, item in enumerate(cells):
-                self.table.setItem(row, col, item)
-        self.table.setSortingEnabled(True)
-        total = self.gallery.counts()["people"]
-        shown = f"{len(people)} of {total} people" if self.search.text().strip() else f"{total} people"
-        self.count_label.setText(shown)
-        self.select_ids(selected)
-        if self.current_id is not None and self.current_id not in self._people:
-            self.show_person(None)
+        self.controller.refresh(self.search.text())
+
+    def _on_update(self, changes: AdminChange) -> None:
+        if AdminChange.PEOPLE in changes:
+            self._render_people()
+        if AdminChange.DETAILS in changes:
+            self._render_details()
+        if AdminChange.STATE in changes:
+            self._render_state()
+        if AdminChange.GALLERY in changes:
+            self.changed.emit()
+
+    def _render_people(self) -> None:
+        people = self.controller.people
+        self._filling = True  # the selection is the controller's until the table is filled
+        try:
+            self.table.setSortingEnabled(False)
+            self.table.setRowCount(len(people))
+            for row, person in enumerate(people):
+                name = _SortItem(person.name, person.name.lower())
+                name.setIcon(self._icon(person))
+                name.setData(Qt.ItemDataRole.UserRole, person.id)
+                name.setToolTip(f"{person.n_samples} samples, {person.n_templates} templates")
+                cells = (
+                    name,
+                    _SortItem(person.company, person.company.lower()),
+                    _SortItem(person.host, person.host.lower()),
+                    _SortItem(str(person.n_templates), person.n_templates),
+                    _SortItem(short_time(person.last_seen), person.last_seen or ""),
+                    _SortItem(person.retention_until or "", person.retention_until or "9999"),
+                )
+                for col, item in enumerate(cells):
+                    self.table.setItem(row, col, item)
+            self.table.setSortingEnabled(True)
+            self.select_ids(self.controller.selected)
+        finally:
+            self._filling = False
+        shown = {p.id for p in people}
+        self._thumbs = {pid: icon for pid, icon in self._thumbs.items() if pid in shown}
+        self.count_label.setText(self.controller.count_text)
         self._update_buttons()
 
     def _icon(self, person: Person) -> QIcon:
         cached = self._thumbs.get(person.id)
         if cached is not None and cached[0] == person.updated_at:
             return cached[1]
-        rgb = self.gallery.thumbnail(person.id)
+        rgb = self.controller.thumbnail(person.id)
         icon = QIcon(rgb_pixmap(rgb, ICON)) if rgb is not None else QIcon()
         self._thumbs[person.id] = (person.updated_at, icon)
         return icon
@@ -295,7 +332,11 @@ class GalleryManager(QDialog):
     def selected_ids(self) -> list[int]:
         """Ids of the selected people, in list order."""
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [int(self.table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in rows]
+        return [pid for r in rows if (pid := self._row_id(r)) is not None]
+
+    def _row_id(self, row: int) -> int | None:
+        item = self.table.item(row, 0)
+        return int(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
 
     def select_ids(self, ids: set[int] | list[int]) -> None:
         """Select these people in the list."""
@@ -304,34 +345,47 @@ class GalleryManager(QDialog):
         mode = self.table.selectionMode()
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
         for row in range(self.table.rowCount()):
-            if int(self.table.item(row, 0).data(Qt.ItemDataRole.UserRole)) in wanted:
+            if self._row_id(row) in wanted:
                 self.table.selectRow(row)
         self.table.setSelectionMode(mode)
 
     def _on_selection(self) -> None:
-        ids = self.selected_ids()
-        self.show_person(ids[0] if len(ids) == 1 else None)
-        self._update_buttons()
+        if self._filling:
+            return
+        self.controller.select(self.selected_ids())
 
     def _update_buttons(self) -> None:
         n = len(self.selected_ids())
-        self.add_samples_button.setEnabled(n == 1 and not self._busy)
-        self.delete_button.setEnabled(n >= 1 and not self._busy)
-        self.export_button.setEnabled(n >= 1 and not self._busy)
-        self.import_button.setEnabled(not self._busy)
-        self.enroll_button.setEnabled(not self._busy)
+        busy = self.controller.busy
+        self.add_samples_button.setEnabled(n == 1 and not busy)
+        self.delete_button.setEnabled(n >= 1 and not busy)
+        self.export_button.setEnabled(n >= 1 and not busy)
+        self.import_button.setEnabled(not busy)
+        self.enroll_button.setEnabled(not busy)
+        shown = self.controller.current_id is not None
+        self.save_button.setEnabled(shown and not busy)
+        self.revert_button.setEnabled(shown and not busy)
+
+    def _render_state(self) -> None:
+        notice = self.controller.notice
+        if notice is not None:
+            self.status.setText(notice.text)
+            self.status.setStyleSheet("color: #a40e26; font-weight: bold;" if notice.error else "")
+        self.progress.setVisible(self.controller.busy)
+        self._update_buttons()
 
     # -- details ----------------------------------------------------------------------------------
 
     def show_person(self, person_id: int | None) -> None:
-        """Fill the details panel with one person (None: empty it)."""
-        self.current_id = person_id
-        while self.samples_grid.count():
-            item = self.samples_grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        editors = (self.name_edit, self.company_edit, self.host_edit, self.notes_edit, self.retention_check,
-                   self.save_button, self.revert_button)
+        """Fill the details panel with one person (None: empty it), as stored now."""
+        if person_id != self.controller.current_id:
+            self.select_ids([person_id] if person_id is not None else [])
+        self._render_details()
+
+    def _render_details(self) -> None:
+        person_id = self.controller.current_id
+        clear_layout(self.samples_grid)
+        editors = (self.name_edit, self.company_edit, self.host_edit, self.notes_edit, self.retention_check)
         if person_id is None:
             for widget in editors:
                 widget.setEnabled(False)
@@ -341,10 +395,11 @@ class GalleryManager(QDialog):
             self.retention_check.setChecked(False)
             self.retention_date.setEnabled(False)
             self.photo.clear()
-            n = len(self.selected_ids()) if hasattr(self, "table") else 0
+            n = len(self.controller.selected)
             self.summary.setText(f"{n} people selected." if n > 1 else "Select a person to see and edit their details.")
+            self._update_buttons()
             return
-        person = self.gallery.get_person(person_id)
+        person = self.controller.person(person_id)
         for widget in editors:
             widget.setEnabled(True)
         self.name_edit.setText(person.name)
@@ -355,7 +410,7 @@ class GalleryManager(QDialog):
         self.retention_date.setEnabled(bool(person.retention_until))
         if person.retention_until:
             self.retention_date.setDate(QDate.fromString(person.retention_until[:10], Qt.DateFormat.ISODate))
-        thumb = self.gallery.thumbnail(person_id)
+        thumb = self.controller.thumbnail(person_id)
         if thumb is not None:
             self.photo.setPixmap(rgb_pixmap(thumb, 112))
         else:
@@ -365,49 +420,34 @@ class GalleryManager(QDialog):
         self.summary.setText(
             f"<b>{html.escape(person.name)}</b><br>{person.n_samples} samples, {person.n_templates} templates<br>"
             f"enrolled {short_time(person.created_at)}, last seen {short_time(person.last_seen)}<br>{consent}")
-        if person.consent_text:
-            self.summary.setToolTip(person.consent_text)
-        for i, sample in enumerate(self.gallery.samples(person_id)):
-            sample_id, aligned, source, masked = sample.id, sample.aligned, sample.source, sample.masked
+        self.summary.setToolTip(person.consent_text)
+        for i, sample in enumerate(self.controller.samples(person_id)):
+            sample_id, source = sample.id, sample.source
             caption = Path(source).name if source and not source.startswith("camera") else (source or "sample")
-            if masked:
+            if sample.masked:
                 caption += " (mask)"
-            slot = SampleSlot(caption, "Remove", rgb_pixmap(aligned, 72), source)
+            slot = SampleSlot(caption, "Remove", rgb_pixmap(sample.aligned, 72), source)
             slot.image.setFixedSize(76, 76)
             slot.action.connect(lambda sid=sample_id: self.remove_sample(sid))
             self.samples_grid.addWidget(slot, i // 4, i % 4)
+        self._update_buttons()
+
+    def details_form(self) -> DetailsForm:
+        """The edited details in the panel."""
+        retention = (self.retention_date.date().toString(Qt.DateFormat.ISODate)
+                     if self.retention_check.isChecked() else None)
+        return DetailsForm(name=self.name_edit.text(), company=self.company_edit.text(), host=self.host_edit.text(),
+                           notes=self.notes_edit.toPlainText(), retention_until=retention)
 
     def save_details(self) -> None:
         """Store the edited details of the person shown."""
-        if self.current_id is None:
-            return
-        retention = (self.retention_date.date().toString(Qt.DateFormat.ISODate)
-                     if self.retention_check.isChecked() else None)
-        try:
-            self.gallery.update_person(
-                self.current_id, name=self.name_edit.text().strip(), company=self.company_edit.text().strip(),
-                host=self.host_edit.text().strip(), notes=self.notes_edit.toPlainText().strip(),
-                retention_until=retention,
-            )
-        except KioskError as exc:
-            self._show_status(f"Not saved: {exc}", error=True)
-            return
-        self._show_status(f"Saved the details of {self.name_edit.text().strip()}.")
-        self._changed()
+        if self.controller.current_id is not None:
+            self.controller.update_details(self.controller.current_id, self.details_form())
 
     def remove_sample(self, sample_id: int) -> None:
         """Delete one sample (and its templates) of the person shown, after a confirmation."""
-        if self.current_id is None:
-            return
-        person = self.gallery.get_person(self.current_id)
-        if person.n_samples <= 1:
-            self._show_status("This is the person's only sample; delete the person instead.", error=True)
-            return
-        if not self.confirm("Remove sample", f"Remove this sample of {person.name} and its templates?"):
-            return
-        self.gallery.remove_sample(sample_id)
-        self._show_status(f"Removed a sample of {person.name}.")
-        self._changed()
+        if self.controller.current_id is not None:
+            self.controller.remove_sample(self.controller.current_id, sample_id, self.confirm)
 
     # -- actions ------------------------------------------------------------------------------------
 
@@ -419,36 +459,13 @@ class GalleryManager(QDialog):
 
     def delete_selected(self) -> None:
         """Delete the selected people and every row of theirs, after a confirmation."""
-        ids = self.selected_ids()
-        if not ids:
-            return
-        names = [self._people[i].name for i in ids if i in self._people]
-        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        if not self.confirm("Delete", f"Delete {listed}?\n\nTheir photos, templates and visit log are removed "
-                                      "for good. This cannot be undone."):
-            return
-        for person_id in ids:
-            self.gallery.remove_person(person_id)
-            self._thumbs.pop(person_id, None)
-        log.info("gallery manager: deleted %d people", len(ids))
-        self._show_status(f"Deleted {listed}.")
-        self.table.clearSelection()
-        self._changed()
-
-    def _model_runner(self) -> ModelRunner:
-        if self._runner is not None:
-            return self._runner
-        if self.worker is not None:
-            return self.worker
-        if self._own_runner is None:
-            self._own_runner = PipelineThread(self.config)
-        return self._own_runner
+        self.controller.remove_people(self.selected_ids(), self.confirm)
 
     def _open_enrollment(self, person_id: int | None) -> None:
         from ui.enrollment_dialog import EnrollmentDialog
 
         dialog = EnrollmentDialog(self.worker, self.gallery, self.config, parent=self, person_id=person_id,
-                                  runner=self._runner or self._own_runner, require_pin=False)
+                                  runner=self.runner, writer=self.writer, require_pin=False)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.person_saved.connect(self._on_enrolled)
         dialog.destroyed.connect(lambda *_: self.dialogs.remove(dialog) if dialog in self.dialogs else None)
@@ -466,8 +483,7 @@ class GalleryManager(QDialog):
             self._open_enrollment(ids[0])
 
     def _on_enrolled(self, person_id: int) -> None:
-        self._thumbs.pop(person_id, None)
-        self._changed()
+        self.controller.gallery_changed()
         self.select_ids([person_id])
 
     def export_selected(self, path: str | None = None) -> None:
@@ -480,11 +496,7 @@ class GalleryManager(QDialog):
             path, _ = QFileDialog.getSaveFileName(self, "Export people", default, EXPORT_FILTER)
             if not path:
                 return
-        gallery = self.gallery
-        self._set_busy(f"Exporting {len(ids)} people…")
-        self._relay.watch(self._db.submit(lambda: export_people(gallery, path, ids)),
-                          lambda n: self._done(f"Exported {n} people to {path}."),
-                          lambda exc: self._done(f"Export failed: {exc}", error=True))
+        self.controller.export(ids, path)
 
     def import_export(self, path: str | None = None) -> None:
         """Add everyone in an export file; made by another model, they are re-embedded."""
@@ -492,48 +504,7 @@ class GalleryManager(QDialog):
             path, _ = QFileDialog.getOpenFileName(self, "Import people", "", EXPORT_FILTER)
             if not path:
                 return
-        gallery = self.gallery
-        self._set_busy("Importing…")
-
-        match = self.config.match
-
-        def job(pipeline) -> ImportReport:
-            return import_archive(gallery, path, pipeline.model_version, match,
-                                  reembed=lambda aligned, crop, masked: templates_for_crops(pipeline, aligned, crop, masked))
-
-        def done(report: ImportReport) -> None:
-            skipped = f"; {len(report.skipped)} skipped ({report.skipped[0][0]}: {report.skipped[0][1]}" + \
-                ("…" if len(report.skipped) > 1 else "") + ")" if report.skipped else ""
-            self._done(f"Imported {len(report.added)} people from {Path(path).name}{skipped}.", changed=True)
-
-        self._relay.watch(self._model_runner().run_on_worker(job), done,
-                          lambda exc: self._done(f"Import failed, nothing was added: {exc}", error=True))
-
-    def _set_busy(self, text: str) -> None:
-        self._busy = True
-        self.progress.show()
-        self._show_status(text)
-        self._update_buttons()
-
-    def _done(self, text: str, error: bool = False, changed: bool = False) -> None:
-        if self._closing:
-            return
-        self._busy = False
-        self.progress.hide()
-        self._show_status(text, error)
-        if changed:
-            self._changed()
-        self._update_buttons()
-
-    def _show_status(self, text: str, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #a40e26; font-weight: bold;" if error else "")
-
-    def _changed(self) -> None:
-        self.refresh()
-        if self.current_id is not None:
-            self.show_person(self.current_id)
-        self.changed.emit()
+        self.controller.import_people(path)
 
     # -- closing ------------------------------------------------------------------------------------
 
@@ -546,12 +517,13 @@ class GalleryManager(QDialog):
         super().closeEvent(event)
 
     def _shutdown(self) -> None:
-        if self._closing:
+        if self._shut_down:
             return
-        self._closing = True
+        self._shut_down = True
         for dialog in list(self.dialogs):
             dialog.close()
-        self._db.close()
+        self.controller.close()
+        if self._own_writer is not None:
+            self._own_writer.shutdown(wait=True, cancel_futures=True)
         if self._own_runner is not None:
             self._own_runner.close()
-

@@ -1,24 +1,37 @@
-"""Short background jobs for enrollment and the gallery manager, with progress and cancel.
+"""The threads behind the enrollment dialog and the gallery manager (their controllers,
+kiosk.enrollment.controller and kiosk.enrollment.gallery_admin, decide what runs where).
 
-Model work goes through a `ModelRunner`: the live window's worker (`run_on_worker`, so one
-camera and one set of models serve everything) or, for a window opened without it, a
-`PipelineThread` that owns a private FacePipeline on its own thread (MediaPipe and the
-onnxruntime sessions are used from one thread only). Database-only work (export) goes to
-a `TaskThread`. Results come back to the GUI thread through `FutureRelay`; nothing here
-blocks the GUI thread.
+- Outcomes come back to the GUI thread through `gui_post()`, the controllers' `post`: a
+  `concurrent.futures.Future` completed on any thread (the live worker, the writer, a private
+  pipeline) hands its result over with `future.add_done_callback(...)` -> `post(...)`.
+- Gallery writes go to one writer thread, `gallery_writer()`: a single-worker executor (Anki's
+  taskman pattern), so the database is written from one thread only. The main window makes
+  one and hands it to every dialog it opens; a dialog opened on its own makes its own.
+- Model work goes to a `ModelRunner`: the live window's worker (`LiveWorker.run_on_worker`,
+  one camera and one set of models for everything) or, for a window opened without it, a
+  `PipelineThread` (a private pipeline on its own thread).
+
+Why not superqt. `thread_worker` runs on QThreadPool's shared threads, any of them, which fits
+neither the one writer nor the models (MediaPipe graphs and onnxruntime sessions are used from
+one thread only). `ensure_main_thread` was used for `post` and crashed the test suite
+(segfault, about one full run in four, PySide6 6.11): called from a plain Python thread it
+asks Qt for that thread's QThread and creates a QObject there (see PYSIDE-2254). `GuiPost`,
+the one small replacement, only emits a queued signal from the other thread to a QObject that
+lives on the GUI thread, which PySide6 supports. Nothing here blocks the GUI thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol, TypeVar, runtime_checkable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from kiosk.config import Config
+from kiosk.enrollment.controller import Post
 from kiosk.errors import KioskError
 from kiosk.vision.pipeline import FacePipeline
 
@@ -26,182 +39,105 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-
-class ModelRunner(Protocol):
-    """Runs `fn(pipeline)` on the thread that owns the pipeline (ui.worker.LiveWorker has this)."""
-
-    def run_on_worker(self, fn: Callable[[FacePipeline], T]) -> Future[T]:
-        """Queue `fn`; the Future holds its result or exception."""
-        ...
+WRITER_THREAD = "face-kiosk-gallery-writer"
 
 
-class TaskThread:
-    """One background thread for plain jobs (database, files). `close()` waits for it."""
+@runtime_checkable
+class _Closable(Protocol):
+    """A detector holding native resources (MediaPipe's graphs); FaceDetector does not promise it."""
 
-    def __init__(self, name: str = "face-kiosk-jobs") -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        self._futures: list[Future] = []
-        self._closed = False
+    def close(self) -> None: ...
 
-    def submit(self, fn: Callable[[], T]) -> Future[T]:
-        """Run `fn()` on the thread."""
-        if self._closed:
-            future: Future[T] = Future()
-            future.set_exception(KioskError("this window is closing"))
-            return future
-        future = self._pool.submit(fn)
-        self._futures = [f for f in self._futures if not f.done()] + [future]
-        return future
 
-    def close(self, last: Callable[[], None] | None = None) -> None:
-        """Drop the queued jobs, run `last` (if given) after the running one, and wait (idempotent).
+class GuiPost(QObject):
+    """Runs callbacks on the GUI thread (a controller's `Post`); see the module doc.
 
-        `last` is never dropped: it releases what the jobs used (e.g. MediaPipe graphs, which
-        must be closed explicitly - one left to the garbage collector can be closed in the
-        middle of another MediaPipe call on whatever thread collects it, and deadlock there).
-        """
-        if self._closed:
-            return
-        self._closed = True
-        for future in self._futures:
-            future.cancel()  # only jobs that have not started yet
-        self._futures = []
-        if last is not None:
-            self._pool.submit(last)
-        self._pool.shutdown(wait=True)
+    From another thread the callback is queued (the GUI's event loop runs it); on the GUI
+    thread it runs at once. One instance lives as long as the application: `gui_post()`.
+    """
+
+    _posted = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._posted.connect(self._run)  # AutoConnection: queued when emitted from another thread
+
+    def post(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the GUI thread (safe to call from any thread)."""
+        with contextlib.suppress(RuntimeError):  # the application is gone: nobody to tell
+            self._posted.emit(callback)
+
+    @Slot(object)
+    def _run(self, callback: Callable[[], None]) -> None:
+        callback()
+
+
+_gui_post: GuiPost | None = None
+
+
+def gui_post() -> Post:
+    """The application's `Post` to the GUI thread (first call: on the GUI thread, after QApplication)."""
+    global _gui_post
+    app = QCoreApplication.instance()
+    if _gui_post is None or _gui_post.parent() is not app:
+        _gui_post = GuiPost(app)  # deleted with the application
+    return _gui_post.post
+
+
+def gallery_writer() -> ThreadPoolExecutor:
+    """A new writer thread for the gallery; its owner calls `shutdown()` when done with it."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix=WRITER_THREAD)
 
 
 class PipelineThread:
-    """A private FacePipeline on its own thread, loaded by the first job (a ModelRunner)."""
+    """A private FacePipeline on its own thread (a ModelRunner), loaded by the first job.
+
+    For a dialog opened without the live window. `close()` drops the queued jobs, waits for
+    the running one and releases the models on their own thread: a MediaPipe graph left to
+    the garbage collector can be closed in the middle of another MediaPipe call on whatever
+    thread collects it, and deadlock there.
+    """
 
     def __init__(self, config: Config, factory: Callable[[Config], FacePipeline] | None = None) -> None:
         self.config = config
         self._factory = factory or (lambda cfg: FacePipeline(cfg.vision, still=True))
         self._pipeline: FacePipeline | None = None
-        self._thread = TaskThread("face-kiosk-models")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-kiosk-models")
+        self._futures: list[Future[object]] = []
+        self._closing = False
+
+    @property
+    def closing(self) -> bool:
+        """`close()` has started: new jobs fail at once."""
+        return self._closing
 
     def run_on_worker(self, fn: Callable[[FacePipeline], T]) -> Future[T]:
         """Run `fn(pipeline)` on the pipeline's thread (loading the models the first time)."""
-        return self._thread.submit(lambda: fn(self._get()))
+        if self._closing:
+            failed: Future[T] = Future()
+            failed.set_exception(KioskError("this window is closing"))
+            return failed
+        future = self._pool.submit(lambda: fn(self._get()))
+        self._futures = [f for f in self._futures if not f.done()] + [future]  # type: ignore[list-item]
+        return future
 
     def _get(self) -> FacePipeline:
         if self._pipeline is None:
             self._pipeline = self._factory(self.config)
         return self._pipeline
 
+    def _release(self) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None and isinstance(pipeline.detector, _Closable):
+            pipeline.detector.close()
+
     def close(self) -> None:
-        """Wait for the running job and release the models on their own thread."""
-        def release() -> None:
-            pipeline, self._pipeline = self._pipeline, None
-            close = getattr(getattr(pipeline, "detector", None), "close", None)
-            if close is not None:
-                close()
-
-        self._thread.close(last=release)
-
-
-class FutureRelay(QObject):
-    """Hands a Future's outcome to a callback on the GUI thread.
-
-    The Future completes on some other thread; its done-callback emits a queued signal.
-    If this object is gone by then, the outcome is dropped (the window was closed).
-    """
-
-    _ready = Signal(object)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._ready.connect(self._deliver)
-
-    def watch(self, future: Future, on_result: Callable[[Any], None],
-              on_error: Callable[[BaseException], None] | None = None) -> Future:
-        """Call `on_result(value)` or `on_error(exc)` on the GUI thread when `future` is done.
-
-        A cancelled future calls neither.
-        """
-        def done(f: Future) -> None:
-            with contextlib.suppress(RuntimeError):  # the relay's C++ object is already deleted
-                self._ready.emit((f, on_result, on_error))
-
-        future.add_done_callback(done)
-        return future
-
-    def _deliver(self, payload: tuple) -> None:
-        future, on_result, on_error = payload
-        try:
-            value = future.result()
-        except CancelledError:
+        """Drop the queued jobs, wait for the running one, release the models (idempotent)."""
+        if self._closing:
             return
-        except Exception as exc:  # handed to the window: a failed job must not kill the GUI
-            if on_error is not None:
-                on_error(exc)
-            else:
-                log.error("background job failed: %s", exc)
-            return
-        on_result(value)
-
-
-class BatchJob(QObject):
-    """Runs `fn(pipeline, item)` for each item, one at a time, through a ModelRunner.
-
-    One item at a time keeps cancel quick and lets the live view run between items.
-    `item_done(item, result, error)` fires for every item that ran; `finished(cancelled)` once.
-    """
-
-    progress = Signal(int, int)  # items done, total
-    item_done = Signal(object, object, object)  # item, result (or None), error (or None)
-    finished = Signal(bool)  # True when cancelled
-
-    def __init__(self, runner: ModelRunner, items: Sequence, fn: Callable[[FacePipeline, Any], Any],
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.items = list(items)
-        self.fn = fn
-        self.done = 0
-        self.cancelled = False
-        self.running = False
-        self._future: Future | None = None
-        self._relay = FutureRelay(self)
-
-    def start(self) -> None:
-        """Begin with the first item."""
-        self.running = True
-        self.progress.emit(0, len(self.items))
-        self._next()
-
-    def cancel(self) -> None:
-        """Stop after the item that is running now (its result is dropped)."""
-        if not self.running:
-            return
-        self.cancelled = True
-        if self._future is not None:
-            self._future.cancel()
-        self._finish()
-
-    def _next(self) -> None:
-        if self.cancelled:
-            return
-        if self.done >= len(self.items):
-            self._finish()
-            return
-        item = self.items[self.done]
-        fn = self.fn
-        self._future = self._relay.watch(
-            self.runner.run_on_worker(lambda pipeline: fn(pipeline, item)),
-            lambda result: self._on_item(item, result, None),
-            lambda exc: self._on_item(item, None, exc),
-        )
-
-    def _on_item(self, item: Any, result: Any, error: BaseException | None) -> None:
-        if self.cancelled:
-            return
-        self.done += 1
-        self.item_done.emit(item, result, error)
-        self.progress.emit(self.done, len(self.items))
-        self._next()
-
-    def _finish(self) -> None:
-        if self.running:
-            self.running = False
-            self.finished.emit(self.cancelled)
+        self._closing = True
+        for future in self._futures:
+            future.cancel()  # only jobs that have not started yet
+        self._futures = []
+        self._pool.submit(self._release)  # never dropped
+        self._pool.shutdown(wait=True)

@@ -7,8 +7,10 @@ their own modules and are imported when first opened.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -29,6 +31,7 @@ from kiosk.errors import KioskError
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.tracking import Arrival
 from ui.about_dialog import AboutDialog
+from ui.jobs import gallery_writer
 from ui.no_camera_panel import DEVICE_CHOICES, NoCameraPanel
 from ui.settings_dialog import SettingsDialog
 from ui.video_widget import VideoWidget
@@ -72,6 +75,8 @@ class MainWindow(QMainWindow):
         self.gallery = gallery
         self.config_path = config_path
         self.worker = worker or LiveWorker(config, gallery, source, parent=self)
+        # The one thread the dialogs write the gallery from (ui.jobs).
+        self.gallery_writer = gallery_writer()
         self._child_windows: list[QWidget] = []
         self._shut_down = False
         self.failure_box: QMessageBox | None = None
@@ -99,6 +104,11 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self.refresh_status)
         self._camera_label.setText(f"camera: {describe_source(source)}")
 
+    @property
+    def child_windows(self) -> list[QWidget]:
+        """The windows opened from this one and still open (enrollment, the manager, ...)."""
+        return list(self._child_windows)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -118,6 +128,7 @@ class MainWindow(QMainWindow):
             child.close()
         self.worker.stop()
         self.worker.wait()
+        self.gallery_writer.shutdown(wait=True)  # the writes already asked for complete
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.shutdown()
@@ -224,20 +235,21 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, what, f"{what} is not part of this build of face-kiosk.")
 
     def open_enrollment(self) -> None:
-        """Open `ui.enrollment_dialog.EnrollmentDialog(worker, gallery, config, parent)`."""
+        """Open `ui.enrollment_dialog.EnrollmentDialog(worker, gallery, config, parent, writer)`."""
         cls = _load_optional("ui.enrollment_dialog", "EnrollmentDialog")
         if cls is None:
             self._missing("Enrollment")
             return
-        self._show_child(cls(self.worker, self.gallery, self.config, parent=self))
+        self._show_child(cls(self.worker, self.gallery, self.config, parent=self, writer=self.gallery_writer))
 
     def open_gallery_manager(self) -> None:
-        """Open `ui.gallery_manager.GalleryManager(gallery, config, parent)`."""
+        """Open `ui.gallery_manager.GalleryManager(gallery, config, parent, worker, writer)`."""
         cls = _load_optional("ui.gallery_manager", "GalleryManager")
         if cls is None:
             self._missing("The gallery manager")
             return
-        self._show_child(cls(self.gallery, self.config, parent=self))
+        self._show_child(cls(self.gallery, self.config, parent=self, worker=self.worker,
+                             writer=self.gallery_writer))
 
     def open_visits(self) -> None:
         """Open `ui.receptionist_view.ReceptionistView(gallery, config, parent)`: the visit log."""
@@ -296,7 +308,8 @@ class MainWindow(QMainWindow):
 
     # -- menus ------------------------------------------------------------------------------
 
-    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None) -> QAction:
+    def _action(self, text: str, slot: Callable[[], object],
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None) -> QAction:
         action = QAction(text, self)
         action.triggered.connect(lambda checked=False: slot())
         if shortcut is not None:
@@ -310,7 +323,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("Open image &folder…", self.open_image_folder))
         camera_menu = file_menu.addMenu("&Camera")
         for index in DEVICE_CHOICES:
-            camera_menu.addAction(self._action(f"Camera {index}", lambda i=index: self.open_device(i)))
+            camera_menu.addAction(self._action(f"Camera {index}", functools.partial(self.open_device, index)))
         file_menu.addAction(self._action("Open &stream URL…", self.open_stream_url))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))

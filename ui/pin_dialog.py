@@ -1,9 +1,9 @@
 """The admin PIN on screen: a numeric pad, "set a PIN" at first run, "enter the PIN" after.
 
 `PinPad` is the bare pad (kiosk mode's touch screen can use it as is). `PinGate` runs the
-set/ask flow on a `kiosk.gallery.admin_pin.AdminPin` and shows the lockout countdown; the
-enrollment dialog and the gallery manager show it as their first page. `ask_admin_pin`
-is the modal form (leaving kiosk mode).
+set/ask flow on a `kiosk.gallery.admin_pin.AdminPin` and shows the lockout countdown.
+`PinGatedDialog` is the base of the dialogs behind the PIN (enrollment, the gallery manager):
+the gate is their first page. `ask_admin_pin` is the modal form (leaving kiosk mode).
 """
 
 from __future__ import annotations
@@ -241,24 +241,56 @@ def ask_admin_pin(gallery: GalleryStore, parent: QWidget | None = None, purpose:
     return PinDialog(AdminPin(gallery), purpose, parent).exec() == QDialog.DialogCode.Accepted
 
 
-def build_pin_gated(dialog: QDialog, gallery: GalleryStore, admin_pin: AdminPin | None, purpose: str,
-                    require_pin: bool) -> None:
-    """Lay out `dialog` as a PIN page in front of its content (enrollment, gallery manager).
+class PinGatedDialog(QDialog):
+    """A dialog that shows the admin PIN gate first and its content after the right PIN.
 
-    The dialog provides `_build_content() -> QWidget`, `_unlock()` and `reject()`; this sets
-    `dialog.stack`, `dialog.pin_gate` (None without a PIN) and `dialog.content`.
+    A subclass builds its widgets in its own `__init__` and ends it with
+    `self.set_content(widget)`; `on_unlocked()` runs when the content shows (at once when no
+    PIN is required). Cancel on the gate rejects the dialog.
     """
-    dialog.stack = QStackedWidget(dialog)
-    dialog.pin_gate = None
-    if require_pin:
-        dialog.pin_gate = PinGate(admin_pin or AdminPin(gallery), purpose, dialog, cancellable=True)
-        dialog.pin_gate.unlocked.connect(dialog._unlock)
-        dialog.pin_gate.cancelled.connect(dialog.reject)
-        dialog.stack.addWidget(dialog.pin_gate)
-    dialog.content = dialog._build_content()
-    dialog.stack.addWidget(dialog.content)
-    layout = QVBoxLayout(dialog)
-    layout.setContentsMargins(8, 8, 8, 8)
-    layout.addWidget(dialog.stack)
-    if not require_pin:
-        dialog._unlock()
+
+    def __init__(self, gallery: GalleryStore, purpose: str, *, require_pin: bool = True,
+                 admin_pin: AdminPin | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stack = QStackedWidget(self)
+        self.pin_gate: PinGate | None = None
+        self._content: QWidget | None = None
+        self._unlocked = False
+        if require_pin:
+            gate = PinGate(admin_pin or AdminPin(gallery), purpose, self, cancellable=True)
+            gate.unlocked.connect(self._show_content)
+            gate.cancelled.connect(self.reject)
+            self.stack.addWidget(gate)
+            self.pin_gate = gate
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.stack)
+
+    @property
+    def content(self) -> QWidget | None:
+        """The dialog's own page (None until `set_content`)."""
+        return self._content
+
+    @property
+    def unlocked(self) -> bool:
+        """True once the content shows (the PIN was entered, or none was required)."""
+        return self._unlocked
+
+    def set_content(self, content: QWidget) -> None:
+        """Put the dialog's page behind the gate (once); without a gate it shows at once."""
+        if self._content is not None:
+            raise RuntimeError("the content of a PIN-gated dialog is set once")
+        self._content = content
+        self.stack.addWidget(content)
+        if self.pin_gate is None:
+            self._show_content()
+
+    def _show_content(self) -> None:
+        if self._content is None or self._unlocked:
+            return
+        self._unlocked = True
+        self.stack.setCurrentWidget(self._content)
+        self.on_unlocked()
+
+    def on_unlocked(self) -> None:
+        """Called once, when the content shows. Subclasses start their work here."""

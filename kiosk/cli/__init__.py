@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -33,10 +34,9 @@ def start_privately() -> None:
         from kiosk.config import default_data_dir
         from kiosk.security.private_files import ensure_private_dir
 
-        try:
+        # An unwritable home: matplotlib picks a temporary folder itself.
+        with contextlib.suppress(KioskError, OSError):
             os.environ["MPLCONFIGDIR"] = str(ensure_private_dir(default_data_dir() / "matplotlib"))
-        except (KioskError, OSError):  # an unwritable home: matplotlib picks a temporary folder
-            pass
 
 
 def _quiet_native_logs() -> None:
