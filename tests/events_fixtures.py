@@ -36,10 +36,14 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> SelfSigned:
 # ---------------------------------------------------------------- thread hygiene
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture()
 def no_leftover_threads() -> Iterator[None]:
     """Fail the test when it leaves threads running (ours, paho's, the servers', and any
-    apprise would start: its calls must stay on the notifier's own thread)."""
+    apprise would start: its calls must stay on the notifier's own thread).
+
+    Not autouse: `pytest_plugins` in a test module registers these fixtures for the whole
+    session, and the GUI tests legitimately leave Qt's and onnxruntime's threads behind. The
+    events modules opt in with `pytestmark = pytest.mark.usefixtures("no_leftover_threads")`."""
     before = set(threading.enumerate())
     yield
     deadline = time.monotonic() + WAIT_S

@@ -20,6 +20,7 @@ from kiosk.events import EventBus, EventsConfig, KioskEvent
 from kiosk.events.config import MqttConfig, RetryPolicy, WebhookTarget
 
 pytest_plugins = ["events_fixtures"]
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 EVENT_TOPIC = "face-kiosk/hq/desk-1/event"
 STATUS_TOPIC = "face-kiosk/hq/desk-1/status"

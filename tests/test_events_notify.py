@@ -20,6 +20,7 @@ from kiosk.events.config import NotifyConfig, RetryPolicy
 from kiosk.events.notify import HostNotifier
 
 pytest_plugins = ["events_fixtures"]
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05)
 ADA = 17

@@ -25,6 +25,7 @@ from kiosk.events import (
 from kiosk.events.config import RetryPolicy, WebhookTarget
 
 pytest_plugins = ["events_fixtures"]
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 METRIC_NAMES = (
     "face_kiosk_events_total", "face_kiosk_event_deliveries_total",

@@ -11,6 +11,7 @@ from kiosk.events import EventBus, EventsConfig, KioskEvent
 from kiosk.events.config import RetryPolicy, WebhookTarget
 
 pytest_plugins = ["events_fixtures"]
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05)
 

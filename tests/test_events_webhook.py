@@ -22,6 +22,7 @@ from kiosk.events.event import JSON_KEYS
 from kiosk.events.webhook import SIGNATURE_HEADER, sign, verify_signature
 
 pytest_plugins = ["events_fixtures"]
+pytestmark = pytest.mark.usefixtures("no_leftover_threads")
 
 SECRET = "s3cret-for-the-hmac"
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, jitter=0.5)

@@ -115,8 +115,9 @@ def test_refused_frames_show_why(qtbot, tmp_path, gallery):
     clip = shared("video", "head-pose-face-detection-female-and-male.gif")
     window = open_window(qtbot, tmp_path, gallery, str(clip))
     dialog = open_dialog(qtbot, window.worker, gallery, parent=window)
-    qtbot.waitUntil(lambda: dialog.view.overlay is not None and dialog.view.overlay.verdict is not None,
-                    timeout=WAIT_MS)
+    # The first frames may still be on their way through the models (no verdict reason yet).
+    qtbot.waitUntil(lambda: dialog.view.overlay is not None and dialog.view.overlay.verdict is not None
+                    and bool(dialog.view.overlay.verdict.reason), timeout=WAIT_MS)
     verdict = dialog.view.overlay.verdict
     assert verdict.reason == "only one person, please"
     assert Gate.ONE_FACE in dialog.checklist.failed_gates()

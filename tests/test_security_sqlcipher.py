@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import sqlcipher3.dbapi2 as sc
-import sqlite_utils
 
 from kiosk.errors import GalleryError, KioskError
 from kiosk.security import sqlcipher
@@ -69,14 +68,16 @@ def make_plain(path: Path, people: int = 50) -> None:
     conn.close()
 
 
-def test_a_drop_in_for_sqlite3_with_wal_and_sqlite_utils(folder, key):
+def test_a_drop_in_for_sqlite3_with_wal(folder, key):
     db = folder / "gallery.db"
     conn = connect_encrypted(db, key, create=True)
     assert stat.S_IMODE(db.stat().st_mode) & 0o077 == 0 or os.name != "posix"
     assert conn.execute("PRAGMA journal_mode = WAL").fetchone() == ("wal",)
-    utils = sqlite_utils.Database(conn)
-    utils["people"].insert_all([{"id": i, "name": NAME if i == 5 else f"p{i}"} for i in range(200)], pk="id")
-    assert utils["people"].count == 200
+    conn.execute("CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT)")
+    with conn:
+        conn.executemany("INSERT INTO people(id, name) VALUES (?, ?)",
+                         [(i, NAME if i == 5 else f"p{i}") for i in range(200)])
+    assert conn.execute("SELECT count(*) FROM people").fetchone() == (200,)
     other = connect_encrypted(db, key)  # a second connection, like the running kiosk's
     assert other.execute("SELECT name FROM people WHERE id = 5").fetchone() == (NAME,)
     assert (folder / "gallery.db-wal").stat().st_size > 0  # the rows are in the WAL now

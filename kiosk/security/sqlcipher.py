@@ -7,13 +7,9 @@ skipped: the key is already random (see `kiosk.security.keys` for where it comes
 
 Compatibility with the rest of the code, checked by the tests:
 
-- `sqlite_utils.Database(conn)` accepts the connection and works (insert, rows, tables);
-  WAL mode works; the connection takes the same arguments as `sqlite3.connect`.
+- WAL mode works; the connection takes the same arguments as `sqlite3.connect`.
 - Its exceptions are `sqlcipher3.dbapi2.*Error`, NOT subclasses of `sqlite3`'s. Code that
   catches `sqlite3.DatabaseError` (the Gallery constructor does) must catch `DB_ERRORS`.
-  sqlite-utils itself catches `sqlite3.OperationalError` in a few places, so
-  `Table.drop(ignore=True)` raises on a missing table with this connection: use
-  ``DROP TABLE IF EXISTS`` instead.
 - `sqlcipher3` ships its own SQLite (3.51 here) with ``secure_delete`` OFF by default
   (Debian's sqlite3 has it ON): see `kiosk.security.erase`.
 - Never open one gallery file through both `sqlite3` and `sqlcipher3` in the SAME process:
