@@ -41,7 +41,7 @@ else
     out=dist/face-kiosk
     exe="$out/face-kiosk"
     # What a receptionist's admin needs next to the app: the menu entry and its installer.
-    cp packaging/face-kiosk.desktop packaging/install-linux.sh "$out/"
+    cp packaging/face-kiosk.desktop packaging/install-linux.sh packaging/face-kiosk-watch.service "$out/"
     chmod +x "$out/install-linux.sh"
 fi
 if [[ "$os" == "linux" ]] && command -v strip >/dev/null && command -v readelf >/dev/null; then

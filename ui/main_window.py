@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from kiosk.capture.reader import CameraState, CameraStatus
 from kiosk.config import Config, save_config
 from kiosk.errors import KioskError
+from kiosk.events import EventBus
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.tracking import Arrival
 from ui.about_dialog import AboutDialog
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm *.gif *.m4v *.mpg *.mpeg);;All files (*)"
 STATUS_INTERVAL_MS = 500
+STATUS_MESSAGE_MS = 15_000
+EVENTS_CLOSE_S = 3.0  # at shutdown: how long queued events may still take
 
 
 def _load_optional(module: str, name: str):
@@ -79,6 +82,9 @@ class MainWindow(QMainWindow):
         self.gallery_writer = gallery_writer()
         self._child_windows: list[QWidget] = []
         self._shut_down = False
+        # Webhooks, MQTT and notifications (config.events): started with the window, fed by
+        # kiosk mode with the same events `face-kiosk watch` sends.
+        self.events: EventBus | None = None
         self.failure_box: QMessageBox | None = None
 
         self.video = VideoWidget(self)
@@ -116,6 +122,18 @@ class MainWindow(QMainWindow):
         self.video.set_provider(self.worker)
         self.worker.start()
         self._status_timer.start()
+        self._start_events()
+
+    def _start_events(self) -> None:
+        """The event bus of config.events; a setup problem is shown, never fatal."""
+        if self.events is not None:
+            self.events.close(timeout=EVENTS_CLOSE_S)
+            self.events = None
+        try:
+            self.events = EventBus.from_config(self.config.events, directory=self.gallery)
+        except KioskError as exc:
+            log.warning("events are off: %s", exc)
+            self.statusBar().showMessage(f"Events are off: {exc}", STATUS_MESSAGE_MS)
 
     def shutdown(self) -> None:
         """Stop the display and the worker, and wait for the worker (idempotent)."""
@@ -129,6 +147,9 @@ class MainWindow(QMainWindow):
         self.worker.stop()
         self.worker.wait()
         self.gallery_writer.shutdown(wait=True)  # the writes already asked for complete
+        if self.events is not None:
+            self.events.close(timeout=EVENTS_CLOSE_S)  # queued events get a last chance
+            self.events = None
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.shutdown()
@@ -270,7 +291,8 @@ class MainWindow(QMainWindow):
             self._missing("Kiosk mode")
             self.show()
             return
-        kiosk = cls(self.worker, self.gallery, self.config)
+        kiosk = cls(self.worker, self.gallery, self.config,
+                    publish=self.events.publish if self.events is not None else None)
         self._child_windows.append(kiosk)
         kiosk.installEventFilter(self)
         self.hide()
@@ -299,6 +321,8 @@ class MainWindow(QMainWindow):
         except (OSError, KioskError) as exc:
             QMessageBox.warning(self, "Settings", f"The settings apply now but could not be saved: {exc}")
         self.worker.apply_config(new)
+        if new.events != old.events:
+            self._start_events()
         if new.camera != old.camera:
             self.set_source(new.camera.source)
 

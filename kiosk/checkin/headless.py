@@ -99,10 +99,11 @@ class HeadlessRunner:
         def emit(event: KioskEvent) -> None:
             if self.metrics is not None:
                 self.metrics.event(event.event, source.name)
-            if self._on_event is not None:
-                self._on_event(event)
+            # The bus first: a failing printer (a closed stdout) must not cost the integrations.
             if self._publish is not None:
                 self._publish(event)
+            if self._on_event is not None:
+                self._on_event(event)
 
         # The flow's time is the frames' own (media time for files, capture time for cameras).
         session = KioskSession(self.gallery, self.config, kiosk=source.name, publish=emit, flow_clock=media)
@@ -232,9 +233,13 @@ def _media_frames(source: FrameSource, ids: Iterator[int]) -> Iterator[Frame]:
 
 def describe_event(event: KioskEvent) -> str:
     """One human-readable line (stderr with -v)."""
-    who = {"arrival": f"{event.person} ({event.score:.2f}){'' if event.logged else ', in cooldown'}",
-           "unknown": "an unknown visitor: sent to the receptionist",
-           "ask_to_unmask": "asked to lower the mask"}[event.event]
+    if event.event == "arrival":
+        score = "" if event.score is None else f" ({event.score:.2f})"
+        who = f"{event.person}{score}{'' if event.logged else ', in cooldown'}"
+    elif event.event == "unknown":
+        who = "an unknown visitor: sent to the receptionist"
+    else:
+        who = "asked to lower the mask"
     local = event.time.astimezone().strftime("%H:%M:%S")
     return f"{local} {event.kiosk} t={event.t:.1f}s track {event.track}: {who}{', masked' if event.masked else ''}"
 

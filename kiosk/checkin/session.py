@@ -21,6 +21,7 @@ from kiosk.config import Config
 from kiosk.events.event import KioskEvent
 from kiosk.gallery.api import GalleryStore, Visit
 from kiosk.recognition.live import FrameResult
+from kiosk.recognition.verdict import NO_SCORE
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ class KioskSession:
             masked=bool(state.masked), logged=bool(state.recorded) if kind != "ask_to_unmask" else False,
             person=state.name if kind == "arrival" else None,
             person_id=state.person_id if kind == "arrival" else None,
-            score=None if state.score is None else round(float(state.score), 4),
+            # null when nobody was compared (an empty gallery), not the sentinel -1.
+            score=None if state.score is None or state.score <= NO_SCORE else round(float(state.score), 4),
             time=self._wall_clock().astimezone(dt.timezone.utc),
         )
         self.events.append(event)

@@ -38,7 +38,7 @@ from kiosk.recognition.calibration import (
     load_calibration,
     per_comparison_far,
 )
-from kiosk.recognition.verdict import Verdict
+from kiosk.recognition.verdict import NO_SCORE, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class Matcher:
         masked = np.asarray(masked, bool).reshape(-1)
         fused = np.zeros(len(masked), bool) if fused is None else np.asarray(fused, bool).reshape(-1)
         if not len(self._people):
-            return [Verdict(None, None, -1.0, self.thresholds(bool(m), fused=bool(f)), masked=bool(m))
+            return [Verdict(None, None, NO_SCORE, self.thresholds(bool(m), fused=bool(f)), masked=bool(m))
                     for m, f in zip(masked, fused)]
         scores = self.person_scores(probes, masked)
         thr = np.empty_like(scores)

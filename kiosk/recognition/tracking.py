@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kiosk.recognition.verdict import Verdict
+from kiosk.recognition.verdict import NO_SCORE, Verdict
 from kiosk.vision.geometry import iou_matrix
 
 
@@ -69,7 +69,7 @@ class Identity:
         return not self.settled
 
 
-PENDING = Identity(None, None, -1.0, False)
+PENDING = Identity(None, None, NO_SCORE, False)
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def vote_identity(votes: list[Verdict], config: TrackerConfig, current: Identity
         return dataclasses.replace(identity_of(None), ask_to_unmask=ask)
     if current.settled and not current.known:  # one stray known vote does not name anyone
         return Identity(None, None, current.score, True, counts[None], len(votes), ask)
-    return Identity(None, None, -1.0, False, 0, len(votes), ask)
+    return Identity(None, None, NO_SCORE, False, 0, len(votes), ask)
 
 
 class Tracker:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The score of a verdict with nobody to compare with (an empty gallery, a track not yet voted).
+NO_SCORE = -1.0
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -44,4 +47,4 @@ class Verdict:
 
 
 #: No verdict yet (a track nobody has recognised).
-NO_VERDICT = Verdict(None, None, -1.0, 1.0)
+NO_VERDICT = Verdict(None, None, NO_SCORE, 1.0)

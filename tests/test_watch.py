@@ -1,0 +1,189 @@
+"""`face-kiosk watch`: the kiosk's decisions without a window, run out of process as an
+integrator would, on clips made here from the vendored public-domain portrait.
+
+The clips: a visitor walks up to the camera (kiosk.diagnostics.arrivals.walk_up_frames), stands
+there, and (for `twice.avi`) leaves for four seconds of empty frames and comes back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.diagnostics.arrivals import FPS, FRAME_SIZE, walk_up_frames
+from kiosk.gallery import Gallery
+from kiosk.gallery.api import PersonDetails
+
+pytest_plugins = ["events_fixtures"]
+
+#: The contract of the issue: exactly these keys, in this order.
+EVENT_KEYS = ["time", "t", "event", "person", "person_id", "score", "masked", "track", "logged", "kiosk"]
+NAME = "Eileen Collins"
+GAP_S = 4.0
+VISIT_S = 4.0
+
+
+def write_clip(path: Path, photo: np.ndarray, *, visits: int = 1, seconds: float = VISIT_S,
+               gap_s: float = GAP_S) -> Path:
+    """An MJPG .avi at the analysis rate: `visits` walk-ups, separated by `gap_s` of empty frames."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, FRAME_SIZE)
+    assert writer.isOpened()
+    empty = np.zeros((FRAME_SIZE[1], FRAME_SIZE[0], 3), np.uint8)
+    for visit in range(visits):
+        frames = walk_up_frames(photo, np.random.default_rng(visit), seconds=2.0)
+        for _ in range(int(seconds * FPS)):
+            writer.write(cv2.cvtColor(next(frames), cv2.COLOR_RGB2BGR))
+        if visit < visits - 1:
+            for _ in range(int(gap_s * FPS)):
+                writer.write(empty)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, astronaut_rgb, pipeline) -> dict[str, Path]:
+    from kiosk.vision.masks import MaskStyle, paint_mask
+
+    folder = tmp_path_factory.mktemp("clips")
+    face = pipeline.analyze(astronaut_rgb)[0]
+    masked = paint_mask(astronaut_rgb, face.landmarks, MaskStyle.random(np.random.default_rng(3)))
+    return {
+        "twice": write_clip(folder / "twice.avi", astronaut_rgb, visits=2),
+        "once": write_clip(folder / "once.avi", astronaut_rgb),
+        "masked": write_clip(folder / "masked.avi", masked),
+    }
+
+
+@pytest.fixture()
+def enrolled(tmp_path, astronaut_rgb, pipeline) -> Path:
+    """An encrypted gallery (the default) holding the portrait's person."""
+    from kiosk.enrollment.samples import make_sample, pick_enrollment_face
+
+    db = tmp_path / "gallery.db"
+    with Gallery(db) as g:
+        sample = make_sample(pipeline, pick_enrollment_face(pipeline.analyze(astronaut_rgb)))
+        g.add_person(PersonDetails(NAME), [sample], pipeline.model_version)
+    return db
+
+
+@pytest.fixture()
+def empty(tmp_path) -> Path:
+    db = tmp_path / "empty.db"
+    Gallery(db).close()
+    return db
+
+
+def watch(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`face-kiosk watch ...` in its own process (the XDG sandbox of conftest is inherited)."""
+    return subprocess.run([sys.executable, "-m", "ui.launcher", "watch", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def events_of(proc: subprocess.CompletedProcess[str]) -> list[dict]:
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    for e in events:
+        assert list(e) == EVENT_KEYS
+    return events
+
+
+def without_time(events: list[dict]) -> list[dict]:
+    return [{k: v for k, v in e.items() if k != "time"} for e in events]
+
+
+def test_an_enrolled_visitor_arrives_once_per_cooldown_and_runs_reproduce(enrolled, clips):
+    first = watch("--db", enrolled, "--source", clips["twice"], "--jsonl")
+    events = events_of(first)
+    assert [(e["event"], e["person"], e["person_id"], e["logged"], e["masked"]) for e in events] == [
+        ("arrival", NAME, 1, True, False),   # greeted, and a visit written
+        ("arrival", NAME, 1, False, False),  # back within the cooldown: greeted, not logged again
+    ]
+    assert events[0]["kiosk"] == "kiosk" and events[0]["track"] != events[1]["track"]
+    assert all(e["score"] > 0.5 for e in events)
+    # t is media time: the second walk-up starts after the first visit and the empty frames.
+    assert events[1]["t"] >= VISIT_S + GAP_S - 0.05
+    assert events[0]["time"].endswith("Z")
+    start = first.stderr.splitlines()[0]
+    assert start.startswith("face-kiosk watch: kiosk=") and "gallery 1 people" in start and "model sface@" in start
+    with Gallery(enrolled, create=False) as g:
+        assert [(v.name, v.kind) for v in g.visits()] == [(NAME, "checkin")]
+
+    # The same file again: the same decisions at the same media times; the cooldown (kept in
+    # the gallery) still holds, so nothing more is logged.
+    again = events_of(watch("--db", enrolled, "--source", clips["twice"], "--jsonl"))
+    assert [(e["t"], e["event"], e["person"]) for e in again] == [(e["t"], e["event"], e["person"]) for e in events]
+    assert [e["logged"] for e in again] == [False, False]
+
+
+def test_strangers_go_to_the_receptionist_and_masked_ones_are_asked_first_two_sources_one_process(
+        empty, clips):
+    proc = watch("--db", empty, "--source", f"door={clips['once']}", "--source", f"dock={clips['masked']}",
+                 "--jsonl", "--site", "hq", "-v")
+    events = events_of(proc)
+    door = [e for e in events if e["kiosk"] == "door"]
+    dock = [e for e in events if e["kiosk"] == "dock"]
+    assert len(door) + len(dock) == len(events)
+    assert [(e["event"], e["person"], e["person_id"], e["score"], e["masked"], e["logged"]) for e in door] == [
+        ("unknown", None, None, None, False, True)  # nobody to compare with: score null, not -1
+    ]
+    assert dock and dock[0]["event"] == "ask_to_unmask" and dock[0]["masked"] is True
+    assert dock[0]["person"] is None and dock[0]["logged"] is False
+    assert not any(e["event"] == "arrival" for e in events)
+    assert "door=" in proc.stderr and "dock=" in proc.stderr and "site hq" in proc.stderr
+    assert "an unknown visitor: sent to the receptionist" in proc.stderr  # -v: readable lines
+
+
+def test_a_source_that_cannot_be_read_is_one_line_and_exit_1(empty, tmp_path):
+    junk = tmp_path / "clip.avi"
+    junk.write_bytes(b"not a video at all" * 100)
+    for source in (junk, tmp_path / "missing.avi"):
+        proc = watch("--db", empty, "--source", source, "--jsonl")
+        assert proc.returncode == 1
+        lines = [ln for ln in proc.stderr.splitlines() if not ln.startswith(("INFO", "WARNING: All log"))]
+        assert len(lines) == 1 and lines[0].startswith("face-kiosk: error:") and source.name in lines[0]
+        assert proc.stdout == ""
+
+
+def test_a_missing_gallery_is_refused_not_created(tmp_path, clips):
+    proc = watch("--db", tmp_path / "typo" / "gallery.db", "--source", clips["once"])
+    assert proc.returncode == 1 and proc.stderr.strip().startswith("face-kiosk: error:")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_events_reach_a_signed_webhook_and_mqtt(enrolled, clips, tmp_path, receivers, broker, subscribers):
+    from kiosk.events import verify_signature
+
+    hook = receivers()
+    sub = subscribers(broker.port, topic="face-kiosk/#")
+    secret = "s3cret-for-the-test"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"events": {
+        "site": "hq", "kiosk": "door",
+        "webhooks": [{"url": hook.url, "secret": secret}],
+        "mqtt": {"host": "127.0.0.1", "port": broker.port},
+    }}), encoding="utf-8")
+    events = events_of(watch("--db", enrolled, "--config", config, "--source", clips["once"], "--jsonl"))
+    assert [(e["event"], e["person"], e["kiosk"]) for e in events] == [("arrival", NAME, "door")]
+
+    (request,) = hook.wait_requests(1)
+    signature = request.headers["X-Hub-Signature-256"]
+    assert verify_signature(secret, request.body, signature)
+    assert not verify_signature("another secret", request.body, signature)
+    assert request.json() == events[0]  # the same JSON as stdout
+
+    sub.wait(lambda m: m[0] == "face-kiosk/hq/door/event", "the MQTT event")
+    topic, payload, _retained = next(m for m in sub.since(0) if m[0] == "face-kiosk/hq/door/event")
+    assert json.loads(payload) == events[0]
+    statuses = [p for t, p, _r in sub.since(0) if t == "face-kiosk/hq/door/status"]
+    assert statuses[0] == b"online"
+    sub.wait(lambda m: m[0] == "face-kiosk/hq/door/status" and m[1] == b"offline", "offline at the end")
+    # Retained: a dashboard connecting later learns the kiosk's state at once.
+    late = subscribers(broker.port, topic="face-kiosk/hq/door/status")
+    assert late.wait(lambda m: True, "the retained status") == ("face-kiosk/hq/door/status", b"offline", True)
