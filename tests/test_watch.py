@@ -187,3 +187,11 @@ def test_events_reach_a_signed_webhook_and_mqtt(enrolled, clips, tmp_path, recei
     # Retained: a dashboard connecting later learns the kiosk's state at once.
     late = subscribers(broker.port, topic="face-kiosk/hq/door/status")
     assert late.wait(lambda m: True, "the retained status") == ("face-kiosk/hq/door/status", b"offline", True)
+
+
+def test_the_bench_prices_events_per_frame_and_per_event():
+    from kiosk.diagnostics.benchmark import events_table
+
+    rows = {name: (med, p95) for name, med, p95 in events_table(repeat=3)}
+    assert set(rows) == {"metrics per frame", "publish, no target", "publish, webhook + MQTT unreachable"}
+    assert all(0 < med <= p95 for med, p95 in rows.values())
