@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint eval bench calibrate package clean
+.PHONY: run test lint eval bench calibrate package clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ test: $(STAMP)
 	$(BIN)/ruff check kiosk ui tests tools packaging
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the decision code (pyproject.toml [tool.mutmut]); not part of `test`:
+# it takes long. `make mutate` prints the summary; `.venv/bin/mutmut results` lists survivors.
+mutate: $(STAMP)
+	rm -rf mutants
+	QT_QPA_PLATFORM=offscreen $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 eval: $(STAMP)
 	$(BIN)/face-kiosk eval

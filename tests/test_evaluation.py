@@ -76,3 +76,11 @@ def test_split_keeps_unknown_visitors_and_nap_people_apart():
     ident = json.loads((lfw / "identification.json").read_text())
     assert len(unknown) == 1000 and len(nap) > 500
     assert not set(unknown) & set(nap) and not (set(unknown) | set(nap)) & set(ident)
+
+
+def test_the_default_data_folder_is_shared_data_next_to_the_checkout():
+    from conftest import ROOT
+
+    from kiosk.diagnostics.evaluation import default_data_dir
+
+    assert default_data_dir() == ROOT.parent / "shared" / "data"

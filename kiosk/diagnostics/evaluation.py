@@ -67,7 +67,7 @@ PROFILES = {
 
 def default_data_dir() -> Path:
     """../shared/data next to the project (the checkout's parent folder)."""
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    return Path(__file__).resolve().parents[3] / "shared" / "data"  # kiosk/diagnostics/ -> checkout -> its parent
 
 
 # -- data ------------------------------------------------------------------------------
