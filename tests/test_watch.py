@@ -195,3 +195,26 @@ def test_the_bench_prices_events_per_frame_and_per_event():
     rows = {name: (med, p95) for name, med, p95 in events_table(repeat=3)}
     assert set(rows) == {"metrics per frame", "publish, no target", "publish, webhook + MQTT unreachable"}
     assert all(0 < med <= p95 for med, p95 in rows.values())
+
+
+def test_sigterm_stops_a_run_cleanly_with_the_visit_written(enrolled, tmp_path, astronaut_rgb):
+    import signal
+
+    long_clip = write_clip(tmp_path / "long.avi", astronaut_rgb, seconds=120.0)  # minutes to analyse
+    proc = subprocess.Popen([sys.executable, "-m", "ui.launcher", "watch", "--db", str(enrolled),
+                             "--source", str(long_clip), "--jsonl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # blocks until the first event
+        assert (first["event"], first["person"], first["logged"]) == ("arrival", NAME, True)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert out == ""  # nothing after the signal but a clean end
+    with Gallery(enrolled, create=False) as g:
+        assert [(v.name, v.kind) for v in g.visits()] == [(NAME, "checkin")]
