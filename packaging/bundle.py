@@ -43,8 +43,8 @@ EXCLUDES = [
     "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore",
     "PySide6.QtCharts", "PySide6.QtDataVisualization", "PySide6.QtPdf", "PySide6.QtBluetooth",
     "PySide6.QtPositioning", "PySide6.QtSerialPort", "PySide6.QtStateMachine",
-    # superqt's optional extras.
-    "superqt.cmap", "superqt.fonticon", "pygments", "cmap", "pint", "qtawesome",
+    # Never used; kept out even if a dependency's hook would pull them in.
+    "superqt", "pygments", "cmap", "pint", "qtawesome",
 ]
 
 # Files collected by dependency hooks that face-kiosk never opens (destination prefixes).

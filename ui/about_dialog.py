@@ -19,7 +19,16 @@ LIBRARIES = (
     ("NumPy", "BSD-3-Clause"),
     ("Pillow", "MIT-CMU (HPND)"),
     ("pydantic", "MIT"),
-    ("superqt", "BSD-3-Clause"),
+    ("LiteRT (ai-edge-litert)", "Apache-2.0"),
+    ("SQLCipher / sqlcipher3", "BSD-3-Clause / zlib"),
+    ("cryptography", "Apache-2.0 or BSD-3-Clause"),
+    ("keyring", "MIT"),
+    ("platformdirs", "MIT"),
+    ("paho-mqtt", "EPL-2.0 or EDL-1.0"),
+    ("apprise", "BSD-2-Clause"),
+    ("prometheus-client", "Apache-2.0"),
+    ("psycopg / psycopg-pool", "LGPL-3.0"),
+    ("pgvector (Python)", "MIT"),
 )
 
 
