@@ -18,6 +18,7 @@ from kiosk.recognition.calibration import (
     Calibration,
     ImpostorTail,
     calibrated_versions,
+    fused_cell,
     load_calibration,
     per_comparison_far,
 )
@@ -349,3 +350,57 @@ def test_own_mask_samples_are_used_only_when_switched_on():
     # Unmasked probes never use the masked row.
     bare = on_matcher.identify(probe[None], np.array([False]))[0]
     assert not bare.known
+
+
+def test_own_mask_row_speaks_only_when_its_margin_is_better_and_in_the_masked_space():
+    """Per person, the bare row and the own-mask row compete by margin over their own
+    thresholds; the own-mask row is scored in the calibration's masked space (NAP removed)."""
+    nuisance = basis(DIM - 1)
+    tails = {UNMASKED: {1: tail(0.30)}, MASKED: {1: tail(0.25)},
+             MASK_VS_MASK: {1: tail(0.40), 2: tail(0.70)}}  # a 2-photo tail that must not be used
+    cal = Calibration("test@1", tails, mean=np.zeros(DIM, np.float32), nap=nuisance[None])
+    rows = [(1, FULL, basis(0)), (1, MASKED_PHOTO, basis(3)), (2, FULL, basis(1))]
+    m = Matcher(templates(rows), MatchConfig(use_masked_samples=True), cal)
+    far = per_comparison_far(0.005, 2)
+    mvm = cal.threshold(MASK_VS_MASK, far, 1)
+    # Looks like the own-mask sample, plus the mask's nuisance direction: the masked row wins,
+    # scored without the nuisance (0.8 in the masked space, not 0.8 / sqrt(1 + 0.5^2)).
+    like_mask = unit(0.8 * basis(3) + 0.6 * basis(7) + 0.5 * nuisance)
+    v = m.identify(like_mask[None], np.array([True]))[0]
+    expected = float(cal.masked_space(like_mask[None])[0] @ cal.masked_space(basis(3)[None])[0])
+    assert v.person_id == 1 and v.threshold == pytest.approx(mvm) and v.score == pytest.approx(expected)
+    # Looks like the bare sample: the bare row's margin is better, so its score and threshold speak.
+    like_bare = unit(0.9 * basis(0) + 0.2 * basis(3) + 0.3 * basis(7))
+    b = m.identify(like_bare[None], np.array([True]))[0]
+    assert b.person_id == 1
+    assert b.threshold == pytest.approx(m.row_thresholds(True)[0])
+    assert b.score == pytest.approx(float(m.person_scores(like_bare[None], np.array([True]))[0, 0]))
+
+
+def test_acceptance_is_at_or_above_the_threshold_and_verdicts_carry_the_runner_up():
+    rows = [(1, FULL, basis(0)), (2, FULL, basis(1))]
+    probe = unit(0.7 * basis(0) + 0.5 * basis(1) + 0.5 * basis(2))
+    loose = Matcher(templates(rows), MatchConfig(), calibration())
+    score = float(loose.person_scores(probe[None], np.array([False]))[0, 0])
+    exact = Matcher(templates(rows), MatchConfig(threshold_unmasked=score), calibration())
+    v = exact.identify(probe[None], np.array([False]))[0]
+    assert v.known and v.person_id == 1 and v.score == v.threshold  # exactly at the threshold: accepted
+    assert v.runner_up == pytest.approx(float(probe @ basis(1)))
+    assert v.unmask_below == 1.0  # an unmasked probe is never in the ask-to-unmask band
+    alone = Matcher(templates(rows[:1]), MatchConfig(), calibration()).identify(probe[None], np.array([False]))[0]
+    assert alone.runner_up == -1.0  # nobody else to compare with
+
+
+def test_an_empty_gallery_still_reports_the_threshold_that_would_apply():
+    empty = TemplateSet("test@1", np.zeros(0, np.int64), np.array([], str), np.zeros((0, DIM), np.float32))
+    cal = calibration()
+    cal.tails[fused_cell(MASKED)] = {1: tail(0.5)}  # fused probes have tails of their own
+    m = Matcher(empty, MatchConfig(), cal)
+    assert m.thresholds(True, fused=True) != m.thresholds(True)
+    masked = np.array([False, True, True])
+    fused = np.array([False, False, True])
+    verdicts = m.identify(unit(np.ones((3, DIM))), masked, fused)
+    assert [v.score for v in verdicts] == [-1.0] * 3
+    assert [v.threshold for v in verdicts] == [m.thresholds(False), m.thresholds(True),
+                                               m.thresholds(True, fused=True)]
+    assert [v.masked for v in verdicts] == [False, True, True]
