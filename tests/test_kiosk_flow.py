@@ -309,3 +309,71 @@ def test_config_rejects_bad_kiosk_values():
     with pytest.raises(ValidationError):
         KioskConfig(greeting_s=0)
     assert FlowTiming.from_config(KioskConfig(greeting_s=6, lower_mask_s=10)).greeting_s == 6
+
+
+# -- every field of the states (the events and the window read all of them) -----------------
+
+
+class Refusing(Visits):
+    """A check-in log in its cooldown: it writes nothing and says so (None)."""
+
+    def checkin(self, person_id, score, masked):
+        super().checkin(person_id, score, masked)
+
+    def unknown(self, track_id, score, masked):
+        super().unknown(track_id, score, masked)
+
+
+def test_each_screen_carries_exactly_its_fields(flow, clock, visits):
+    from kiosk.checkin.flow import KioskState
+
+    state = frames(flow, clock, [stranger(track=2, score=0.2)], 1)
+    assert state == KioskState(Screen.APPROACHING, clock.t, 2)
+    first_seen = clock.t
+    state = frames(flow, clock, [stranger(track=2, score=0.2)], 1)
+    assert state.since == first_seen  # still approaching: the screen was not re-entered
+    state = frames(flow, clock, [stranger(track=2, score=0.2)], 1)
+    assert state == KioskState(Screen.UNKNOWN, clock.t, 2, masked=False, score=pytest.approx(0.2), recorded=True)
+    clock.advance(10)
+    assert flow.tick() == KioskState(Screen.ATTRACT, clock.t)
+
+    state = frames(flow, clock, [alice(track=3, score=0.6, masked=True)], 2)
+    assert state == KioskState(Screen.GREETING, clock.t, 3, A, "Alice", True, pytest.approx(0.6), True)
+    clock.advance(10)
+    flow.tick()
+    state = frames(flow, clock, [alice(track=4, masked=True, uncertain=True, score=0.44)], 3)
+    assert state == KioskState(Screen.LOWER_MASK, clock.t, 4, masked=True, score=pytest.approx(0.44))
+    clock.advance(10)
+    flow.tick()
+    assert flow.source_lost("unplugged") == flow.state
+    clock.advance(1.0)
+    assert flow.tick() == KioskState(Screen.UNAVAILABLE, clock.t, message="unplugged")
+    assert flow.source_ok() == KioskState(Screen.ATTRACT, clock.t)
+
+
+def test_a_log_in_its_cooldown_makes_the_screens_say_not_recorded(clock):
+    flow = KioskFlow(Refusing(), FlowTiming(), clock=clock)
+    flow.scene = Scene()
+    greeting = frames(flow, clock, [alice(track=1)], 2)
+    assert greeting.screen is Screen.GREETING and greeting.recorded is False
+    clock.advance(10)
+    flow.tick()
+    unknown = frames(flow, clock, [stranger(track=2)], 3)
+    assert unknown.screen is Screen.UNKNOWN and unknown.recorded is False
+
+
+def test_timeouts_are_inclusive_at_their_exact_second(flow, clock):
+    frames(flow, clock, [alice()], 2)
+    since = flow.state.since
+    clock.t = since + 4.0  # greeting_s exactly: the card is over, and nobody has been seen for 1.5 s
+    assert flow.tick().screen is Screen.ATTRACT
+    frames(flow, clock, [stranger(track=5)], 1)
+    last_face = clock.t
+    clock.t = last_face + 1.5  # idle_s exactly: nobody there
+    assert flow.tick().screen is Screen.ATTRACT
+
+
+def test_the_nearest_face_is_chosen_by_its_width(flow, clock):
+    near, far = alice(track=1, size=0.5), stranger(track=2, size=0.2)
+    state = frames(flow, clock, [far, near], 2)
+    assert state.screen is Screen.GREETING and state.track_id == 1
