@@ -160,3 +160,55 @@ def test_csv_text_sorted_oldest_first():
     lines = text.splitlines()
     assert lines[1].split(",")[2] == "A" and lines[2].split(",")[2] == "B"
     assert lines[2].split(",")[4] == ""  # no score stays empty, not "None"
+
+
+# -- from surviving mutants: the boundaries and fields the kiosk and the events rely on ------
+
+
+def test_the_cooldown_ends_at_its_exact_second(gallery, clock):
+    alice = _person(gallery, "Alice")
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    log.checkin(alice, 0.7, False)
+    clock.advance(599)
+    assert log.in_cooldown(alice)
+    clock.advance(1)
+    assert not log.in_cooldown(alice)
+
+
+def test_a_restart_seeds_the_latest_checkin_past_unknowns_and_naive_times(gallery, clock):
+    alice = _person(gallery, "Alice")
+    gallery.record_visit(alice, CHECKIN, 0.7, False, "kiosk", "2026-03-02T06:00:00+02:00")
+    # Written by an older version without a zone: read as local time, not a crash.
+    local_recent = (clock.now - dt.timedelta(seconds=30)).astimezone().replace(tzinfo=None)
+    gallery.record_visit(alice, CHECKIN, 0.7, False, "kiosk", local_recent.isoformat(timespec="seconds"))
+    gallery.record_visit(None, UNKNOWN, 0.1, False, "kiosk", "2026-03-02T08:59:50+02:00")  # newest
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    assert log.in_cooldown(alice)  # the 30-second-old visit counts, not the 06:00 one
+
+
+def test_unknown_visits_keep_their_score_and_mask_and_the_returned_visit_is_the_row(gallery, clock):
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock, source="door")
+    visit = log.unknown(track_id=3, score=0.23456, masked=True)
+    (row,) = gallery.visits(dt.date(2026, 3, 2))
+    assert (row.kind, row.person_id, row.score, bool(row.masked), row.source) == (UNKNOWN, None, 0.2346, True, "door")
+    assert visit == Visit(row.id, "2026-03-02T09:00:00+02:00", UNKNOWN, None, None, 0.2346, True, "door")
+    alice = _person(gallery, "Alice")
+    checkin = log.checkin(alice, 0.71, False)
+    assert (checkin.person_id, checkin.score, checkin.masked, checkin.source) == (alice, 0.71, False, "door")
+    assert checkin.id is not None and checkin.id != visit.id
+
+
+def test_many_people_checked_in_keep_their_cooldowns(gallery, clock):
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    people = [_person(gallery, f"P{i}") for i in range(520)]  # more than the log keeps in memory
+    for pid in people:
+        log.checkin(pid, 0.7, False)
+    clock.advance(60)
+    assert log.checkin(people[0], 0.7, False) is None  # still within the cooldown
+
+
+@pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(lead):
+    text = visits_to_csv([Visit(1, "2026-03-02T09:00:00+00:00", CHECKIN, 1, f"{lead}SUM(A1)", 0.5, False, "")])
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 2 and rows[1][2] == f"'{lead}SUM(A1)".replace("\r", " ")

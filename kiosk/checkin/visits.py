@@ -138,10 +138,13 @@ class CheckinLog:
 
 
 def _csv_safe(value: object) -> object:
-    """Neutralise spreadsheet formulas in text cells (a name like '=HYPERLINK(...)')."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    """Neutralise spreadsheet formulas in text cells (a name like '=HYPERLINK(...)'); line breaks
+    become spaces (the text CSV ends lines with \\n only, so a bare CR would split the row)."""
+    if not isinstance(value, str):
+        return value
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        value = "'" + value
+    return value.replace("\r", " ").replace("\n", " ")
 
 
 def visits_csv_rows(visits: Iterable[Visit]) -> list[list[object]]:
