@@ -214,3 +214,55 @@ def test_a_track_fuses_its_best_frames_and_starts_again_when_the_mask_comes_off(
     assert n == 1 and v == pytest.approx(e[3])
     tracker.forget_identities()
     assert tracker.fuse(tid, e[0], 0.5, masked=False)[1] == 1
+
+
+# -- exact identities (from surviving mutants): every field is read downstream ----------------
+
+
+def test_a_shown_name_kept_through_unknown_votes_keeps_its_name_score_and_counts():
+    from kiosk.recognition.tracking import Identity
+
+    named = vote_identity([vote(A, 0.6), vote(A, 0.7)], CFG)
+    assert named == Identity(A, "Alice", pytest.approx(0.65), True, 2, 2)
+    # Two unknown looks later the window still holds one of hers: the name stays, as it was shown.
+    kept = vote_identity([vote(A, 0.7), vote(None, 0.2), vote(None, 0.25)], CFG, named)
+    assert kept == Identity(A, "Alice", pytest.approx(0.65), True, 1, 3)
+
+
+def test_confidence_is_inclusive_at_the_margin_and_the_most_voted_person_leads():
+    from kiosk.recognition.tracking import Identity
+
+    at_margin = Verdict(A, "Alice", 0.5 + CFG.confident_margin, 0.5)
+    assert vote_identity([at_margin], CFG).person_id == A  # exactly confident_margin above: named
+    # Bob has more votes than Alice (though Alice's id is smaller and her vote is the latest).
+    votes = [vote(B, 0.6), vote(B, 0.6), vote(B, 0.6), vote(A, 0.6)]
+    assert vote_identity(votes, CFG) == Identity(B, "Bob", pytest.approx(0.6), True, 3, 4)
+
+
+def test_unknown_needs_more_unknown_votes_than_known_ones():
+    # Alice 3, Bob 2 (contested: nobody is named) and 3 unknown looks: as many unknown votes as
+    # Alice's is not yet "an unknown visitor".
+    cfg = TrackerConfig(window=8)
+    votes = [vote(A), vote(None, 0.2), vote(B), vote(A), vote(None, 0.2), vote(B), vote(A), vote(None, 0.2)]
+    ident = vote_identity(votes, cfg)
+    assert not ident.settled and ident.person_id is None
+    assert vote_identity([*votes[1:], vote(None, 0.2)], cfg).settled  # one more unknown look: now it is
+
+
+@pytest.mark.parametrize("field, value", [("iou_match", 1.0), ("min_agree", 1), ("unknown_after", 1),
+                                          ("fuse_frames", 1)])
+def test_config_accepts_its_boundaries(field, value):
+    TrackerConfig(**{field: value})  # the smallest (or largest) allowed value is allowed
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"iou_match": 0.0}, "iou_match must be in (0, 1]"), ({"iou_match": 1.5}, "iou_match must be in (0, 1]"),
+    ({"window": 2}, "window must hold min_agree and unknown_after votes"),
+    ({"min_agree": 0}, "min_agree and unknown_after must be at least 1"),
+    ({"unknown_after": 0}, "min_agree and unknown_after must be at least 1"),
+    ({"fuse_frames": 0}, "fuse_frames must be at least 1"),
+])
+def test_config_refusals_name_the_rule(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        TrackerConfig(**kwargs)
+    assert str(err.value) == message
