@@ -125,3 +125,21 @@ def test_damaged_state_never_lets_anyone_in(gallery):
 def test_format_wait():
     assert [format_wait(s) for s in (0, 30, 60, 125, 3600, 5400)] == ["0 s", "30 s", "1 min", "2 min 5 s", "1 h",
                                                                        "1 h 30 min"]
+
+
+def test_the_longest_pin_is_allowed_and_the_outcomes_say_what_happened(gallery):
+    from kiosk.security.audit import AuditAction
+
+    pin = AdminPin(gallery, FAST)
+    unset = pin.check("735196")
+    assert not unset.ok and unset.message == "No admin PIN has been set yet."
+    pin.set_pin("739164285017")  # 12 digits: the policy's maximum
+    right = pin.check("739164285017")
+    assert (right.ok, right.tries_left, right.message) == (True, 5, "PIN accepted.")
+    with pytest.raises(PinError, match="the PIN must have 6 to 12 digits"):
+        pin.set_pin("7391642850173")
+    with pytest.raises(PinError, match="the two PINs differ"):
+        pin.set_pin("735196", "735197")
+    pin.set_pin("735196")
+    actions = [r.action for r in gallery.audit_records() if r.action in (AuditAction.PIN_SET, AuditAction.PIN_CHANGE)]
+    assert actions == [AuditAction.PIN_SET, AuditAction.PIN_CHANGE]  # the second one is a change
