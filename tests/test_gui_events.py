@@ -32,7 +32,7 @@ def gallery(tmp_path, astronaut_rgb, pipeline):
 
 def test_kiosk_mode_posts_the_arrival_to_the_configured_webhook(qtbot, gallery, astronaut_rgb, receivers,
                                                                  monkeypatch):
-    import ui.kiosk_window as kw
+    import ui.kiosk_mode.window as kw
     from ui.main_window import MainWindow
 
     class Lock:  # the PIN dialog is tested elsewhere

@@ -84,7 +84,7 @@ def gallery(tmp_path):
 
 
 def _window(qtbot, worker, gallery, config=None, clock=None, unlock=None, wall=lambda: NOON):
-    from ui.kiosk_window import KioskWindow
+    from ui.kiosk_mode import KioskWindow
 
     w = KioskWindow(worker, gallery, config or Config(), flow_clock=clock or Clock(),
                     wall_clock=wall, unlock=unlock or (lambda parent: False))
@@ -180,7 +180,7 @@ def _pin_dialog_session(qtbot, w, entries):
 
 def test_pin_pad_exit_and_growing_lockout(qtbot, gallery):
     from kiosk.gallery.admin_pin import AdminPin
-    from ui.kiosk_window import PinLock
+    from ui.kiosk_mode import PinLock
 
     now = [1_000_000.0]
     clock = lambda: now[0]  # noqa: E731
@@ -209,7 +209,7 @@ def test_pin_pad_exit_and_growing_lockout(qtbot, gallery):
 
 
 def test_first_run_without_a_pin_asks_for_one_before_locking(qtbot, gallery, monkeypatch):
-    import ui.kiosk_window as kw
+    import ui.kiosk_mode.window as kw
 
     calls = []
     monkeypatch.setattr(kw.PinLock, "dialog", lambda self, parent, purpose: calls.append(purpose) or
@@ -598,7 +598,7 @@ def test_kiosk_visits_reach_the_receptionist_view(qtbot, gallery):
 
 
 def test_main_window_enters_kiosk_mode_and_stays_hidden_until_unlocked(qtbot, gallery, monkeypatch):
-    import ui.kiosk_window as kw
+    import ui.kiosk_mode.window as kw
     from ui.main_window import MainWindow
 
     answers = [False, True]

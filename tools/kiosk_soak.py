@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.checkin.flow import Screen
     from kiosk.config import Config, KioskConfig
     from kiosk.gallery import Gallery
-    from ui.kiosk_window import KioskWindow
+    from ui.kiosk_mode import KioskWindow
     from ui.worker import LiveWorker
 
     config = Config(kiosk=KioskConfig(cooldown_s=args.cooldown, greeting_s=2))

@@ -281,12 +281,12 @@ class MainWindow(QMainWindow):
         self._show_child(cls(self.gallery, self.config, parent=self))
 
     def enter_kiosk_mode(self) -> None:
-        """Open `ui.kiosk_window.KioskWindow(worker, gallery, config)` full screen.
+        """Open `ui.kiosk_mode.KioskWindow(worker, gallery, config)` full screen.
 
         The kiosk window shares this window's worker (one camera, one set of models) and must
         not stop it; this window hides until the kiosk window is closed.
         """
-        cls = _load_optional("ui.kiosk_window", "KioskWindow")
+        cls = _load_optional("ui.kiosk_mode", "KioskWindow")
         if cls is None:
             self._missing("Kiosk mode")
             self.show()

@@ -1,4 +1,4 @@
-"""Fullscreen kiosk mode: the screen visitors walk up to.
+"""The fullscreen kiosk window: the screen visitors walk up to.
 
 The window only renders `kiosk.checkin.flow.KioskFlow`'s state: an attract screen, the live
 camera with a face guide, a greeting card, the receptionist message, "please lower your
@@ -18,14 +18,12 @@ import logging
 import time
 from collections.abc import Callable
 
-import numpy as np
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QColor,
     QFont,
     QGuiApplication,
-    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -43,15 +41,14 @@ from kiosk.checkin.visits import local_now
 from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore, Visit
 from kiosk.security.audit import AuditAction
-from ui.video_widget import frame_to_qimage
+from ui.kiosk_mode.camera import KioskCamera, qimage_from_rgb
+from ui.kiosk_mode.pin_lock import PinLock
+from ui.kiosk_mode.restart import WorkerRestarts
 
 log = logging.getLogger(__name__)
 
 TICK_MS = 200  # timeouts (greeting, idle, camera grace) are checked this often
-CAMERA_FPS = 15  # the kiosk's camera view; half the live window's rate leaves CPU to recognition
 LONG_PRESS_S = 2.0  # holding a corner this long opens the PIN pad
-#: Seconds before restart attempt 1, 2, 3, ... of a failed worker; the last value repeats.
-RESTART_BACKOFF_S = (2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 def _font(px: int, bold: bool = False) -> QFont:
@@ -59,70 +56,6 @@ def _font(px: int, bold: bool = False) -> QFont:
     font.setPixelSize(max(12, int(px)))
     font.setBold(bold)
     return font
-
-
-def _qimage_from_rgb(rgb: np.ndarray) -> QImage:
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
-
-
-class KioskCamera(QWidget):
-    """The live picture, mirrored like a looking glass, with an oval face guide. No names, no boxes."""
-
-    def __init__(self, accent: QColor, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self.accent = accent
-        self.guide_colour = accent
-        self._provider = None
-        self._frame = None
-        self._image: QImage | None = None
-        self._timer = QTimer(self)
-        self._timer.setInterval(int(1000 / CAMERA_FPS))
-        self._timer.timeout.connect(self._pull)
-
-    def set_provider(self, provider) -> None:
-        """Pull `provider.latest_frame()` while visible (None stops)."""
-        self._provider = provider
-        if provider is None:
-            self._timer.stop()
-            self._frame, self._image = None, None
-        else:
-            self._timer.start()
-
-    def _pull(self) -> None:
-        if self._provider is None or not self.isVisible():
-            return
-        frame = self._provider.latest_frame()
-        if frame is not None and frame is not self._frame:
-            self._frame = frame
-            self._image = frame_to_qimage(frame).flipped(Qt.Orientation.Horizontal)
-            self.update()
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), Qt.GlobalColor.black)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if self._image is not None:
-            iw, ih = self._image.width(), self._image.height()
-            scale = min(self.width() / iw, self.height() / ih)
-            w, h = iw * scale, ih * scale
-            painter.drawImage(QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h), self._image)
-        # The guide: an oval where a face at the right distance fits, the rest slightly dimmed.
-        gh = self.height() * 0.62
-        gw = gh * 0.75
-        guide = QRectF((self.width() - gw) / 2, (self.height() - gh) / 2 - self.height() * 0.04, gw, gh)
-        shade = QPainterPath()
-        shade.addRect(QRectF(self.rect()))
-        hole = QPainterPath()
-        hole.addEllipse(guide)
-        painter.fillPath(shade.subtracted(hole), QColor(0, 0, 0, 110))
-        painter.setPen(QPen(self.guide_colour, max(4.0, self.height() / 120)))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawEllipse(guide)
-        painter.end()
 
 
 class KioskWindow(QWidget):
@@ -165,10 +98,8 @@ class KioskWindow(QWidget):
         self.locked = True
         self._closing = False
         self._press_started: float | None = None
-        self._restart_attempt = 0
-        self._restart_pending = False
         self._unlocking = False
-        self.restart_backoff_s = RESTART_BACKOFF_S
+        self.restarts = WorkerRestarts(worker, lambda: self._closing, parent=self)
         self.receptionist: QWidget | None = None
 
         # The decisions are the shared Qt-free session's (the same as `face-kiosk watch`):
@@ -407,7 +338,7 @@ class KioskWindow(QWidget):
         if rgb is None:
             return
         size = self._photo_px
-        src = QPixmap.fromImage(_qimage_from_rgb(rgb)).scaled(
+        src = QPixmap.fromImage(qimage_from_rgb(rgb)).scaled(
             size, size, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
             Qt.TransformationMode.SmoothTransformation)
         round_ = QPixmap(size, size)
@@ -445,7 +376,7 @@ class KioskWindow(QWidget):
     def _on_result(self, result) -> None:
         if self._closing:
             return
-        self._restart_attempt = 0  # results flow: the worker is healthy
+        self.restarts.healthy()  # results flow: the worker is healthy
         self.session.observe(result)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
@@ -461,41 +392,32 @@ class KioskWindow(QWidget):
             return
         log.warning("kiosk: recognition failed (%s); restarting it", message)
         self.flow.source_lost(f"recognition: {message}")
-        self._schedule_restart()
+        self.restarts.schedule()
 
     def _on_worker_finished(self) -> None:
-        if self._closing or self._restart_pending:
+        if self._closing or self.restarts.pending:
             return
         log.warning("kiosk: the recognition thread ended; restarting it")
         self.flow.source_lost("recognition stopped")
-        self._schedule_restart()
-
-    def _schedule_restart(self) -> None:
-        if self._restart_pending:
-            return
-        self._restart_pending = True
-        backoff = self.restart_backoff_s
-        delay = backoff[min(self._restart_attempt, len(backoff) - 1)]
-        self._restart_attempt += 1
-        QTimer.singleShot(int(delay * 1000), self, self.restart_worker)
+        self.restarts.schedule()
 
     @property
     def restart_pending(self) -> bool:
         """True while a restart of the recognition worker is scheduled."""
-        return self._restart_pending
+        return self.restarts.pending
+
+    @property
+    def restart_backoff_s(self) -> tuple[float, ...]:
+        """Seconds before restart attempt 1, 2, 3, ... (the last value repeats)."""
+        return self.restarts.backoff_s
+
+    @restart_backoff_s.setter
+    def restart_backoff_s(self, value: tuple[float, ...]) -> None:
+        self.restarts.backoff_s = tuple(value)
 
     def restart_worker(self) -> None:
-        """Bring recognition back: start the thread again if it ended, else reload its models."""
-        self._restart_pending = False
-        if self._closing:
-            return
-        worker = self.worker
-        if worker.isFinished() or not worker.isRunning():
-            log.info("kiosk: starting the recognition thread again (attempt %d)", self._restart_attempt)
-            worker.start()
-        else:
-            log.info("kiosk: reloading the recognition models (attempt %d)", self._restart_attempt)
-            worker.apply_config(worker.config)
+        """Bring recognition back now (what a scheduled restart does)."""
+        self.restarts.restart_now()
 
     # -- time -------------------------------------------------------------------------------------
 
@@ -580,42 +502,3 @@ class KioskWindow(QWidget):
                              (self.worker.finished, self._on_worker_finished)):
             with contextlib.suppress(RuntimeError, TypeError):
                 signal.disconnect(slot)
-
-
-class PinLock:
-    """The admin PIN on the numeric pad (ui.pin_dialog) over the kiosk.
-
-    `ensure` has a PIN chosen before the kiosk locks, when none was ever set (otherwise the
-    first visitor could choose one to get out); calling the lock asks for the PIN. The clock
-    (wall time, as kiosk.gallery.admin_pin persists its lockout) is injectable for tests.
-    """
-
-    def __init__(self, gallery: GalleryStore, clock: Callable[[], float] = time.time) -> None:
-        self.gallery = gallery
-        self.clock = clock
-
-    def admin_pin(self):
-        """The gallery's kiosk.gallery.admin_pin.AdminPin."""
-        from kiosk.gallery.admin_pin import AdminPin
-
-        return AdminPin(self.gallery, clock=self.clock)
-
-    def dialog(self, parent: QWidget | None, purpose: str):
-        """The modal PIN pad (not yet shown)."""
-        from ui.pin_dialog import PinDialog
-
-        dialog = PinDialog(self.admin_pin(), purpose, parent)
-        dialog.setObjectName("kioskPinDialog")
-        dialog.setCursor(Qt.CursorShape.ArrowCursor)  # the kiosk hides the pointer; the pad needs it
-        dialog.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
-        return dialog
-
-    def ensure(self, parent: QWidget | None) -> bool:
-        """True when a PIN is set (asking for a new one at first run)."""
-        if self.admin_pin().is_set():
-            return True
-        return bool(self.dialog(parent, "lock kiosk mode").exec())
-
-    def __call__(self, parent: QWidget) -> bool:
-        """Ask for the PIN; True when it was right."""
-        return bool(self.dialog(parent, "leave kiosk mode").exec())
