@@ -14,6 +14,7 @@ from kiosk.gallery.archive import export_people, import_people
 from kiosk.gallery.schema import SCHEMA_VERSION
 
 MODEL = "test-model@000"
+pytest_plugins = ["pg_fixtures"]
 
 
 def _sample(seed: int, dim: int = 8, kinds=("full", "synthetic-mask")) -> NewSample:
@@ -23,9 +24,9 @@ def _sample(seed: int, dim: int = 8, kinds=("full", "synthetic-mask")) -> NewSam
 
 
 @pytest.fixture
-def gallery(tmp_path):
-    with Gallery(tmp_path / "g.db") as g:
-        yield g
+def gallery(any_gallery):
+    """The contract tests run on both backends (SQLite, PostgreSQL)."""
+    return any_gallery
 
 
 def test_add_person_stores_samples_and_unit_templates(gallery):
