@@ -12,7 +12,7 @@ import threading
 from types import FrameType
 
 from kiosk.cli.common import config as load_config
-from kiosk.cli.common import db_path
+from kiosk.cli.common import db_target
 
 log = logging.getLogger("kiosk.watch")
 
@@ -23,7 +23,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     from kiosk.checkin.headless import HeadlessRunner, describe_event, parse_sources
     from kiosk.events import EventBus, KioskMetrics, StatusServer
-    from kiosk.gallery import Gallery
+    from kiosk.gallery.open import open_gallery
     from kiosk.vision.pipeline import FacePipeline
 
     config = load_config(args)
@@ -41,7 +41,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
             if args.verbose or not args.jsonl:
                 print(describe_event(event), file=sys.stderr if args.jsonl else sys.stdout, flush=True)
 
-    with Gallery(db_path(args), create=False, encrypt=config.privacy.encrypt, actor="watch") as gallery:
+    with open_gallery(db_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
+                      site=config.events.site, kiosk=config.events.kiosk,
+                      encrypt_templates=config.gallery.encrypt_templates) as gallery:
         def purge() -> None:
             gallery.purge_expired(dt.date.today(), config.privacy.visits_retention_days)
 
