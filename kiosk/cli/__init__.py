@@ -460,9 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("self-test", parents=[common], help="check models, pipeline and database")
     p.set_defaults(func=cmd_self_test)
     from kiosk.cli.privacy import add_parsers
+    from kiosk.cli.shared import add_parsers as add_shared
     from kiosk.cli.watch import add_parser as add_watch
 
     add_parsers(sub, common)
+    add_shared(sub, common)
     add_watch(sub, common)
     return parser
 
