@@ -178,6 +178,17 @@ def test_enrol_at_one_kiosk_seen_at_the_other_and_removal_too(pg_url, tmp_path):
         assert [r.action for r in b.audit_records()] == ["enroll", "enroll", "update", "remove"]
 
 
+def test_a_visit_elsewhere_changes_data_version_but_reloads_nothing(pg_url, tmp_path):
+    with PgGallery(pg_url, spool_path=tmp_path / "a.db") as a, PgGallery(pg_url, spool_path=tmp_path / "b.db") as b:
+        pid = a.add_person(PersonDetails("Visitor"), [_sample(1)], MODEL)
+        assert wait_for(lambda: pid in set(b.templates(MODEL).person_ids))
+        loaded = b.templates(MODEL)
+        before = b.data_version()
+        a.record_visit(pid, "checkin", 0.9)
+        assert wait_for(lambda: b.data_version() != before)
+        assert b.templates(MODEL) is loaded
+
+
 def test_incremental_refresh_equals_a_full_load(pg_url, tmp_path):
     with PgGallery(pg_url, spool_path=tmp_path / "a.db") as a, PgGallery(pg_url, spool_path=tmp_path / "b.db") as b:
         ids = [a.add_person(PersonDetails(f"P{i}"), [_sample(i), _sample(100 + i)], MODEL) for i in range(5)]

@@ -648,13 +648,10 @@ class PgGallery:
 
     def _refresh(self, conn: psycopg.Connection, model_version: str, cached: _Cached | None) -> _Cached:
         seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM gallery_changes").fetchone()[0])
-        names = dict(conn.execute("SELECT id, name FROM people").fetchall())
         changed: list[int] | None = None
         if cached is not None:
-            if seq == cached.seq:
-                t = cached.templates
-                return _Cached(TemplateSet(model_version, t.person_ids, t.kinds, t.matrix, names), 0, seq,
-                               cached.template_ids)
+            if seq == cached.seq:  # a visit or a setting: no face or name changed
+                return _Cached(cached.templates, 0, seq, cached.template_ids)
             low = conn.execute("SELECT min(seq) FROM gallery_changes").fetchone()[0]
             if low is not None and low <= cached.seq + 1:
                 rows = conn.execute("SELECT DISTINCT person_id FROM gallery_changes WHERE seq > %s", (cached.seq,))
@@ -668,9 +665,13 @@ class PgGallery:
             tids, pids, kinds, matrix = self._fetch(conn, model_version, None)
             if not len(tids) and others:
                 raise ModelMismatchError(mismatch_message(self.where, others, model_version))
+            names = dict(conn.execute("SELECT id, name FROM people").fetchall())
             return _Cached(TemplateSet(model_version, pids, kinds, matrix, names), 0, seq, tids)
         assert cached is not None
         old = cached.templates
+        gone = set(changed)
+        names = {pid: name for pid, name in old.names.items() if pid not in gone}
+        names.update(conn.execute("SELECT id, name FROM people WHERE id = ANY(%s)", (changed,)).fetchall())
         keep = ~np.isin(old.person_ids, np.asarray(changed, np.int64))
         tids, pids, kinds, matrix = self._fetch(conn, model_version, changed)
         if old.matrix.size and matrix.size:
