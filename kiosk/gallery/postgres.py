@@ -854,14 +854,14 @@ class PgGallery:
                     if not self._online:
                         log.warning("%s: the shared gallery is back online", self.where)
                         old, self._pool = self._pool, self._new_pool()
-                        old.close(timeout=0)
+                        threading.Thread(target=old.close, kwargs={"timeout": 5}, daemon=True).start()
                         self._online = True
                     self._bump()  # anything may have changed while nobody listened
                     self._flush_spool()
                     backoff = 0.25
                     idle = 0
                     while not self._stop.is_set():
-                        got = sum(1 for _ in conn.notifies(timeout=0.5, stop_after=1000))
+                        got = sum(1 for _ in conn.notifies(timeout=0.5, stop_after=1))  # back on the first
                         if got:
                             self._bump()
                             idle = 0
