@@ -134,3 +134,14 @@ def test_enrolment_offline_is_refused_clearly(pg_server, pg_url, tmp_path):
                 g.add_person(PersonDetails("X"), [_sample(1)], MODEL)
         finally:
             pg_server.start()
+
+
+def test_self_test_checks_a_postgres_gallery(pg_url, tmp_path, capsys):
+    with PgGallery(pg_url, listen=False, spool_path=tmp_path / "s.db") as g:
+        g.record_visit(None, "unknown")
+    from kiosk.diagnostics.selftest import run_checks
+
+    report = run_checks(Config(), pg_url)
+    line = next(c for c in report.checks if c.name == "database")
+    assert "PostgreSQL gallery opened and closed" in line.detail and "1 visits" in line.detail
+    assert PASSWORD not in line.detail
