@@ -4,6 +4,7 @@ until a condition holds (generous limits for a noisy 2-core machine)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -210,7 +211,8 @@ def test_incremental_refresh_equals_a_full_load(pg_url, tmp_path):
 # -- the offline spool --------------------------------------------------------------------------
 
 
-def test_visits_while_the_server_is_down_arrive_exactly_once(pg_server, pg_url, tmp_path):
+def test_visits_while_the_server_is_down_arrive_exactly_once(pg_server, pg_url, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
     spool = tmp_path / "spool.db"
     with PgGallery(pg_url, spool_path=spool, site="hq", kiosk="door-1") as g:
         pid = g.add_person(PersonDetails("Regular"), [_sample(1)], MODEL)
@@ -238,3 +240,4 @@ def test_visits_while_the_server_is_down_arrive_exactly_once(pg_server, pg_url, 
     # A second kiosk start with the same spool file flushes nothing twice.
     with PgGallery(pg_url, spool_path=spool, listen=False) as again:
         assert len(again.visits()) == 5
+    assert "offline" in caplog.text and PASSWORD not in caplog.text  # logged, without the password

@@ -81,8 +81,8 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, force: bool = Fa
     verdict = source.verify_audit()
     records = source.audit_records()
     for r in records:
-        details = {"copied": {"seq": r.seq, "ts": r.ts, "actor": r.actor}, **dict(r.details)}
-        target.record_event(r.action, r.subject, details)
+        record = {"copied": {"seq": r.seq, "ts": r.ts, "actor": r.actor}, **dict(r.details)}
+        target.record_event(r.action, r.subject, record)
     target.record_event(AuditAction.IMPORT, "gallery copy", {
         "from": source_name, "people": len(mapping), "visits": src["visits"] - dropped, "audit_records": len(records),
         "source_audit_ok": verdict.ok, "source_audit_reason": verdict.reason})
