@@ -754,7 +754,7 @@ class PgGallery:
         spool (the server is offline: it is sent when the server is back, exactly once)."""
         visit = SpooledVisit(event_id or uuid.uuid4().hex, person_id, kind, score, bool(masked), source,
                              ts or now_iso(), self.site if site is None else site,
-                             self.kiosk if kiosk is None else kiosk)
+                             (source or self.kiosk) if kiosk is None else kiosk)  # the log's source: its kiosk
         if self._online:
             try:
                 with self._transaction("recording a visit", audited=False) as conn:

@@ -513,11 +513,12 @@ class Gallery:
                      site: str | None = None, kiosk: str | None = None, event_id: str | None = None) -> int:
         """Log a check-in (person_id set) or an unknown visitor (person_id None).
 
-        `site` and `kiosk` default to the gallery's own. `event_id` makes the write idempotent:
+        `site` defaults to the gallery's own, `kiosk` to `source` (the check-in log's kiosk id)
+        or else the gallery's own. `event_id` makes the write idempotent:
         a visit with an id already logged is not logged again (the existing row's id is returned)."""
         ts = ts or now_iso()
         site = self.site if site is None else site
-        kiosk = self.kiosk if kiosk is None else kiosk
+        kiosk = (source or self.kiosk) if kiosk is None else kiosk  # the check-in log's source is its kiosk id
         event_id = event_id or uuid.uuid4().hex
         with self._transaction() as conn:
             cur = conn.execute("INSERT INTO visits(person_id, ts, kind, score, masked, source, site, kiosk, event_id)"
