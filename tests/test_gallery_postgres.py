@@ -241,3 +241,20 @@ def test_visits_while_the_server_is_down_arrive_exactly_once(pg_server, pg_url, 
     with PgGallery(pg_url, spool_path=spool, listen=False) as again:
         assert len(again.visits()) == 5
     assert "offline" in caplog.text and PASSWORD not in caplog.text  # logged, without the password
+
+
+def test_a_spooled_visit_of_someone_erased_meanwhile_is_dropped(pg_server, pg_url, tmp_path):
+    spool = tmp_path / "spool.db"
+    with PgGallery(pg_url, spool_path=tmp_path / "admin.db", listen=False) as admin:
+        pid = admin.add_person(PersonDetails("Leaving"), [_sample(1)], MODEL)
+        with PgGallery(pg_url, spool_path=spool, listen=False) as kiosk:
+            pg_server.stop()
+            try:
+                assert kiosk.record_visit(pid, "checkin", 0.9) == 0  # the write fails over to the spool
+                assert kiosk.status() == kiosk.status().__class__(False, 1, kiosk.status().detail)
+            finally:
+                pg_server.start()
+        admin.remove_person(pid)  # erased before the kiosk came back
+        with PgGallery(pg_url, spool_path=spool, listen=False) as back:  # flushes at start
+            assert back.status().spooled == 0
+            assert admin.visits() == []

@@ -684,11 +684,15 @@ class PgGallery:
         elif old.matrix.size:
             matrix = old.matrix[keep]
         all_tids = np.concatenate([cached.template_ids[keep], tids])
-        order = np.argsort(all_tids, kind="stable")  # the same row order as a full load
-        ts = TemplateSet(model_version, np.concatenate([old.person_ids[keep], pids])[order],
-                         np.concatenate([old.kinds[keep].astype(str), kinds.astype(str)])[order],
-                         matrix[order] if matrix.size else np.zeros((0, 0), np.float32), names)
-        return _Cached(ts, 0, seq, all_tids[order])
+        person_ids = np.concatenate([old.person_ids[keep], pids])
+        all_kinds = np.concatenate([old.kinds[keep].astype(str), kinds.astype(str)])
+        if not matrix.size:
+            matrix = np.zeros((0, 0), np.float32)
+        if len(all_tids) > 1 and not bool((all_tids[1:] > all_tids[:-1]).all()):  # not simply appended
+            order = np.argsort(all_tids, kind="stable")  # the same row order as a full load
+            person_ids, all_kinds, all_tids = person_ids[order], all_kinds[order], all_tids[order]
+            matrix = matrix[order] if matrix.size else matrix
+        return _Cached(TemplateSet(model_version, person_ids, all_kinds, matrix, names), 0, seq, all_tids)
 
     def changes_since(self, seq: int) -> tuple[int, list[int] | None]:
         """(the newest change number, the people changed after `seq`); None instead of the list
@@ -801,6 +805,10 @@ class PgGallery:
                         self._insert_visit(conn, item)
                 except GalleryOfflineError:
                     break
+                except KioskError as exc:  # the server refuses this one: keep it, send the others
+                    log.warning("%s: spooled visit %s not accepted (%s); kept in the spool", self.where,
+                                item.event_id, exc)
+                    continue
                 spool.remove(item.event_id)
                 sent += 1
         if sent:
@@ -880,6 +888,11 @@ class PgGallery:
                 if self._stop.is_set():
                     return
                 self._set_offline(exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:  # never let the listener die: the kiosk would stop syncing silently
+                log.exception("%s: the change listener failed; restarting it", self.where)
+                self._bump()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 
