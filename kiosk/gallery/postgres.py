@@ -131,6 +131,15 @@ def _connect_message(where: str, exc: BaseException) -> str:
     return f"{where}: cannot reach the PostgreSQL server ({reason})"
 
 
+class _RawBinary(psycopg.adapt.Loader):
+    """Loads a value as its raw binary bytes (pgvector rows, joined into one matrix after)."""
+
+    format = psycopg.pq.Format.BINARY
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
 _PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
                    " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
                    " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
@@ -393,6 +402,8 @@ class PgGallery:
         if row_enc is not None:
             raw = self._cipher.decrypt(row_enc, self._aad("template", person_id, f"{model_version}|{kind}"))
             return np.frombuffer(raw, np.float32).copy()
+        if isinstance(row_vec, (bytes, bytearray, memoryview)):  # raw binary (see _RawBinary)
+            return np.frombuffer(bytes(row_vec)[4:], ">f4").astype(np.float32)
         return np.asarray(row_vec.to_numpy() if hasattr(row_vec, "to_numpy") else row_vec, np.float32)
 
     # -- people --------------------------------------------------------------------------
@@ -612,17 +623,38 @@ class PgGallery:
 
     def _fetch(self, conn: psycopg.Connection, model_version: str, person_ids: list[int] | None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(template ids, person ids, kinds, matrix) of `model_version`, of some people or all."""
-        sql = ("SELECT id, person_id, kind, embedding_enc, embedding FROM templates WHERE model_version=%s"
+        """(template ids, person ids, kinds, matrix) of `model_version`, of some people or all.
+
+        Built in one piece: decrypted templates (or pgvector's binary rows, read as raw bytes)
+        are joined and viewed as one matrix, not made into a numpy array per row."""
+        sql = ("SELECT id, person_id, kind, dim, embedding_enc, embedding FROM templates WHERE model_version=%s"
                + ("" if person_ids is None else " AND person_id = ANY(%s)") + " ORDER BY id")
         params: tuple[Any, ...] = (model_version,) if person_ids is None else (model_version, person_ids)
         with conn.cursor(binary=True) as cur:
+            vector = conn.adapters.types.get("vector")
+            if vector is not None:
+                cur.adapters.register_loader(vector.oid, _RawBinary)
             rows = cur.execute(sql, params).fetchall()
-        tids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        pids = np.fromiter((r[1] for r in rows), np.int64, len(rows))
-        kinds = np.array([r[2] for r in rows], dtype=object).astype(str) if rows else np.array([], dtype=str)
-        vecs = [self._open_template(r[3], r[4], r[1], model_version, r[2]) for r in rows]
-        matrix = np.vstack(vecs).astype(np.float32) if vecs else np.zeros((0, 0), np.float32)
+        n = len(rows)
+        tids = np.fromiter((r[0] for r in rows), np.int64, n)
+        pids = np.fromiter((r[1] for r in rows), np.int64, n)
+        kinds = np.array([r[2] for r in rows]) if rows else np.array([], dtype=str)
+        if not rows:
+            return tids, pids, kinds, np.zeros((0, 0), np.float32)
+        dims = {r[3] for r in rows}
+        if len(dims) != 1:
+            raise GalleryError(f"{self.where}: templates of {model_version} have several lengths ({sorted(dims)})")
+        dim = dims.pop()
+        if all(r[4] is not None for r in rows):
+            raw = b"".join(self._cipher.decrypt(r[4], self._aad("template", r[1], f"{model_version}|{r[2]}"))
+                           for r in rows)
+            matrix = np.frombuffer(raw, np.float32).reshape(n, dim).copy()
+        elif all(r[4] is None for r in rows) and vector is not None:
+            # pgvector's binary form: uint16 dim, uint16 unused, then dim big-endian float32.
+            raw = np.frombuffer(b"".join(r[5] for r in rows), np.uint8).reshape(n, 4 + 4 * dim)
+            matrix = raw[:, 4:].copy().view(">f4").astype(np.float32)
+        else:
+            matrix = np.vstack([self._open_template(r[4], r[5], r[1], model_version, r[2]) for r in rows])
         return tids, pids, kinds, matrix
 
     def templates(self, model_version: str) -> TemplateSet:
