@@ -86,12 +86,18 @@ def _snapshot(g):  # noqa: ANN001
 
 
 def test_gallery_copy_sqlite_to_postgres_and_back(pg_url, tmp_path, capsys, monkeypatch):
+    from kiosk.gallery.admin_pin import AdminPin
+
     src = tmp_path / "src.db"
     with Gallery(src) as g:
         _fill(g)
+        AdminPin(g).set_pin("582047")
         want = _snapshot(g)
         n_audit = len(g.audit_records())
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the spool of the CLI's PgGallery
+    assert main(["gallery", "copy", "--from", str(src), "--to", pg_url]) == 1  # the source's PIN first
+    assert "admin PIN" in capsys.readouterr().err
+    monkeypatch.setenv("FACE_KIOSK_ADMIN_PIN", "582047")
     assert main(["gallery", "copy", "--from", str(src), "--to", pg_url]) == 0
     out = capsys.readouterr().out
     assert "2 people, 3 samples, 3 templates, 3 visits" in out and PASSWORD not in out
@@ -107,6 +113,7 @@ def test_gallery_copy_sqlite_to_postgres_and_back(pg_url, tmp_path, capsys, monk
         copied = [r for r in records if "copied" in r.details]
         assert len(copied) == n_audit and copied[0].details["copied"]["seq"] == 1
         assert records[-1].action == "import"  # after the target's own enrol records and the copied ones
+        assert AdminPin(g).check("582047").ok and not AdminPin(g).check("000000").ok  # the PIN came along
     # A non-empty target is refused without --force; with it, visits are not doubled.
     assert main(["gallery", "copy", "--from", str(src), "--to", pg_url]) == 1
     assert "not empty" in capsys.readouterr().err

@@ -8,8 +8,8 @@ log is re-signed with the target's key: each record is appended again with its o
 time, actor and sequence number in its details, after the source's chain was verified, and a
 final "import" record names the source. Visit event ids are kept (or made from the source's
 gallery id and visit id), so copying again into the same target never doubles a visit.
-Not copied: the admin PIN and its lockout (they are bound to the source gallery: set the PIN
-again on the target), and people's created/updated times (the copy's time instead).
+The admin PIN comes along when the target has none (its hash; the lockout starts afresh,
+sealed with the target's key). Not copied: people's created/updated times (the copy's time).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.errors import GalleryError
+from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.security.audit import AuditAction
+from kiosk.security.pin_policy import LockoutState, seal
 
 BATCH = 100  # people per target transaction
 
@@ -78,6 +80,11 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, force: bool = Fa
         target.record_visit(pid, visit.kind, visit.score, visit.masked, visit.source, visit.ts,
                             site=visit.site, kiosk=visit.kiosk,
                             event_id=visit.event_id or f"copy-{source.gallery_id}-{visit.id}")
+    pin = source.get_setting(HASH_KEY)
+    pin_copied = bool(pin) and not target.get_setting(HASH_KEY)
+    if pin_copied:
+        target.set_setting(HASH_KEY, pin)
+        target.set_setting(LOCKOUT_KEY, seal(LockoutState(0, 0.0), target.integrity_key, target.gallery_id))
     verdict = source.verify_audit()
     records = source.audit_records()
     for r in records:
@@ -85,7 +92,7 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, force: bool = Fa
         target.record_event(r.action, r.subject, record)
     target.record_event(AuditAction.IMPORT, "gallery copy", {
         "from": source_name, "people": len(mapping), "visits": src["visits"] - dropped, "audit_records": len(records),
-        "source_audit_ok": verdict.ok, "source_audit_reason": verdict.reason})
+        "source_audit_ok": verdict.ok, "source_audit_reason": verdict.reason, "admin_pin": pin_copied})
     after = target.counts()
     got = {k: after[k] - before[k] for k in after}
     want = {"people": src["people"], "samples": src["samples"], "templates": src["templates"],
