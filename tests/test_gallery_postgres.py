@@ -304,3 +304,14 @@ def test_an_older_schema_is_migrated_in_place(pg_url, tmp_path, monkeypatch):
         new.record_visit(pid, "checkin", 0.9, site="hq", event_id="x")
         assert len(new.visits(site="hq")) == 1 and new.verify_audit().ok
         assert set(new.templates(MODEL).person_ids) == {pid}
+
+
+def test_libpq_options_and_password_sources_pass_through(pg_server, pg_url, tmp_path, monkeypatch):
+    # sslmode from the URL reaches libpq: this test server has no TLS, so "require" is refused.
+    with pytest.raises(KioskError) as exc:
+        PgGallery(pg_url.replace("sslmode=disable", "sslmode=require"), listen=False)
+    assert "SSL" in _one_line(exc)
+    # No password in the URL: libpq's own sources (PGPASSWORD here, ~/.pgpass too) are used.
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    with PgGallery(pg_url.replace(f":{PASSWORD}@", "@"), spool_path=tmp_path / "s.db", listen=False) as g:
+        assert g.counts()["people"] == 0 and PASSWORD not in g.where
