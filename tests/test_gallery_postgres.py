@@ -315,3 +315,29 @@ def test_libpq_options_and_password_sources_pass_through(pg_server, pg_url, tmp_
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
     with PgGallery(pg_url.replace(f":{PASSWORD}@", "@"), spool_path=tmp_path / "s.db", listen=False) as g:
         assert g.counts()["people"] == 0 and PASSWORD not in g.where
+
+
+def test_concurrent_writes_from_two_kiosks_keep_one_audit_chain(pg_url, tmp_path):
+    import threading
+
+    with PgGallery(pg_url, spool_path=tmp_path / "a.db", actor="a", listen=False) as a, \
+            PgGallery(pg_url, spool_path=tmp_path / "b.db", actor="b", listen=False) as b:
+        errors: list[BaseException] = []
+
+        def enrol(g, base):  # noqa: ANN001
+            try:
+                for i in range(6):
+                    pid = g.add_person(PersonDetails(f"P{base + i}"), [_sample(base + i)], MODEL)
+                    g.update_person(pid, notes="n")
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=enrol, args=(g, base)) for g, base in ((a, 0), (b, 100), (a, 200), (b, 300))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors
+        assert a.counts()["people"] == 24
+        verdict = b.verify_audit()
+        assert verdict.ok and verdict.count == 48, verdict
