@@ -203,3 +203,18 @@ def test_data_version_changes_after_a_write(gallery):
     before = gallery.data_version()
     gallery.add_person(PersonDetails("Changed"), [_sample(1)], MODEL)
     assert gallery.data_version() != before
+
+
+def test_purge_expired_people_and_old_visits_audited(gallery):
+    import datetime as dt
+
+    old = gallery.add_person(PersonDetails("Expired", retention_until="2026-01-01"), [_sample(1)], MODEL)
+    keep = gallery.add_person(PersonDetails("Kept", retention_until="2099-01-01"), [_sample(2)], MODEL)
+    gallery.record_visit(keep, "checkin", 0.9, ts="2026-01-01T09:00:00+00:00")
+    gallery.record_visit(keep, "checkin", 0.9, ts="2026-06-01T09:00:00+00:00")
+    assert gallery.purge_expired(dt.date(2026, 6, 2), 90) == (1, 1)
+    assert [p.name for p in gallery.people()] == ["Kept"]
+    assert set(gallery.templates(MODEL).person_ids) == {keep}
+    assert len(gallery.visits()) == 1 and gallery.counts(old) == {"people": 0, "samples": 0, "templates": 0, "visits": 0}
+    assert gallery.audit_records()[-1].action == "purge" and gallery.verify_audit().ok
+    assert gallery.purge_expired(dt.date(2026, 6, 2), 90) == (0, 0)
