@@ -48,8 +48,11 @@ def _lines(proc: subprocess.Popen) -> queue.Queue:
     out: queue.Queue = queue.Queue()
 
     def pump() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            out.put(line.strip())
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                out.put(line.strip())
+        except (OSError, ValueError):  # the pipe closed under us at the end
+            pass
 
     threading.Thread(target=pump, daemon=True).start()
     return out
@@ -76,23 +79,25 @@ def test_enrolled_at_a_greeted_at_b_and_forgotten_after_removal(pg_url, tmp_path
     spool = str(tmp_path / "b-spool.db")
     env = os.environ.copy()
     env["PYTHONPATH"] = os.pathsep.join([str(ASTRONAUT.parents[2]), env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen([sys.executable, "-c", KIOSK_B, pg_url, str(ASTRONAUT), spool],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        lines = _lines(proc)
-        _wait_line(lines, '"ready"')
-        _wait_line(lines, '{"name": null}')  # nobody enrolled yet: an unknown face
-        assert main(["enroll", "--db", pg_url, "--consent", "test", "--name", "Eileen Collins",
-                     str(ASTRONAUT)]) == 0
-        _wait_line(lines, '"Eileen Collins"')
-        assert main(["people", "remove", "--db", pg_url, "--yes", "Eileen Collins"]) == 0
-        _wait_line(lines, '{"name": null}')
-    finally:
-        open(spool + ".stop", "w").close()
+    err_path = tmp_path / "b.err"
+    with open(err_path, "w") as err, subprocess.Popen(
+            [sys.executable, "-c", KIOSK_B, pg_url, str(ASTRONAUT), spool],
+            stdout=subprocess.PIPE, stderr=err, text=True, env=env) as proc:
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, proc.stderr.read()[-2000:]  # type: ignore[union-attr]
+            lines = _lines(proc)
+            _wait_line(lines, '"ready"')
+            _wait_line(lines, '{"name": null}')  # nobody enrolled yet: an unknown face
+            assert main(["enroll", "--db", pg_url, "--consent", "test", "--name", "Eileen Collins",
+                         str(ASTRONAUT)]) == 0
+            _wait_line(lines, '"Eileen Collins"')
+            assert main(["people", "remove", "--db", pg_url, "--yes", "Eileen Collins"]) == 0
+            _wait_line(lines, '{"name": null}')
+        finally:
+            open(spool + ".stop", "w").close()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, err_path.read_text()[-2000:]
     capsys.readouterr()
