@@ -160,3 +160,14 @@ def test_bench_backends_prints_the_table(pg_server, capsys):
     for label in ("in memory: numpy", "start-up load (encrypted", "pgvector exact", "pgvector HNSW"):
         assert label in out
     assert PASSWORD not in out
+
+
+def test_the_status_endpoint_reports_a_shared_gallery(pg_gallery, tmp_path):
+    from kiosk.cli.watch import with_gallery_status
+    from kiosk.events.status import kiosk_health
+
+    health = kiosk_health(last_frame_age_s=0.1, camera_state="running", gallery_size=0)
+    shared = with_gallery_status(health, pg_gallery).to_dict()
+    assert shared["gallery"] == {"online": True, "spooled": 0, "detail": ""} and shared["status"] == "ok"
+    with Gallery(tmp_path / "g.db") as g:
+        assert with_gallery_status(health, g) is health

@@ -58,7 +58,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         try:
             runner.open()
             if args.status_port is not None:
-                server = StatusServer(lambda: runner.health(bus.status()), metrics, port=args.status_port).start()
+                server = StatusServer(lambda: with_gallery_status(runner.health(bus.status()), gallery), metrics,
+                                      port=args.status_port).start()
             print(f"face-kiosk watch: {', '.join(f'{s.name}={s.spec}' for s in sources)}; gallery {people} people; "
                   f"model {runner.pipeline.model_version}; site {config.events.site}"
                   + (f"; status {server.url}" if server else ""), file=sys.stderr, flush=True)
@@ -79,6 +80,20 @@ def cmd_watch(args: argparse.Namespace) -> int:
         print(f"face-kiosk watch: {frames} frames analysed; events: "
               f"{json.dumps([s.to_dict() for s in bus.status()])}", file=sys.stderr)
     return 0
+
+
+def with_gallery_status(health, gallery):  # noqa: ANN001, ANN201 - a Health, a GalleryStore
+    """/health plus a shared gallery's state ("gallery": online, spooled, detail). An offline
+    gallery does not make the kiosk unhealthy: it keeps recognising and spools visits."""
+    import dataclasses
+
+    status = getattr(gallery, "status", None)
+    if not callable(status):
+        return health
+    state = status()
+    details = {**health.details, "gallery": {"online": state.online, "spooled": state.spooled,
+                                             "detail": state.detail}}
+    return dataclasses.replace(health, details=details)
 
 
 def _on_signals(stop) -> dict[int, object]:  # noqa: ANN001 - a callable
