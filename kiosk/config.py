@@ -107,6 +107,20 @@ class PrivacyConfig(_Strict):
         True, description="new galleries are encrypted (SQLCipher); off only where the disk is encrypted already")
 
 
+class GalleryConfig(_Strict):
+    """Where the gallery is: a file (default) or a shared PostgreSQL database (README: several kiosks)."""
+
+    url: str | None = Field(
+        None, max_length=2000, pattern=r"^(?i:postgres(ql)?://).+",
+        description="postgresql://user@host/dbname?sslmode=verify-full for a gallery shared by several kiosks "
+        "(the password: better in ~/.pgpass or PGPASSWORD than here); empty: the SQLite file (--db)",
+    )
+    encrypt_templates: bool = Field(
+        True, description="a new shared gallery encrypts templates too (crops always): the DBA cannot read "
+        "them, and matching uses each kiosk's in-memory matrix; false allows pgvector search on the server",
+    )
+
+
 class CameraConfig(_Strict):
     """Default video source."""
 
@@ -124,6 +138,7 @@ class Config(_Strict):
     kiosk: KioskConfig = KioskConfig()
     camera: CameraConfig = CameraConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    gallery: GalleryConfig = GalleryConfig()
     # Where recognition events go (webhooks, MQTT, host notifications) and this kiosk's site and
     # id, which visits and events carry.
     events: EventsConfig = EventsConfig()

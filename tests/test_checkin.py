@@ -144,9 +144,9 @@ def test_csv_export_of_one_day(gallery, clock, tmp_path):
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel then reads UTF-8 names right
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0] == ["time", "kind", "name", "person_id", "score", "masked", "source"]
+    assert rows[0] == ["time", "kind", "name", "person_id", "score", "masked", "source", "site", "kiosk"]
     assert rows[1] == ["2026-03-02T09:00:00+02:00", CHECKIN, "'=cmd|' /C calc'!A0", str(alice),
-                       "0.712", "yes", "kiosk"]
+                       "0.712", "yes", "kiosk", "", "kiosk"]
     assert rows[2][1:3] == [UNKNOWN, "Unknown visitor"]
     assert len(rows) == 3
     assert not (tmp_path / "visits.csv.tmp").exists()

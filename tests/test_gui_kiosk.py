@@ -578,7 +578,7 @@ def test_receptionist_view_lists_a_day_alerts_and_exports(qtbot, gallery, tmp_pa
     out = tmp_path / "today.csv"
     assert view.export_csv(str(out)) == 3
     text = out.read_text(encoding="utf-8-sig")
-    assert text.splitlines()[0] == "time,kind,name,person_id,score,masked,source"
+    assert text.splitlines()[0] == "time,kind,name,person_id,score,masked,source,site,kiosk"
     assert "Alice" in text and text.count("Unknown visitor") == 2
 
 

@@ -52,17 +52,20 @@ def make_application():
 def run_app(args: argparse.Namespace) -> int:
     """Start the desktop app on `--source` (default: the configured camera); returns the exit code."""
     # The CLI's own helpers, so the GUI reads --config/--db/--embedder exactly as the CLI does.
-    from kiosk.cli import _config, _db_path
+    from kiosk.cli import _config
+    from kiosk.cli.common import db_target
 
     app = make_application()
     from PySide6.QtWidgets import QMessageBox
 
-    from kiosk.gallery import Gallery
+    from kiosk.gallery.open import open_gallery
     from ui.main_window import MainWindow
 
     try:
         config = _config(args)
-        gallery = Gallery(_db_path(args))
+        gallery = open_gallery(db_target(args), encrypt=config.privacy.encrypt, actor="app",
+                               site=config.events.site, kiosk=config.events.kiosk,
+                               encrypt_templates=config.gallery.encrypt_templates)
     except KioskError as exc:
         QMessageBox.critical(None, "face-kiosk", str(exc))
         raise

@@ -2,7 +2,8 @@
 
 It reads the gallery's visit log, so it works next to the kiosk window (live updates through
 `add_visit`) and on its own (it polls the log, so visits logged by another process show up
-too). It is for staff only: the kiosk screen itself never shows this list.
+too). It is for staff only: the kiosk screen itself never shows this list. On a shared
+(PostgreSQL) gallery it filters by site and kiosk, and says when the gallery is offline.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDateEdit,
     QFileDialog,
     QHBoxLayout,
@@ -31,12 +33,14 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.checkin.visits import CHECKIN, UNKNOWN, export_day_csv
+from kiosk.errors import KioskError
 from kiosk.gallery.api import GalleryStore, Visit
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 5000
-COLUMNS = ("Time", "Who", "Score", "Mask")
+COLUMNS = ("Time", "Who", "Score", "Mask", "Where")
+ALL_SITES, ALL_KIOSKS = "All sites", "All kiosks"
 ALERT_BG = QColor("#ffb000")
 MAX_ALERTS = 20  # older unknown-visitor alerts drop off the list
 
@@ -78,6 +82,16 @@ class ReceptionistView(QWidget):
         self.today_button.clicked.connect(self.show_today)
         self.export_button.clicked.connect(self._ask_export)
 
+        self.site_filter = QComboBox()
+        self.kiosk_filter = QComboBox()
+        for combo, everything in ((self.site_filter, ALL_SITES), (self.kiosk_filter, ALL_KIOSKS)):
+            combo.addItem(everything)
+            combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        # A shared gallery that cannot reach its server says so (staff only; kiosks keep greeting).
+        self.gallery_state = QLabel()
+        self.gallery_state.setStyleSheet("background: #b00020; color: white; padding: 4px; font-weight: bold")
+        self.gallery_state.setVisible(False)
+
         self.alerts = QListWidget()
         self.alerts.setMaximumHeight(120)
         self.alerts.setToolTip("Unknown visitors at the kiosk (double-click to dismiss)")
@@ -91,17 +105,20 @@ class ReceptionistView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col in (0, 2, 3):
+        for col in (0, 2, 3, 4):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.summary = QLabel()
 
         bar = QHBoxLayout()
         bar.addWidget(self.title)
         bar.addStretch(1)
+        bar.addWidget(self.site_filter)
+        bar.addWidget(self.kiosk_filter)
         bar.addWidget(self.date_edit)
         bar.addWidget(self.today_button)
         bar.addWidget(self.export_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.gallery_state)
         layout.addLayout(bar)
         layout.addWidget(self.alerts_label)
         layout.addWidget(self.alerts)
@@ -130,12 +147,42 @@ class ReceptionistView(QWidget):
         self.date_edit.blockSignals(False)
         self.refresh()
 
+    def _show_gallery_state(self) -> None:
+        status = getattr(self.gallery, "status", None)
+        state = status() if callable(status) else None
+        offline = state is not None and not state.online
+        if offline:
+            waiting = f"; {state.spooled} visit(s) waiting to be sent" if state.spooled else ""
+            self.gallery_state.setText(f"Shared gallery OFFLINE: kiosks recognise from the loaded gallery, "
+                                       f"visits are kept locally{waiting}. Enrolment is not possible now.")
+        self.gallery_state.setVisible(offline)
+
+    @staticmethod
+    def _set_choices(combo: QComboBox, values: set[str]) -> None:
+        current = combo.currentText()
+        wanted = [combo.itemText(0), *sorted(v for v in values if v)]
+        if [combo.itemText(i) for i in range(combo.count())] != wanted:
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(wanted)
+            combo.setCurrentIndex(max(0, combo.findText(current)))
+            combo.blockSignals(False)
+
+    def _filtered(self, visits: list[Visit]) -> list[Visit]:
+        self._set_choices(self.site_filter, {getattr(v, "site", "") for v in visits})
+        self._set_choices(self.kiosk_filter, {getattr(v, "kiosk", "") for v in visits})
+        site, kiosk = self.site_filter.currentText(), self.kiosk_filter.currentText()
+        return [v for v in visits if (site == ALL_SITES or getattr(v, "site", "") == site)
+                and (kiosk == ALL_KIOSKS or getattr(v, "kiosk", "") == kiosk)]
+
     def refresh(self) -> None:
         """Reload the shown day's visits from the log."""
+        self._show_gallery_state()
         try:
-            visits = self.gallery.visits(self.day)
-        except Exception as exc:  # a locked or damaged log: say so, keep the window usable
-            log.exception("cannot read visits")
+            visits = self._filtered(self.gallery.visits(self.day))
+        except Exception as exc:  # a locked or damaged log, an offline server: say so, keep the window usable
+            if not isinstance(exc, KioskError):
+                log.exception("cannot read visits")
             self.summary.setText(f"Cannot read the visit log: {exc}")
             return
         self.table.setRowCount(len(visits))
@@ -143,7 +190,8 @@ class ReceptionistView(QWidget):
             unknown = v.kind == UNKNOWN
             who = "Unknown visitor" if unknown else (v.name or f"(removed person {v.person_id})")
             score = "" if v.score is None else f"{float(v.score):.2f}"
-            cells = (_hhmmss(v.ts), who, score, "yes" if v.masked else "")
+            where = " / ".join(x for x in (getattr(v, "site", ""), getattr(v, "kiosk", "")) if x)
+            cells = (_hhmmss(v.ts), who, score, "yes" if v.masked else "", where)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if unknown:
@@ -161,6 +209,10 @@ class ReceptionistView(QWidget):
         today = self._today()
         try:
             visits = self.gallery.visits(today)
+        except KioskError as exc:  # e.g. the shared gallery is offline: one line, no traceback
+            log.warning("cannot read visits: %s", exc)
+            self.refresh()
+            return
         except Exception:
             log.exception("cannot read visits")
             return

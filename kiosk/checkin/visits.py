@@ -33,7 +33,7 @@ Clock = Callable[[], dt.datetime]
 # (a track id never comes back once its track ended), so memory stays flat over a day.
 _MAX_TRACKS = 512
 
-CSV_COLUMNS = ("time", "kind", "name", "person_id", "score", "masked", "source")
+CSV_COLUMNS = ("time", "kind", "name", "person_id", "score", "masked", "source", "site", "kiosk")
 
 
 def local_now() -> dt.datetime:
@@ -161,6 +161,8 @@ def visits_csv_rows(visits: Iterable[Visit]) -> list[list[object]]:
             "" if score is None else f"{float(score):.3f}",
             "yes" if v.masked else "no",
             _csv_safe(v.source or ""),
+            _csv_safe(v.site or ""),
+            _csv_safe(v.kiosk or ""),
         ])
     return rows
 

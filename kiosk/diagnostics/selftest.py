@@ -177,7 +177,7 @@ def _verdict(result) -> str:
     return f"{who} ({result.score:.2f} {sign} {result.threshold:.2f})"
 
 
-def run_checks(config, db_path: Path | None) -> SelfTestReport:
+def run_checks(config, db_path: Path | str | None) -> SelfTestReport:
     """Run every check with this config; `db_path` is the user's gallery (None: skip it)."""
     from kiosk.models import MODELS
 
@@ -300,15 +300,27 @@ def run_checks(config, db_path: Path | None) -> SelfTestReport:
 
         if db_path is None:
             return "no database given", None
-        if not db_path.exists():
-            return f"{db_path}: not created yet (made at the first enrollment)", None
-        with Gallery(db_path) as gallery:
+        from kiosk.gallery.open import describe, is_url
+
+        if is_url(str(db_path)):
+            from kiosk.gallery.postgres import PgGallery
+
+            with PgGallery(str(db_path), create=False, listen=False) as shared:
+                counts = shared.counts()
+                if pipe is not None:
+                    shared.templates(pipe.model_version)
+            return (f"{describe(str(db_path))}: PostgreSQL gallery opened and closed, schema ok, "
+                    f"{counts['people']} people, {counts['visits']} visits"), None
+        path = Path(db_path)
+        if not path.exists():
+            return f"{path}: not created yet (made at the first enrollment)", None
+        with Gallery(path) as gallery:
             counts = gallery.counts()
             versions = gallery.model_versions()
             if pipe is not None:
                 gallery.templates(pipe.model_version)  # raises on templates from another model
         made_by = f", templates of {', '.join(versions)}" if versions else ""
-        return (f"{db_path}: opened and closed, schema ok, {counts['people']} people, "
+        return (f"{path}: opened and closed, schema ok, {counts['people']} people, "
                 f"{counts['visits']} visits{made_by}"), None
 
     # The user's database does not depend on the models: check it even after a failure.
@@ -339,9 +351,12 @@ def _config(args: argparse.Namespace):
     return config_from_args(args)
 
 
-def _db_path(args: argparse.Namespace) -> Path:
+def _db_path(args: argparse.Namespace) -> Path | str:
     from kiosk.config import default_data_dir
+    from kiosk.gallery.open import is_url
 
+    if getattr(args, "db", None) and is_url(args.db):
+        return str(args.db).strip()  # a PostgreSQL URL, passed through
     return Path(args.db) if getattr(args, "db", None) else default_data_dir() / "gallery.db"
 
 

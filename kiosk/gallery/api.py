@@ -129,6 +129,9 @@ class Visit:
     score: float | None
     masked: bool
     source: str
+    site: str = ""  # which site and kiosk saw them (schema version 4; "" before)
+    kiosk: str = ""
+    event_id: str | None = None  # unique per visit: a repeated write is ignored
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,10 @@ class GalleryStore(Protocol):
     def schema_version(self) -> int: ...
 
     def close(self) -> None: ...
+
+    def data_version(self) -> int:
+        """A number that changes whenever any process changed the gallery."""
+        ...
 
     # people
     def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int: ...
@@ -198,9 +205,11 @@ class GalleryStore(Protocol):
 
     # visits
     def record_visit(self, person_id: int | None, kind: str, score: float | None = None,
-                     masked: bool = False, source: str = "", ts: str | None = None) -> int: ...
+                     masked: bool = False, source: str = "", ts: str | None = None, *,
+                     site: str | None = None, kiosk: str | None = None, event_id: str | None = None) -> int: ...
 
-    def visits(self, day: dt.date | None = None) -> list[Visit]: ...
+    def visits(self, day: dt.date | None = None, *, site: str | None = None,
+               kiosk: str | None = None) -> list[Visit]: ...
 
     # settings (the admin PIN, the lockout)
     def get_setting(self, key: str) -> str | None: ...

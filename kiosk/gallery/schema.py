@@ -1,13 +1,14 @@
 """Gallery schema and its migrations. Version 1 is the first release; version 2 keeps each
 sample's loose face crop, so templates can be re-made after a landmark or embedder change;
-version 3 adds the audit log."""
+version 3 adds the audit log; version 4 adds the site and kiosk that saw a visit, and an event id
+that makes writing a visit twice (a spool flushed again) a no-op."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -89,6 +90,19 @@ def _v3(conn: sqlite3.Connection) -> None:
     SqliteAuditStore(conn).create_schema()
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        ALTER TABLE visits ADD COLUMN site TEXT NOT NULL DEFAULT '';
+        ALTER TABLE visits ADD COLUMN kiosk TEXT NOT NULL DEFAULT '';
+        ALTER TABLE visits ADD COLUMN event_id TEXT;
+        CREATE UNIQUE INDEX IF NOT EXISTS visits_event ON visits(event_id);
+        CREATE INDEX IF NOT EXISTS visits_site ON visits(site, kiosk)
+        """,
+    )
+
+
 # MIGRATIONS[i] takes a database from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 assert len(MIGRATIONS) == SCHEMA_VERSION

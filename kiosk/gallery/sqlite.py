@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,12 +100,15 @@ class Gallery:
 
     `create=False` refuses a path with no gallery (read commands must not make an empty one);
     `encrypt=False` makes a new gallery in plaintext (for a disk that is encrypted already);
-    `actor` names who acts in the audit log ("cli", "gui", "kiosk", ...).
+    `actor` names who acts in the audit log ("cli", "gui", "kiosk", ...); `site` and `kiosk`
+    go on visits recorded without their own.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True, encrypt: bool = True, actor: str = "app") -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, encrypt: bool = True, actor: str = "app",
+                 site: str = "", kiosk: str = "") -> None:
         self.path = Path(path)
         self.actor = actor
+        self.site, self.kiosk = site, kiosk  # what visits carry unless told otherwise
         self._lock = threading.RLock()
         self._cache: dict[str, TemplateSet] = {}
         if not create and not self.path.exists():
@@ -505,23 +509,41 @@ class Gallery:
     # -- visits ----------------------------------------------------------------------
 
     def record_visit(self, person_id: int | None, kind: str, score: float | None = None,
-                     masked: bool = False, source: str = "", ts: str | None = None) -> int:
-        """Log a check-in (person_id set) or an unknown visitor (person_id None)."""
+                     masked: bool = False, source: str = "", ts: str | None = None, *,
+                     site: str | None = None, kiosk: str | None = None, event_id: str | None = None) -> int:
+        """Log a check-in (person_id set) or an unknown visitor (person_id None).
+
+        `site` defaults to the gallery's own, `kiosk` to `source` (the check-in log's kiosk id)
+        or else the gallery's own. `event_id` makes the write idempotent:
+        a visit with an id already logged is not logged again (the existing row's id is returned)."""
         ts = ts or now_iso()
+        site = self.site if site is None else site
+        kiosk = (source or self.kiosk) if kiosk is None else kiosk  # the check-in log's source is its kiosk id
+        event_id = event_id or uuid.uuid4().hex
         with self._transaction() as conn:
-            cur = conn.execute("INSERT INTO visits(person_id, ts, kind, score, masked, source) VALUES (?,?,?,?,?,?)",
-                               (person_id, ts, kind, score, int(masked), source))
+            cur = conn.execute("INSERT INTO visits(person_id, ts, kind, score, masked, source, site, kiosk, event_id)"
+                               " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO NOTHING",
+                               (person_id, ts, kind, score, int(masked), source, site, kiosk, event_id))
+            if not cur.rowcount:
+                return int(conn.execute("SELECT id FROM visits WHERE event_id=?", (event_id,)).fetchone()[0])
             if person_id is not None:
                 conn.execute("UPDATE people SET last_seen=? WHERE id=?", (ts, person_id))
         return int(cur.lastrowid or 0)
 
-    def visits(self, day: dt.date | None = None) -> list[Visit]:
-        """Visits (newest first), optionally of one local day, with the person's name."""
-        where, params = ("WHERE substr(v.ts, 1, 10) = ?", (day.isoformat(),)) if day is not None else ("", ())
+    def visits(self, day: dt.date | None = None, *, site: str | None = None, kiosk: str | None = None) -> list[Visit]:
+        """Visits (newest first), optionally of one local day, site or kiosk, with the person's name."""
+        clauses, params = [], []
+        for clause, value in (("substr(v.ts, 1, 10) = ?", day.isoformat() if day else None),
+                              ("v.site = ?", site), ("v.kiosk = ?", kiosk)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = self._rows(
-            "SELECT v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source FROM visits v"
-            f" LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC", params)  # noqa: S608
-        return [Visit(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
+            "SELECT v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source, v.site, v.kiosk, v.event_id"
+            f" FROM visits v LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC",  # noqa: S608
+            tuple(params))
+        return [Visit(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10]) for r in rows]
 
     # -- settings ----------------------------------------------------------------------
 

@@ -1,0 +1,218 @@
+"""The PostgreSQL gallery's schema, its migrations and its audit store.
+
+Numbered like the SQLite schema (kiosk.gallery.schema): version N means the same data model on
+both backends (1: people, samples, templates, visits, settings; 2: each sample's loose face
+crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits). The SQL is
+PostgreSQL's own: bigserial ids, bytea, booleans, a pgvector column for templates that may be
+searched on the server (only when templates are stored unencrypted, see kiosk.gallery.postgres).
+
+Version 1 also creates what only a shared server needs: `gallery_changes` (which people
+changed, by sequence number) filled by statement triggers, and a NOTIFY on every write, so
+kiosks learn of an enrolment or an erasure elsewhere without reloading the whole gallery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kiosk.security.audit import AuditRecord, canonical_json
+
+SCHEMA_VERSION = 4
+CHANNEL = "face_kiosk_changes"
+
+_V1 = """
+CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE people (
+    id bigserial PRIMARY KEY,
+    name text NOT NULL,
+    company text NOT NULL DEFAULT '',
+    host text NOT NULL DEFAULT '',
+    notes text NOT NULL DEFAULT '',
+    consent_at text,
+    consent_text text NOT NULL DEFAULT '',
+    retention_until text,
+    created_at text NOT NULL,
+    updated_at text NOT NULL,
+    last_seen text
+);
+CREATE INDEX people_name ON people (lower(name));
+CREATE TABLE samples (
+    id bigserial PRIMARY KEY,
+    person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    aligned_png bytea NOT NULL,
+    source text NOT NULL DEFAULT '',
+    quality double precision NOT NULL DEFAULT 0,
+    masked boolean NOT NULL DEFAULT false,
+    created_at text NOT NULL
+);
+CREATE INDEX samples_person ON samples (person_id);
+CREATE TABLE templates (
+    id bigserial PRIMARY KEY,
+    person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    sample_id bigint REFERENCES samples(id) ON DELETE CASCADE,
+    kind text NOT NULL,
+    model_version text NOT NULL,
+    dim integer NOT NULL,
+    embedding_enc bytea,
+    embedding vector,
+    quality double precision NOT NULL DEFAULT 0,
+    source text NOT NULL DEFAULT '',
+    created_at text NOT NULL,
+    CHECK (embedding_enc IS NOT NULL OR embedding IS NOT NULL)
+);
+CREATE INDEX templates_model ON templates (model_version);
+CREATE INDEX templates_person ON templates (person_id);
+CREATE TABLE visits (
+    id bigserial PRIMARY KEY,
+    person_id bigint REFERENCES people(id) ON DELETE CASCADE,
+    ts text NOT NULL,
+    kind text NOT NULL,
+    score double precision,
+    masked boolean NOT NULL DEFAULT false,
+    source text NOT NULL DEFAULT ''
+);
+CREATE INDEX visits_ts ON visits (ts);
+CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL);
+
+CREATE TABLE gallery_changes (
+    seq bigserial PRIMARY KEY,
+    person_id bigint NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+CREATE FUNCTION fk_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('face_kiosk_changes', TG_TABLE_NAME); RETURN NULL; END $$;
+CREATE FUNCTION fk_people_new() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO gallery_changes(person_id) SELECT id FROM new_rows;
+      PERFORM pg_notify('face_kiosk_changes', 'people'); RETURN NULL; END $$;
+CREATE FUNCTION fk_people_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO gallery_changes(person_id)
+        SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.name IS DISTINCT FROM o.name;
+      PERFORM pg_notify('face_kiosk_changes', 'people'); RETURN NULL; END $$;
+CREATE FUNCTION fk_people_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO gallery_changes(person_id) SELECT id FROM old_rows;
+      PERFORM pg_notify('face_kiosk_changes', 'people'); RETURN NULL; END $$;
+CREATE FUNCTION fk_templates_new() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO gallery_changes(person_id) SELECT DISTINCT person_id FROM new_rows;
+      PERFORM pg_notify('face_kiosk_changes', 'templates'); RETURN NULL; END $$;
+CREATE FUNCTION fk_templates_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO gallery_changes(person_id) SELECT DISTINCT person_id FROM old_rows;
+      PERFORM pg_notify('face_kiosk_changes', 'templates'); RETURN NULL; END $$;
+CREATE TRIGGER people_new AFTER INSERT ON people REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_people_new();
+CREATE TRIGGER people_renamed AFTER UPDATE ON people REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_people_renamed();
+CREATE TRIGGER people_gone AFTER DELETE ON people REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_people_gone();
+CREATE TRIGGER templates_new AFTER INSERT ON templates REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_templates_new();
+CREATE TRIGGER templates_gone AFTER DELETE ON templates REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_templates_gone();
+CREATE TRIGGER samples_changed AFTER INSERT OR UPDATE OR DELETE ON samples
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
+CREATE TRIGGER visits_changed AFTER INSERT OR UPDATE OR DELETE ON visits
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
+CREATE TRIGGER settings_changed AFTER INSERT OR UPDATE OR DELETE ON settings
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
+"""
+
+_V2 = "ALTER TABLE samples ADD COLUMN face_png bytea"
+
+_V3 = """
+CREATE TABLE audit (
+    id bigserial PRIMARY KEY,
+    seq bigint NOT NULL UNIQUE,
+    ts text NOT NULL, actor text NOT NULL, action text NOT NULL, subject text NOT NULL,
+    details text NOT NULL, prev_mac text NOT NULL, mac text NOT NULL
+);
+CREATE TABLE audit_head (id integer PRIMARY KEY CHECK (id = 1), value text NOT NULL);
+CREATE FUNCTION fk_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE FUNCTION fk_audit_head_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit head is kept'; END $$;
+CREATE TRIGGER audit_no_edit BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION fk_audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION fk_audit_append_only();
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head FOR EACH ROW EXECUTE FUNCTION fk_audit_head_kept();
+CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_audit_head_kept();
+"""
+
+_V4 = """
+ALTER TABLE visits ADD COLUMN site text NOT NULL DEFAULT '';
+ALTER TABLE visits ADD COLUMN kiosk text NOT NULL DEFAULT '';
+ALTER TABLE visits ADD COLUMN event_id text UNIQUE;
+CREATE INDEX visits_site ON visits (site, kiosk)
+"""
+
+
+def _script(sql: str) -> Callable[[Any], None]:
+    def run(conn: Any) -> None:
+        conn.execute(sql)  # psycopg sends a parameterless script in one go (simple query)
+    return run
+
+
+# MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
+MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4)]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+class PgAuditStore:
+    """kiosk.security.audit's AuditStore on a psycopg 3 connection (inside its transaction).
+
+    The head row is read FOR UPDATE, so two kiosks appending at once take turns instead of
+    forking the chain. Triggers refuse UPDATE, DELETE and TRUNCATE of the log (the macs are
+    what shows an edit by someone who drops them). `details` is TEXT, not jsonb: jsonb would
+    reformat the JSON and break the macs.
+    """
+
+    _COLUMNS = "seq, ts, actor, action, subject, details, prev_mac, mac"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def create_schema(self) -> None:
+        """The tables exist from migration 3 on; nothing to do."""
+
+    def exists(self) -> bool:
+        row = self.conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+                                " AND tablename IN ('audit', 'audit_head')").fetchone()
+        return int(row[0]) == 2
+
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self.conn.info.transaction_status == TransactionStatus.INTRANS)
+
+    @staticmethod
+    def _row(row: tuple[Any, ...]) -> AuditRecord:
+        seq, ts, actor, action, subject, details, prev_mac, mac = row
+        try:
+            parsed = json.loads(details)
+            if not isinstance(parsed, dict):
+                raise ValueError
+        except (TypeError, ValueError):
+            parsed = {"_unparseable": str(details)}  # an edited row: its mac will fail
+        return AuditRecord(int(seq), str(ts), str(actor), str(action), str(subject), parsed, str(prev_mac), str(mac))
+
+    def last(self) -> AuditRecord | None:
+        row = self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return self._row(row) if row else None
+
+    def head(self) -> str | None:
+        row = self.conn.execute("SELECT value FROM audit_head WHERE id = 1 FOR UPDATE").fetchone()
+        return str(row[0]) if row else None
+
+    def insert(self, record: AuditRecord) -> None:
+        self.conn.execute(
+            f"INSERT INTO audit({self._COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+            (record.seq, record.ts, record.actor, record.action, record.subject,
+             canonical_json(record.details).decode("utf-8"), record.prev_mac, record.mac))
+
+    def set_head(self, text: str) -> None:
+        self.conn.execute("INSERT INTO audit_head(id, value) VALUES (1, %s)"
+                          " ON CONFLICT (id) DO UPDATE SET value = excluded.value", (text,))
+
+    def records(self) -> Iterator[AuditRecord]:
+        for row in self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id").fetchall():
+            yield self._row(row)

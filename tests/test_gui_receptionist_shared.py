@@ -1,0 +1,66 @@
+"""The receptionist view on a shared gallery: site and kiosk filters, the "offline" banner."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from pg_server import wait_for
+
+from kiosk.gallery import Gallery
+from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
+
+pytest_plugins = ["pg_fixtures"]
+pytestmark = pytest.mark.gui
+DAY = dt.date(2026, 3, 2)
+
+
+def _fill(g) -> None:  # noqa: ANN001
+    pid = g.add_person(PersonDetails("Alice"), [NewSample(np.zeros((112, 112, 3), np.uint8),
+                                                          [NewTemplate("full", np.ones(8, np.float32))])], "m")
+    g.record_visit(pid, "checkin", 0.8, ts="2026-03-02T09:00:00+01:00", site="hq", kiosk="door-1")
+    g.record_visit(None, "unknown", 0.1, ts="2026-03-02T09:05:00+01:00", site="branch", kiosk="lobby")
+
+
+def test_site_and_kiosk_filters(qtbot, tmp_path):
+    from ui.receptionist_view import ReceptionistView
+
+    with Gallery(tmp_path / "g.db") as g:
+        _fill(g)
+        view = ReceptionistView(g, today=lambda: DAY, poll_ms=60_000)
+        qtbot.addWidget(view)
+
+        def rows():
+            return [[view.table.item(r, c).text() for c in (1, 4)] for r in range(view.table.rowCount())]
+
+        assert rows() == [["Unknown visitor", "branch / lobby"], ["Alice", "hq / door-1"]]
+        assert [view.site_filter.itemText(i) for i in range(view.site_filter.count())] == ["All sites", "branch", "hq"]
+        view.site_filter.setCurrentText("hq")
+        assert rows() == [["Alice", "hq / door-1"]]
+        view.site_filter.setCurrentText("All sites")
+        view.kiosk_filter.setCurrentText("lobby")
+        assert rows() == [["Unknown visitor", "branch / lobby"]]
+        assert not view.gallery_state.isVisible()
+
+
+def test_an_offline_shared_gallery_is_shown_to_staff(qtbot, pg_server, pg_gallery):
+    from ui.receptionist_view import ReceptionistView
+
+    _fill(pg_gallery)
+    view = ReceptionistView(pg_gallery, today=lambda: DAY, poll_ms=60_000)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.table.rowCount() == 2 and view.gallery_state.isHidden()
+    pg_server.stop()
+    try:
+        assert wait_for(lambda: not pg_gallery.online)
+        pg_gallery.record_visit(None, "unknown", 0.1)
+        view.poll()
+        assert view.gallery_state.isVisible() and "OFFLINE" in view.gallery_state.text()
+        assert "1 visit(s) waiting" in view.gallery_state.text()
+    finally:
+        pg_server.start()
+    assert wait_for(lambda: pg_gallery.online and pg_gallery.status().spooled == 0, timeout=30)
+    view.poll()
+    assert view.gallery_state.isHidden()
