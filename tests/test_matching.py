@@ -404,3 +404,29 @@ def test_an_empty_gallery_still_reports_the_threshold_that_would_apply():
     assert [v.threshold for v in verdicts] == [m.thresholds(False), m.thresholds(True),
                                                m.thresholds(True, fused=True)]
     assert [v.masked for v in verdicts] == [False, True, True]
+
+
+def test_the_shipped_calibration_file_reads_back_exactly_what_it_holds():
+    """Read from the file itself (not a cached copy): tails, their quantiles and the adapter."""
+    import json
+
+    from kiosk.models import verified_model_path
+    from kiosk.vision.pipeline import template_version
+
+    sface = template_version(MODELS["sface"].version)
+    load_calibration.cache_clear()
+    try:
+        cal = load_calibration(sface)
+    finally:
+        load_calibration.cache_clear()
+    raw = json.loads(verified_model_path("calibration").read_text(encoding="utf-8"))["embedders"][sface]
+    for cell, sizes in raw["cells"].items():
+        for k, data in sizes.items():
+            assert cal.tails[cell][int(k)].to_dict() == data  # every field, quantiles and n included
+    assert len(cal.nap) == 16 and cal.mean.shape == (128,) and np.linalg.norm(cal.mean) > 0
+    # Below the fitted tail the empirical quantiles decide: FAR 10% is the stored quantile.
+    q = dict(raw["cells"][UNMASKED]["1"]["quantiles"])
+    assert cal.threshold(UNMASKED, 0.1) == pytest.approx(q[0.1])
+    # The masked space really removes the adapter's directions; the plain one does not.
+    x = unit(cal.mean + cal.nap[0])[None]
+    assert abs(float(cal.masked_space(x)[0] @ cal.nap[0])) < 1e-5 < abs(float(cal.plain(x)[0] @ cal.nap[0]))
