@@ -68,3 +68,4 @@ def test_kiosk_mode_posts_the_arrival_to_the_configured_webhook(qtbot, gallery, 
     finally:
         main.shutdown()
     assert main.events is None  # closed with the window
+    assert not kiosk.isVisible()  # the locked kiosk window closed with the app, its timers stopped

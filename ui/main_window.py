@@ -142,7 +142,9 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._status_timer.stop()
         self.video.set_provider(None)
-        for child in self._child_windows:
+        for child in list(self._child_windows):
+            if getattr(child, "locked", False):
+                child.locked = False  # the app is closing: a locked kiosk window goes too
             child.close()
         self.worker.stop()
         self.worker.wait()
