@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/face-kiosk gui $(ARGS)
 
+# Types ([tool.mypy] in pyproject.toml): the Qt-free core strict, the GUI with mypy's defaults.
 test: $(STAMP)
 	$(BIN)/ruff check kiosk ui tests tools packaging
 	$(BIN)/lint-imports
+	$(BIN)/mypy --strict kiosk
+	$(BIN)/mypy ui
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Mutation testing of the decision code (pyproject.toml [tool.mutmut]); not part of `test`:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typing
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from kiosk.config import Config, MatchConfig, VisionConfig
 
 
-def _choices(model: type, field: str) -> tuple[str, ...]:
+def _choices(model: type[BaseModel], field: str) -> tuple[str, ...]:
     """The allowed values of a Literal field, read from the config model itself."""
     return typing.get_args(model.model_fields[field].annotation)
 

@@ -37,9 +37,9 @@ def load_rgb(path: str | Path, max_side: int = WORK_LONG_SIDE) -> np.ndarray:
                         f"{path}: image too large ({img.width}x{img.height}); "
                         f"at most {MAX_PIXELS // 1_000_000} megapixels"
                     )
-                img = ImageOps.exif_transpose(img).convert("RGB")
-                img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-                return np.asarray(img, dtype=np.uint8).copy()
+                upright: Image.Image = ImageOps.exif_transpose(img).convert("RGB")
+                upright.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+                return np.asarray(upright, dtype=np.uint8).copy()
     except ImageError:
         raise
     except UnidentifiedImageError:

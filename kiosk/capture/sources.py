@@ -17,12 +17,16 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import cv2
 import numpy as np
 
 from kiosk.capture.images import IMAGE_SUFFIXES, load_rgb
 from kiosk.errors import ImageError, KioskError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +428,17 @@ def make_source(
     return source
 
 
-def open_source(spec: str, **options) -> FrameSource:
+class SourceOptions(TypedDict, total=False):
+    """make_source's keyword options, for the helpers that pass them on."""
+
+    loop: bool
+    camera_size: tuple[int, int]
+    interval_s: float
+    size: tuple[int, int] | None
+    fps: float | None
+
+
+def open_source(spec: str, **options: Unpack[SourceOptions]) -> FrameSource:
     """`make_source(spec, **options)`, opened (for scripts and tests; the app opens in its reader)."""
     source = make_source(spec, **options)
     source.open()

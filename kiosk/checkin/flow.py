@@ -281,8 +281,7 @@ class KioskFlow:
                                       score=track.last_score, recorded=recorded))
 
     def _lower_mask_timeout(self, now: float, state: KioskState) -> KioskState:
-        track = self._tracks.get(state.track_id) if state.track_id is not None else None
-        if track is None:
+        if state.track_id is None or (track := self._tracks.get(state.track_id)) is None:
             return self._enter(KioskState(Screen.ATTRACT, now))
         if now - (track.lower_mask_since or state.since) >= self.timing.lower_mask_s:
             return self._unknown(now, state.track_id, track, masked=self._mostly_masked(track))

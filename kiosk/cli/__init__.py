@@ -10,12 +10,18 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kiosk import __version__
 from kiosk.capture.images import IMAGE_SUFFIXES
 from kiosk.cli import common
-from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES
+from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES, Config
 from kiosk.errors import KioskError
+
+if TYPE_CHECKING:  # the commands import the models' code when they run
+    from kiosk.gallery import Gallery, Person
+    from kiosk.vision.pipeline import FacePipeline
+    from kiosk.vision.types import FaceAnalysis
 
 log = logging.getLogger("kiosk")
 
@@ -52,7 +58,7 @@ _config = common.config
 _jsonl = common.jsonl
 
 
-def _pipeline(config):
+def _pipeline(config: Config) -> FacePipeline:
     from kiosk.vision.pipeline import FacePipeline
 
     pipeline = FacePipeline(config.vision, still=True)  # the CLI only handles photos
@@ -155,7 +161,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
         recognizer = Recognizer(config, gallery, _pipeline(config))
         recognizer.matcher  # noqa: B018 - fail early on a model mismatch, before the batch
         for image in _image_list(args.images, args.list):
-            record: dict = {"image": image, "faces": [], "error": None}
+            record: dict[str, Any] = {"image": image, "faces": [], "error": None}
             try:
                 results, rejected = recognizer.recognize_frame(load_rgb(image))
                 if not results:
@@ -189,9 +195,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = _config(args)
     pipeline = _pipeline(config)
     root = Path(args.root)
-    cache: dict[str, object] = {}
+    cache: dict[str, FaceAnalysis | KioskError] = {}
 
-    def face_of(rel: str):
+    def face_of(rel: str) -> FaceAnalysis:
         if rel not in cache:
             if len(cache) > 4096:
                 cache.clear()
@@ -215,7 +221,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if not line.strip():
                 continue
             parts = line.split("\t")
-            record: dict = {"a": parts[0], "b": parts[1] if len(parts) > 1 else "", "score": None,
+            record: dict[str, Any] = {"a": parts[0], "b": parts[1] if len(parts) > 1 else "", "score": None,
                             "match": None, "masked_a": None, "masked_b": None, "error": None}
             try:
                 if len(parts) != 2:
@@ -278,7 +284,7 @@ def cmd_people(args: argparse.Namespace) -> int:
     return 0
 
 
-def _person(gallery, args: argparse.Namespace):
+def _person(gallery: Gallery, args: argparse.Namespace) -> Person:
     """The person a people command means: --id, --name, or the positional id-or-name (refused
     when it could be either)."""
     if getattr(args, "id", None) is not None:

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 
 from kiosk.cli.common import PIN_ENV, db_path, db_target, jsonl, open_gallery, require_admin
 from kiosk.errors import KioskError
@@ -54,7 +55,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit(path: os.PathLike[str], action: str, details: dict[str, object]) -> None:
+def _audit(path: Path, action: str, details: dict[str, object]) -> None:
     from kiosk.gallery import Gallery
     from kiosk.security.audit import AuditAction
 

@@ -9,10 +9,18 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from kiosk.cli.common import config as load_config
 from kiosk.cli.common import db_target
+
+if TYPE_CHECKING:
+    from kiosk.events import KioskEvent
+
+    # What signal.signal takes and gives back (typeshed's signal._HANDLER).
+    _Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 log = logging.getLogger("kiosk.watch")
 
@@ -33,7 +41,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     sources = parse_sources(args.source, config.events.kiosk)
     lock = threading.Lock()
 
-    def on_event(event) -> None:  # noqa: ANN001 - KioskEvent
+    def on_event(event: KioskEvent) -> None:
         with lock:
             if args.jsonl:
                 sys.stdout.write(event.to_json() + "\n")
@@ -96,11 +104,11 @@ def with_gallery_status(health, gallery):  # noqa: ANN001, ANN201 - a Health, a 
     return dataclasses.replace(health, details=details)
 
 
-def _on_signals(stop) -> dict[int, object]:  # noqa: ANN001 - a callable
+def _on_signals(stop: Callable[[], object]) -> dict[signal.Signals, _Handler]:
     def handler(signum: int, frame: FrameType | None) -> None:
         stop()
 
-    previous = {}
+    previous: dict[signal.Signals, _Handler] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Not the main thread (tests), or a platform without the signal: no handler then.
         with contextlib.suppress(ValueError, OSError):
@@ -108,9 +116,9 @@ def _on_signals(stop) -> dict[int, object]:  # noqa: ANN001 - a callable
     return previous
 
 
-def _restore(previous: dict[int, object]) -> None:
+def _restore(previous: dict[signal.Signals, _Handler]) -> None:
     for sig, old in previous.items():
-        signal.signal(sig, old)  # type: ignore[arg-type]
+        signal.signal(sig, old)
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]

@@ -16,15 +16,21 @@ import logging
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.gallery.api import PersonDetails
+from kiosk.gallery.api import GalleryStore, PersonDetails
 from kiosk.vision.types import FaceAnalysis
+
+if TYPE_CHECKING:  # loaded by the run itself (models)
+    from kiosk.recognition.verdict import Verdict
+    from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +132,7 @@ def person_photos(lfw_dir: Path, name: str) -> list[str]:
 class FaceCache:
     """Largest face of each image, unmasked and with a painted mask, computed once per run."""
 
-    def __init__(self, pipeline, root: Path, seed: int = EVAL_MASK_SEED) -> None:
+    def __init__(self, pipeline: FacePipeline, root: Path, seed: int = EVAL_MASK_SEED) -> None:
         self.pipeline = pipeline
         self.root = root
         self.seed = seed
@@ -271,7 +277,8 @@ class IdentResult:
     threshold_masked: float
 
 
-def _enroll(cache: FaceCache, gallery, names: list[str], photos: dict[str, list[str]], k: int) -> int:
+def _enroll(cache: FaceCache, gallery: GalleryStore, names: list[str], photos: dict[str, list[str]],
+            k: int) -> int:
     """Enroll the first k photos of each person the way the app does; returns failures."""
     from kiosk.enrollment.samples import make_sample, pick_enrollment_face
 
@@ -308,7 +315,8 @@ def evaluate_identification(cache: FaceCache, names: list[str], photos: dict[str
     for masked in (False, True):
         get = cache.masked_face if masked else cache.face
 
-        def run(rels: list[str], get=get) -> tuple[list, int, int]:
+        def run(rels: list[str], get: Callable[[str], FaceAnalysis | None] = get
+                ) -> tuple[list[Verdict | None], int, int]:
             faces = [get(r) for r in rels]
             present = [f for f in faces if f is not None]
             results = iter(matcher.identify(np.stack([f.embedding for f in present]),
@@ -379,8 +387,8 @@ def evaluate_masked_samples(cache: FaceCache, names: list[str], photos: dict[str
         matcher = Matcher(templates, config.match.model_copy(update={"use_masked_samples": on}))
         res: dict[str, float] = {"people": float(len(ids)), "probes": float(len(probes))}
         for state, get in (("masked", cache.masked_face), ("unmasked", cache.face)):
-            faces = [(get(rel), pid) for rel, pid in probes]
-            faces = [(f, pid) for f, pid in faces if f is not None]
+            seen = [(get(rel), pid) for rel, pid in probes]
+            faces = [(f, pid) for f, pid in seen if f is not None]
             got = matcher.identify(np.stack([f.embedding for f, _ in faces]), np.array([f.masked for f, _ in faces]))
             res[f"rank1_{state}"] = float(np.mean([r.person_id == pid for r, (_, pid) in zip(got, faces)]))
             strangers = [f for f in (get(r) for r in unknowns) if f is not None]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,11 @@ from kiosk import __version__
 from kiosk.errors import KioskError
 from kiosk.gallery.api import PersonDetails
 from kiosk.resources import resource_path, resources_dir
+
+if TYPE_CHECKING:  # the checks import what they test themselves, to report its failure
+    from kiosk.config import Config
+    from kiosk.recognition.verdict import Verdict
+    from kiosk.vision.types import FaceAnalysis
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +153,7 @@ def _check_model(key: str, threads: int) -> tuple[str, None]:
     return f"{path.name} {size:.1f} MB, sha256 {MODELS[key].sha256[:12]} ok{loaded}", None
 
 
-def _largest(faces: list) -> Any:
+def _largest(faces: list[FaceAnalysis]) -> FaceAnalysis:
     return max(faces, key=lambda f: f.area)
 
 
@@ -171,13 +176,13 @@ def _second_view(rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
     return cv2.resize(crop, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
 
 
-def _verdict(result) -> str:
+def _verdict(result: Verdict) -> str:
     who = result.name or "unknown"
     sign = ">=" if result.score >= result.threshold else "<"
     return f"{who} ({result.score:.2f} {sign} {result.threshold:.2f})"
 
 
-def run_checks(config, db_path: Path | str | None) -> SelfTestReport:
+def run_checks(config: Config, db_path: Path | str | None) -> SelfTestReport:
     """Run every check with this config; `db_path` is the user's gallery (None: skip it)."""
     from kiosk.models import MODELS
 
@@ -185,8 +190,12 @@ def run_checks(config, db_path: Path | str | None) -> SelfTestReport:
     runner = _Runner()
 
     for key in MODELS:
+
+        def check_model(key: str = key) -> tuple[str, None]:
+            return _check_model(key, config.vision.threads)
+
         # Every model is checked even when another one failed: the report lists all bad files.
-        runner.run(f"model {key}", lambda key=key: _check_model(key, config.vision.threads), independent=True)
+        runner.run(f"model {key}", check_model, independent=True)
 
     def pipeline() -> tuple[str, Any]:
         from kiosk.vision.pipeline import FacePipeline
@@ -345,7 +354,7 @@ def format_report(report: SelfTestReport) -> str:
     return "\n".join(lines)
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace) -> Config:
     from kiosk.config import config_from_args
 
     return config_from_args(args)

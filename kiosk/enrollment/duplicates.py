@@ -14,6 +14,7 @@ import numpy as np
 from kiosk.config import MatchConfig
 from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.matching import Matcher
+from kiosk.recognition.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def find_duplicates(templates: TemplateSet, embeddings: np.ndarray, masked: np.n
     if not len(templates) or not len(embeddings):
         return []
     results = Matcher(templates, config).identify(embeddings, masked)
-    found: dict[int, list] = {}
+    found: dict[int, list[Verdict]] = {}
     for result in results:
         if result.person_id is not None and result.person_id != exclude:
             found.setdefault(result.person_id, []).append(result)

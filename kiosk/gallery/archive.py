@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -38,6 +38,14 @@ FORMAT_VERSION = 2  # 2: samples carry their loose face crop ("face_file")
 
 # (aligned crop, loose face crop or None, masked) -> (templates, the loose crop they came from)
 ReEmbed = Callable[[np.ndarray, np.ndarray | None, bool], tuple[list[NewTemplate], np.ndarray]]
+
+
+class _ZipOutput(Protocol):
+    """Where an export's zip is written: a private file, or the encrypting writer in front of one."""
+
+    def write(self, data: bytes, /) -> int: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ def export_people(gallery: GalleryStore, path: str | Path, person_ids: list[int]
     return n
 
 
-def _write_zip(gallery: GalleryStore, out: BinaryIO, person_ids: list[int] | None) -> int:
+def _write_zip(gallery: GalleryStore, out: _ZipOutput, person_ids: list[int] | None) -> int:
     people = gallery.people() if person_ids is None else [gallery.get_person(i) for i in person_ids]
     records = []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -113,7 +121,7 @@ ALIGNED_SHAPE = (112, 112, 3)
 FACE_SHAPE = (256, 256, 3)
 
 
-def read_archive(path: str | Path) -> tuple[dict, list[dict], zipfile.ZipFile]:
+def read_archive(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], zipfile.ZipFile]:
     """Open an export, check its manifest and sizes; returns (manifest, people records, open zip)."""
     try:
         zf = zipfile.ZipFile(path)
@@ -165,7 +173,7 @@ def read_people(path: str | Path, model_version: str, reembed: ReEmbed | None = 
     return people
 
 
-def _person(zf: zipfile.ZipFile, rec: dict, model_version: str, reembed: ReEmbed | None,
+def _person(zf: zipfile.ZipFile, rec: dict[str, Any], model_version: str, reembed: ReEmbed | None,
             dim: int | None) -> ImportedPerson:
     name = rec["name"]
     if not isinstance(name, str) or not clean_name(name):

@@ -20,6 +20,7 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class ImpostorTail:
         return float(self.p_u * z ** (-1.0 / self.xi))
 
     @classmethod
-    def from_dict(cls, data: dict) -> ImpostorTail:
+    def from_dict(cls, data: dict[str, Any]) -> ImpostorTail:
         """Read one cell of calibration.json."""
         return cls(
             u=float(data["u"]), p_u=float(data["p_u"]), sigma=float(data["sigma"]), xi=float(data["xi"]),
@@ -97,7 +98,7 @@ class ImpostorTail:
             n=int(data.get("n", 0)),
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON form written by tools/calibrate.py."""
         return {"u": round(self.u, 6), "p_u": self.p_u, "sigma": round(self.sigma, 6), "xi": round(self.xi, 6),
                 "quantiles": [[p, round(s, 6)] for p, s in self.quantiles], "n": self.n}
@@ -160,14 +161,15 @@ class Calibration:
 CALIBRATION_KEY = "calibration"
 
 
-def _read_calibration_file() -> dict:
+def _read_calibration_file() -> dict[str, Any]:
     from kiosk.models import verified_model_path
 
     path = verified_model_path(CALIBRATION_KEY)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable calibration ({exc})") from None
+    return data
 
 
 def _load_adapter(key: str, dim: int) -> tuple[np.ndarray, np.ndarray]:

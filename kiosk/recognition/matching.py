@@ -220,11 +220,11 @@ class Matcher:
             extra = (cal.masked_space(probes[hidden]) if cal else probes[hidden]) @ self._mask_rows.T
             mvm = np.array([self._threshold(MASK_VS_MASK, self._far, 1)], np.float32)
             better = extra - mvm > margins[np.ix_(hidden, self._mask_cols)]
-            for j, i in enumerate(hidden):
+            for j, probe in enumerate(hidden):
                 cols = self._mask_cols[better[j]]
-                scores[i, cols] = extra[j, better[j]]
-                thr[i, cols] = mvm
-                margins[i, cols] = scores[i, cols] - mvm
+                scores[probe, cols] = extra[j, better[j]]
+                thr[probe, cols] = mvm
+                margins[probe, cols] = scores[probe, cols] - mvm
         # The person furthest above (or least below) their own threshold wins.
         best = np.argmax(margins, axis=1)
         results = []

@@ -197,15 +197,17 @@ class Tracker:
                 self._next_id += 1
                 self.tracks[track.track_id] = track
                 ids[di] = track.track_id
+        track_ids = [tid for tid in ids if tid is not None]
+        assert len(track_ids) == n, "every box continues a track or starts one"
         if mask_scores is not None:
             alpha = self.config.mask_smoothing
-            for tid, score in zip(ids, np.asarray(mask_scores, np.float32).reshape(-1)):
+            for tid, score in zip(track_ids, np.asarray(mask_scores, np.float32).reshape(-1)):
                 track = self.tracks[tid]
                 track.mask_score = float(score) if track.frames == 1 else (
                     alpha * float(score) + (1 - alpha) * track.mask_score)
         for tid in [t.track_id for t in live if timestamp - t.last_seen > self.config.max_missed_s]:
             del self.tracks[tid]
-        return [int(i) for i in ids]  # type: ignore[arg-type]
+        return track_ids
 
     def peek(self, boxes: np.ndarray) -> list[int | None]:
         """The track each box would most likely continue (IoU >= iou_match), without updating anything."""

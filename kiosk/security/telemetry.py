@@ -64,7 +64,7 @@ def disable_native_telemetry(*, import_onnxruntime: bool = True) -> TelemetryRep
     actions.append(f"{ORT_ENV}=1")
     if import_onnxruntime or "onnxruntime" in sys.modules:
         try:
-            import onnxruntime  # type: ignore[import-untyped]
+            import onnxruntime
         except ImportError:  # no onnxruntime, nothing of it to silence
             return TelemetryReport(tuple(actions), too_late)
         onnxruntime.disable_telemetry_events()

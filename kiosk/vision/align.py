@@ -63,7 +63,8 @@ def mesh_template() -> np.ndarray:
     template = np.load(verified_model_path(MESH_TEMPLATE_KEY))
     if template.shape != (478, 2):
         raise ModelError(f"face mesh template has shape {template.shape}, expected (478, 2)")
-    return template.astype(np.float32)
+    points: np.ndarray = template.astype(np.float32)
+    return points
 
 
 def mesh_alignment(points: np.ndarray, size: int = 112) -> np.ndarray:

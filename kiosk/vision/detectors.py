@@ -230,7 +230,15 @@ class MediaPipeDetector:
                           np.asarray(kps, np.float32)[order])
 
 
-def _close_quietly(detector) -> None:
+class _MediaPipeTask(Protocol):
+    """What _close_quietly touches of a MediaPipe task (mediapipe ships no types)."""
+
+    _handle: object
+
+    def close(self) -> None: ...
+
+
+def _close_quietly(detector: _MediaPipeTask) -> None:
     """Close a MediaPipe task; at interpreter exit its dispatcher may already be gone."""
     try:
         detector.close()

@@ -197,7 +197,7 @@ class FaceMesh:
         return result
 
 
-def _release_quietly(state: dict) -> None:
+def _release_quietly(state: dict[str, object]) -> None:
     with native_stderr_quiet():
         state.pop("_interp", None)
         import gc

@@ -133,7 +133,7 @@ def mask_features(aligned: np.ndarray) -> np.ndarray:
     for crop in aligned:
         # Rows 56-112 span nose tip to chin in ArcFace geometry (nose 72, mouth 92).
         lower = cv2.resize(crop[56:112, 8:104], (64, 48), interpolation=cv2.INTER_AREA)
-        hog = _HOG.compute(cv2.cvtColor(lower, cv2.COLOR_RGB2GRAY)).ravel()
+        hog = np.asarray(_HOG.compute(cv2.cvtColor(lower, cv2.COLOR_RGB2GRAY))).ravel()
         lab_low = cv2.cvtColor(crop[66:112, 12:100], cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
         lab_band = cv2.cvtColor(crop[36:60, 16:96], cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
         colour = np.concatenate([
@@ -179,7 +179,8 @@ class MaskClassifier:
     def decision(self, aligned: np.ndarray) -> np.ndarray:
         """(n,) logits (log-odds of a mask)."""
         x = (mask_features(aligned) - self.mean) / self.scale
-        return (x @ self.coef + self.intercept).astype(np.float32)
+        logits: np.ndarray = (x @ self.coef + self.intercept).astype(np.float32)
+        return logits
 
     def predict(self, aligned: np.ndarray) -> np.ndarray:
         """(n,) probabilities that each crop shows a masked face."""

@@ -117,9 +117,11 @@ class FacePipeline:
         aligned from garbage.
         """
         previous = previous or [None] * len(found)
-        meshes = [self.mesh.landmarks(rgb, found.xyxy[i], found.keypoints[i][:2]) if previous[i] is None
-                  else self.mesh.follow(rgb, previous[i], found.xyxy[i], found.keypoints[i][:2])
-                  for i in range(len(found))]
+        meshes = []
+        for i in range(len(found)):
+            before = previous[i]
+            meshes.append(self.mesh.landmarks(rgb, found.xyxy[i], found.keypoints[i][:2]) if before is None
+                          else self.mesh.follow(rgb, before, found.xyxy[i], found.keypoints[i][:2]))
         ok = [i for i, m in enumerate(meshes) if m.face_prob >= MIN_FACE_PROB]
         rejected = [RejectedFace(found.xyxy[i], float(found.score[i]), meshes[i].face_prob, LANDMARKS_FAILED)
                     for i in range(len(found)) if meshes[i].face_prob < MIN_FACE_PROB]

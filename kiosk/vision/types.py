@@ -44,7 +44,7 @@ class Detections:
     @property
     def has_five_points(self) -> bool:
         """True when every face has the 5 ArcFace landmarks."""
-        return self.keypoints.shape[1] == 5
+        return int(self.keypoints.shape[1]) == 5
 
 
 @dataclass(frozen=True)
