@@ -21,8 +21,9 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -32,10 +33,13 @@ from kiosk.gallery.api import TemplateSet
 from kiosk.gallery.postgres import PgGallery
 from kiosk.recognition.matching import Matcher
 
+if TYPE_CHECKING:
+    import psycopg
+
 MODEL = "bench@1"
 
 
-def _ms(fn, repeat: int) -> float:  # noqa: ANN001
+def _ms(fn: Callable[[], object], repeat: int) -> float:
     fn()
     out = []
     for _ in range(repeat):
@@ -61,7 +65,7 @@ def _start_server() -> tuple[str, object]:
 
         root = Path(tempfile.mkdtemp(prefix="bench-pg-"))
         os.chmod(root, 0o755)
-        server = pgserver.get_server(root / "data", cleanup_mode="delete")
+        server = pgserver.get_server(root / "data", cleanup_mode="delete")  # type: ignore[attr-defined]  # re-exported, untyped
     return server.get_uri(), server
 
 
@@ -95,7 +99,8 @@ def _load(url: str, matrix: np.ndarray, encrypted: bool, spool: Path) -> None:
             conn.commit()
 
 
-def bench_size(n: int, args: argparse.Namespace, admin, url: str, tmp: Path) -> Iterator[tuple[str, int, str, str]]:  # noqa: ANN001
+def bench_size(n: int, args: argparse.Namespace, admin: psycopg.Connection[Any], url: str,
+               tmp: Path) -> Iterator[tuple[str, int, str, str]]:
     """The rows of one gallery size."""
     rng = np.random.default_rng(n)
     matrix = rng.standard_normal((n, args.dim), dtype=np.float32)
@@ -106,7 +111,8 @@ def bench_size(n: int, args: argparse.Namespace, admin, url: str, tmp: Path) -> 
     it = iter(range(10**9))
 
     def probe() -> np.ndarray:
-        return probes[next(it) % len(probes)]
+        one: np.ndarray = probes[next(it) % len(probes)]
+        return one
 
     ts = TemplateSet(MODEL, np.arange(n, dtype=np.int64) // 4, np.array(["full"] * n), matrix, {})
     yield ("in memory: numpy, every template, top 3", n, f"{_ms(lambda: np.argpartition(-(matrix @ probe()), 3)[:3], args.repeat):.2f} ms", "")
@@ -138,14 +144,14 @@ def bench_size(n: int, args: argparse.Namespace, admin, url: str, tmp: Path) -> 
             del loaded
             if encrypted:
                 continue
-            exact = _ms(lambda g=g: g.search(MODEL, probe(), 3, exact=True), max(3, args.repeat // 4))
+            exact = _ms(lambda: g.search(MODEL, probe(), 3, exact=True), max(3, args.repeat // 4))
             yield ("pgvector exact (seq scan)", n, f"{exact:.1f} ms", "")
             if n <= args.hnsw_max:
                 t = time.perf_counter()
                 g.build_index(args.dim)
                 build = time.perf_counter() - t
                 hits = sum(g.search(MODEL, probes[i], 1)[0][0] == picks[i] // 4 + 1 for i in range(len(picks)))
-                hnsw = _ms(lambda g=g: g.search(MODEL, probe(), 3), args.repeat)
+                hnsw = _ms(lambda: g.search(MODEL, probe(), 3), args.repeat)
                 yield ("pgvector HNSW (m=16, ef_construction=64, ef_search=40)", n, f"{hnsw:.1f} ms",
                              f"build {build:.0f} s, top-1 right {hits}/{len(picks)}")
             else:
@@ -174,8 +180,9 @@ def main_gallery_bench(url: str | None, args: argparse.Namespace) -> int:
     import psycopg
 
     admin = psycopg.connect(url, autocommit=True)
-    print(f"{admin.execute('SHOW server_version').fetchone()[0]}, pgvector "
-          f"{admin.execute('SELECT default_version FROM pg_available_extensions WHERE name = %s', ('vector',)).fetchone()[0]}"
+    version = admin.execute("SHOW server_version").fetchone()
+    vector = admin.execute("SELECT default_version FROM pg_available_extensions WHERE name = %s", ("vector",)).fetchone()
+    print(f"{version[0] if version else '?'}, pgvector {vector[0] if vector else 'not available'}"
           f", {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
     tmp = Path(tempfile.mkdtemp(prefix="bench-spool-"))
     print(f"{'1:N':<58}{'templates':>10}  {'median':>10}  note", flush=True)

@@ -240,13 +240,13 @@ class PgGallery:
                  encrypt_templates: bool) -> GalleryKey:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
-            has_meta = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+            has_meta = _one(conn.execute("SELECT to_regclass('meta') IS NOT NULL"))[0]
             version = 0
             meta: dict[str, str] = {}
             if has_meta:
                 meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
                 version = int(meta.get("schema_version", "0"))
-            elif conn.execute("SELECT to_regclass('people') IS NOT NULL").fetchone()[0]:
+            elif _one(conn.execute("SELECT to_regclass('people') IS NOT NULL"))[0]:
                 raise GalleryError(f"{self.where}: this database holds a 'people' table but no face-kiosk gallery")
             if version > SCHEMA_VERSION:
                 raise GalleryError(f"{self.where}: made by a newer face-kiosk (schema {version}, this one reads up "
@@ -361,7 +361,7 @@ class PgGallery:
 
     def _rows(self, sql: str, params: tuple[Any, ...] = (), what: str = "reading the gallery") -> list[tuple[Any, ...]]:
         with self._conn(what) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def _audit(self, conn: psycopg.Connection, action: AuditAction | str, subject: str,
                details: dict[str, Any] | None = None) -> None:
@@ -420,12 +420,12 @@ class PgGallery:
             _check_new_person(details, samples)
         with self._transaction("enrolling") as conn:
             for details, samples in people:
-                row = conn.execute(
+                row = _one(conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
                     " created_at, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                     (clean_name(details.name), clean_name(details.company), clean_name(details.host),
                      clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp)).fetchone()
+                     details.retention_until, stamp, stamp)))
                 ids.append(int(row[0]))
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
                 self._audit(conn, AuditAction.ENROLL, f"person {ids[-1]}",
@@ -444,12 +444,12 @@ class PgGallery:
     def _insert_samples(self, conn: psycopg.Connection, person_id: int, samples: list[NewSample],
                         model_version: str, stamp: str) -> None:
         for sample in samples:
-            row = conn.execute(
+            row = _one(conn.execute(
                 "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
                 " VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                 (person_id, self._seal_png(sample.aligned, "aligned", person_id),
                  None if sample.face_crop is None else self._seal_png(sample.face_crop, "face", person_id),
-                 sample.source, float(sample.quality), bool(sample.masked), stamp)).fetchone()
+                 sample.source, float(sample.quality), bool(sample.masked), stamp)))
             self._insert_templates(conn, person_id, int(row[0]), sample.source, sample.templates, model_version, stamp)
 
     def _insert_templates(self, conn: psycopg.Connection, person_id: int, sample_id: int, source: str,
@@ -495,7 +495,7 @@ class PgGallery:
         """
         self.get_person(person_id)
         with self._transaction("removing a person") as conn:
-            n = conn.execute("SELECT count(*) FROM samples WHERE person_id=%s", (person_id,)).fetchone()[0]
+            n = _one(conn.execute("SELECT count(*) FROM samples WHERE person_id=%s", (person_id,)))[0]
             conn.execute("DELETE FROM people WHERE id=%s", (person_id,))
             self._audit(conn, AuditAction.REMOVE, f"person {person_id}", {"samples": int(n)})
         return self._scrub()
@@ -651,8 +651,8 @@ class PgGallery:
             matrix = np.frombuffer(raw, np.float32).reshape(n, dim).copy()
         elif all(r[4] is None for r in rows) and vector is not None:
             # pgvector's binary form: uint16 dim, uint16 unused, then dim big-endian float32.
-            raw = np.frombuffer(b"".join(r[5] for r in rows), np.uint8).reshape(n, 4 + 4 * dim)
-            matrix = raw[:, 4:].copy().view(">f4").astype(np.float32)
+            packed = np.frombuffer(b"".join(r[5] for r in rows), np.uint8).reshape(n, 4 + 4 * dim)
+            matrix = packed[:, 4:].copy().view(">f4").astype(np.float32)
         else:
             matrix = np.vstack([self._open_template(r[4], r[5], r[1], model_version, r[2]) for r in rows])
         return tids, pids, kinds, matrix
@@ -684,12 +684,12 @@ class PgGallery:
             return fresh.templates
 
     def _refresh(self, conn: psycopg.Connection, model_version: str, cached: _Cached | None) -> _Cached:
-        seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM gallery_changes").fetchone()[0])
+        seq = int(_one(conn.execute("SELECT coalesce(max(seq), 0) FROM gallery_changes"))[0])
         changed: list[int] | None = None
         if cached is not None:
             if seq == cached.seq:  # a visit or a setting: no face or name changed
                 return _Cached(cached.templates, 0, seq, cached.template_ids)
-            low = conn.execute("SELECT min(seq) FROM gallery_changes").fetchone()[0]
+            low = _one(conn.execute("SELECT min(seq) FROM gallery_changes"))[0]
             if low is not None and low <= cached.seq + 1:
                 rows = conn.execute("SELECT DISTINCT person_id FROM gallery_changes WHERE seq > %s", (cached.seq,))
                 changed = [int(r[0]) for r in rows.fetchall()]
@@ -702,7 +702,7 @@ class PgGallery:
             tids, pids, kinds, matrix = self._fetch(conn, model_version, None)
             if not len(tids) and others:
                 raise ModelMismatchError(mismatch_message(self.where, others, model_version))
-            names = dict(conn.execute("SELECT id, name FROM people").fetchall())
+            names: dict[int, str] = dict(conn.execute("SELECT id, name FROM people").fetchall())
             return _Cached(TemplateSet(model_version, pids, kinds, matrix, names), 0, seq, tids)
         assert cached is not None
         old = cached.templates
@@ -742,12 +742,12 @@ class PgGallery:
         stamp = now_iso()
         with self._transaction("re-embedding") as conn:
             for sample_id, crop in (crops or {}).items():
-                pid = conn.execute("SELECT person_id FROM samples WHERE id=%s", (sample_id,)).fetchone()[0]
+                pid = _one(conn.execute("SELECT person_id FROM samples WHERE id=%s", (sample_id,)))[0]
                 conn.execute("UPDATE samples SET face_png=%s WHERE id=%s", (self._seal_png(crop, "face", pid), sample_id))
             conn.execute("DELETE FROM templates WHERE model_version != %s", (model_version,))
             for sample_id, templates in per_sample.items():
-                person_id, source = conn.execute("SELECT person_id, source FROM samples WHERE id=%s",
-                                                 (sample_id,)).fetchone()
+                person_id, source = _one(conn.execute("SELECT person_id, source FROM samples WHERE id=%s",
+                                                      (sample_id,)))
                 conn.execute("DELETE FROM templates WHERE sample_id=%s AND model_version=%s", (sample_id, model_version))
                 self._insert_templates(conn, person_id, sample_id, source, templates, model_version, stamp)
 
@@ -927,6 +927,14 @@ class PgGallery:
                 self._bump()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+def _one(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The one row a statement returns (an aggregate, RETURNING id): never None by SQL."""
+    row: tuple[Any, ...] | None = cursor.fetchone()
+    if row is None:
+        raise GalleryError("the database returned no row where one is always expected")
+    return row
 
 
 def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
