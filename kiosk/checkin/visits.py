@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
+from kiosk.errors import KioskError
 from kiosk.gallery.api import Visit
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,11 @@ class CheckinLog:
         try:
             row_id = self.store.record_visit(person_id, kind, score, bool(masked), self.source,
                                              now.isoformat(timespec="seconds"))
+        except KioskError as exc:
+            # E.g. the person was removed by another process after being recognised: the visit is
+            # skipped (not logged as unknown: the face was known a moment ago), with one line.
+            log.warning("%s visit not recorded: %s", kind, exc)
+            return None
         except Exception:
             # The greeting still shows; a failed write is logged, not fatal (disk full, locked db).
             log.exception("could not record a %s visit", kind)

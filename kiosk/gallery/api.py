@@ -163,6 +163,10 @@ class GalleryStore(Protocol):
 
     def close(self) -> None: ...
 
+    def data_version(self) -> int:
+        """A number that changes whenever any process changed the gallery."""
+        ...
+
     # people
     def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int: ...
 
