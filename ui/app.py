@@ -62,7 +62,7 @@ def run_app(args: argparse.Namespace) -> int:
 
     try:
         config = _config(args)
-        gallery = Gallery(_db_path(args))
+        gallery = Gallery(_db_path(args), encrypt=config.privacy.encrypt, actor="gui")
     except KioskError as exc:
         QMessageBox.critical(None, "face-kiosk", str(exc))
         raise

@@ -4,7 +4,6 @@ asking for the admin PIN or a passphrase, and JSON lines."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import json
 import os
@@ -15,6 +14,7 @@ from typing import Any
 from kiosk.config import Config, config_from_args, default_data_dir
 from kiosk.errors import KioskError
 from kiosk.gallery import Gallery
+from kiosk.gallery.retention import purge_retention
 
 PIN_ENV = "FACE_KIOSK_ADMIN_PIN"  # for scripts: the admin PIN without a prompt
 PASSPHRASE_ENV = "FACE_KIOSK_EXPORT_PASSPHRASE"  # for scripts: the export passphrase
@@ -38,7 +38,7 @@ def open_gallery(args: argparse.Namespace, *, create: bool = False, admin: bool 
     cfg = config(args)
     gallery = Gallery(db_path(args), create=create, encrypt=cfg.privacy.encrypt, actor=f"cli:{_user()}")
     try:
-        gallery.purge_expired(dt.date.today(), cfg.privacy.visits_retention_days)
+        purge_retention(gallery, cfg.privacy)
         if admin:
             require_admin(gallery, purpose)
     except BaseException:
