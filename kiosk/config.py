@@ -173,12 +173,14 @@ def migrate_config(data: dict) -> dict:
 
 
 def save_config(config: Config, path: Path | None = None) -> None:
-    """Write the config atomically (a crash never leaves half a file)."""
+    """Write the config atomically (a crash never leaves half a file), 0600; the app's own config
+    folder is made 0700 (a folder given with --config is left as it is, if it exists)."""
+    from kiosk.security.private_files import atomic_write, ensure_private_dir
+
     path = path or default_config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(path)
+    if path.parent == default_config_path().parent or not path.parent.exists():
+        ensure_private_dir(path.parent)
+    atomic_write(path, config.model_dump_json(indent=2), overwrite=True)
 
 
 def config_from_args(args: object) -> Config:

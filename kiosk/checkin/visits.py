@@ -22,6 +22,7 @@ from typing import Protocol
 
 from kiosk.errors import KioskError
 from kiosk.gallery.api import Visit
+from kiosk.security.private_files import private_output
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +179,14 @@ def visits_to_csv(visits: Iterable[Visit]) -> str:
 def export_day_csv(store: VisitStore, day: dt.date, path: str | Path) -> int:
     """Write one day's visits to `path` as CSV (UTF-8 with BOM, so Excel reads names right).
 
-    Written to a temporary file first, so a failed export never leaves half a file. Returns
-    the number of visits written.
+    Written privately (0600) to a temporary file first (kiosk.security.private_files), so a
+    failed export never leaves half a file and never writes through a symlink. The caller
+    (a save dialog) has confirmed replacing an existing file. Returns the number of visits.
     """
     visits = store.visits(day)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh, lineterminator="\r\n").writerows(visits_csv_rows(visits))
-    tmp.replace(path)
+    with private_output(Path(path), overwrite=True) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        csv.writer(text, lineterminator="\r\n").writerows(visits_csv_rows(visits))
+        text.flush()
+        text.detach()
     return len(visits)

@@ -88,9 +88,20 @@ def confirm(question: str, assume_yes: bool) -> None:
         raise KioskError("cancelled; nothing was changed")
 
 
+def printable(text: str) -> str:
+    """Text safe to print: bytes of a file name that are not UTF-8 (kept by Python as lone
+    surrogates) shown as U+FFFD instead of failing the write."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print a line (stdout, or stderr with `err`), printable whatever the file names hold."""
+    print(printable(text), file=sys.stderr if err else sys.stdout)
+
+
 def jsonl(obj: dict[str, Any]) -> None:
     """One JSON object on its own line on stdout."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.write(printable(json.dumps(obj, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 

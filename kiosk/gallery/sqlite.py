@@ -41,6 +41,7 @@ from kiosk.gallery.api import (
     Visit,
     clean_name,
     now_iso,
+    storable,
 )
 from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
 from kiosk.security import erase
@@ -295,10 +296,10 @@ class Gallery:
                 "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (person_id, encode_png(sample.aligned),
-                 None if sample.face_crop is None else encode_png(sample.face_crop), sample.source,
+                 None if sample.face_crop is None else encode_png(sample.face_crop), storable(sample.source),
                  float(sample.quality), int(sample.masked), stamp),
             )
-            self._insert_templates(conn, person_id, int(cur.lastrowid or 0), sample.source, sample.templates,
+            self._insert_templates(conn, person_id, int(cur.lastrowid or 0), storable(sample.source), sample.templates,
                                    model_version, stamp)
 
     @staticmethod
@@ -388,6 +389,8 @@ class Gallery:
 
     def get_person(self, person_id: int) -> Person:
         """One person, or GalleryError if there is none with that id."""
+        if not 0 < person_id < 2**63:  # SQLite's ids; beyond them there is nobody (not an OverflowError)
+            raise GalleryError(f"no person with id {person_id}")
         rows = self._people_query("WHERE p.id = ?", (person_id,))
         if not rows:
             raise GalleryError(f"no person with id {person_id}")
