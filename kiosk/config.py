@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -174,13 +177,27 @@ def migrate_config(data: dict) -> dict:
 
 def save_config(config: Config, path: Path | None = None) -> None:
     """Write the config atomically (a crash never leaves half a file), 0600; the app's own config
-    folder is made 0700 (a folder given with --config is left as it is, if it exists)."""
-    from kiosk.security.private_files import atomic_write, ensure_private_dir
+    folder is made 0700 (a folder given with --config is left as it is, if it exists).
 
+    (The same rules as kiosk.security.private_files, written out here: the config sits below
+    every room of the core and imports none of them.)
+    """
     path = path or default_config_path()
     if path.parent == default_config_path().parent or not path.parent.exists():
-        ensure_private_dir(path.parent)
-    atomic_write(path, config.model_dump_json(indent=2), overwrite=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(path.parent, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")  # 0600, O_EXCL
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(config.model_dump_json(indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def config_from_args(args: object) -> Config:
