@@ -406,7 +406,9 @@ def _person(model: str, dim: int = 128, **changes) -> dict:
 def model_version():
     from kiosk.vision.pipeline import FacePipeline
 
-    return FacePipeline(still=True).model_version
+    pipeline = FacePipeline(still=True)
+    pipeline.detector.close()  # its threads end now, not when collected
+    return pipeline.model_version
 
 
 @pytest.mark.parametrize("case", ["64-d", "missing name", "missing samples", "missing templates", "null name",

@@ -52,10 +52,14 @@ _config = common.config
 _jsonl = common.jsonl
 
 
+_pipelines: list = []  # the command's pipelines, closed when it ends (main)
+
+
 def _pipeline(config):
     from kiosk.vision.pipeline import FacePipeline
 
     pipeline = FacePipeline(config.vision, still=True)  # the CLI only handles photos
+    _pipelines.append(pipeline)
     if any("non-commercial" in lic for lic in pipeline.embedding.licences):
         print("note: the mbf model's weights are licensed for non-commercial research only", file=sys.stderr)
     return pipeline
@@ -521,6 +525,18 @@ def main(
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        _close_pipelines()
+
+
+def _close_pipelines() -> None:
+    """Release the command's models now (MediaPipe's threads end with them), not whenever the
+    garbage collector gets to them."""
+    while _pipelines:
+        close = getattr(_pipelines.pop().detector, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
 
 
 if __name__ == "__main__":
