@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Literal, get_args
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kiosk.errors import KioskError
 from kiosk.events.config import EventsConfig
@@ -52,16 +55,23 @@ class VisionConfig(_Strict):
     )
 
 
+#: The range a cosine threshold set by hand must keep: at 0 or below every stranger is named
+#: (a score of -1 is the opposite face), at 1 nobody is. The settings dialog uses the same range.
+THRESHOLD_MIN, THRESHOLD_MAX = 0.05, 0.95
+
+
+def _threshold(description: str = "") -> float | None:
+    return Field(None, ge=THRESHOLD_MIN, le=THRESHOLD_MAX, description=description)  # type: ignore[no-any-return]
+
+
 class MatchConfig(_Strict):
     """Decision rules. None means: use the calibrated value shipped in resources/models."""
 
     target_fpir: float = Field(0.005, gt=0, lt=0.2, description="1:N false-positive identification rate")
-    threshold_unmasked: float | None = Field(None, ge=-1, le=1)
-    threshold_masked: float | None = Field(None, ge=-1, le=1)
-    verify_threshold: float | None = Field(None, ge=-1, le=1, description="1:1 (verify) threshold")
-    threshold_mask_vs_mask: float | None = Field(
-        None, ge=-1, le=1, description="1:N threshold for a masked probe vs someone enrolled in a mask"
-    )
+    threshold_unmasked: float | None = _threshold()
+    threshold_masked: float | None = _threshold()
+    verify_threshold: float | None = _threshold("1:1 (verify) threshold")
+    threshold_mask_vs_mask: float | None = _threshold("1:N threshold for a masked probe vs someone enrolled in a mask")
     verify_far: float = Field(1e-3, gt=0, lt=0.2, description="1:1 false-accept rate the verify threshold is set for")
     unmask_band_fpir: float = Field(
         0.2, ge=0, lt=1,
@@ -90,6 +100,14 @@ class KioskConfig(_Strict):
     unavailable_text: str | None = Field(None, max_length=200)
     show_photo: bool = Field(True, description="show the enrolled photo on the greeting card")
     logo: str | None = Field(None, max_length=1000, description="image file shown on the attract screen")
+
+    @field_validator("logo")
+    @classmethod
+    def _logo_is_a_file(cls, value: str | None) -> str | None:
+        # A FIFO or a device would hang the window that reads it; a missing file shows no logo.
+        if value and Path(value).exists() and not Path(value).is_file():
+            raise ValueError(f"{value} is not a regular file (a folder, FIFO or device?)")
+        return value
     accent_colour: str = Field("#1f6feb", pattern=r"^#[0-9a-fA-F]{6}$")
     background_colour: str = Field("#000000", pattern=r"^#[0-9a-fA-F]{6}$")
     text_colour: str = Field("#ffffff", pattern=r"^#[0-9a-fA-F]{6}$")
@@ -154,24 +172,41 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def load_config(path: Path | None = None) -> Config:
-    """Read the config file (defaults when it does not exist). Errors name the bad key."""
+    """Read the config file (defaults when it does not exist). Errors are one line naming the
+    bad key; types are strict (no "0.5" for a number, no 1 for true); a UTF-8 BOM is fine."""
     path = path or default_config_path()
     if not path.exists():
         return Config()
+    if not path.is_file():  # a FIFO would block the read for ever
+        raise KioskError(f"config {path}: not a regular file (a folder, FIFO or device?)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise KioskError(f"config {path}: larger than {MAX_CONFIG_BYTES // 1024} KB; not a face-kiosk config")
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise KioskError(f"config {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except RecursionError:
+        raise KioskError(f"config {path}: nested too deeply; not a face-kiosk config") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise KioskError(f"config {path}: not valid JSON ({exc})") from None
-    if isinstance(data, dict) and data.get("version", CONFIG_VERSION) > CONFIG_VERSION:
-        raise KioskError(f"config {path}: made by a newer face-kiosk (version {data['version']})")
-    if isinstance(data, dict):
-        data = migrate_config(data)
+    if not isinstance(data, dict):
+        raise KioskError(f"config {path}: must be a JSON object ({{...}}), not {type(data).__name__}")
+    version = data.get("version", CONFIG_VERSION)
+    if type(version) is not int or version < 1:
+        raise KioskError(f"config {path}: version: must be a whole number such as {CONFIG_VERSION}, not {version!r}")
+    if version > CONFIG_VERSION:
+        raise KioskError(f"config {path}: made by a newer face-kiosk (version {version})")
+    data = migrate_config(data)
     try:
-        return Config.model_validate(data)
+        # Strict, from JSON: JSON's own types only (strings still name enums and URLs).
+        return Config.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise KioskError(f"config {path}: {where}: {first['msg']}") from None
 
 
@@ -188,12 +223,28 @@ def migrate_config(data: dict) -> dict:
 
 
 def save_config(config: Config, path: Path | None = None) -> None:
-    """Write the config atomically (a crash never leaves half a file)."""
+    """Write the config atomically (a crash never leaves half a file), 0600; the app's own config
+    folder is made 0700 (a folder given with --config is left as it is, if it exists).
+
+    (The same rules as kiosk.security.private_files, written out here: the config sits below
+    every room of the core and imports none of them.)
+    """
     path = path or default_config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(path)
+    if path.parent == default_config_path().parent or not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(path.parent, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")  # 0600, O_EXCL
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(config.model_dump_json(indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def config_from_args(args: object) -> Config:

@@ -140,14 +140,18 @@ def test_a_sample_is_removed_but_never_the_last(gallery, pipeline, people):
 def test_export_then_import_skips_people_already_enrolled(tmp_path, gallery, pipeline, people):
     c = manager(gallery, pipeline)
     path = tmp_path / "two.zip"
-    assert c.export([people["Ada Lovelace"], people["Carol Danvers"]], path)
-    assert c.notice.text == f"Exported 2 people to {path}." and path.is_file()
+    secret = "correct horse battery staple"
+    assert c.export([people["Ada Lovelace"], people["Carol Danvers"]], path, secret)
+    assert c.notice.text == f"Exported 2 people to {path} (encrypted)." and path.is_file()
+    assert path.read_bytes()[:4] == b"FKX1"
     with Gallery(tmp_path / "other.db") as other:
         target = manager(other, pipeline)
-        assert target.import_people(path)
+        assert target.import_people(path, "a wrong passphrase")
+        assert target.notice.text.startswith("Import failed, nothing was added") and target.notice.error
+        assert target.import_people(path, secret)
         assert target.notice.text == "Imported 2 people from two.zip."
         assert [p.name for p in target.people] == ["Ada Lovelace", "Carol Danvers"]
-    assert c.import_people(path)  # into the gallery they came from: both are there already
+    assert c.import_people(path, secret)  # into the gallery they came from: both are there already
     assert c.notice.text.startswith("Imported 0 people from two.zip; 2 skipped (Ada Lovelace: already enrolled as")
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"not a zip")
@@ -174,7 +178,7 @@ def _as_other_model(src, dst) -> None:
 def test_threads_writes_on_the_writer_model_work_on_the_runner_outcomes_here(tmp_path, gallery, pipeline, people):
     """An import of another model's export: re-embedded on the model thread, written by the writer."""
     exported = tmp_path / "ada.zip"
-    manager(gallery, pipeline).export([people["Ada Lovelace"]], exported)
+    manager(gallery, pipeline).export([people["Ada Lovelace"]], exported, None)  # plain: edited below
     other_model = tmp_path / "ada-other-model.zip"
     _as_other_model(exported, other_model)
     loop, runner = Loop(), ThreadRunner(pipeline)

@@ -152,19 +152,35 @@ def test_remove_one_sample_but_never_the_last(qtbot, gallery, people, per_sample
     manager.close()
 
 
+SECRET = "correct horse battery staple"
+
+
 def test_export_selected_and_import_into_another_gallery(qtbot, tmp_path, gallery, people, per_sample):
     manager = open_manager(qtbot, gallery)
     manager.select_ids([people["Ada Lovelace"], people["Carol Danvers"]])
-    path = tmp_path / "two.zip"
+    asked = []
+    manager.ask_export_secret = lambda n: (asked.append(n), (True, SECRET))[1]
+    path = tmp_path / "two.fkx"
     manager.export_selected(str(path))
     wait_idle(qtbot, manager)
-    assert manager.status.text() == f"Exported 2 people to {path}." and path.is_file()
+    assert asked == [2]
+    assert manager.status.text() == f"Exported 2 people to {path} (encrypted)." and path.is_file()
+    assert path.read_bytes()[:4] == b"FKX1" and b"Ada Lovelace" not in path.read_bytes()
+    assert (path.stat().st_mode & 0o777) == 0o600
     manager.close()
     with Gallery(tmp_path / "other.db") as other:
         target = open_manager(qtbot, other)
+        target.ask_import_passphrase = lambda p: None  # cancelled: nothing happens
+        target.import_export(str(path))
+        assert not target.busy and other.counts()["people"] == 0
+        target.ask_import_passphrase = lambda p: "not the passphrase"
         target.import_export(str(path))
         wait_idle(qtbot, target)
-        assert target.status.text() == "Imported 2 people from two.zip."
+        assert target.status.text().startswith("Import failed, nothing was added")
+        target.ask_import_passphrase = lambda p: SECRET
+        target.import_export(str(path))
+        wait_idle(qtbot, target)
+        assert target.status.text() == "Imported 2 people from two.fkx."
         assert sorted(names_shown(target)) == ["Ada Lovelace", "Carol Danvers"]
         assert other.counts()["templates"] == 3 * per_sample  # Ada's two samples and Carol's one
         broken = tmp_path / "broken.zip"
@@ -249,3 +265,54 @@ def test_pin_pad_takes_keyboard_digits_and_backspace(qtbot):
     pad.press("9")
     qtbot.keyClick(pad.field, Qt.Key.Key_Return)
     assert got == ["1239"] and pad.field.text() == ""
+
+
+def test_export_dialog_asks_twice_and_plain_only_when_ticked_and_confirmed(qtbot):
+    from ui.gallery_manager import ExportSecretDialog
+
+    answers = []
+    dialog = ExportSecretDialog(2, confirm_plain=lambda: answers.pop(0))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.first.setText("correct horse battery staple")
+    dialog.second.setText("correct horse battery stable")
+    dialog.accept()
+    assert dialog.isVisible() and "differ" in dialog.error.text()
+    dialog.first.setText("short")
+    dialog.second.setText("short")
+    dialog.accept()
+    assert dialog.isVisible() and "at least 10 characters" in dialog.error.text()
+    dialog.plain.setChecked(True)
+    assert not dialog.first.isEnabled()
+    answers.append(False)  # "write it unencrypted?" -> No: the dialog stays
+    dialog.accept()
+    assert dialog.isVisible()
+    answers.append(True)
+    dialog.accept()
+    assert not dialog.isVisible() and dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.secret() is None
+    again = ExportSecretDialog(1, confirm_plain=lambda: True)
+    qtbot.addWidget(again)
+    again.show()
+    again.first.setText("correct horse battery staple")
+    again.second.setText("correct horse battery staple")
+    again.accept()
+    assert again.result() == again.DialogCode.Accepted and again.secret() == "correct horse battery staple"
+
+
+def test_a_plain_export_only_when_chosen_and_never_over_the_gallery(qtbot, tmp_path, gallery, people):
+    manager = open_manager(qtbot, gallery)
+    manager.select_ids([people["Ada Lovelace"]])
+    manager.ask_export_secret = lambda n: (False, None)  # cancelled
+    manager.export_selected(str(tmp_path / "none.zip"))
+    assert not manager.busy and not (tmp_path / "none.zip").exists()
+    manager.ask_export_secret = lambda n: (True, None)  # ticked and confirmed
+    manager.export_selected(str(tmp_path / "plain.zip"))
+    wait_idle(qtbot, manager)
+    assert "unencrypted" in manager.status.text() and (tmp_path / "plain.zip").read_bytes()[:2] == b"PK"
+    before = gallery.path.read_bytes()[:4096]
+    manager.controller.export([people["Ada Lovelace"]], gallery.path, SECRET, overwrite=True)
+    wait_idle(qtbot, manager)
+    assert "gallery's own file" in manager.status.text()
+    assert gallery.path.read_bytes()[:4096] == before
+    manager.close()

@@ -63,7 +63,7 @@ def run_app(args: argparse.Namespace) -> int:
 
     try:
         config = _config(args)
-        gallery = open_gallery(db_target(args), encrypt=config.privacy.encrypt, actor="app",
+        gallery = open_gallery(db_target(args), encrypt=config.privacy.encrypt, actor="gui",
                                site=config.events.site, kiosk=config.events.kiosk,
                                encrypt_templates=config.gallery.encrypt_templates)
     except KioskError as exc:

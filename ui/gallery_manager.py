@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,12 +23,15 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDateEdit,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -45,8 +49,11 @@ from PySide6.QtWidgets import (
 from kiosk.config import Config
 from kiosk.enrollment.controller import DetailsForm, ModelRunner, Writer
 from kiosk.enrollment.gallery_admin import AdminChange, GalleryManagerController
+from kiosk.errors import KioskError
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore, Person
+from kiosk.security.export_crypto import is_encrypted_export
+from kiosk.security.keys import MIN_PASSPHRASE_CHARS, validate_passphrase
 from ui.enrollment_widgets import SampleSlot, clear_layout, rgb_pixmap
 from ui.jobs import PipelineThread, gallery_writer, gui_post
 from ui.pin_dialog import PinGatedDialog
@@ -59,7 +66,73 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXPORT_FILTER = "face-kiosk export (*.zip);;All files (*)"
+EXPORT_FILTER = "face-kiosk export (*.fkx *.zip);;All files (*)"
+
+
+class ExportSecretDialog(QDialog):
+    """Asks for an export's passphrase, twice; or, ticked and confirmed, for no encryption.
+
+    `secret()` after `exec()`: the passphrase, or None for an unencrypted zip.
+    """
+
+    def __init__(self, count: int, parent: QWidget | None = None,
+                 confirm_plain: Callable[[], bool] | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export people")
+        self._confirm_plain = confirm_plain or self._ask_plain
+        self.first = QLineEdit(self)
+        self.second = QLineEdit(self)
+        for edit in (self.first, self.second):
+            edit.setEchoMode(QLineEdit.EchoMode.Password)
+            edit.textChanged.connect(lambda _text: self.error.setText(""))
+        self.plain = QCheckBox("Unencrypted (a plain zip: whoever gets the file sees the faces)", self)
+        self.plain.toggled.connect(self._on_plain)
+        self.error = QLabel("", self)
+        self.error.setStyleSheet("color: #c62828")
+        form = QFormLayout()
+        form.addRow("Passphrase", self.first)
+        form.addRow("The same again", self.second)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"The export of {count} {'person' if count == 1 else 'people'} is encrypted with "
+                                f"this passphrase (at least {MIN_PASSPHRASE_CHARS} characters). Without it "
+                                "nobody can read or import it.", self))
+        layout.addLayout(form)
+        layout.addWidget(self.plain)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def _on_plain(self, on: bool) -> None:
+        self.first.setEnabled(not on)
+        self.second.setEnabled(not on)
+
+    def _ask_plain(self) -> bool:
+        answer = QMessageBox.warning(
+            self, "Unencrypted export",
+            "Write the faces, templates and details unencrypted? Anyone who gets the file can read them.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def accept(self) -> None:  # noqa: D102 - QDialog override: validate first
+        if self.plain.isChecked():
+            if self._confirm_plain():
+                super().accept()
+            return
+        if self.first.text() != self.second.text():
+            self.error.setText("The two passphrases differ.")
+            return
+        try:
+            validate_passphrase(self.first.text())
+        except KioskError as exc:
+            self.error.setText(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+            return
+        super().accept()
+
+    def secret(self) -> str | None:
+        """The passphrase, or None when an unencrypted export was chosen and confirmed."""
+        return None if self.plain.isChecked() else self.first.text()
 COLUMNS = ("Name", "Company", "Host", "Templates", "Last seen", "Delete on")
 ICON = 48
 SortKey = str | int
@@ -486,25 +559,50 @@ class GalleryManager(PinGatedDialog):
         self.controller.gallery_changed()
         self.select_ids([person_id])
 
+    def ask_export_secret(self, count: int) -> tuple[bool, str | None]:
+        """(go on, passphrase or None for a plain zip), from ExportSecretDialog (tests replace this)."""
+        dialog = ExportSecretDialog(count, self)
+        if not dialog.exec():
+            return False, None
+        return True, dialog.secret()
+
+    def ask_import_passphrase(self, path: str) -> str | None:
+        """The passphrase of an encrypted export, or None when cancelled (tests replace this)."""
+        text, ok = QInputDialog.getText(self, "Import people", f"Passphrase of {Path(path).name}:",
+                                        QLineEdit.EchoMode.Password)
+        return text if ok else None
+
     def export_selected(self, path: str | None = None) -> None:
-        """Write the selected people to an export file (asked for when not given)."""
+        """Write the selected people to an export file: encrypted with a passphrase asked twice,
+        plain only when ticked and confirmed; the file is asked for when not given."""
         ids = self.selected_ids()
         if not ids:
             return
+        go, secret = self.ask_export_secret(len(ids))
+        if not go:
+            return
+        overwrite = False
         if path is None:
-            default = f"face-kiosk-export-{dt.date.today():%Y%m%d}.zip"
+            default = f"face-kiosk-export-{dt.date.today():%Y%m%d}.{'fkx' if secret is not None else 'zip'}"
             path, _ = QFileDialog.getSaveFileName(self, "Export people", default, EXPORT_FILTER)
             if not path:
                 return
-        self.controller.export(ids, path)
+            overwrite = True  # the save dialog asked whether to replace an existing file
+        self.controller.export(ids, path, secret, overwrite=overwrite)
 
     def import_export(self, path: str | None = None) -> None:
-        """Add everyone in an export file; made by another model, they are re-embedded."""
+        """Add everyone in an export file (its passphrase asked when it is encrypted); made by
+        another model, they are re-embedded."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Import people", "", EXPORT_FILTER)
             if not path:
                 return
-        self.controller.import_people(path)
+        secret = None
+        if is_encrypted_export(path):
+            secret = self.ask_import_passphrase(path)
+            if secret is None:
+                return
+        self.controller.import_people(path, secret)
 
     # -- closing ------------------------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """The main window: live video, a "no camera" panel, menus and a status bar.
 
 The window owns one LiveWorker for its whole life; `closeEvent` stops it and waits for it
-(no thread is ever terminated). Enrollment, the gallery manager and kiosk mode live in
+(no thread is ever terminated). It also runs the retention purge (kiosk.gallery.retention) at
+start and daily, on the gallery writer thread, for itself and the kiosk window it opens. Enrollment, the gallery manager and kiosk mode live in
 their own modules and are imported when first opened.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import importlib
 import logging
@@ -30,6 +32,7 @@ from kiosk.config import Config, save_config
 from kiosk.errors import KioskError
 from kiosk.events import EventBus
 from kiosk.gallery.api import GalleryStore
+from kiosk.gallery.retention import CHECK_EVERY_S, RetentionSchedule
 from kiosk.recognition.tracking import Arrival
 from ui.about_dialog import AboutDialog
 from ui.jobs import gallery_writer
@@ -69,6 +72,7 @@ class MainWindow(QMainWindow):
         *,
         config_path: Path | None = None,
         worker: LiveWorker | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -108,6 +112,11 @@ class MainWindow(QMainWindow):
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
         self._status_timer.timeout.connect(self.refresh_status)
+        # Retention: people past their date and old visits go at start and then daily.
+        self.retention = RetentionSchedule(gallery, config.privacy, today=today)
+        self._retention_timer = QTimer(self)
+        self._retention_timer.setInterval(int(CHECK_EVERY_S * 1000))
+        self._retention_timer.timeout.connect(self.run_retention)
         self._camera_label.setText(f"camera: {describe_source(source)}")
 
     @property
@@ -120,9 +129,16 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """Start the worker and the display timers."""
         self.video.set_provider(self.worker)
+        self.run_retention()
         self.worker.start()
         self._status_timer.start()
         self._start_events()
+        self._retention_timer.start()
+
+    def run_retention(self):
+        """Purge what the retention rule says must go, if not done today (on the writer thread);
+        the Future of kiosk.gallery.retention.Purged | None."""
+        return self.gallery_writer.submit(self.retention.run_if_due)
 
     def _start_events(self) -> None:
         """The event bus of config.events; a setup problem is shown, never fatal."""
@@ -141,6 +157,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._status_timer.stop()
+        self._retention_timer.stop()
         self.video.set_provider(None)
         for child in list(self._child_windows):
             if getattr(child, "locked", False):
@@ -318,6 +335,7 @@ class MainWindow(QMainWindow):
         if new is None or new == self.config:
             return
         old, self.config = self.config, new
+        self.retention.privacy = new.privacy
         try:
             save_config(new, self.config_path)
         except (OSError, KioskError) as exc:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.config import Config, MatchConfig, VisionConfig
+from kiosk.config import THRESHOLD_MAX, THRESHOLD_MIN, Config, MatchConfig, VisionConfig
 
 
 def _choices(model: type[BaseModel], field: str) -> tuple[str, ...]:
@@ -40,7 +40,7 @@ class _OptionalThreshold(QWidget):
         super().__init__(parent)
         self.auto = QCheckBox("automatic")
         self.spin = QDoubleSpinBox()
-        self.spin.setRange(-1.0, 1.0)
+        self.spin.setRange(THRESHOLD_MIN, THRESHOLD_MAX)
         self.spin.setDecimals(3)
         self.spin.setSingleStep(0.01)
         self.spin.setValue(0.5 if value is None else value)

@@ -17,6 +17,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 
 MAX_PIXELS = 40_000_000
 WORK_LONG_SIDE = 1920
+MIN_SIDE = 16  # narrower than this holds no face (and breaks the detectors' resizing)
+MAX_ASPECT = 20.0  # a 1x20000 strip is no photo
 
 
 def load_rgb(path: str | Path, max_side: int = WORK_LONG_SIDE) -> np.ndarray:
@@ -26,6 +28,8 @@ def load_rgb(path: str | Path, max_side: int = WORK_LONG_SIDE) -> np.ndarray:
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image")
+    if not path.is_file():  # a FIFO or a device would block the read, or never end
+        raise ImageError(f"{path}: not a regular file (a FIFO, socket or device?); skipped")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -37,6 +41,9 @@ def load_rgb(path: str | Path, max_side: int = WORK_LONG_SIDE) -> np.ndarray:
                         f"{path}: image too large ({img.width}x{img.height}); "
                         f"at most {MAX_PIXELS // 1_000_000} megapixels"
                     )
+                short, long = sorted(img.size)
+                if short < MIN_SIDE or long / max(short, 1) > MAX_ASPECT:
+                    raise ImageError(f"{path}: {img.width}x{img.height} is too narrow to hold a face")
                 upright: Image.Image = ImageOps.exif_transpose(img).convert("RGB")
                 upright.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
                 return np.asarray(upright, dtype=np.uint8).copy()

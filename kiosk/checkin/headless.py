@@ -29,14 +29,12 @@ from kiosk.events.event import KioskEvent
 from kiosk.events.metrics import KioskMetrics
 from kiosk.events.status import Health, kiosk_health
 from kiosk.gallery.api import GalleryStore
+from kiosk.gallery.retention import CHECK_EVERY_S, RetentionSchedule
 from kiosk.recognition.live import LiveRecognizer
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
-
-RETENTION_EVERY_S = 24 * 3600.0  # the retention purge runs at start and then daily
-
 
 @dataclass(frozen=True)
 class WatchSource:
@@ -78,14 +76,17 @@ class HeadlessRunner:
 
     def __init__(self, config: Config, gallery: GalleryStore, pipeline: FacePipeline, sources: list[WatchSource],
                  *, on_event: Callable[[KioskEvent], None] | None = None, publish: Publish | None = None,
-                 metrics: KioskMetrics | None = None, purge: Callable[[], object] | None = None) -> None:
+                 metrics: KioskMetrics | None = None, retention: RetentionSchedule | None = None) -> None:
+        """`retention`: the purge that runs at start and then daily (kiosk.gallery.retention); the
+        runner asks it whether the day changed every `retention_check_s` seconds."""
         self.config = config
         self.gallery = gallery
         self.pipeline = pipeline
         self.metrics = metrics
         self._on_event = on_event
         self._publish = publish
-        self._purge = purge
+        self.retention = retention
+        self.retention_check_s = CHECK_EVERY_S
         self._stop = threading.Event()
         self._ids = itertools.count(1)
         self._clocks: dict[str, _MediaClock] = {}
@@ -148,7 +149,9 @@ class HeadlessRunner:
 
     def run(self) -> int:
         """Analyse frames until every file ended (exit 0) or `stop()`; returns frames analysed."""
-        next_purge = time.monotonic() + RETENTION_EVERY_S
+        if self.retention is not None:
+            self.retention.run_if_due()
+        next_check = time.monotonic() + self.retention_check_s
         while not self._stop.is_set():
             busy = False
             for cam in self.cameras:
@@ -164,9 +167,9 @@ class HeadlessRunner:
                     if cam.frames is None:
                         self._clocks[cam.source.name].t = time.monotonic()
                         cam.session.tick()
-            if self._purge is not None and time.monotonic() >= next_purge:
-                next_purge = time.monotonic() + RETENTION_EVERY_S
-                self._purge()
+            if self.retention is not None and time.monotonic() >= next_check:
+                next_check = time.monotonic() + self.retention_check_s
+                self.retention.run_if_due()
         return self.frames_processed
 
     def _next_frame(self, cam: _Camera) -> Frame | None:

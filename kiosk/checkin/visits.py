@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
+from kiosk.errors import KioskError
 from kiosk.gallery.api import Visit
+from kiosk.security.private_files import private_output
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,11 @@ class CheckinLog:
         try:
             row_id = self.store.record_visit(person_id, kind, score, bool(masked), self.source,
                                              now.isoformat(timespec="seconds"))
+        except KioskError as exc:
+            # E.g. the person was removed by another process after being recognised: the visit is
+            # skipped (not logged as unknown: the face was known a moment ago), with one line.
+            log.warning("%s visit not recorded: %s", kind, exc)
+            return None
         except Exception:
             # The greeting still shows; a failed write is logged, not fatal (disk full, locked db).
             log.exception("could not record a %s visit", kind)
@@ -177,13 +184,14 @@ def visits_to_csv(visits: Iterable[Visit]) -> str:
 def export_day_csv(store: VisitStore, day: dt.date, path: str | Path) -> int:
     """Write one day's visits to `path` as CSV (UTF-8 with BOM, so Excel reads names right).
 
-    Written to a temporary file first, so a failed export never leaves half a file. Returns
-    the number of visits written.
+    Written privately (0600) to a temporary file first (kiosk.security.private_files), so a
+    failed export never leaves half a file and never writes through a symlink. The caller
+    (a save dialog) has confirmed replacing an existing file. Returns the number of visits.
     """
     visits = store.visits(day)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh, lineterminator="\r\n").writerows(visits_csv_rows(visits))
-    tmp.replace(path)
+    with private_output(Path(path), overwrite=True) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        csv.writer(text, lineterminator="\r\n").writerows(visits_csv_rows(visits))
+        text.flush()
+        text.detach()
     return len(visits)

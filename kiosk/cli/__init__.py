@@ -58,25 +58,31 @@ _config = common.config
 _jsonl = common.jsonl
 
 
+_pipelines: list[FacePipeline] = []  # the command's pipelines, closed when it ends (main)
+
+
 def _pipeline(config: Config) -> FacePipeline:
     from kiosk.vision.pipeline import FacePipeline
 
     pipeline = FacePipeline(config.vision, still=True)  # the CLI only handles photos
+    _pipelines.append(pipeline)
     if any("non-commercial" in lic for lic in pipeline.embedding.licences):
         print("note: the mbf model's weights are licensed for non-commercial research only", file=sys.stderr)
     return pipeline
 
 
 def _image_list(images: list[str], list_file: str | None) -> Iterator[str]:
+    """The images of a command, then the lines of --list. A line that is not UTF-8 keeps its
+    bytes (as a file name does on POSIX): it names a file to open, and prints as U+FFFD."""
     yield from images
     if list_file:
         try:
-            handle = sys.stdin if list_file == "-" else open(list_file, encoding="utf-8")  # noqa: SIM115
+            handle = sys.stdin.buffer if list_file == "-" else open(list_file, "rb")  # noqa: SIM115
         except OSError as exc:
             raise KioskError(f"cannot read list {list_file}: {exc.strerror}") from None
         with handle:
-            for line in handle:
-                line = line.strip()
+            for raw in handle:
+                line = os.fsdecode(raw.strip()) if os.name == "posix" else raw.strip().decode("utf-8", "replace")
                 if line:
                     yield line
 
@@ -113,8 +119,11 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             raise KioskError(f"{root}: not a folder")
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if files:
-                jobs.append((folder.name.replace("_", " "), files))
+            name = _folder_person(folder)
+            if files and name:
+                jobs.append((name, files))
+            elif files:
+                common.say(f"skipped folder {folder}: its name holds no letters to name a person by", err=True)
         if not jobs:
             raise KioskError(f"{root}: no subfolders with images (one subfolder per person)")
     config = _config(args)
@@ -130,25 +139,42 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 except KioskError as exc:
                     problems.append(str(exc))
             for problem in problems:
-                print(f"skipped: {problem}", file=sys.stderr)
+                common.say(f"skipped: {problem}", err=True)
             if not pending:
-                print(f"not enrolled: {name}: no usable photo", file=sys.stderr)
+                common.say(f"not enrolled: {name}: no usable photo", err=True)
                 continue
             details = PersonDetails(name, consent_text=(args.consent or "").strip(),
                                     consent_at=now_iso() if args.consent else None)
-            prepared = prepare_enrollment(pipeline, gallery, pending, config.match, exclude=target)
             try:
+                prepared = prepare_enrollment(pipeline, gallery, pending, config.match, exclude=target)
                 person_id = save_enrollment(gallery, prepared, details, target, allow_duplicate=args.allow_duplicate)
             except DuplicateError as exc:
-                print(f"not enrolled: {name}: {exc} (--add-to ID adds them to that person; "
-                      "--allow-duplicate enrolls a new person anyway)", file=sys.stderr)
+                common.say(f"not enrolled: {name}: {exc} (--add-to ID adds them to that person; "
+                           "--allow-duplicate enrolls a new person anyway)", err=True)
+                continue
+            except KioskError as exc:  # this person only: the others of the batch go on
+                common.say(f"not enrolled: {name}: {exc}", err=True)
                 continue
             enrolled += 1
             verb = "added samples to" if target is not None else "enrolled"
-            print(f"{verb} {name} (id {person_id}): {len(pending)} photo(s), {len(problems)} skipped")
+            common.say(f"{verb} {name} (id {person_id}): {len(pending)} photo(s), {len(problems)} skipped")
     if not enrolled:
         raise KioskError("nothing enrolled")
     return 0
+
+
+def _folder_person(folder: Path) -> str:
+    """The person a --from-dir subfolder names ("Ada_Lovelace" -> "Ada Lovelace"). A name that is
+    not UTF-8 (an old Windows archive) is read as Latin-1, which every byte string is."""
+    from kiosk.gallery.api import clean_name
+
+    raw = os.fsencode(folder.name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+        common.say(f"note: folder {folder} is not named in UTF-8; read as Latin-1: {text!r}", err=True)
+    return clean_name(text.replace("_", " "))
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
@@ -183,7 +209,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
                     f"{f['person'] or 'unknown'} ({f['score']:.2f}{', masked' if f['masked'] else ''})"
                     for f in record["faces"]
                 )
-                print(f"{image}: {record['error'] or faces}")
+                common.say(f"{image}: {record['error'] or faces}")
     return 0
 
 
@@ -511,13 +537,25 @@ def main(
     try:
         return int(args.func(args) or 0)
     except KioskError as exc:
-        print(f"face-kiosk: error: {exc}", file=sys.stderr)
+        common.say(f"face-kiosk: error: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
         print("face-kiosk: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        _close_pipelines()
+
+
+def _close_pipelines() -> None:
+    """Release the command's models now (MediaPipe's threads end with them), not whenever the
+    garbage collector gets to them."""
+    while _pipelines:
+        close = getattr(_pipelines.pop().detector, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ asking for the admin PIN or a passphrase, and JSON lines."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import json
 import os
@@ -17,6 +16,7 @@ from kiosk.errors import KioskError
 from kiosk.gallery import GalleryStore
 from kiosk.gallery.open import is_url
 from kiosk.gallery.open import open_gallery as open_target
+from kiosk.gallery.retention import purge_retention
 
 PIN_ENV = "FACE_KIOSK_ADMIN_PIN"  # for scripts: the admin PIN without a prompt
 PASSPHRASE_ENV = "FACE_KIOSK_EXPORT_PASSPHRASE"  # for scripts: the export passphrase
@@ -56,7 +56,7 @@ def open_gallery(args: argparse.Namespace, *, create: bool = False, admin: bool 
                           site=cfg.events.site, kiosk=cfg.events.kiosk,
                           encrypt_templates=cfg.gallery.encrypt_templates, listen=False)
     try:
-        gallery.purge_expired(dt.date.today(), cfg.privacy.visits_retention_days)
+        purge_retention(gallery, cfg.privacy)
         if admin:
             require_admin(gallery, purpose)
     except BaseException:
@@ -106,9 +106,20 @@ def confirm(question: str, assume_yes: bool) -> None:
         raise KioskError("cancelled; nothing was changed")
 
 
+def printable(text: str) -> str:
+    """Text safe to print: bytes of a file name that are not UTF-8 (kept by Python as lone
+    surrogates) shown as U+FFFD instead of failing the write."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print a line (stdout, or stderr with `err`), printable whatever the file names hold."""
+    print(printable(text), file=sys.stderr if err else sys.stdout)
+
+
 def jsonl(obj: dict[str, Any]) -> None:
     """One JSON object on its own line on stdout."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.write(printable(json.dumps(obj, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 

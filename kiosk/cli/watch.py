@@ -27,11 +27,10 @@ log = logging.getLogger("kiosk.watch")
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Recognise and decide as the kiosk does, without a window; events as JSON lines."""
-    import datetime as dt
-
     from kiosk.checkin.headless import HeadlessRunner, describe_event, parse_sources
     from kiosk.events import EventBus, KioskMetrics, StatusServer
     from kiosk.gallery.open import open_gallery
+    from kiosk.gallery.retention import RetentionSchedule
     from kiosk.vision.pipeline import FacePipeline
 
     config = load_config(args)
@@ -52,14 +51,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
     with open_gallery(db_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
                       site=config.events.site, kiosk=config.events.kiosk,
                       encrypt_templates=config.gallery.encrypt_templates) as gallery:
-        def purge() -> None:
-            gallery.purge_expired(dt.date.today(), config.privacy.visits_retention_days)
-
-        purge()
+        retention = RetentionSchedule(gallery, config.privacy)
+        retention.run_if_due()  # before the templates are read: nobody past retention is recognised
         metrics = KioskMetrics()
         bus = EventBus.from_config(config.events, directory=gallery, metrics=metrics)
         runner = HeadlessRunner(config, gallery, FacePipeline(config.vision), sources, on_event=on_event,
-                                publish=bus.publish, metrics=metrics, purge=purge)
+                                publish=bus.publish, metrics=metrics, retention=retention)
         people = runner.cameras[0].live.gallery_people()
         metrics.set_gallery_size(people)
         server = None

@@ -41,6 +41,7 @@ from kiosk.enrollment.samples import ReembedReport, templates_for_crops
 from kiosk.errors import FaceNotFoundError
 from kiosk.gallery.api import GalleryStore, NewTemplate, Person, Sample
 from kiosk.gallery.archive import export_people
+from kiosk.security.private_files import gallery_files
 from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
@@ -242,18 +243,30 @@ class GalleryManagerController:
                            lambda _: Notice(f"Removed a sample of {person.name}."),
                            lambda exc: Notice(f"Not removed: {exc}", error=True))
 
-    def export(self, ids: Sequence[int], path: str | Path) -> bool:
-        """Write these people to an export file (on the writer: a consistent snapshot)."""
+    def export(self, ids: Sequence[int], path: str | Path, passphrase: str | None, *,
+               overwrite: bool = False) -> bool:
+        """Write these people to an export file (on the writer: a consistent snapshot).
+
+        Encrypted with `passphrase` (kiosk.security.export_crypto); None writes a plain zip,
+        which the window offers only when the admin asked for it and confirmed. Never onto the
+        gallery's own files; an existing file only with `overwrite` (a save dialog asked).
+        """
         ids = list(ids)
         if not ids:
             return False
         gallery = self.gallery
-        return self._write(f"Exporting {len(ids)} people…", lambda: export_people(gallery, path, ids),
-                           lambda n: Notice(f"Exported {n} people to {path}."),
+        own = getattr(gallery, "path", None)  # a file-backed gallery: its files are off limits
+        protected = gallery_files(own) if own is not None else ()
+        kind = "encrypted" if passphrase is not None else "unencrypted: keep it safe"
+        return self._write(f"Exporting {len(ids)} people…",
+                           lambda: export_people(gallery, path, ids, passphrase=passphrase, overwrite=overwrite,
+                                                 protected=protected),
+                           lambda n: Notice(f"Exported {n} people to {path} ({kind})."),
                            lambda exc: Notice(f"Export failed: {exc}", error=True), changes_gallery=False)
 
-    def import_people(self, path: str | Path) -> bool:
+    def import_people(self, path: str | Path, passphrase: str | None = None) -> bool:
         """Add everyone in an export who is not enrolled yet; made by another model, they are re-embedded.
+        An encrypted export needs its `passphrase`.
 
         The import (one transaction) runs on the writer; the re-embedding it may need runs on
         the model thread, one sample at a time.
@@ -283,7 +296,8 @@ class GalleryManagerController:
             if job != self._job:
                 return
             deliver(self.post,
-                    self.writer.submit(lambda: import_archive(gallery, path, version, match, reembed=reembed)),
+                    self.writer.submit(lambda: import_archive(gallery, path, version, match, reembed=reembed,
+                                                              passphrase=passphrase)),
                     done, failed)
 
         deliver(self.post, runner.run_on_worker(lambda p: p.model_version), write, failed)

@@ -30,6 +30,12 @@ def clean_name(text: str) -> str:
     return " ".join(kept.split())[:MAX_TEXT]
 
 
+def storable(text: str) -> str:
+    """Text the database can store: bytes of a file name that are not UTF-8 (lone surrogates
+    in Python) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 @dataclass(frozen=True)
 class PersonDetails:
     """What is known about a person besides their face (what the receptionist types)."""

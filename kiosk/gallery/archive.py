@@ -207,7 +207,15 @@ def _person(zf: zipfile.ZipFile, rec: dict[str, Any], model_version: str, reembe
 
 
 def _image(zf: zipfile.ZipFile, member: str, shape: tuple[int, int, int]) -> np.ndarray:
-    rgb = decode_png(zf.read(member))
+    data = zf.read(member)
+    # The size a PNG claims is in its header: check it before decoding (a 2 MB PNG can hold
+    # 20000x20000 pixels, 1.2 GB decoded).
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise GalleryError(f"{member} is not a PNG image")
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if (height, width) != shape[:2]:
+        raise GalleryError(f"{member} is {width}x{height}, not {shape[1]}x{shape[0]}")
+    rgb = decode_png(data)
     if rgb.shape != shape:
         raise GalleryError(f"{member} is {rgb.shape[1]}x{rgb.shape[0]}, not {shape[1]}x{shape[0]}")
     return rgb

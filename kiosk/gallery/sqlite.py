@@ -42,6 +42,7 @@ from kiosk.gallery.api import (
     Visit,
     clean_name,
     now_iso,
+    storable,
 )
 from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
 from kiosk.security import erase
@@ -111,6 +112,9 @@ class Gallery:
         self.site, self.kiosk = site, kiosk  # what visits carry unless told otherwise
         self._lock = threading.RLock()
         self._cache: dict[str, TemplateSet] = {}
+        self._stale: dict[str, TemplateSet] = {}  # the cache before another process's change
+        self._writes = 0  # commits of this connection (PRAGMA data_version does not count them)
+        self._seen_version: int | None = None  # PRAGMA data_version when last asked
         if not create and not self.path.exists():
             raise GalleryError(f"{self.path}: no gallery here (enroll someone first, or check --db)")
         if self.path.is_dir():
@@ -142,6 +146,7 @@ class Gallery:
             if file.exists():
                 tighten_file(file)
         self.audit = AuditLog(SqliteAuditStore(self._conn), self.key.key)
+        self.data_version()  # the version the (empty) template cache belongs to
         if not self.encrypted:
             log.warning("%s is not encrypted: run `face-kiosk gallery encrypt` (docs: Privacy and security)",
                         self.path)
@@ -180,6 +185,21 @@ class Gallery:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._writes += 1
+
+    def data_version(self) -> int:
+        """A number that changes whenever any process changed the gallery."""
+        # PRAGMA data_version changes when another connection (this process or another) commits;
+        # this connection's own commits are counted in `_writes`. A change by someone else also
+        # drops the cached templates, so the next `templates()` reads the new ones (and hands back
+        # the same object when they did not change: e.g. another kiosk only logged a visit).
+        with self._lock:
+            theirs = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            if self._seen_version is not None and theirs != self._seen_version:
+                self._stale = {**self._stale, **self._cache}
+                self._cache.clear()
+            self._seen_version = theirs
+            return (theirs << 32) | (self._writes & 0xFFFFFFFF)
 
     def _audit(self, action: AuditAction | str, subject: str, details: dict[str, Any] | None = None) -> None:
         """Record an action in the audit log: call inside the write's own transaction."""
@@ -280,10 +300,10 @@ class Gallery:
                 "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (person_id, encode_png(sample.aligned),
-                 None if sample.face_crop is None else encode_png(sample.face_crop), sample.source,
+                 None if sample.face_crop is None else encode_png(sample.face_crop), storable(sample.source),
                  float(sample.quality), int(sample.masked), stamp),
             )
-            self._insert_templates(conn, person_id, int(cur.lastrowid or 0), sample.source, sample.templates,
+            self._insert_templates(conn, person_id, int(cur.lastrowid or 0), storable(sample.source), sample.templates,
                                    model_version, stamp)
 
     @staticmethod
@@ -373,6 +393,8 @@ class Gallery:
 
     def get_person(self, person_id: int) -> Person:
         """One person, or GalleryError if there is none with that id."""
+        if not 0 < person_id < 2**63:  # SQLite's ids; beyond them there is nobody (not an OverflowError)
+            raise GalleryError(f"no person with id {person_id}")
         rows = self._people_query("WHERE p.id = ?", (person_id,))
         if not rows:
             raise GalleryError(f"no person with id {person_id}")
@@ -476,6 +498,9 @@ class Gallery:
             kinds = np.array([], dtype=str)
         result = TemplateSet(model_version, ids, kinds, matrix, names)
         with self._lock:
+            before = self._stale.pop(model_version, None)
+            if before is not None and _same_templates(before, result):
+                result = before
             self._cache[model_version] = result
         return result
 
@@ -520,14 +545,20 @@ class Gallery:
         site = self.site if site is None else site
         kiosk = (source or self.kiosk) if kiosk is None else kiosk  # the check-in log's source is its kiosk id
         event_id = event_id or uuid.uuid4().hex
-        with self._transaction() as conn:
-            cur = conn.execute("INSERT INTO visits(person_id, ts, kind, score, masked, source, site, kiosk, event_id)"
-                               " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO NOTHING",
-                               (person_id, ts, kind, score, int(masked), source, site, kiosk, event_id))
-            if not cur.rowcount:
-                return int(conn.execute("SELECT id FROM visits WHERE event_id=?", (event_id,)).fetchone()[0])
-            if person_id is not None:
-                conn.execute("UPDATE people SET last_seen=? WHERE id=?", (ts, person_id))
+        try:
+            with self._transaction() as conn:
+                cur = conn.execute("INSERT INTO visits(person_id, ts, kind, score, masked, source, site, kiosk,"
+                                   " event_id) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO NOTHING",
+                                   (person_id, ts, kind, score, int(masked), source, site, kiosk, event_id))
+                if not cur.rowcount:
+                    return int(conn.execute("SELECT id FROM visits WHERE event_id=?", (event_id,)).fetchone()[0])
+                if person_id is not None:
+                    conn.execute("UPDATE people SET last_seen=? WHERE id=?", (ts, person_id))
+        except (sqlite3.IntegrityError, sqlcipher.IntegrityError):
+            # FOREIGN KEY: the person was removed (e.g. by `people remove` in another process)
+            # after this kiosk recognised them.
+            raise GalleryError(f"person {person_id} is no longer in the gallery (removed); "
+                               "no visit logged") from None
         return int(cur.lastrowid or 0)
 
     def visits(self, day: dt.date | None = None, *, site: str | None = None, kiosk: str | None = None) -> list[Visit]:
@@ -568,6 +599,12 @@ class Gallery:
                 out[table] = int(self._rows(f"SELECT count(*) FROM {table} WHERE {column}=?",  # noqa: S608
                                             (person_id,))[0][0])
         return out
+
+
+def _same_templates(a: TemplateSet, b: TemplateSet) -> bool:
+    """Whether two template sets hold the same rows (then the old one is kept: nobody re-votes)."""
+    return (a.names == b.names and a.matrix.shape == b.matrix.shape and np.array_equal(a.person_ids, b.person_ids)
+            and np.array_equal(a.kinds, b.kinds) and np.array_equal(a.matrix, b.matrix))
 
 
 def _looks_encrypted_ours(exc: GalleryError) -> bool:

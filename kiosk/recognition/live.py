@@ -1,8 +1,13 @@
 """Per-frame work of the live window, Qt-free: detect, track, recognise when needed.
 
 `LiveRecognizer.process(frame)` turns one captured frame into a typed `FrameResult` that
-the GUI only draws. It runs on the inference thread (ui.worker) and in tests/benchmarks
-without Qt.
+the GUI only draws. It runs on the inference thread (ui.worker), in `face-kiosk watch`
+(kiosk.checkin.headless) and in tests/benchmarks without Qt.
+
+It asks the gallery at most once a second whether anything changed (`data_version`, which
+sees other processes' writes too: `face-kiosk people remove` while the kiosk runs); when it
+did, the templates are read again and every track votes its identity again, so a removed
+person is not greeted again and someone enrolled elsewhere is.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +29,7 @@ from kiosk.errors import KioskError
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.recognition.tracking import Arrival, Identity, Tracker, TrackerConfig
 from kiosk.recognition.verdict import Verdict
+from kiosk.security.sqlcipher import DB_ERRORS
 from kiosk.vision.quality import QualityLimits, QualityProblem, quality_score
 from kiosk.vision.types import FaceAnalysis, Quality, RejectedFace
 
@@ -136,16 +143,24 @@ class RateMeter:
             return len(self._times) / self.window_s
 
 
+#: How often (seconds, at most) the live recognizer asks the gallery whether it changed.
+GALLERY_POLL_S = 1.0
+
+
 class LiveRecognizer:
     """Detect on every frame, recognise only the tracks that need it. One per worker thread.
 
     `embed_all=True` embeds every face on every frame (an enrollment dialog capturing samples
-    wants the embeddings); otherwise the tracker decides.
+    wants the embeddings); otherwise the tracker decides. `clock` (monotonic seconds) paces the
+    gallery polls (GALLERY_POLL_S).
     """
 
     def __init__(self, recognizer: Recognizer, tracker_config: TrackerConfig | None = None,
-                 hint_limits: QualityLimits | None = None) -> None:
+                 hint_limits: QualityLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.recognizer = recognizer
+        self._clock = clock
+        self._next_poll = float("-inf")
+        self._gallery_version: int | None = None
         # One mask rule: the pipeline's threshold (config.vision.mask_threshold, else the
         # classifier's), here on the track's smoothed score.
         self.tracker = Tracker(dataclasses.replace(tracker_config or TrackerConfig(),
@@ -177,7 +192,26 @@ class LiveRecognizer:
         self._matcher_or_warning()
         return self._people
 
+    def poll_gallery(self) -> bool:
+        """Ask the gallery whether any process changed it (at most once per GALLERY_POLL_S);
+        True when it did since the last poll (its templates are then read again)."""
+        now = self._clock()
+        if now < self._next_poll:
+            return False
+        self._next_poll = now + GALLERY_POLL_S
+        try:
+            version = self.recognizer.gallery.data_version()
+        except (KioskError, *DB_ERRORS) as exc:  # a locked or vanished file: keep the templates we have
+            log.warning("could not ask the gallery for changes: %s", exc)
+            return False
+        changed = self._gallery_version is not None and version != self._gallery_version
+        self._gallery_version = version
+        if changed:
+            log.info("the gallery changed (this or another process): its templates are read again")
+        return changed
+
     def _matcher_or_warning(self):
+        self.poll_gallery()
         try:
             matcher = self.recognizer.matcher
         except KioskError as exc:  # e.g. templates of another model: detect and track, but name nobody

@@ -14,6 +14,10 @@ faces in small photos are smaller than that.
 
 from __future__ import annotations
 
+import gc
+import queue
+import sys
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,11 +105,13 @@ class BlazeFace:
             self.detect(np.zeros((64, 64, 3), np.uint8))  # warm up (and its first-run log lines)
         # mediapipe's own __del__ fails when it runs during interpreter shutdown;
         # a finalizer closes the graph earlier (at exit, or when we are collected).
-        self._finalizer = weakref.finalize(self, _close_quietly, self._detector)
+        _start_closer()
+        self._finalizer = weakref.finalize(self, _close_when_collected, self._detector)
 
     def close(self) -> None:
         """Release MediaPipe's graph now rather than at interpreter exit."""
-        self._finalizer()
+        if self._finalizer.detach() is not None:
+            _close_quietly(self._detector)
 
     def detect(self, rgb: np.ndarray) -> Detections:
         """Faces with BlazeFace's 6 keypoints, best first."""
@@ -236,6 +242,39 @@ class _MediaPipeTask(Protocol):
     _handle: object
 
     def close(self) -> None: ...
+
+
+
+
+# Closing a MediaPipe task joins its dispatcher thread. When the garbage collector runs the
+# finalizer it may do so anywhere, e.g. inside threading.enumerate() while that holds the
+# threads' registry lock, which the joined thread needs to end: a deadlock (seen in the test
+# suite). Collected tasks are therefore closed by a thread of their own, started beforehand.
+_to_close: queue.SimpleQueue[_MediaPipeTask] = queue.SimpleQueue()  # put() is safe from finalizers
+_closer: threading.Thread | None = None
+_closer_lock = threading.Lock()
+
+
+def _start_closer() -> None:
+    global _closer
+    with _closer_lock:
+        if _closer is None or not _closer.is_alive():
+            _closer = threading.Thread(target=_close_forever, name="mediapipe-closer", daemon=True)
+            _closer.start()
+
+
+def _close_forever() -> None:
+    while True:
+        _close_quietly(_to_close.get())
+
+
+def _close_when_collected(detector: _MediaPipeTask) -> None:
+    # At exit weakref runs the finalizers itself, with the collector off and no lock held:
+    # close at once (a daemon thread may never get to it then).
+    if gc.isenabled() and not sys.is_finalizing() and _closer is not None and _closer.is_alive():
+        _to_close.put(detector)
+    else:
+        _close_quietly(detector)
 
 
 def _close_quietly(detector: _MediaPipeTask) -> None:
