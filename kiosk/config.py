@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -61,7 +62,7 @@ THRESHOLD_MIN, THRESHOLD_MAX = 0.05, 0.95
 
 
 def _threshold(description: str = "") -> float | None:
-    return Field(None, ge=THRESHOLD_MIN, le=THRESHOLD_MAX, description=description)  # type: ignore[no-any-return]
+    return Field(None, ge=THRESHOLD_MIN, le=THRESHOLD_MAX, description=description)
 
 
 class MatchConfig(_Strict):
@@ -210,7 +211,7 @@ def load_config(path: Path | None = None) -> Config:
         raise KioskError(f"config {path}: {where}: {first['msg']}") from None
 
 
-def migrate_config(data: dict) -> dict:
+def migrate_config(data: dict[str, Any]) -> dict[str, Any]:
     """A config of an earlier version in today's shape (version 1: `match.mask_threshold` judged
     the tracker's smoothed score only; its old default 0.5 is dropped, other values move)."""
     if int(data.get("version", CONFIG_VERSION)) < 2 and isinstance(data.get("match"), dict):
@@ -247,7 +248,7 @@ def save_config(config: Config, path: Path | None = None) -> None:
         raise
 
 
-def config_from_args(args: object) -> Config:
+def config_from_args(args: argparse.Namespace) -> Config:
     """The config for a CLI command: the file (`--config` or the default) plus `--embedder` and
     `--detector` overrides."""
     path = getattr(args, "config", None)

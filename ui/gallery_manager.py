@@ -82,12 +82,12 @@ class ExportSecretDialog(QDialog):
         self._confirm_plain = confirm_plain or self._ask_plain
         self.first = QLineEdit(self)
         self.second = QLineEdit(self)
+        self.error = QLabel("", self)
         for edit in (self.first, self.second):
             edit.setEchoMode(QLineEdit.EchoMode.Password)
             edit.textChanged.connect(lambda _text: self.error.setText(""))
         self.plain = QCheckBox("Unencrypted (a plain zip: whoever gets the file sees the faces)", self)
         self.plain.toggled.connect(self._on_plain)
-        self.error = QLabel("", self)
         self.error.setStyleSheet("color: #c62828")
         form = QFormLayout()
         form.addRow("Passphrase", self.first)

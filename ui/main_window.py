@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
         self.video.set_provider(None)
         for child in list(self._child_windows):
             if getattr(child, "locked", False):
-                child.locked = False  # the app is closing: a locked kiosk window goes too
+                setattr(child, "locked", False)  # noqa: B010 - the app is closing: a locked kiosk window goes too
             child.close()
         self.worker.stop()
         self.worker.wait()

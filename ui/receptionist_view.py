@@ -151,7 +151,7 @@ class ReceptionistView(QWidget):
         status = getattr(self.gallery, "status", None)
         state = status() if callable(status) else None
         offline = state is not None and not state.online
-        if offline:
+        if state is not None and offline:
             waiting = f"; {state.spooled} visit(s) waiting to be sent" if state.spooled else ""
             self.gallery_state.setText(f"Shared gallery OFFLINE: kiosks recognise from the loaded gallery, "
                                        f"visits are kept locally{waiting}. Enrolment is not possible now.")

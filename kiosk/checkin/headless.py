@@ -14,6 +14,7 @@ the fullscreen kiosk renders), so its events carry its own kiosk id. Events go t
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -25,6 +26,7 @@ from kiosk.capture.reader import CameraState, CameraStatus, FrameReader, Mailbox
 from kiosk.capture.sources import Frame, FrameSource, SourceError, make_source
 from kiosk.checkin.session import KioskSession, Publish
 from kiosk.config import Config
+from kiosk.events.bus import SinkStatus
 from kiosk.events.event import KioskEvent
 from kiosk.events.metrics import KioskMetrics
 from kiosk.events.status import Health, kiosk_health
@@ -121,8 +123,8 @@ class HeadlessRunner:
             source = make_source(cam.source.spec, loop=False, camera_size=camera_size)
             if source.live:
                 cam.mailbox = Mailbox()
-                cam.reader = FrameReader(lambda spec=cam.source.spec: make_source(spec, camera_size=camera_size),
-                                         cam.mailbox, lambda st, cam=cam: setattr(cam, "status", st),
+                cam.reader = FrameReader(functools.partial(make_source, cam.source.spec, camera_size=camera_size),
+                                         cam.mailbox, functools.partial(setattr, cam, "status"),
                                          description=cam.source.spec, ids=self._ids)
                 cam.reader.start()
             else:
@@ -199,7 +201,7 @@ class HeadlessRunner:
 
     # -- status ---------------------------------------------------------------------------
 
-    def health(self, sinks: list | None = None) -> Health:
+    def health(self, sinks: list[SinkStatus] | None = None) -> Health:
         """For the status endpoint: the stalest camera decides."""
         now = time.monotonic()
         ages = [now - c.last_frame_at for c in self.cameras if c.last_frame_at is not None]

@@ -19,7 +19,7 @@ from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES, Config
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:  # the commands import the models' code when they run
-    from kiosk.gallery import Gallery, Person
+    from kiosk.gallery import GalleryStore, Person
     from kiosk.vision.pipeline import FacePipeline
     from kiosk.vision.types import FaceAnalysis
 
@@ -310,7 +310,7 @@ def cmd_people(args: argparse.Namespace) -> int:
     return 0
 
 
-def _person(gallery: Gallery, args: argparse.Namespace) -> Person:
+def _person(gallery: GalleryStore, args: argparse.Namespace) -> Person:
     """The person a people command means: --id, --name, or the positional id-or-name (refused
     when it could be either)."""
     if getattr(args, "id", None) is not None:

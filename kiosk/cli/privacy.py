@@ -23,7 +23,10 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from kiosk.security.sqlcipher import is_plaintext_sqlite
 
     if args.action == "status" and isinstance(db_target(args), str):
+        from kiosk.gallery.postgres import PgGallery
+
         with open_gallery(args) as shared:
+            assert isinstance(shared, PgGallery)  # db_target gave a URL
             state = shared.status()
             print(f"{shared.where}: PostgreSQL gallery {shared.gallery_id}; crops encrypted, templates "
                   f"{'encrypted' if shared.templates_encrypted else 'NOT encrypted (pgvector search)'}; site key: "

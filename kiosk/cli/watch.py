@@ -18,6 +18,8 @@ from kiosk.cli.common import db_target
 
 if TYPE_CHECKING:
     from kiosk.events import KioskEvent
+    from kiosk.events.status import Health
+    from kiosk.gallery.api import GalleryStore
 
     # What signal.signal takes and gives back (typeshed's signal._HANDLER).
     _Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -87,7 +89,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
-def with_gallery_status(health, gallery):  # noqa: ANN001, ANN201 - a Health, a GalleryStore
+def with_gallery_status(health: Health, gallery: GalleryStore) -> Health:
     """/health plus a shared gallery's state ("gallery": online, spooled, detail). An offline
     gallery does not make the kiosk unhealthy: it keeps recognising and spools visits."""
     import dataclasses

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -170,7 +171,16 @@ class GalleryStore(Protocol):
     @property
     def schema_version(self) -> int: ...
 
+    @property
+    def path(self) -> Path | str:
+        """Where the gallery is, for messages: its file, or its URL without the password."""
+        ...
+
     def close(self) -> None: ...
+
+    def __enter__(self) -> GalleryStore: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
     def data_version(self) -> int:
         """A number that changes whenever any process changed the gallery."""
@@ -185,13 +195,28 @@ class GalleryStore(Protocol):
 
     def update_person(self, person_id: int, **fields: str | None) -> None: ...
 
-    def remove_person(self, person_id: int) -> None: ...
+    def remove_person(self, person_id: int) -> bool:
+        """Erase the person (details, samples, crops, templates, visits). False when the deletion
+        is committed but old copies may linger (a reader held the file; a vacuum failed)."""
+        ...
 
     def remove_sample(self, sample_id: int) -> None: ...
 
     def get_person(self, person_id: int) -> Person: ...
 
     def find_people(self, name: str) -> list[Person]: ...
+
+    def contacts_for(self, person_id: int) -> list[str]:
+        """The person's host contacts (e-mail addresses or apprise URLs), for notifications."""
+        ...
+
+    def resolve(self, ref: str) -> Person:
+        """The person an id or an exact name names (GalleryError when none or several)."""
+        ...
+
+    def resolve_name(self, name: str) -> Person:
+        """The one person with this exact name, case-insensitive (GalleryError otherwise)."""
+        ...
 
     def people(self, search: str = "") -> list[Person]: ...
 

@@ -6,7 +6,10 @@ connect_timeout, ...) is passed through as it is."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.gallery.api import GalleryStore
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -27,7 +30,7 @@ def describe(target: str | Path) -> str:
 
 def open_gallery(target: str | Path, *, create: bool = True, encrypt: bool = True, actor: str = "app",
                  site: str = "", kiosk: str = "", encrypt_templates: bool = True, listen: bool = True,
-                 spool_path: str | Path | None = None) -> Any:
+                 spool_path: str | Path | None = None) -> GalleryStore:
     """The gallery at `target` (a GalleryStore): PgGallery for a URL, Gallery for a path.
 
     `encrypt` is the SQLite file's encryption; `encrypt_templates` (a new PostgreSQL gallery

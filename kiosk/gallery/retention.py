@@ -71,7 +71,7 @@ class RetentionSchedule:
             return None
         try:
             done = purge_retention(self.gallery, self.privacy, day)
-        except (KioskError, *DB_ERRORS) as exc:
+        except (KioskError,) + DB_ERRORS as exc:
             log.warning("retention purge failed (retried later): %s", exc)
             return None
         self.last_day = day

@@ -140,7 +140,7 @@ class Gallery:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             erase.enable_secure_delete(conn)
-        except (sqlite3.DatabaseError, *DB_ERRORS) as exc:
+        except DB_ERRORS as exc:  # sqlite3.DatabaseError is one of them
             raise GalleryError(f"{self.path}: not a face-kiosk gallery, or the file is damaged ({exc})") from None
         for file in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
             if file.exists():
@@ -222,7 +222,8 @@ class Gallery:
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            rows: list[tuple[Any, ...]] = self._conn.execute(sql, params).fetchall()
+            return rows
 
     def _migrate(self) -> None:
         tables = {r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -387,7 +388,7 @@ class Gallery:
         with self._lock:
             try:
                 return erase.purge(self._conn, strict=False).complete
-            except (KioskError, *DB_ERRORS) as exc:
+            except (KioskError,) + DB_ERRORS as exc:
                 log.warning("%s: deleted, but the files could not be compacted yet (%s)", self.path, exc)
                 return False
 
@@ -527,7 +528,7 @@ class Gallery:
         """The person's host contacts (e-mail or apprise URL), for arrival notifications."""
         try:
             rows = self._rows("SELECT host_contact FROM people WHERE id=?", (person_id,))
-        except (sqlite3.OperationalError, *DB_ERRORS):  # a schema without host contacts
+        except DB_ERRORS:  # a schema without host contacts (OperationalError is one of them)
             return []
         return [c.strip() for c in (rows[0][0] or "").split(",") if c.strip()] if rows else []
 

@@ -20,18 +20,23 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kiosk.capture.sources import Frame
 from kiosk.config import Config
 from kiosk.errors import KioskError
+from kiosk.recognition.matching import Matcher
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.recognition.tracking import Arrival, Identity, Tracker, TrackerConfig
 from kiosk.recognition.verdict import Verdict
 from kiosk.security.sqlcipher import DB_ERRORS
 from kiosk.vision.quality import QualityLimits, QualityProblem, quality_score
 from kiosk.vision.types import FaceAnalysis, Quality, RejectedFace
+
+if TYPE_CHECKING:
+    from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +177,7 @@ class LiveRecognizer:
         self._stale_warning: str | None = None
 
     @property
-    def pipeline(self):
+    def pipeline(self) -> FacePipeline:
         """The FacePipeline in use (owned by the recognizer)."""
         return self.recognizer.pipeline
 
@@ -201,7 +206,7 @@ class LiveRecognizer:
         self._next_poll = now + GALLERY_POLL_S
         try:
             version = self.recognizer.gallery.data_version()
-        except (KioskError, *DB_ERRORS) as exc:  # a locked or vanished file: keep the templates we have
+        except (KioskError,) + DB_ERRORS as exc:  # a locked or vanished file: keep the templates we have
             log.warning("could not ask the gallery for changes: %s", exc)
             return False
         changed = self._gallery_version is not None and version != self._gallery_version
@@ -210,7 +215,7 @@ class LiveRecognizer:
             log.info("the gallery changed (this or another process): its templates are read again")
         return changed
 
-    def _matcher_or_warning(self):
+    def _matcher_or_warning(self) -> tuple[Matcher | None, str | None]:
         self.poll_gallery()
         try:
             matcher = self.recognizer.matcher
@@ -258,6 +263,7 @@ class LiveRecognizer:
         ]
         arrivals: list[Arrival] = []
         if need:
+            assert matcher is not None  # nothing is needed without one
             embeddings = pipeline.embed_aligned(np.stack([faces[i].aligned for i in need]))
             for k, i in enumerate(need):
                 faces[i].embedding = embeddings[k]
