@@ -218,3 +218,34 @@ def test_sigterm_stops_a_run_cleanly_with_the_visit_written(enrolled, tmp_path, 
     assert out == ""  # nothing after the signal but a clean end
     with Gallery(enrolled, create=False) as g:
         assert [(v.name, v.kind) for v in g.visits()] == [(NAME, "checkin")]
+
+
+def test_the_host_written_in_the_host_field_is_notified_on_arrival(tmp_path, clips, astronaut_rgb, pipeline,
+                                                                     receivers):
+    from kiosk.enrollment.samples import make_sample, pick_enrollment_face
+
+    hook = receivers()
+    db = tmp_path / "gallery.db"
+    with Gallery(db) as g:
+        sample = make_sample(pipeline, pick_enrollment_face(pipeline.analyze(astronaut_rgb)))
+        # As a receptionist types it: the host's name, then where to reach them (an apprise URL).
+        host = f"Grace Hopper json://127.0.0.1:{hook.port}/notify"
+        g.add_person(PersonDetails(NAME, host=host), [sample], pipeline.model_version)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"events": {"kiosk": "door", "kiosk_name": "Reception A", "notify": {}}}),
+                      encoding="utf-8")
+    events = events_of(watch("--db", db, "--config", config, "--source", clips["once"], "--jsonl"))
+    assert [e["event"] for e in events] == ["arrival"]
+    (request,) = hook.wait_requests(1)
+    assert request.path == "/notify"
+    assert request.json()["message"] == f"{NAME} has arrived at Reception A"
+
+
+def test_host_contacts_are_read_from_what_the_receptionist_typed():
+    from kiosk.gallery.api import host_contacts
+
+    assert host_contacts("Grace Hopper <grace@example.com>") == ["grace@example.com"]
+    assert host_contacts("Ops, ntfy://ntfy.lan/ops; Ada ada@example.org") == ["ntfy://ntfy.lan/ops", "ada@example.org"]
+    assert host_contacts("mailto://user:pw@smtp.example.com?to=x@example.com") == [
+        "mailto://user:pw@smtp.example.com?to=x@example.com"]  # the address inside the URL is not extra
+    assert host_contacts("Grace Hopper") == [] and host_contacts("") == []

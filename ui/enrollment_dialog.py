@@ -315,7 +315,7 @@ class EnrollmentDialog(PinGatedDialog):
         self.name_edit.setPlaceholderText("required")
         self.company_edit = QLineEdit(details)
         self.host_edit = QLineEdit(details)
-        self.host_edit.setPlaceholderText("whom they visit")
+        self.host_edit.setPlaceholderText("whom they visit, e.g. Grace Hopper <grace@example.com> (notified)")
         self.notes_edit = QPlainTextEdit(details)
         self.notes_edit.setFixedHeight(56)
         self.retention_check = QCheckBox("Delete on", details)

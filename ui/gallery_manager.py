@@ -301,6 +301,7 @@ class GalleryManager(PinGatedDialog):
         self.name_edit = QLineEdit(panel)
         self.company_edit = QLineEdit(panel)
         self.host_edit = QLineEdit(panel)
+        self.host_edit.setPlaceholderText("whom they visit; an e-mail or apprise URL in it is notified")
         self.notes_edit = QPlainTextEdit(panel)
         self.notes_edit.setFixedHeight(56)
         self.retention_check = QCheckBox("Delete on", panel)

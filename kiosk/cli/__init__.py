@@ -143,7 +143,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             if not pending:
                 common.say(f"not enrolled: {name}: no usable photo", err=True)
                 continue
-            details = PersonDetails(name, consent_text=(args.consent or "").strip(),
+            details = PersonDetails(name, host=(args.host or "").strip(), consent_text=(args.consent or "").strip(),
                                     consent_at=now_iso() if args.consent else None)
             try:
                 prepared = prepare_enrollment(pipeline, gallery, pending, config.match, exclude=target)
@@ -429,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the person's name (with IMAGE...)")
     p.add_argument("--from-dir", help="one subfolder per person, named after the folder")
     p.add_argument("--consent", metavar="TEXT", help="record that consent was given, with this text")
+    p.add_argument("--host", metavar="TEXT",
+                   help="whom they visit; an e-mail or apprise URL in it is notified on arrival, "
+                        "e.g. 'Grace Hopper <grace@example.com>'")
     p.add_argument("--add-to", metavar="PERSON", help="add the photos to this person (id or exact name)")
     p.add_argument("--allow-duplicate", action="store_true",
                    help="enroll even when the photos look like someone already enrolled")

@@ -8,6 +8,7 @@ against both. Rows come back as frozen dataclasses, never as tuples or dicts.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,19 @@ def storable(text: str) -> str:
     """Text the database can store: bytes of a file name that are not UTF-8 (lone surrogates
     in Python) become U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+# A host's contact lives in the host field itself, as people write it: "Grace Hopper
+# <grace@example.com>", or an apprise URL after the name ("Ops desk, ntfy://ntfy.lan/ops").
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_URL = re.compile(r"\b[a-z][a-z0-9+]{1,20}://[^\s,;<>]+")
+
+
+def host_contacts(host: str) -> list[str]:
+    """The contacts written in a host field: apprise URLs, then e-mail addresses not inside them."""
+    urls = _URL.findall(host)
+    rest = _URL.sub(" ", host)
+    return [*urls, *(e for e in _EMAIL.findall(rest) if e not in urls)]
 
 
 @dataclass(frozen=True)

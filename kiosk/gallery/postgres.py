@@ -59,6 +59,7 @@ from kiosk.gallery.api import (
     TemplateSet,
     Visit,
     clean_name,
+    host_contacts,
     now_iso,
 )
 from kiosk.gallery.pg_schema import CHANNEL, MIGRATIONS, SCHEMA_VERSION, PgAuditStore
@@ -582,8 +583,9 @@ class PgGallery:
         return [Person(*row) for row in self._rows(sql, params)]
 
     def contacts_for(self, person_id: int) -> list[str]:
-        """The person's host contacts (none in this schema yet)."""
-        return []
+        """The person's host contacts (e-mail or apprise URL), written in their host field."""
+        rows = self._rows("SELECT host FROM people WHERE id=%s", (person_id,), "reading a host contact")
+        return host_contacts(rows[0][0] or "") if rows else []
 
     # -- samples -------------------------------------------------------------------------
 

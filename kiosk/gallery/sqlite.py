@@ -41,6 +41,7 @@ from kiosk.gallery.api import (
     TemplateSet,
     Visit,
     clean_name,
+    host_contacts,
     now_iso,
     storable,
 )
@@ -526,11 +527,8 @@ class Gallery:
 
     def contacts_for(self, person_id: int) -> list[str]:
         """The person's host contacts (e-mail or apprise URL), for arrival notifications."""
-        try:
-            rows = self._rows("SELECT host_contact FROM people WHERE id=?", (person_id,))
-        except DB_ERRORS:  # a schema without host contacts (OperationalError is one of them)
-            return []
-        return [c.strip() for c in (rows[0][0] or "").split(",") if c.strip()] if rows else []
+        rows = self._rows("SELECT host FROM people WHERE id=?", (person_id,))
+        return host_contacts(rows[0][0] or "") if rows else []
 
     # -- visits ----------------------------------------------------------------------
 
