@@ -299,6 +299,7 @@ class PgGallery:
             self._pool.close(timeout=2)
             if self._spool is not None:
                 self._spool.close()
+                self._spool = None  # status() after close: nothing spooled here any more
 
     def __enter__(self) -> PgGallery:
         return self
