@@ -45,3 +45,19 @@ def astronaut_rgb() -> np.ndarray:
     from kiosk.capture.images import load_rgb
 
     return load_rgb(ASTRONAUT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Collect what the tests left behind while warnings of unclosed loopback sockets are ignored.
+
+    Seen once in about five full runs on a clean clone: a keep-alive connection between a test's
+    HTTP client and one of the loopback servers the tests start, both ends found by the garbage
+    collector only at pytest's exit, where pytest turns the ResourceWarning into a failure of the
+    whole (already green) run. Inside tests, leaks still fail the test that made them.
+    """
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
