@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from kiosk.errors import GalleryError
+
 
 def now_iso() -> str:
     """Local time with offset, to the second (what a receptionist reads)."""
@@ -277,3 +279,25 @@ class GalleryStore(Protocol):
 
     @property
     def gallery_id(self) -> str: ...
+
+
+def resolve_person(store: GalleryStore, ref: str) -> Person:
+    """A person by id ("12") or by exact name (every backend's `resolve`); errors when missing,
+    ambiguous, or when `ref` is an id and also somebody's name."""
+    ref = ref.strip()
+    if ref.isascii() and ref.isdigit():
+        if store.find_people(ref):
+            raise GalleryError(f"{ref!r} is both an id and a name here; say which (--id or --name)")
+        return store.get_person(int(ref))
+    return resolve_person_by_name(store, ref)
+
+
+def resolve_person_by_name(store: GalleryStore, name: str) -> Person:
+    """The one person with this exact name, case-insensitive (every backend's `resolve_name`)."""
+    found = store.find_people(name)
+    if not found:
+        raise GalleryError(f"no person named {name.strip()!r}")
+    if len(found) > 1:
+        ids = ", ".join(str(p.id) for p in found)
+        raise GalleryError(f"{len(found)} people are named {name.strip()!r} (ids {ids}); use an id")
+    return found[0]

@@ -61,6 +61,8 @@ from kiosk.gallery.api import (
     clean_name,
     host_contacts,
     now_iso,
+    resolve_person,
+    resolve_person_by_name,
 )
 from kiosk.gallery.pg_schema import CHANNEL, MIGRATIONS, SCHEMA_VERSION, PgAuditStore
 from kiosk.gallery.spool import SpooledVisit, VisitSpool, default_spool_path
@@ -554,23 +556,12 @@ class PgGallery:
         return self._people_query("WHERE lower(p.name) = lower(%s)", (name.strip(),))
 
     def resolve(self, ref: str) -> Person:
-        """A person by id ("12") or by exact name (see the SQLite gallery's)."""
-        ref = ref.strip()
-        if ref.isascii() and ref.isdigit():
-            if self.find_people(ref):
-                raise GalleryError(f"{ref!r} is both an id and a name here; say which (--id or --name)")
-            return self.get_person(int(ref))
-        return self.resolve_name(ref)
+        """A person by id ("12") or by exact name (kiosk.gallery.api.resolve_person)."""
+        return resolve_person(self, ref)
 
     def resolve_name(self, name: str) -> Person:
-        """The one person with this exact name (case-insensitive); errors when none or several."""
-        found = self.find_people(name)
-        if not found:
-            raise GalleryError(f"no person named {name.strip()!r}")
-        if len(found) > 1:
-            ids = ", ".join(str(p.id) for p in found)
-            raise GalleryError(f"{len(found)} people are named {name.strip()!r} (ids {ids}); use an id")
-        return found[0]
+        """The one person with this exact name (kiosk.gallery.api.resolve_person_by_name)."""
+        return resolve_person_by_name(self, name)
 
     def people(self, search: str = "") -> list[Person]:
         """Everyone, by name; `search` filters on name, company and host."""
