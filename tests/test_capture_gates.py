@@ -13,7 +13,7 @@ from conftest import shared
 
 from kiosk.enrollment.gates import Gate, GateConfig, Pose, check_face, check_frame
 from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture
-from kiosk.vision.masks import MaskStyle, paint_mask
+from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 from kiosk.vision.types import FaceAnalysis, Quality
 
 FRAME = (640, 480)

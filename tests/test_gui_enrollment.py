@@ -127,7 +127,7 @@ def test_refused_frames_show_why(qtbot, tmp_path, gallery):
 
 def test_a_dark_camera_is_refused_as_too_dark_and_a_mask_on_the_reference(qtbot, tmp_path, gallery, astronaut_rgb,
                                                                           pipeline):
-    from kiosk.vision.masks import MaskStyle, paint_mask
+    from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
     dark = (astronaut_rgb * 0.15).astype(np.uint8)
     window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource(lambda i: dark, fps=10))

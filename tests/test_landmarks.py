@@ -19,7 +19,7 @@ from kiosk.vision.landmarks import (
     FaceMesh,
     Roi,
 )
-from kiosk.vision.masks import MaskStyle, paint_mask
+from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,8 @@ from kiosk.capture.images import load_rgb
 from kiosk.errors import ModelError
 from kiosk.vision.align import align_face
 from kiosk.vision.detectors import create_detector
-from kiosk.vision.masks import (
-    COLOURS,
-    FEATURES,
-    MaskClassifier,
-    MaskStyle,
-    mask_features,
-    paint_mask,
-)
+from kiosk.vision.masks import FEATURES, MaskClassifier, mask_features
+from kiosk.vision.synthetic_masks import COLOURS, MaskStyle, paint_mask
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kiosk.vision.align import ARCFACE_112, align_mesh, similarity_transform
-from kiosk.vision.masks import MaskStyle, paint_mask
+from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
 
 def test_similarity_transform_recovers_a_known_warp():

@@ -9,12 +9,11 @@ from kiosk.security.pin_policy import (
     RESTRICTIVE_FAILURES,
     LockoutState,
     PinPolicyError,
-    ScryptCost,
-    recommend_scrypt,
     seal,
     unseal,
     validate_pin,
 )
+from kiosk.security.scrypt_cost import ScryptCost, recommend_scrypt
 
 KEY = bytes(range(32))
 GID = "0123456789abcdef0123456789abcdef"

@@ -49,7 +49,7 @@ def write_clip(path: Path, photo: np.ndarray, *, visits: int = 1, seconds: float
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory, astronaut_rgb, pipeline) -> dict[str, Path]:
-    from kiosk.vision.masks import MaskStyle, paint_mask
+    from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
     folder = tmp_path_factory.mktemp("clips")
     face = pipeline.analyze(astronaut_rgb)[0]

@@ -34,8 +34,9 @@ from kiosk.errors import ImageError  # noqa: E402
 from kiosk.vision.align import align_mesh  # noqa: E402
 from kiosk.vision.detectors import create_detector  # noqa: E402
 from kiosk.vision.landmarks import FaceMesh  # noqa: E402
-from kiosk.vision.masks import MaskClassifier, MaskStyle, mask_features, paint_mask  # noqa: E402
+from kiosk.vision.masks import MaskClassifier, mask_features  # noqa: E402
 from kiosk.vision.pipeline import MIN_FACE_PROB  # noqa: E402
+from kiosk.vision.synthetic_masks import MaskStyle, paint_mask  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 TRAINING_CLIPS = ("head-pose-face-detection-female-and-male.gif", "head-pose-face-detection-female.gif",

@@ -33,7 +33,7 @@ from kiosk.diagnostics.evaluation import (
 )
 from kiosk.vision.align import ARCFACE_112
 from kiosk.vision.geometry import l2_normalise
-from kiosk.vision.masks import MaskStyle, paint_mask
+from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
 REDETECT_SEEDS = (101,)  # masks painted on the photo, detection re-run
 CROP_SEEDS = (201, 202)  # masks painted on the aligned crop

@@ -29,8 +29,8 @@ from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import LiveRecognizer
 from kiosk.recognition.recognizer import Recognizer
-from kiosk.vision.masks import MaskStyle, paint_mask
 from kiosk.vision.pipeline import FacePipeline
+from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
 FPS = 10.0  # frames the analysis sees per second of the clip (a loaded 2-core kiosk manages 10-20)
 FRAME_SIZE = (640, 480)

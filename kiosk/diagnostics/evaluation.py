@@ -163,7 +163,7 @@ class FaceCache:
         """The largest face after painting a mask on it and detecting again (None: a miss)."""
         if rel not in self._masked:
             from kiosk.capture.images import load_rgb
-            from kiosk.vision.masks import MaskStyle, paint_mask
+            from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
             face = self.face(rel)
             result = None

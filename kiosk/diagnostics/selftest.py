@@ -224,7 +224,7 @@ def run_checks(config: Config, db_path: Path | str | None) -> SelfTestReport:
     face = runner.run("detection", detection)
 
     def mask_flag() -> tuple[str, Any]:
-        from kiosk.vision.masks import MaskStyle, paint_mask
+        from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
         masked_rgb = paint_mask(rgb, face.landmarks, MaskStyle())
         found = pipe.analyze(masked_rgb)

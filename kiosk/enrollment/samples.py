@@ -13,9 +13,9 @@ from kiosk.errors import AmbiguousFaceError, FaceNotFoundError
 from kiosk.gallery.api import GalleryStore, NewSample, NewTemplate
 from kiosk.recognition.matching import FULL, MASKED_PHOTO
 from kiosk.vision.align import loose_crop_from_aligned
-from kiosk.vision.masks import MaskStyle
 from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.quality import quality_score
+from kiosk.vision.synthetic_masks import MaskStyle
 from kiosk.vision.types import FaceAnalysis
 
 # Painted-mask templates stored per unmasked sample: none. Measured on lfw-dev (docs/matching.md):

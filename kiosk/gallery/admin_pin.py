@@ -48,7 +48,7 @@ class PinPolicy:
     base_delay_s: float = 30.0  # after the 5th wrong PIN; doubles with every further one
     max_delay_s: float = 3600.0
     # scrypt cost: n=2**17, r=8 takes 0.30-0.34 s and 128 MiB on the 2-core target
-    # (kiosk.security.pin_policy.recommend_scrypt); stored with each hash.
+    # (kiosk.security.scrypt_cost.recommend_scrypt); stored with each hash.
     scrypt_n: int = 2**17
     scrypt_r: int = 8
     scrypt_p: int = 1
