@@ -125,6 +125,8 @@ def test_damaged_state_never_lets_anyone_in(gallery):
 def test_format_wait():
     assert [format_wait(s) for s in (0, 30, 60, 125, 3600, 5400)] == ["0 s", "30 s", "1 min", "2 min 5 s", "1 h",
                                                                        "1 h 30 min"]
+    # Rounded up: half a second still to wait is not "0 s", and 59.5 s is a minute.
+    assert [format_wait(s) for s in (0.5, 0.01, 59.5)] == ["1 s", "1 s", "1 min"]
 
 
 def test_the_longest_pin_is_allowed_and_the_outcomes_say_what_happened(gallery):

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -73,8 +74,8 @@ def _hash(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 
 def format_wait(seconds: float) -> str:
-    """'45 s', '2 min 5 s', '1 h' - for the lockout message."""
-    seconds = max(0, int(round(seconds)))
+    """'45 s', '2 min 5 s', '1 h' - for the lockout message (rounded up: never "0 s" while locked)."""
+    seconds = max(0, math.ceil(seconds))
     if seconds < 60:
         return f"{seconds} s"
     minutes, sec = divmod(seconds, 60)
@@ -191,6 +192,9 @@ class AdminPin:
                        expected=self.is_set(), now=self._clock(), max_delay_s=self.policy.max_delay_s)
         if state.tampered:
             log.warning("admin PIN: the lockout state was edited or removed; treating it as the strictest")
+            # Stored once, so the longest wait counts from now: rebuilt on every read it would
+            # start again each time, and no PIN would ever be tried again.
+            self._save_lockout(state.failures, state.locked_until)
         return state.failures, state.locked_until
 
     def _save_lockout(self, failures: int, locked_until: float) -> None:

@@ -1,0 +1,170 @@
+"""Edges of the admin PIN: stored formats that must keep working, damaged or missing rows, the
+last moment of a lockout, what the kiosk tells the admin and what the audit log records."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kiosk.gallery import Gallery
+from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinError, PinPolicy
+from kiosk.security.audit import AuditAction
+from kiosk.security.pin_policy import RESTRICTIVE_FAILURES, LockoutState, _tag, unseal
+
+# Cheap scrypt for tests; the policy stores its cost with the hash.
+FAST = PinPolicy(scrypt_n=2**10)
+RIGHT = "735196"
+WRONG = "0000"
+
+KEY = bytes(range(32))
+GID = "0123456789abcdef0123456789abcdef"
+NOW = 1_800_000_000.0
+
+# RIGHT hashed as a kiosk stores it: scrypt$n$r$p$b64(salt)$b64(32-byte digest), salt bytes(range(16)).
+# n=2**15, r=8 needs a little over 32 MiB, more than OpenSSL allows unless maxmem is raised.
+EARLIER_HASH = "scrypt$32768$8$1$AAECAwQFBgcICQoLDA0ODw==$lZ6mxybZdUzYnil2EWRLRVuRnDT9bJ5N0sBNnCgr81M="
+# seal(LockoutState(3, NOW + 60), KEY, GID) as written by the v1 format.
+EARLIER_SEAL = "v1:3:1800000060.0:5f5318b15107859bcddc69c22e845bb93f8371e915af0be5c083ea3f969077e2"
+
+
+class Clock:
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    with Gallery(tmp_path / "gallery.db") as g:
+        yield g
+
+
+def lock_out(pin: AdminPin) -> None:
+    for _ in range(pin.policy.free_tries):
+        pin.check(WRONG)
+
+
+def test_a_pin_hash_stored_by_an_earlier_kiosk_still_opens(gallery):
+    pin = AdminPin(gallery, FAST)
+    pin.set_pin("482913")  # writes a sealed lockout row next to the hash
+    gallery.set_setting(HASH_KEY, EARLIER_HASH)
+    assert pin.check(RIGHT).ok
+
+
+def test_a_damaged_or_foreign_hash_lets_nobody_in(gallery):
+    pin = AdminPin(gallery, FAST)
+    pin.set_pin(RIGHT)
+    good = gallery.get_setting(HASH_KEY)
+    _, n, r, p, salt, digest = good.split("$")
+    for damaged in ("scrypt$broken", f"bcrypt${n}${r}${p}${salt}${digest}", f"scrypt$many${r}${p}${salt}${digest}",
+                    f"scrypt${n}${r}${p}$!!!$!!!"):
+        gallery.set_setting(HASH_KEY, damaged)
+        result = pin.check(RIGHT)
+        assert not result.ok and result.locked_for_s == 0, damaged  # tried (not locked out) and refused
+
+
+def test_the_lockout_holds_to_its_last_second_and_says_how_long(gallery):
+    clock = Clock()
+    pin = AdminPin(gallery, FAST, clock=clock)
+    pin.set_pin(RIGHT)
+    lock_out(pin)
+    clock.t += 10
+    locked = pin.check(RIGHT)
+    assert not locked.ok and locked.message == "Too many wrong PINs. Try again in 20 s."
+    clock.t += 19.5
+    last = pin.check(RIGHT)
+    assert not last.ok and last.locked_for_s == pytest.approx(0.5)
+    clock.t += 0.5
+    assert pin.check(RIGHT).ok
+
+
+def test_a_wrong_pin_says_how_many_tries_are_left(gallery):
+    pin = AdminPin(gallery, FAST)
+    pin.set_pin(RIGHT)
+    assert [pin.check(WRONG).message for _ in range(4)] == [
+        "Wrong PIN. 4 tries left before a delay.", "Wrong PIN. 3 tries left before a delay.",
+        "Wrong PIN. 2 tries left before a delay.", "Wrong PIN. 1 try left before a delay."]
+
+
+def test_a_clock_set_back_after_a_free_wrong_pin_does_not_lock_the_kiosk(gallery):
+    clock = Clock()
+    pin = AdminPin(gallery, FAST, clock=clock)
+    pin.set_pin(RIGHT)
+    pin.check(WRONG)
+    clock.t -= 600  # e.g. NTP corrects a clock that ran ahead
+    assert pin.locked_for() == 0
+    assert pin.check(RIGHT).ok
+
+
+def test_setting_changing_and_wrong_pins_are_audited_with_the_count(gallery):
+    pin = AdminPin(gallery, FAST)
+    pin.set_pin(RIGHT)
+    pin.set_pin("482913")
+    pin.check(WRONG)
+    pin.check(WRONG)
+    records = [(r.action, r.subject, dict(r.details)) for r in gallery.audit_records()
+               if r.action in (AuditAction.PIN_SET, AuditAction.PIN_CHANGE, AuditAction.PIN_FAILED)]
+    assert records == [(AuditAction.PIN_SET, "admin PIN", {}), (AuditAction.PIN_CHANGE, "admin PIN", {}),
+                       (AuditAction.PIN_FAILED, "admin PIN", {"in_a_row": 1}),
+                       (AuditAction.PIN_FAILED, "admin PIN", {"in_a_row": 2})]
+
+
+def test_a_refused_new_pin_says_why(gallery):
+    pin = AdminPin(gallery, FAST)
+    with pytest.raises(PinError, match="most common PINs is easy to guess"):
+        pin.set_pin("123456")
+    # Arabic-Indic digits are digits to str.isdigit: refused for what they are, not for their length.
+    with pytest.raises(PinError, match="the PIN must be digits only"):
+        pin.set_pin("١٢٣")
+    assert not pin.is_set()
+
+
+def test_a_pin_hash_without_its_lockout_row_is_locked_out(tmp_path, gallery):
+    AdminPin(gallery, FAST).set_pin(RIGHT)
+    with Gallery(tmp_path / "other.db") as other:
+        other.set_setting(HASH_KEY, gallery.get_setting(HASH_KEY))  # copied without the lockout row
+        pin = AdminPin(other, FAST, clock=Clock())
+        assert pin.failures() == RESTRICTIVE_FAILURES and pin.locked_for() == pin.policy.max_delay_s
+        assert not pin.check(RIGHT).ok
+
+
+def test_an_edited_lockout_row_is_timed_on_the_kiosks_clock(gallery):
+    clock = Clock(4_000_000_000.0)  # well ahead of the host's time.time()
+    pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10, max_delay_s=300), clock=clock)
+    pin.set_pin(RIGHT)
+    gallery.set_setting(LOCKOUT_KEY, "v1:0:0.0:" + "0" * 64)
+    assert pin.locked_for() == 300
+    assert not pin.check(RIGHT).ok
+
+
+def test_after_an_edited_lockout_row_the_longest_wait_then_the_right_pin_opens(gallery):
+    clock = Clock()
+    pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10, max_delay_s=300), clock=clock)
+    pin.set_pin(RIGHT)
+    gallery.set_setting(LOCKOUT_KEY, "garbage")
+    assert pin.check(RIGHT).locked_for_s == 300
+    clock.t += 150
+    assert pin.check(RIGHT).locked_for_s == 150  # the wait runs down; it is not re-armed on every read
+    clock.t += 150
+    assert pin.check(RIGHT).ok
+    assert pin.failures() == 0
+
+
+def test_a_lockout_state_sealed_by_an_earlier_kiosk_still_verifies():
+    assert unseal(EARLIER_SEAL, KEY, GID, now=NOW) == LockoutState(3, NOW + 60)
+
+
+def test_a_correctly_tagged_impossible_state_is_still_refused():
+    # Only someone with the key can tag these (seal refuses them); they still give the strictest state.
+    for failures, until in ((-1, repr(NOW + 60)), (3, "inf"), (3, "nan")):
+        state = unseal(f"v1:{failures}:{until}:{_tag(KEY, GID, failures, until)}", KEY, GID, now=NOW)
+        assert state.tampered and state.failures == RESTRICTIVE_FAILURES, (failures, until)
+
+
+def test_unseal_without_now_counts_the_wait_from_the_current_time():
+    before = time.time()
+    state = unseal("garbage", KEY, GID, max_delay_s=300)
+    assert state.tampered and state.locked_until >= before + 300
