@@ -28,7 +28,8 @@ test: $(STAMP)
 # it takes long. `make mutate` prints the summary; `.venv/bin/mutmut results` lists survivors.
 mutate: $(STAMP)
 	rm -rf mutants
-	QT_QPA_PLATFORM=offscreen $(BIN)/mutmut run --max-children 2
+	# mutants/ is one level deeper: point the data tests at ../shared/data explicitly.
+	FACE_KIOSK_DATA=$(abspath ../shared/data) QT_QPA_PLATFORM=offscreen $(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut results
 
 eval: $(STAMP)

@@ -85,7 +85,6 @@ class _Track:
 
     frames: int = 0
     masked_frames: int = 0
-    last_seen: float = 0.0
     last_score: float = -1.0
     best: dict[int, float] = field(default_factory=dict)  # person id -> best voted score
     lower_mask_since: float | None = None
@@ -191,7 +190,6 @@ class KioskFlow:
         self._tracks.move_to_end(face.track_id)
         ident = face.identity
         track.frames += 1
-        track.last_seen = now
         track.masked_frames += bool(face.masked)
         if ident.settled:
             track.last_score = ident.score

@@ -111,7 +111,7 @@ class Matcher:
 
     # -- thresholds ------------------------------------------------------------------
 
-    def _threshold(self, cell: str, far: float, photos: int = 1) -> float:
+    def _threshold(self, cell: str, far: float, photos: int) -> float:
         """The score an impostor of `cell` reaches with probability `far` (config overrides win)."""
         base = cell.removesuffix(fused_cell(""))
         override = {UNMASKED: self.config.threshold_unmasked, MASKED: self.config.threshold_masked,
@@ -219,11 +219,15 @@ class Matcher:
             cal = self.calibration
             extra = (cal.masked_space(probes[hidden]) if cal else probes[hidden]) @ self._mask_rows.T
             mvm = np.array([self._threshold(MASK_VS_MASK, self._far, 1)], np.float32)
+            # The ask-to-unmask band belongs to the row that speaks, as the threshold does.
+            mvm_band = (np.minimum(np.float32(self._threshold(MASK_VS_MASK, self._band_far, 1)), mvm)
+                        if self._band_far is not None else mvm)
             better = extra - mvm > margins[np.ix_(hidden, self._mask_cols)]
             for j, probe in enumerate(hidden):
                 cols = self._mask_cols[better[j]]
                 scores[probe, cols] = extra[j, better[j]]
                 thr[probe, cols] = mvm
+                band[probe, cols] = mvm_band
                 margins[probe, cols] = scores[probe, cols] - mvm
         # The person furthest above (or least below) their own threshold wins.
         best = np.argmax(margins, axis=1)

@@ -23,7 +23,7 @@ class TrackerConfig:
     """How tracks are formed and when faces are recognised again."""
 
     iou_match: float = 0.3  # a detection continues the track it overlaps at least this much
-    max_missed_s: float = 1.0  # a track not seen for this long has left
+    max_missed_s: float = 1.0  # a track not seen for longer than this has left
     window: int = 5  # recognitions kept per track for the vote
     min_agree: int = 2  # identical known votes before a name is shown
     confident_margin: float = 0.12  # ... or one vote this far above its threshold
