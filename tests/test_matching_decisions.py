@@ -391,3 +391,27 @@ def test_an_adapter_of_the_wrong_shape_is_refused_with_the_shapes(shipped, tmp_p
     with pytest.raises(ModelError) as err:
         load_calibration("test@1")
     assert "adapter test-adapter" in str(err.value) and str(directions.shape) in str(err.value)
+
+
+def test_a_probe_won_by_its_own_mask_row_is_not_asked_to_unmask_when_the_band_is_off():
+    """With `unmask_band_fpir=0` ("never ask"), a masked probe just below the own-mask row's
+    threshold is a stranger, not asked: the band comes from the row that won, like the threshold."""
+
+    def axis(i: int) -> np.ndarray:
+        v = np.zeros(DIM, np.float32)
+        v[i] = 1.0
+        return v
+
+    def tail(u: float) -> ImpostorTail:
+        return ImpostorTail(u=u, p_u=0.01, sigma=0.03, xi=0.0, quantiles=((0.5, u - 0.3), (0.1, u - 0.1)))
+
+    cal = Calibration("t@1", {UNMASKED: {1: tail(0.3)}, MASKED: {1: tail(0.25)}, MASK_VS_MASK: {1: tail(0.4)}})
+    ts = TemplateSet("t@1", np.array([1, 1, 2]), np.array([FULL, MASKED_PHOTO, FULL]),
+                     np.stack([axis(0), axis(3), axis(1)]), {1: "a", 2: "b"})
+    matcher = Matcher(ts, MatchConfig(use_masked_samples=True, unmask_band_fpir=0), cal)
+    mvm = cal.threshold(MASK_VS_MASK, per_comparison_far(MatchConfig().target_fpir, 2))
+    s = (matcher.thresholds(True) + mvm) / 2  # above the bare row's threshold, below the own-mask row's
+    probe = (s * axis(3) + math.sqrt(1 - s * s) * axis(7)).astype(np.float32)
+    verdict = matcher.identify(probe[None], np.array([True]))[0]
+    assert verdict.person_id is None and verdict.threshold == pytest.approx(mvm, abs=1e-6)
+    assert not verdict.ask_to_unmask and verdict.unmask_below == verdict.threshold
