@@ -31,6 +31,25 @@ def shared(*parts: str) -> Path:
     return path
 
 
+class ManualClock:
+    """A clock (seconds) the test moves by hand: `clock.t += 30`."""
+
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    """A new (encrypted) SQLite gallery in the test's folder; files may define their own."""
+    from kiosk.gallery import Gallery
+
+    with Gallery(tmp_path / "gallery.db") as g:
+        yield g
+
+
 @pytest.fixture(scope="session")
 def pipeline():
     """One FacePipeline for the whole session (models load once)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ManualClock
 
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import (
@@ -16,20 +17,6 @@ from kiosk.gallery.admin_pin import (
 
 # Cheap scrypt for tests; the policy stores its cost with the hash.
 FAST = PinPolicy(scrypt_n=2**10)
-
-
-class Clock:
-    def __init__(self, t: float = 1_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def gallery(tmp_path):
-    with Gallery(tmp_path / "gallery.db") as g:
-        yield g
 
 
 def test_first_run_has_no_pin_and_new_pins_are_validated(gallery):
@@ -60,7 +47,7 @@ def test_the_pin_is_stored_as_a_salted_hash(tmp_path, gallery):
 
 
 def test_five_wrong_pins_then_a_growing_delay(gallery):
-    clock = Clock()
+    clock = ManualClock()
     pin = AdminPin(gallery, FAST, clock=clock)
     pin.set_pin("735196")
     for left in (4, 3, 2, 1):
@@ -85,7 +72,7 @@ def test_five_wrong_pins_then_a_growing_delay(gallery):
 
 
 def test_the_lockout_survives_a_restart(tmp_path):
-    clock = Clock()
+    clock = ManualClock()
     path = tmp_path / "gallery.db"
     with Gallery(path) as g:
         pin = AdminPin(g, FAST, clock=clock)
@@ -102,7 +89,7 @@ def test_the_lockout_survives_a_restart(tmp_path):
 
 
 def test_delay_is_capped_and_a_clock_set_back_does_not_stretch_it(gallery):
-    clock = Clock()
+    clock = ManualClock()
     policy = PinPolicy(scrypt_n=2**10, base_delay_s=30, max_delay_s=300)
     pin = AdminPin(gallery, policy, clock=clock)
     assert [pin.delay_after(n) for n in (4, 5, 6, 7, 8, 9, 40)] == [0, 30, 60, 120, 240, 300, 300]

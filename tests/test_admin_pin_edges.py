@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import ManualClock
 
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinError, PinPolicy
@@ -26,20 +27,6 @@ NOW = 1_800_000_000.0
 EARLIER_HASH = "scrypt$32768$8$1$AAECAwQFBgcICQoLDA0ODw==$lZ6mxybZdUzYnil2EWRLRVuRnDT9bJ5N0sBNnCgr81M="
 # seal(LockoutState(3, NOW + 60), KEY, GID) as written by the v1 format.
 EARLIER_SEAL = "v1:3:1800000060.0:5f5318b15107859bcddc69c22e845bb93f8371e915af0be5c083ea3f969077e2"
-
-
-class Clock:
-    def __init__(self, t: float = 1_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def gallery(tmp_path):
-    with Gallery(tmp_path / "gallery.db") as g:
-        yield g
 
 
 def lock_out(pin: AdminPin) -> None:
@@ -67,7 +54,7 @@ def test_a_damaged_or_foreign_hash_lets_nobody_in(gallery):
 
 
 def test_the_lockout_holds_to_its_last_second_and_says_how_long(gallery):
-    clock = Clock()
+    clock = ManualClock()
     pin = AdminPin(gallery, FAST, clock=clock)
     pin.set_pin(RIGHT)
     lock_out(pin)
@@ -90,7 +77,7 @@ def test_a_wrong_pin_says_how_many_tries_are_left(gallery):
 
 
 def test_a_clock_set_back_after_a_free_wrong_pin_does_not_lock_the_kiosk(gallery):
-    clock = Clock()
+    clock = ManualClock()
     pin = AdminPin(gallery, FAST, clock=clock)
     pin.set_pin(RIGHT)
     pin.check(WRONG)
@@ -126,13 +113,13 @@ def test_a_pin_hash_without_its_lockout_row_is_locked_out(tmp_path, gallery):
     AdminPin(gallery, FAST).set_pin(RIGHT)
     with Gallery(tmp_path / "other.db") as other:
         other.set_setting(HASH_KEY, gallery.get_setting(HASH_KEY))  # copied without the lockout row
-        pin = AdminPin(other, FAST, clock=Clock())
+        pin = AdminPin(other, FAST, clock=ManualClock())
         assert pin.failures() == RESTRICTIVE_FAILURES and pin.locked_for() == pin.policy.max_delay_s
         assert not pin.check(RIGHT).ok
 
 
 def test_an_edited_lockout_row_is_timed_on_the_kiosks_clock(gallery):
-    clock = Clock(4_000_000_000.0)  # well ahead of the host's time.time()
+    clock = ManualClock(4_000_000_000.0)  # well ahead of the host's time.time()
     pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10, max_delay_s=300), clock=clock)
     pin.set_pin(RIGHT)
     gallery.set_setting(LOCKOUT_KEY, "v1:0:0.0:" + "0" * 64)
@@ -141,7 +128,7 @@ def test_an_edited_lockout_row_is_timed_on_the_kiosks_clock(gallery):
 
 
 def test_after_an_edited_lockout_row_the_longest_wait_then_the_right_pin_opens(gallery):
-    clock = Clock()
+    clock = ManualClock()
     pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10, max_delay_s=300), clock=clock)
     pin.set_pin(RIGHT)
     gallery.set_setting(LOCKOUT_KEY, "garbage")

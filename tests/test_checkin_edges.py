@@ -13,6 +13,7 @@ import io
 
 import numpy as np
 import pytest
+from conftest import ManualClock
 
 from kiosk.checkin.flow import FlowTiming, KioskFlow, KioskState, Screen
 from kiosk.checkin.visits import (
@@ -38,16 +39,6 @@ T0 = 1000.0
 TIMING = FlowTiming(greeting_s=4, lower_mask_s=8, idle_s=1.5, unavailable_after_s=1, unmasked_grace_s=3)
 
 
-class Clock:
-    """A monotonic clock the test sets by hand."""
-
-    def __init__(self) -> None:
-        self.t = T0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 class WallClock:
     """The check-in log's wall clock, set by hand."""
 
@@ -68,25 +59,25 @@ def face(track: int, person: int | None = None, score: float = 0.2, *, settled: 
     return TrackedFace(track, identity, masked, analysis, (), True)
 
 
-def at(flow: KioskFlow, clock: Clock, t: float, *faces: TrackedFace) -> KioskState:
+def at(flow: KioskFlow, clock: ManualClock, t: float, *faces: TrackedFace) -> KioskState:
     """One frame at T0 + t."""
     clock.t = T0 + t
     return flow.observe(faces)
 
 
-def tick(flow: KioskFlow, clock: Clock, t: float) -> KioskState:
+def tick(flow: KioskFlow, clock: ManualClock, t: float) -> KioskState:
     """The passing of time to T0 + t, without a frame."""
     clock.t = T0 + t
     return flow.tick()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-def flow(clock: Clock) -> KioskFlow:
+def flow(clock: ManualClock) -> KioskFlow:
     return KioskFlow(None, TIMING, clock=clock)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cv2
 import pytest
+from conftest import ManualClock
 
 from kiosk.config import Config
 from kiosk.enrollment.samples import make_sample
@@ -16,20 +17,6 @@ pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
 
 WAIT_MS = 90_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def gallery(tmp_path):
-    with Gallery(tmp_path / "gallery.db") as g:
-        yield g
 
 
 @pytest.fixture
@@ -219,7 +206,7 @@ def test_add_samples_to_the_selected_person(qtbot, tmp_path, gallery, people, as
 
 
 def test_the_manager_needs_the_pin_and_locks_out_after_five_wrong_tries(qtbot, gallery, people):
-    clock = Clock()
+    clock = ManualClock()
     pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10), clock=clock)
     pin.set_pin("864203")
     manager = open_manager(qtbot, gallery, require_pin=True, admin_pin=pin)

@@ -108,6 +108,7 @@ class Matcher:
         self._band_far = (per_comparison_far(self.config.unmask_band_fpir, n)
                           if self.config.unmask_band_fpir > self.config.target_fpir else None)
         self._thr_cache: dict[tuple[bool, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._own_mask_thr: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- thresholds ------------------------------------------------------------------
 
@@ -146,6 +147,19 @@ class Matcher:
                 band = np.minimum(self._row_thresholds(self._band_far, probe_cell, masked_row_cell), thr)
             self._thr_cache[key] = (thr, band)
         return self._thr_cache[key]
+
+    def _own_mask_thresholds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(threshold, ask-to-unmask band edge) of an own-mask row (mask vs mask), as (1,) arrays.
+
+        The band belongs to the row that speaks, as the threshold does; worked out once per matcher.
+        """
+        if self._own_mask_thr is None:
+            thr = np.array([self._threshold(MASK_VS_MASK, self._far, 1)], np.float32)
+            band = thr
+            if self._band_far is not None:
+                band = np.minimum(np.array([self._threshold(MASK_VS_MASK, self._band_far, 1)], np.float32), thr)
+            self._own_mask_thr = (thr, band)
+        return self._own_mask_thr
 
     def row_thresholds(self, masked: bool, fused: bool = False) -> np.ndarray:
         """The acceptance threshold of each person (columns of `person_scores`) for one kind of probe."""
@@ -218,10 +232,7 @@ class Matcher:
             hidden = np.flatnonzero(masked)
             cal = self.calibration
             extra = (cal.masked_space(probes[hidden]) if cal else probes[hidden]) @ self._mask_rows.T
-            mvm = np.array([self._threshold(MASK_VS_MASK, self._far, 1)], np.float32)
-            # The ask-to-unmask band belongs to the row that speaks, as the threshold does.
-            mvm_band = (np.minimum(np.float32(self._threshold(MASK_VS_MASK, self._band_far, 1)), mvm)
-                        if self._band_far is not None else mvm)
+            mvm, mvm_band = self._own_mask_thresholds()
             better = extra - mvm > margins[np.ix_(hidden, self._mask_cols)]
             for j, probe in enumerate(hidden):
                 cols = self._mask_cols[better[j]]
