@@ -99,6 +99,33 @@ def test_restart_keeps_todays_cooldowns(gallery, clock):
     assert gallery.counts()["visits"] == 2
 
 
+def test_a_restart_just_after_midnight_keeps_the_cooldown_of_a_checkin_just_before(gallery):
+    alice, bob = _person(gallery, "Alice"), _person(gallery, "Bob")
+    clock = FakeClock(dt.datetime(2026, 3, 2, 23, 59, 0, tzinfo=TZ))
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    assert log.checkin(alice, 0.7, False) is not None
+    clock.advance(-3600 * 24)
+    assert log.checkin(bob, 0.7, False) is not None  # the day before, at 23:59: long past
+    clock.advance(3600 * 24 + 120)  # 00:01 on the next day: the kiosk is restarted
+    again = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    assert again.in_cooldown(alice)
+    assert again.checkin(alice, 0.7, False) is None
+    assert not again.in_cooldown(bob)
+    clock.advance(480)  # 600 s after 23:59
+    assert again.checkin(alice, 0.7, False) is not None
+    assert [v.ts for v in gallery.visits(dt.date(2026, 3, 3)) if v.person_id == alice] == ["2026-03-03T00:09:00+02:00"]
+
+
+def test_a_restart_reads_back_as_many_days_as_a_day_long_cooldown_spans(gallery):
+    alice = _person(gallery, "Alice")
+    clock = FakeClock(dt.datetime(2026, 3, 2, 0, 30, 0, tzinfo=TZ))
+    CheckinLog(gallery, cooldown_s=86_400, clock=clock).checkin(alice, 0.7, False)
+    clock.advance(86_400 - 1)  # 00:29:59 the next day: still within the day-long cooldown
+    assert CheckinLog(gallery, cooldown_s=86_400, clock=clock).in_cooldown(alice)
+    clock.advance(1)
+    assert not CheckinLog(gallery, cooldown_s=86_400, clock=clock).in_cooldown(alice)
+
+
 def test_unknown_visitor_once_per_track(gallery, clock):
     log = CheckinLog(gallery, cooldown_s=600, clock=clock)
     assert log.unknown(track_id=7, score=0.2, masked=False) is not None

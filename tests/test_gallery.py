@@ -128,17 +128,24 @@ def test_newer_schema_is_refused_and_untouched(tmp_path):
 
 
 def test_damaged_and_foreign_files(tmp_path):
+    # The message is matched after the path: tmp_path holds this test's name ("damaged").
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(GalleryError, match="damaged"):
+    with pytest.raises(GalleryError) as exc:
         Gallery(junk)
+    assert str(exc.value).replace(str(junk), "<path>").startswith(
+        "<path>: not a face-kiosk gallery, or the file is damaged, or its key is missing (")
+    assert junk.read_bytes() == b"this is not sqlite" * 100  # refused, never modified
     other = tmp_path / "other.db"
     conn = sqlite3.connect(other)
     conn.execute("CREATE TABLE invoices(id INTEGER)")
     conn.commit()
     conn.close()
-    with pytest.raises(GalleryError, match="not a face-kiosk gallery"):
+    before = other.read_bytes()
+    with pytest.raises(GalleryError) as exc:
         Gallery(other)
+    assert str(exc.value).replace(str(other), "<path>") == "<path>: this SQLite file is not a face-kiosk gallery"
+    assert other.read_bytes() == before
 
 
 def test_empty_file_becomes_a_new_gallery(tmp_path):

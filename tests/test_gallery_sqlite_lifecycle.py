@@ -19,7 +19,7 @@ from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.schema import SCHEMA_VERSION
 from kiosk.gallery.sqlite import decode_png, encode_png, unit_vector
 from kiosk.recognition.matching import Matcher
-from kiosk.security.sqlcipher import is_plaintext_sqlite
+from kiosk.security.sqlcipher import GalleryBusyError, connect_encrypted, is_plaintext_sqlite
 
 MODEL = "emb@1/align2"
 
@@ -98,6 +98,27 @@ def test_a_broken_sqlite_file_is_refused_with_its_path(tmp_path):
     with pytest.raises(GalleryError) as exc:
         Gallery(broken)
     assert _reason(exc, broken).startswith("<path>: not a face-kiosk gallery, or the file is damaged (")
+
+
+def test_a_gallery_held_by_another_program_is_reported_in_use_not_damaged(tmp_path):
+    path = tmp_path / "g.db"
+    with Gallery(path) as g:
+        g.add_person(PersonDetails("Ada"), [_sample(1)], MODEL)
+        key = g.key.key
+    holder = connect_encrypted(path, key)  # e.g. `gallery rekey` running: it has the file alone
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("SELECT count(*) FROM people").fetchone()
+        holder.execute("COMMIT")
+        with pytest.raises(GalleryBusyError) as exc:
+            Gallery(path)
+        assert _reason(exc, path) == ("<path>: the gallery is in use by another program (is the kiosk running?); "
+                                      "stop it and retry")
+    finally:
+        holder.close()
+    with Gallery(path, create=False) as g:  # once it is free, everything is still there
+        assert [p.name for p in g.people()] == ["Ada"]
 
 
 def test_a_damaged_index_page_is_refused_naming_what_quick_check_found(tmp_path):

@@ -268,6 +268,20 @@ def test_listeners_get_each_change_once(flow, clock):
     assert seen == [Screen.APPROACHING, Screen.GREETING]
 
 
+def test_an_idle_kiosk_announces_attract_once_not_on_every_tick(flow, clock):
+    seen = []
+    flow.subscribe(lambda s: seen.append((s.screen, s.since)))
+    frames(flow, clock, [alice()], 2)  # greeted
+    for _ in range(100):  # the card runs out, then nobody comes for 10 s: ticks and empty frames
+        clock.advance(0.1)
+        flow.tick()
+        flow.observe([])
+    entered = 1000.0 + 0.2 + 4.0  # the greeting's second frame plus greeting_s
+    assert [screen for screen, _ in seen] == [Screen.APPROACHING, Screen.GREETING, Screen.ATTRACT]
+    assert seen[-1][1] == pytest.approx(entered, abs=0.11)
+    assert flow.state.since == seen[-1][1]  # the screen entered once keeps its time
+
+
 def test_a_failing_listener_does_not_stop_the_flow(flow, clock):
     flow.subscribe(lambda s: 1 / 0)
     assert frames(flow, clock, [alice()], 2).screen is Screen.GREETING

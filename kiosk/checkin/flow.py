@@ -217,7 +217,7 @@ class KioskFlow:
         nobody = self._last_face_at is None or now - self._last_face_at >= t.idle_s
         if primary is None:
             if nobody:
-                return self._enter(KioskState(Screen.ATTRACT, now))
+                return self._attract(now)
             if state.screen is Screen.LOWER_MASK:
                 return self._lower_mask_timeout(now, state)
             if card_over:
@@ -228,9 +228,7 @@ class KioskFlow:
         if track.done:
             # Only people already greeted (or sent on) are in view: back to the idle screen,
             # not "please look at the camera" at someone who was just welcomed.
-            if self.state.screen is Screen.ATTRACT:
-                return self.state
-            return self._enter(KioskState(Screen.ATTRACT, now))
+            return self._attract(now)
         ident = primary.identity
         if ident.settled and ident.person_id is not None:
             return self._greet(now, primary.track_id, track, ident.person_id, ident.name)
@@ -251,6 +249,11 @@ class KioskFlow:
         if ident.settled:
             return self._unknown(now, primary.track_id, track, masked=False)
         return self._approaching(now, primary.track_id)
+
+    def _attract(self, now: float) -> KioskState:
+        if self.state.screen is Screen.ATTRACT:
+            return self.state  # keep `since`: an idle kiosk announces nothing on every tick
+        return self._enter(KioskState(Screen.ATTRACT, now))
 
     def _approaching(self, now: float, track_id: int) -> KioskState:
         if self.state.screen is Screen.APPROACHING:

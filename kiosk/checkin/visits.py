@@ -71,12 +71,13 @@ class CheckinLog:
         self._seed_from_store()
 
     def _seed_from_store(self) -> None:
-        """Remember today's check-ins, so a restart (or a worker crash) does not log them twice."""
+        """Remember the check-ins of the last cooldown, so a restart (or a worker crash) does not
+        log them twice: also across midnight (23:59, restart, 00:01 is still one visit)."""
         now = self.clock()
         try:
-            rows = self.store.visits(now.date())
+            rows = [row for day in _days_back(now, self.cooldown) for row in self.store.visits(day)]
         except Exception:  # a damaged log must not stop the kiosk from greeting people
-            log.exception("could not read today's visits; cooldowns start empty")
+            log.exception("could not read the recent visits; cooldowns start empty")
             return
         for row in rows:
             pid = row.person_id
@@ -142,6 +143,15 @@ class CheckinLog:
         # Entries past their cooldown no longer matter; dropping them keeps memory flat.
         if len(self._last_checkin) > _MAX_TRACKS:
             self._last_checkin = {p: t for p, t in self._last_checkin.items() if now - t < self.cooldown}
+
+
+def _days_back(now: dt.datetime, span: dt.timedelta) -> list[dt.date]:
+    """The local days from `now - span` to `now`, today first (the visit log is read by day)."""
+    days, day = [], now.date()
+    while day >= (now - span).date():
+        days.append(day)
+        day -= dt.timedelta(days=1)
+    return days
 
 
 def _csv_safe(value: object) -> object:

@@ -53,7 +53,7 @@ from kiosk.security.audit import AuditAction, AuditLog, AuditRecord, AuditVerdic
 from kiosk.security.encrypted_gallery import open_gallery as open_encrypted
 from kiosk.security.keys import GalleryKey, gallery_id, load_key
 from kiosk.security.private_files import ensure_private_dir, tighten_file
-from kiosk.security.sqlcipher import DB_ERRORS, is_plaintext_sqlite
+from kiosk.security.sqlcipher import DB_ERRORS, GalleryBusyError, is_plaintext_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,9 @@ class Gallery:
                 self.encrypted = True
                 try:
                     conn, self.key = open_encrypted(self.path, create=create)
+                except GalleryBusyError:
+                    raise  # in use by another program: not about the file's nature, say it as it is
                 except GalleryError as exc:
-                    if self.path.exists() and self.path.stat().st_size and not _looks_encrypted_ours(exc):
-                        raise
                     raise GalleryError(f"{self.path}: not a face-kiosk gallery, or the file is damaged, or its "
                                        f"key is missing ({str(exc).removeprefix(f'{self.path}: ')})") from None
             self._conn = conn
@@ -594,11 +594,6 @@ def _same_templates(a: TemplateSet, b: TemplateSet) -> bool:
     """Whether two template sets hold the same rows (then the old one is kept: nobody re-votes)."""
     return (a.names == b.names and a.matrix.shape == b.matrix.shape and np.array_equal(a.person_ids, b.person_ids)
             and np.array_equal(a.kinds, b.kinds) and np.array_equal(a.matrix, b.matrix))
-
-
-def _looks_encrypted_ours(exc: GalleryError) -> bool:
-    # open_encrypted's "busy" is not about the file's nature: say it as it is.
-    return "busy" not in str(exc)
 
 
 def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
