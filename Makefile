@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint eval bench calibrate package clean mutate
+.PHONY: run test lint eval bench calibrate package clean mutate bugs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ mutate: $(STAMP)
 	# mutants/ is one level deeper: point the data tests at ../shared/data explicitly.
 	FACE_KIOSK_DATA=$(abspath ../shared/data) QT_QPA_PLATFORM=offscreen $(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut results
+
+# Issue 14's deliberate bugs, put back one at a time into a copy: each must fail a test.
+bugs: $(STAMP)
+	$(BIN)/python tools/deliberate_bugs.py
 
 eval: $(STAMP)
 	$(BIN)/face-kiosk eval
