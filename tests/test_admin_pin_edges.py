@@ -3,15 +3,23 @@ last moment of a lockout, what the kiosk tells the admin and what the audit log 
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 from conftest import ManualClock
 
 from kiosk.gallery import Gallery
-from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinError, PinPolicy
+from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinCheck, PinError, PinPolicy
 from kiosk.security.audit import AuditAction
-from kiosk.security.pin_policy import RESTRICTIVE_FAILURES, LockoutState, _tag, unseal
+from kiosk.security.pin_policy import (
+    RESTRICTIVE_FAILURES,
+    LockoutState,
+    PinPolicyError,
+    _tag,
+    unseal,
+    validate_pin,
+)
 
 # Cheap scrypt for tests; the policy stores its cost with the hash.
 FAST = PinPolicy(scrypt_n=2**10)
@@ -155,3 +163,102 @@ def test_unseal_without_now_counts_the_wait_from_the_current_time():
     before = time.time()
     state = unseal("garbage", KEY, GID, max_delay_s=300)
     assert state.tampered and state.locked_until >= before + 300
+
+
+# -- exactly what the admin is told and what the log keeps ---------------------------------------
+
+
+@pytest.mark.parametrize("new, confirm, message", [
+    ("73a196", None, "the PIN must be digits only"),
+    ("735196", "735197", "the two PINs differ; enter the same PIN twice"),
+    ("777777", None, "choose another PIN: one digit repeated is easy to guess"),
+    ("123123", None, "choose another PIN: one of the most common PINs is easy to guess"),
+    ("234567", None, "choose another PIN: a run of digits (like 123456 or 654321) is easy to guess"),
+    ("858585", None, "choose another PIN: a repeated or mirrored pattern (like 121212, 123123 or 123321) is easy "
+                     "to guess"),
+    ("223344", None, "choose another PIN: digits in pairs or triples (like 112233) is easy to guess"),
+    ("147369", None, "choose another PIN: a line pattern on the keypad (like 147258 or 159357) is easy to guess"),
+])
+def test_a_refused_new_pin_is_told_in_exactly_one_sentence(gallery, new, confirm, message):
+    with pytest.raises(PinError) as err:
+        AdminPin(gallery, FAST).set_pin(new, confirm)
+    assert str(err.value) == message
+
+
+def test_the_policy_on_its_own_says_a_pin_must_be_digits():
+    with pytest.raises(PinPolicyError) as err:
+        validate_pin("73a196")
+    assert str(err.value) == "the PIN must be digits only"
+
+
+def test_a_confirmation_with_a_non_ascii_character_differs_instead_of_crashing(gallery):
+    # At the terminal (admin set-pin) anything can be typed; hmac.compare_digest raised TypeError on it.
+    pin = AdminPin(gallery, FAST)
+    for confirm in ("73519é", "735١96"):
+        with pytest.raises(PinError, match="the two PINs differ"):
+            pin.set_pin(RIGHT, confirm)
+    assert not pin.is_set()
+
+
+def test_each_outcome_of_a_pin_entry_is_complete(gallery):
+    clock = ManualClock()
+    pin = AdminPin(gallery, FAST, clock=clock)
+    assert pin.check(RIGHT) == PinCheck(False, message="No admin PIN has been set yet.")
+    pin.set_pin(RIGHT)
+    assert pin.check(WRONG) == PinCheck(False, tries_left=4, message="Wrong PIN. 4 tries left before a delay.")
+    for _ in range(3):
+        pin.check(WRONG)
+    assert pin.check(WRONG) == PinCheck(False, locked_for_s=30.0,
+                                        message="Wrong PIN. Too many wrong PINs: try again in 30 s.")
+    clock.t += 10
+    assert pin.check(RIGHT) == PinCheck(False, locked_for_s=20.0, message="Too many wrong PINs. Try again in 20 s.")
+    clock.t += 20
+    assert pin.check(RIGHT) == PinCheck(True, tries_left=5, message="PIN accepted.")
+
+
+def pin_log(caplog) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "kiosk.gallery.admin_pin"]
+
+
+def test_wrong_pins_are_logged_with_their_count(gallery, caplog):
+    pin = AdminPin(gallery, FAST)
+    pin.set_pin(RIGHT)
+    caplog.set_level(logging.WARNING, logger="kiosk.gallery.admin_pin")
+    pin.check(WRONG)
+    pin.check(WRONG)
+    assert pin_log(caplog) == [("WARNING", "admin PIN: wrong PIN (1 in a row)"),
+                               ("WARNING", "admin PIN: wrong PIN (2 in a row)")]
+
+
+def test_a_damaged_hash_is_logged_with_what_is_wrong_with_it(gallery, caplog):
+    pin = AdminPin(gallery, FAST)
+    pin.set_pin(RIGHT)
+    _, n, r, p, salt, digest = gallery.get_setting(HASH_KEY).split("$")
+    gallery.set_setting(HASH_KEY, f"bcrypt${n}${r}${p}${salt}${digest}")
+    caplog.set_level(logging.ERROR, logger="kiosk.gallery.admin_pin")
+    assert not pin.check(RIGHT).ok
+    assert pin_log(caplog) == [("ERROR", "admin PIN: the stored hash is damaged (bcrypt)")]
+
+
+def test_an_edited_lockout_row_is_logged_once(gallery, caplog):
+    pin = AdminPin(gallery, FAST, clock=ManualClock())
+    pin.set_pin(RIGHT)
+    gallery.set_setting(LOCKOUT_KEY, "v1:0:0.0:" + "0" * 64)
+    caplog.set_level(logging.WARNING, logger="kiosk.gallery.admin_pin")
+    pin.locked_for()
+    pin.locked_for()  # the strictest state was stored: it verifies now
+    assert pin_log(caplog) == [
+        ("WARNING", "admin PIN: the lockout state was edited or removed; treating it as the strictest")]
+
+
+def test_a_clock_set_back_during_a_lockout_holds_it_no_longer_than_the_longest_wait(gallery):
+    clock = ManualClock()
+    pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10, max_delay_s=300), clock=clock)
+    pin.set_pin(RIGHT)
+    lock_out(pin)  # a 30 s wait
+    clock.t -= 86_400  # e.g. NTP corrects a clock that ran a day ahead
+    assert pin.locked_for() == 300
+    clock.t += 150
+    assert pin.check(RIGHT).locked_for_s == 150  # it runs down (it used to say 300 s for a whole day)
+    clock.t += 150
+    assert pin.check(RIGHT).ok

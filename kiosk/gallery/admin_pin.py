@@ -111,7 +111,9 @@ class AdminPin:
             validate_pin(pin)
         except PinPolicyError as exc:
             raise PinError(str(exc)) from None
-        if confirm is not None and not hmac.compare_digest(pin, confirm):
+        # compare_digest raises TypeError on a non-ASCII str; `pin` is ASCII by now, so such a
+        # `confirm` (a slip at the terminal) simply differs.
+        if confirm is not None and not (confirm.isascii() and hmac.compare_digest(pin, confirm)):
             raise PinError("the two PINs differ; enter the same PIN twice")
 
     def set_pin(self, pin: str, confirm: str | None = None) -> None:
@@ -132,9 +134,16 @@ class AdminPin:
 
     def locked_for(self) -> float:
         """Seconds until a PIN may be entered again (0 when it may be entered now)."""
-        _, until = self._load_lockout()
-        # A clock set back would otherwise stretch the wait: never more than the longest delay.
-        return max(0.0, min(until - self._clock(), self.policy.max_delay_s))
+        failures, until = self._load_lockout()
+        now = self._clock()
+        longest = self.policy.max_delay_s
+        if until > now + longest:
+            # No wait is ever set longer than the longest delay: the clock was set back since it
+            # began. Capping only the answer would answer the longest delay until the clock caught
+            # up (set back a day: locked out for a day); the longest delay counts from now, once.
+            until = now + longest
+            self._save_lockout(failures, until)
+        return max(0.0, until - now)
 
     def failures(self) -> int:
         """Wrong PINs since the last right one."""
