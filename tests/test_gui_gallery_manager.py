@@ -237,6 +237,30 @@ def test_the_manager_needs_the_pin_and_locks_out_after_five_wrong_tries(qtbot, g
     manager.close()
 
 
+def test_choosing_the_first_pin_says_why_one_is_refused_in_plain_sentences(qtbot, gallery):
+    from ui.pin_dialog import PinGate
+
+    gate = PinGate(AdminPin(gallery, PinPolicy(scrypt_n=2**10)), "manage the gallery")
+    qtbot.addWidget(gate)
+    assert gate.setting
+
+    def enter(digits: str) -> None:
+        for key in digits:
+            gate.pad.press(key)
+        gate.pad.press("OK")
+
+    enter("123123")
+    assert gate.message.text() == ("Choose another PIN: one of the most common PINs is easy to guess. "
+                                   "Try again.")
+    enter("815037")
+    enter("815038")
+    assert gate.message.text() == "The two PINs differ; enter the same PIN twice. Try again."
+    with qtbot.waitSignal(gate.unlocked):
+        enter("815037")
+        enter("815037")
+    assert AdminPin(gallery).check("815037").ok
+
+
 def test_pin_pad_takes_keyboard_digits_and_backspace(qtbot):
     from PySide6.QtCore import Qt
 

@@ -88,7 +88,7 @@ def _weakness(pin: str) -> str:
     if len(set(pin)) == 1:
         return "one digit repeated"
     if pin in COMMON_PINS:
-        return "it is one of the most common PINs"
+        return "one of the most common PINs"
     steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
     if len(steps) == 1:
         return "a run of digits (like 123456 or 654321)"
