@@ -10,11 +10,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
+import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import ManualClock
 
+from kiosk.checkin import visits as visits_module
 from kiosk.checkin.flow import FlowTiming, KioskFlow, KioskState, Screen
 from kiosk.checkin.visits import (
     CHECKIN,
@@ -137,6 +141,15 @@ def test_a_handled_visitor_stays_handled_while_63_others_come_and_go(flow, clock
     assert at(flow, clock, 5.0, face(1)).screen is Screen.ATTRACT
 
 
+def test_a_crowd_of_more_than_64_faces_in_one_frame_is_handled_and_remembered(flow, clock):
+    # A group photo on the wall behind a stranger: 66 faces in one frame.
+    crowd = [face(100 + i, settled=False, box=(10 * i, 500, 10 * i + 50, 550)) for i in range(65)]
+    front = face(1, box=(0, 0, 400, 400))
+    assert at(flow, clock, 0.5, front, *crowd).screen is Screen.UNKNOWN
+    # After the card, the stranger in front is not sent to the receptionist a second time.
+    assert at(flow, clock, 4.5, front, *crowd).screen is Screen.APPROACHING
+
+
 @pytest.mark.parametrize(("masked_frames", "masked"), [(2, False), (3, True)])  # 2 of 4 is half, not more
 def test_a_greeting_is_masked_when_more_than_half_of_its_frames_were(flow, clock, masked_frames, masked):
     # Four frames in all: three of a face still being voted on, then the settled one (bare).
@@ -248,6 +261,42 @@ def test_the_last_512_unknown_tracks_are_all_remembered(tmp_path):
         assert log.unknown(0, None, False) is None  # the oldest of the 512: still one visit
 
 
+def test_a_negative_cooldown_is_refused_naming_the_setting(gallery):
+    with pytest.raises(ValueError, match="cooldown_s must be >= 0"):
+        CheckinLog(gallery, cooldown_s=-1, clock=WallClock())
+
+
+def _log_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == visits_module.__name__]
+
+
+def test_each_visit_written_is_logged_with_its_row_person_score_and_mask(gallery, caplog):
+    caplog.set_level(logging.INFO, logger=visits_module.__name__)  # what `face-kiosk -v` shows
+    alice = _person(gallery, "Alice")
+    log = CheckinLog(gallery, cooldown_s=600, clock=WallClock())
+    checkin = log.checkin(alice, 0.71234, True)
+    unknown = log.unknown(7, 0.25, False)
+    first, second = (r.getMessage() for r in _log_lines(caplog))
+    for fact in (f"visit {checkin.id}:", CHECKIN, f"person={alice}", "score=0.7123", "masked=True"):
+        assert fact in first
+    for fact in (f"visit {unknown.id}:", UNKNOWN, "person=None", "score=0.25", "masked=False"):
+        assert fact in second
+
+
+def test_a_visit_that_could_not_be_written_is_logged_with_its_kind(gallery, caplog):
+    alice = _person(gallery, "Alice")
+    log = CheckinLog(gallery, cooldown_s=600, clock=WallClock())
+    gallery.remove_person(alice)  # refused by the gallery: one warning with its reason
+    assert log.checkin(alice, 0.7, False) is None
+    gallery.close()  # a failure below the gallery's own errors: logged with its traceback
+    assert log.unknown(1, 0.2, False) is None
+    refused, failed = _log_lines(caplog)
+    assert refused.levelno == logging.WARNING
+    assert CHECKIN in refused.getMessage() and f"person {alice}" in refused.getMessage()
+    assert failed.levelno == logging.ERROR and failed.exc_info
+    assert UNKNOWN in failed.getMessage()
+
+
 # -- CSV -------------------------------------------------------------------------------------
 
 
@@ -290,3 +339,19 @@ def test_export_replaces_an_existing_file(gallery, tmp_path):
     assert export_day_csv(gallery, DAY, out) == 1  # the save dialog confirmed replacing it
     rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
     assert rows[0][0] == "time" and len(rows) == 2 and rows[1][1] == UNKNOWN
+
+
+def test_the_export_ends_each_row_in_one_crlf_where_text_files_translate_line_ends(gallery, tmp_path,
+                                                                                   monkeypatch):
+    # Windows writes "\n" to a text file as "\r\n": the export must not get "\r\r\n" there
+    # (a blank row after each visit in Excel). Emulated with the pure-Python io, which takes
+    # the line separator from os.linesep (the C io fixes it when Python is built).
+    import _pyio
+
+    monkeypatch.setattr(os, "linesep", "\r\n")
+    monkeypatch.setattr(visits_module, "io", SimpleNamespace(TextIOWrapper=_pyio.TextIOWrapper))
+    CheckinLog(gallery, cooldown_s=600, clock=WallClock()).unknown(1, 0.2, False)
+    out = tmp_path / "visits.csv"
+    assert export_day_csv(gallery, DAY, out) == 1
+    raw = out.read_bytes()
+    assert raw.count(b"\r\n") == 2 and b"\r\r" not in raw

@@ -112,7 +112,7 @@ def flow(clock, visits):
 def frames(flow, clock, looks, n, dt=0.1):
     for _ in range(n):
         clock.advance(dt)
-        state = flow.observe(flow.scene.faces(looks, clock.t), 640)
+        state = flow.observe(flow.scene.faces(looks, clock.t))
     return state
 
 
@@ -301,7 +301,7 @@ def test_texts_follow_language_and_overrides():
     assert greeting_for("Hi {name}, {0} {x}", "{0}") == "Hi {0}, {0} {x}"  # names are not formats
 
 
-def test_a_live_result_is_observed_with_its_frame_width():
+def test_a_live_result_is_observed_with_its_faces():
     from kiosk.checkin.flow import observe_result
     from kiosk.recognition.live import FrameResult, Timings
 

@@ -159,14 +159,18 @@ class KioskFlow:
 
     # -- frames --------------------------------------------------------------------------
 
-    def observe(self, faces: Iterable[TrackedFace], frame_width: int = 0) -> KioskState:
-        """One processed frame's tracked faces (possibly none); `frame_width` in pixels."""
+    def observe(self, faces: Iterable[TrackedFace]) -> KioskState:
+        """One processed frame's tracked faces (possibly none)."""
         now = self.clock()
         faces = list(faces)
         if self._lost_since is not None:  # frames flow again: the camera is back
             self.source_ok()
         for face in faces:
             self._update_track(face, now)
+        # Forget the oldest tracks first, never one of this frame (a crowd can be more than
+        # _MAX_TRACKS faces; the decisions below read the track of every face in view).
+        while len(self._tracks) > max(_MAX_TRACKS, len(faces)):
+            self._tracks.popitem(last=False)
         if faces:
             self._last_face_at = now
         # The nearest visitor not yet greeted goes first; someone already greeted who lingers
@@ -185,8 +189,6 @@ class KioskFlow:
         track = self._tracks.get(face.track_id)
         if track is None:
             track = self._tracks[face.track_id] = _Track()
-            while len(self._tracks) > _MAX_TRACKS:
-                self._tracks.popitem(last=False)
         self._tracks.move_to_end(face.track_id)
         ident = face.identity
         track.frames += 1
@@ -291,5 +293,5 @@ class KioskFlow:
 
 def observe_result(flow: KioskFlow, result: FrameResult) -> KioskState:
     """Feed one live result (kiosk.recognition.live.FrameResult) to the flow."""
-    return flow.observe(result.faces, result.frame_size[0])
+    return flow.observe(result.faces)
 
