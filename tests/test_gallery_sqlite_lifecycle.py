@@ -137,6 +137,7 @@ def test_a_damaged_index_page_is_refused_naming_what_quick_check_found(tmp_path)
     reason = _reason(exc, path)
     assert reason.startswith("<path>: the gallery file is damaged (*** in database main ***")
     assert f"page {root}" in reason
+    assert reason.endswith("; restore it from a backup (face-kiosk export)"), reason
 
 
 def test_a_meta_table_without_a_version_is_migrated_from_the_start(tmp_path):
@@ -149,6 +150,17 @@ def test_a_meta_table_without_a_version_is_migrated_from_the_start(tmp_path):
         assert g.schema_version == SCHEMA_VERSION
         pid = g.add_person(PersonDetails("Ada"), [_sample(1)], MODEL)
         assert g.get_person(pid).n_templates == 1
+
+
+def test_a_new_gallery_records_its_schema_version_and_when_it_was_made(tmp_path):
+    path = tmp_path / "plain.db"
+    Gallery(path, encrypt=False).close()
+    conn = sqlite3.connect(path)
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    conn.close()
+    assert set(meta) == {"schema_version", "created_at"}, meta
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+    assert dt.datetime.fromisoformat(meta["created_at"]).tzinfo is not None
 
 
 def test_a_plaintext_gallery_can_be_used_from_another_thread(tmp_path):
@@ -281,6 +293,21 @@ def test_samples_come_back_as_stored(tmp_path):
         assert [s.person_id for s in g.samples(bob, with_templates=True)] == [bob]
 
 
+def test_a_damaged_stored_image_is_reported_as_such(tmp_path):
+    path = tmp_path / "plain.db"
+    with Gallery(path, encrypt=False) as g:
+        pid = g.add_person(PersonDetails("Ada"), [_sample(1)], MODEL)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE samples SET aligned_png = ?", (b"\x89PNG not really",))
+    conn.commit()
+    conn.close()
+    with Gallery(path) as g:
+        for read in (lambda: g.thumbnail(pid), g.samples):
+            with pytest.raises(GalleryError) as exc:
+                read()
+            assert str(exc.value) == "a stored sample image is damaged"
+
+
 # -- templates -------------------------------------------------------------------------------------
 
 
@@ -309,6 +336,11 @@ def test_an_empty_gallery_serves_an_empty_set_that_matches_nobody(tmp_path):
     with Gallery(tmp_path / "g.db") as g:
         ts = g.templates(MODEL)
     assert (len(ts), ts.n_people, ts.model_version) == (0, 0, MODEL)
+    # the same types as a full set, no rows anywhere, and no dimension (there is no template to have one)
+    assert ts.matrix.shape == (0, 0) and ts.matrix.dtype == np.float32
+    assert ts.person_ids.shape == (0,) and ts.person_ids.dtype == np.int64
+    assert ts.kinds.shape == (0,) and ts.kinds.dtype.kind == "U"
+    assert len(ts.without(1)) == 0
     [verdict] = Matcher(ts).identify(np.ones((1, 8), np.float32), np.array([False]))
     assert verdict.person_id is None
 
@@ -338,8 +370,8 @@ def test_another_embedder_names_every_model_in_the_gallery(tmp_path):
         g.add_person(PersonDetails("Bob"), [_sample(2)], "b@1/align2")
         with pytest.raises(ModelMismatchError) as exc:
             g.templates(MODEL)
-    assert _reason(exc, path).startswith(f"<path>: the gallery's templates were made by a@1/align2, b@1/align2, "
-                                         f"not by {MODEL}; ")
+    assert _reason(exc, path) == (f"<path>: the gallery's templates were made by a@1/align2, b@1/align2, "
+                                  f"not by {MODEL}; re-embed them (face-kiosk people reembed) or switch model")
 
 
 # -- two processes ----------------------------------------------------------------------------------
@@ -367,3 +399,15 @@ def test_another_connections_visit_keeps_the_same_template_set(tmp_path):
         desk.record_visit(ada, "checkin", 0.9)
         kiosk.data_version()  # sees the change and drops the cache
         assert kiosk.templates(MODEL) is first  # re-read, found equal: the live view does not re-vote
+
+
+def test_a_poll_that_finds_no_change_serves_the_templates_from_memory(tmp_path):
+    with Gallery(tmp_path / "g.db") as g:
+        g.add_person(PersonDetails("Ada"), [_sample(1)], MODEL)
+        first = g.templates(MODEL)
+        statements: list[str] = []
+        g._conn.set_trace_callback(statements.append)
+        g.data_version()  # the live view asks this every second
+        assert g.templates(MODEL) is first
+        g._conn.set_trace_callback(None)
+    assert statements and not [s for s in statements if "templates" in s.lower()], statements  # not read again

@@ -1,7 +1,8 @@
 """Matching decisions the broader tests leave open: tail arithmetic away from the fitted
 region, the adapter's mean on both sides of every cell, photo counts of mask-only people,
-uncalibrated matchers with masked probes, 1:1 per mask state and embedder, and the loader's
-refusals of a damaged calibration."""
+uncalibrated matchers with masked probes, 1:1 per mask state and embedder (and either way
+round), the loader's refusals of a damaged calibration, a gallery with nobody to match, one
+probe with 0-d flags, and own-mask rows on a tie and in their ask-to-unmask band."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from kiosk.recognition.calibration import (
 from kiosk.recognition.matching import (
     FULL,
     MASKED_PHOTO,
+    SYNTH_MASK,
     Matcher,
     verify_pair,
     verify_score,
@@ -415,3 +417,86 @@ def test_a_probe_won_by_its_own_mask_row_is_not_asked_to_unmask_when_the_band_is
     verdict = matcher.identify(probe[None], np.array([True]))[0]
     assert verdict.person_id is None and verdict.threshold == pytest.approx(mvm, abs=1e-6)
     assert not verdict.ask_to_unmask and verdict.unmask_below == verdict.threshold
+
+
+# -- a gallery with nobody to match, one probe with 0-d flags, own-mask rows at the edges --
+
+
+def test_a_gallery_of_only_painted_mask_templates_has_no_columns_to_score():
+    """Older galleries' painted-mask templates are not matched: such a gallery has people on
+    disk but none to compare with, and its scores and thresholds have no columns."""
+    m = Matcher(templates([(1, SYNTH_MASK, basis(0)), (2, SYNTH_MASK, basis(1))]), MatchConfig(),
+                Calibration("test@1", tails()))
+    probes = np.stack([basis(0), basis(1)])
+    assert m.n_people == 0 and len(m.people) == 0
+    assert m.person_scores(probes, np.array([False, True])).shape == (2, 0)
+    assert m.row_thresholds(False).shape == (0,) and m.row_thresholds(True, fused=True).shape == (0,)
+    assert [v.known for v in m.identify(probes, np.array([False, True]))] == [False, False]
+
+
+def test_one_probe_may_be_given_with_zero_dimensional_flags():
+    """A single embedding with its mask and fused flags as 0-d arrays (e.g. `np.asarray(face.masked)`)
+    is one probe, against a filled gallery and an empty one alike."""
+    cal = Calibration("test@1", tails())
+    filled = Matcher(templates([(1, FULL, basis(0)), (2, FULL, basis(1))]), MatchConfig(), cal)
+    empty = Matcher(TemplateSet("test@1", np.zeros(0, np.int64), np.array([], str), np.zeros((0, DIM), np.float32)),
+                    MatchConfig(), cal)
+    probe = basis(0)
+    [v] = filled.identify(probe, np.asarray(True), np.asarray(True))
+    assert v.person_id == 1 and v.masked and v.threshold == pytest.approx(filled.thresholds(True, fused=True))
+    [bare] = filled.identify(probe, np.asarray(False))
+    assert bare.person_id == 1 and not bare.masked and bare.threshold == pytest.approx(filled.thresholds(False))
+    [nobody] = empty.identify(probe, np.asarray(True), np.asarray(False))
+    assert not nobody.known and nobody.masked and nobody.threshold == pytest.approx(empty.thresholds(True))
+
+
+def test_an_own_mask_row_that_only_ties_the_bare_row_changes_nothing():
+    """The own-mask row speaks only when its margin is strictly better: on an exact tie the
+    verdict is the one the bare row gives without own-mask samples (score and threshold included).
+    Uncalibrated, so scores are plain dot products and the tie is exact in float32."""
+    version = "synthetic-uncalibrated@tie"
+    rows = [(1, FULL, basis(0)), (1, MASKED_PHOTO, basis(3)), (2, FULL, basis(1))]
+    probe = np.zeros(DIM, np.float32)
+    probe[0], probe[3], probe[7] = 0.25, 0.375, math.sqrt(1 - 0.25**2 - 0.375**2)
+    overrides = {"threshold_masked": 0.5, "threshold_mask_vs_mask": 0.625}  # both margins: exactly -0.25
+    off = Matcher(templates(rows, version), MatchConfig(**overrides)).identify(probe[None], np.array([True]))[0]
+    on = Matcher(templates(rows, version), MatchConfig(use_masked_samples=True, **overrides)).identify(
+        probe[None], np.array([True]))[0]
+    assert off.candidate_id == 1 and off.score == 0.25 and off.threshold == 0.5
+    assert on == off
+
+
+def test_a_probe_won_by_its_own_mask_row_is_asked_to_unmask_within_that_rows_band():
+    """Below the own-mask row's threshold but above its band edge (the one-photo mask-vs-mask
+    tail at `unmask_band_fpir`), the visitor is asked to lower the mask, not called a stranger."""
+    cal = Calibration("test@1", tails(mask_vs_mask={1: tail(0.40), 2: tail(0.70)}),  # 2 photos: not this row
+                      mean=np.zeros(DIM, np.float32))
+    rows = [(1, FULL, basis(0)), (1, MASKED_PHOTO, basis(3)), (2, FULL, basis(1))]
+    m = Matcher(templates(rows), MatchConfig(use_masked_samples=True), cal)
+    config = MatchConfig()
+    mvm = cal.threshold(MASK_VS_MASK, per_comparison_far(config.target_fpir, 2), 1)
+    edge = cal.threshold(MASK_VS_MASK, per_comparison_far(config.unmask_band_fpir, 2), 1)
+    assert edge < mvm - 0.05
+    v = m.identify(with_score((edge + mvm) / 2, basis(3), basis(7))[None], np.array([True]))[0]
+    assert v.candidate_id == 1 and not v.known
+    assert v.threshold == pytest.approx(mvm) and v.unmask_below == pytest.approx(edge)
+    assert v.ask_to_unmask
+    below = m.identify(with_score(edge - 0.02, basis(3), basis(7))[None], np.array([True]))[0]
+    assert not below.known and not below.ask_to_unmask
+
+
+@pytest.mark.parametrize("version", [SFACE, "synthetic-uncalibrated@symmetry"])
+def test_a_one_to_one_check_gives_the_same_score_and_answer_whichever_photo_comes_first(version):
+    """Embeddings handed over in float64 (read from a file, say) are compared as the float32
+    the pipeline makes: swapping the two photos changes neither the score nor the answer."""
+    rng = np.random.default_rng(11)
+    for _ in range(8):
+        a = rng.standard_normal(128)
+        b = a + 0.8 * rng.standard_normal(128)
+        a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+        for ma, mb in ((False, False), (True, False), (True, True)):
+            forward = verify_score(a, b, ma, mb, version)
+            assert verify_score(b, a, mb, ma, version) == forward
+            at_score = MatchConfig(verify_threshold=forward)
+            assert verify_pair(a, ma, b, mb, at_score, version) == verify_pair(b, mb, a, ma, at_score, version)
+            assert verify_pair(b, mb, a, ma, at_score, version)[1] is True

@@ -81,6 +81,14 @@ def test_the_mask_flag_uses_the_configured_threshold():
     assert tracker.tracks[other].masked
 
 
+def test_one_box_without_a_batch_axis_takes_its_mask_score_as_a_number():
+    tracker = Tracker()
+    (tid,) = tracker.update(np.array(box(0)), 0.0, np.float32(0.9))
+    assert tracker.tracks[tid].masked
+    assert tracker.update(np.array(box(2)), 0.04, np.float32(0.1)) == [tid]
+    assert tracker.tracks[tid].mask_score == pytest.approx(0.4 * 0.1 + 0.6 * 0.9)  # smoothed, still masked
+
+
 # -- peek (the live loop reuses a track's landmarks for the face that continues it) -----------
 
 
