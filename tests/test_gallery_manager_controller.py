@@ -125,6 +125,26 @@ def test_remove_people_asks_first(gallery, pipeline, people):
     assert [p.name for p in c.people] == ["Carol Danvers"]
 
 
+def test_a_deletion_while_another_program_reads_the_gallery_says_old_copies_stay(gallery, pipeline, people):
+    from kiosk.security.sqlcipher import connect_encrypted
+
+    c = manager(gallery, pipeline)
+    ada, bob = people["Ada Lovelace"], people["Bob Builder"]
+    reader = connect_encrypted(gallery.path, gallery.key.key)  # e.g. the kiosk, mid-read
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM people").fetchone()
+        assert c.remove_people([ada], yes)
+        assert gallery.counts(ada)["people"] == 0
+        assert c.notice.text == ("Deleted Ada Lovelace. Old copies stay in the gallery's files until the next "
+                                 "erase or purge (another program is reading it).")
+        assert not c.notice.error
+    finally:
+        reader.close()
+    assert c.remove_people([bob], yes)  # nobody reads now: this erase takes the old copies too
+    assert c.notice.text == "Deleted Bob Builder."
+
+
 def test_a_sample_is_removed_but_never_the_last(gallery, pipeline, people):
     c = manager(gallery, pipeline)
     ada = people["Ada Lovelace"]

@@ -219,14 +219,20 @@ class GalleryManagerController:
             return False
         gallery = self.gallery
 
-        def remove() -> int:
-            for person_id in ids:
-                gallery.remove_person(person_id)
+        def remove() -> bool:
+            complete = [gallery.remove_person(person_id) for person_id in ids]
             log.info("gallery manager: deleted %d people", len(ids))
-            return len(ids)
+            return all(complete)
 
-        return self._write(f"Deleting {listed}…", remove, lambda _: Notice(f"Deleted {listed}."),
-                           lambda exc: Notice(f"Not deleted: {exc}", error=True))
+        def done(complete: bool) -> Notice:
+            # An erasure request is answered truthfully: rows are gone, but while another program
+            # reads the gallery, old copies stay in its files until the next erase or purge.
+            if complete:
+                return Notice(f"Deleted {listed}.")
+            return Notice(f"Deleted {listed}. Old copies stay in the gallery's files until the next erase "
+                          "or purge (another program is reading it).")
+
+        return self._write(f"Deleting {listed}…", remove, done, lambda exc: Notice(f"Not deleted: {exc}", error=True))
 
     def remove_sample(self, person_id: int, sample_id: int, confirm: Confirm) -> bool:
         """Delete one sample (and its templates), never a person's last one, once `confirm` says yes."""
