@@ -148,6 +148,18 @@ def test_after_an_edited_lockout_row_the_longest_wait_then_the_right_pin_opens(g
     assert pin.failures() == 0
 
 
+def test_an_edited_lockout_row_waits_the_sites_own_longest_delay_even_above_the_default(gallery):
+    clock = ManualClock()
+    pin = AdminPin(gallery, PinPolicy(scrypt_n=2**10, max_delay_s=7200), clock=clock)  # a stricter site
+    pin.set_pin(RIGHT)
+    gallery.set_setting(LOCKOUT_KEY, "garbage")
+    assert pin.check(RIGHT).locked_for_s == 7200
+    clock.t += 7199
+    assert pin.check(RIGHT).locked_for_s == 1
+    clock.t += 1
+    assert pin.check(RIGHT).ok
+
+
 def test_a_lockout_state_sealed_by_an_earlier_kiosk_still_verifies():
     assert unseal(EARLIER_SEAL, KEY, GID, now=NOW) == LockoutState(3, NOW + 60)
 
