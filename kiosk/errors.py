@@ -1,6 +1,13 @@
 """Errors the user can act on. Each message is one clear line."""
 
 
+def as_sentence(message: object) -> str:
+    """A one-line message (or error) with a capital first letter, for a dialog; the rest is kept
+    as written (str.capitalize would also turn "PIN" into "pin")."""
+    text = str(message)
+    return text[:1].upper() + text[1:]
+
+
 class KioskError(Exception):
     """Base for errors that are shown to the user as a one-line message."""
 

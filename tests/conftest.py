@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,6 +43,22 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.t
+
+
+@contextmanager
+def wal_checkpoint_answered(gallery: Any, verdict: int) -> Iterator[None]:
+    """While inside, the gallery's connection gets `verdict` for `PRAGMA wal_checkpoint`:
+    sqlite3.SQLITE_IGNORE leaves the WAL uncut (as while another connection is mid-read),
+    sqlite3.SQLITE_DENY refuses it (as a failing disk would)."""
+
+    def authorize(action: int, arg1: str | None, *_: object) -> int:
+        return verdict if action == sqlite3.SQLITE_PRAGMA and arg1 == "wal_checkpoint" else sqlite3.SQLITE_OK
+
+    gallery._conn.set_authorizer(authorize)
+    try:
+        yield
+    finally:
+        gallery._conn.set_authorizer(None)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from conftest import wal_checkpoint_answered
 
 import kiosk.gallery.sqlite as sqlite_gallery
 from kiosk.errors import GalleryError
@@ -146,14 +147,10 @@ def test_an_erase_held_up_by_the_wal_returns_false_for_the_caller_to_report_and_
     ada = gallery.add_person(PersonDetails("Ada"), [_sample(1)], MODEL)
     bob = gallery.add_person(PersonDetails("Bob"), [_sample(2)], MODEL)
 
-    def no_wal_cut(action, arg1, *_):  # the WAL stays uncut, as when another connection is mid-read
-        skipped = action == sqlite3.SQLITE_PRAGMA and arg1 == "wal_checkpoint"
-        return sqlite3.SQLITE_IGNORE if skipped else sqlite3.SQLITE_OK
-
-    gallery._conn.set_authorizer(no_wal_cut)
-    with caplog.at_level(logging.WARNING, logger="kiosk.gallery.sqlite"):
+    # The WAL stays uncut, as when another connection is mid-read.
+    with wal_checkpoint_answered(gallery, sqlite3.SQLITE_IGNORE), \
+            caplog.at_level(logging.WARNING, logger="kiosk.gallery.sqlite"):
         assert gallery.remove_person(ada) is False
-    gallery._conn.set_authorizer(None)
     assert [p.id for p in gallery.people()] == [bob]  # the deletion itself is committed
     # An expected state, not a failure: the caller says it (the CLI prints a note), nothing is logged.
     assert caplog.records == []

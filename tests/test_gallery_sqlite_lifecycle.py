@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wal_checkpoint_answered
 
 from kiosk.errors import GalleryError, ModelMismatchError
 from kiosk.gallery import Gallery
@@ -250,14 +251,10 @@ def test_an_erase_whose_files_cannot_be_compacted_says_so_and_stays_committed(tm
     with Gallery(path) as g:
         pid = g.add_person(PersonDetails("Ada"), [_sample(1)], MODEL)
 
-        def no_checkpoint(action, arg1, *_):  # SQLite refuses the WAL cut, as a failing disk would
-            denied = action == sqlite3.SQLITE_PRAGMA and arg1 == "wal_checkpoint"
-            return sqlite3.SQLITE_DENY if denied else sqlite3.SQLITE_OK
-
-        g._conn.set_authorizer(no_checkpoint)
-        with caplog.at_level(logging.WARNING, logger="kiosk.gallery.sqlite"):
+        # SQLite refuses the WAL cut, as a failing disk would.
+        with wal_checkpoint_answered(g, sqlite3.SQLITE_DENY), \
+                caplog.at_level(logging.WARNING, logger="kiosk.gallery.sqlite"):
             assert g.remove_person(pid) is False
-        g._conn.set_authorizer(None)
         assert g.counts()["people"] == 0
     [message] = [r.getMessage() for r in caplog.records]
     assert str(path) in message and "not authorized" in message, message  # which file, and why

@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 from kiosk.config import Config
 from kiosk.enrollment.controller import DetailsForm, ModelRunner, Writer
 from kiosk.enrollment.gallery_admin import AdminChange, GalleryManagerController
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, as_sentence
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore, Person
 from kiosk.security.export_crypto import is_encrypted_export
@@ -126,7 +126,7 @@ class ExportSecretDialog(QDialog):
         try:
             validate_passphrase(self.first.text())
         except KioskError as exc:
-            self.error.setText(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+            self.error.setText(f"{as_sentence(exc)}.")
             return
         super().accept()
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.errors import as_sentence
 from kiosk.gallery.admin_pin import AdminPin, PinError, format_wait
 from kiosk.gallery.api import GalleryStore
 
@@ -214,7 +215,7 @@ class PinGate(QWidget):
             first, self._first_entry = self._first_entry, None
             self.pin.set_pin(first, entry)
         except PinError as exc:
-            self._prompt(f"{_sentence(str(exc))}. Try again.", True)
+            self._prompt(f"{as_sentence(exc)}. Try again.", True)
             return
         self.setting = False
         self.unlocked.emit()
@@ -234,11 +235,6 @@ class PinDialog(QDialog):
         layout.addWidget(self.gate)
         layout.addWidget(buttons)
         self.resize(380, 460)
-
-
-def _sentence(text: str) -> str:
-    """`text` with a capital first letter (str.capitalize would also lower "PIN" to "pin")."""
-    return text[:1].upper() + text[1:]
 
 
 def ask_admin_pin(gallery: GalleryStore, parent: QWidget | None = None, purpose: str = "leave kiosk mode") -> bool:
