@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -207,7 +208,11 @@ class GalleryStore(Protocol):
 
     def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]: ...
 
-    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None: ...
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str, *,
+                    replacing: Sequence[int] = ()) -> None:
+        """Add samples to a person in one audited transaction; `replacing`: ids of that person's
+        samples deleted in the same transaction (a learned sample taking the oldest one's place)."""
+        ...
 
     def update_person(self, person_id: int, **fields: str | None) -> None: ...
 
@@ -279,6 +284,14 @@ class GalleryStore(Protocol):
 
     @property
     def gallery_id(self) -> str: ...
+
+
+def samples_added(samples: Sequence[NewSample], replacing: Sequence[int] = ()) -> dict[str, Any]:
+    """The audit details of `add_samples` (every backend records the same)."""
+    details: dict[str, Any] = {"samples_added": len(samples)}
+    if replacing:
+        details["samples_replaced"] = [int(s) for s in replacing]
+    return details
 
 
 def resolve_person(store: GalleryStore, ref: str) -> Person:
