@@ -223,3 +223,72 @@ def test_an_interrupted_prompt_is_announced_once_and_a_new_track_gets_its_own(tm
         session.tick()
         assert at(12.6, face(4, True)) is Screen.LOWER_MASK  # another visitor: their own prompt
         assert [(e.event, e.track) for e in session.events][-2:] == [("unknown", 2), ("ask_to_unmask", 4)]
+
+
+# -- rows 9 and 10 together: asked once, then recognised on the same track -------------------------
+
+NEVER_MASKED = Config(match={"threshold_masked": 0.95})  # a masked face is never enough: everyone enrolled is asked
+
+
+def _masked(pipeline, astronaut_rgb: np.ndarray) -> np.ndarray:
+    from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
+
+    face = pipeline.analyze(astronaut_rgb)[0]
+    return paint_mask(astronaut_rgb, face.landmarks, MaskStyle(), np.random.default_rng(0))
+
+
+def test_an_enrolled_masked_visitor_is_asked_once_through_missed_frames_then_greeted_bare(tmp_path, pipeline,
+                                                                                        astronaut_rgb):
+    """Row 10 as reported: a masked walk-up, detection lost on every third frame, asked once on
+    its track, and greeted on the same track once the mask comes off."""
+    masked = _masked(pipeline, astronaut_rgb)
+    empty = np.full_like(astronaut_rgb, 120)
+    with Gallery(tmp_path / "g.db") as gallery:
+        pid = gallery.add_person(PersonDetails(NAME), [_sample(pipeline, astronaut_rgb)], pipeline.model_version)
+        kiosk = Kiosk(gallery, pipeline, NEVER_MASKED)
+        walks = [walk_up_frames(img, np.random.default_rng(2), seconds=2.0) for img in (masked, astronaut_rgb)]
+
+        def step(bare: bool) -> None:
+            rgb = [next(w) for w in walks][bare]
+            kiosk.step(empty if kiosk.n % 3 == 2 else rgb)  # missed on every third frame
+
+        while not kiosk.events("ask_to_unmask"):
+            assert kiosk.n < 6 * FPS, f"never asked: {kiosk.events()}"
+            step(bare=False)
+        (ask,) = kiosk.events("ask_to_unmask")
+        for _ in range(round(3 * FPS)):  # still masked: the prompt holds, nothing is announced again
+            step(bare=False)
+            assert kiosk.screens[-1][1] is Screen.LOWER_MASK
+        lowered_at = kiosk.clock.t
+        for _ in range(round(3 * FPS)):
+            step(bare=True)
+        assert [(e.event, e.track, e.person_id) for e in kiosk.events()] == [
+            ("ask_to_unmask", ask.track, None), ("arrival", ask.track, pid)]
+        arrival = kiosk.events("arrival")[0]
+        assert arrival.t - lowered_at <= 1.0  # (its `masked` says most of the track was)
+        assert [(v.kind, v.person_id) for v in gallery.visits()] == [("checkin", pid)]
+        for _ in range(round(6 * FPS)):  # they stay: neither asked nor greeted again
+            step(bare=True)
+        assert len(kiosk.events()) == 2
+
+
+def test_a_masked_visitor_waiting_at_the_prompt_and_enrolled_meanwhile_is_greeted_in_the_mask(tmp_path, pipeline,
+                                                                                           astronaut_rgb):
+    """Row 9 for a track still waiting (asked to lower the mask): enrolled at another desk, she is
+    greeted on the same track in her mask within 2 s, without having lowered it."""
+    masked = _masked(pipeline, astronaut_rgb)
+    with Gallery(tmp_path / "g.db") as gallery, Gallery(tmp_path / "g.db", actor="desk") as desk:
+        kiosk = Kiosk(gallery, pipeline)
+        frames = walk_up_frames(masked, np.random.default_rng(4), seconds=2.0)
+        ask = kiosk.run_until(frames, "ask_to_unmask")
+        kiosk.run(frames, 1.0)
+        assert kiosk.screens[-1][1] is Screen.LOWER_MASK
+        before = gallery.data_version()
+        pid = desk.add_person(PersonDetails(NAME), [_sample(pipeline, astronaut_rgb)], pipeline.model_version)
+        _seen_by(gallery, before)
+        enrolled_at = kiosk.clock.t
+        arrival = kiosk.run_until(frames, "arrival", limit_s=REDECIDE_S)
+        assert (arrival.track, arrival.person_id, arrival.masked) == (ask.track, pid, True)
+        assert arrival.t - enrolled_at <= REDECIDE_S
+        assert [e.event for e in kiosk.events()] == ["ask_to_unmask", "arrival"]
+        assert [(v.kind, v.person_id) for v in gallery.visits()] == [("checkin", pid)]
