@@ -260,7 +260,7 @@ def test_a_spooled_visit_of_someone_erased_meanwhile_is_dropped(pg_server, pg_ur
             assert admin.visits() == []
 
 
-def test_plain_templates_are_searched_by_pgvector_exact_and_hnsw(pg_url, tmp_path):
+def test_plain_templates_are_searched_by_pgvector_exact_and_hnsw(pg_server, pg_url, tmp_path):
     with PgGallery(pg_url, spool_path=tmp_path / "s.db", encrypt_templates=False, listen=False) as g:
         samples = [_sample(i) for i in range(6)]
         ids = [g.add_person(PersonDetails(f"P{i}"), [s], MODEL) for i, s in enumerate(samples)]
@@ -270,13 +270,16 @@ def test_plain_templates_are_searched_by_pgvector_exact_and_hnsw(pg_url, tmp_pat
         assert list(loaded.person_ids) == ids
         probe = vecs[3] + 0.01
         assert g.search(MODEL, probe, 1, exact=True)[0][0] == ids[3]
-        g.build_index(8)
-        top = g.search(MODEL, probe, 3)
-        assert top[0][0] == ids[3] and top[0][1] > 0.99
         np.testing.assert_allclose(g.samples(ids[0], with_templates=True)[0].templates[0].embedding, vecs[0],
                                    rtol=1e-6, atol=1e-6)
+        if not pg_server.hnsw_problem:
+            g.build_index(8)
+            top = g.search(MODEL, probe, 3)
+            assert top[0][0] == ids[3] and top[0][1] > 0.99
     with psycopg.connect(pg_url) as conn:  # plain: the DBA can read templates (the documented trade-off)
         assert conn.execute("SELECT count(*) FROM templates WHERE embedding IS NOT NULL").fetchone()[0] == 6
+    if pg_server.hnsw_problem:
+        pytest.skip(f"exact search checked; HNSW not: {pg_server.hnsw_problem}")
 
 
 def test_encrypted_templates_cannot_be_searched_on_the_server(pg_gallery):
