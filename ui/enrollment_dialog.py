@@ -45,22 +45,21 @@ from PySide6.QtWidgets import (
 
 from kiosk.capture.images import IMAGE_SUFFIXES
 from kiosk.config import Config
-from kiosk.enrollment.controller import (
-    Change,
-    DetailsForm,
-    EnrollmentController,
-    ModelRunner,
-    PhotoItem,
-    PhotoStatus,
-    SaveState,
-    Update,
-    Writer,
-)
+from kiosk.enrollment.controller import EnrollmentController
 from kiosk.enrollment.duplicates import DuplicateCandidate
 from kiosk.enrollment.gates import Verdict
 from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
 from kiosk.enrollment.photos import PhotoCheck
 from kiosk.enrollment.prepare import PendingSample
+from kiosk.enrollment.session_state import (
+    Change,
+    DetailsForm,
+    PhotoItem,
+    PhotoStatus,
+    SaveState,
+    Update,
+)
+from kiosk.enrollment.threads import ModelRunner, Writer
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import FrameResult

@@ -47,8 +47,9 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.config import Config
-from kiosk.enrollment.controller import DetailsForm, ModelRunner, Writer
 from kiosk.enrollment.gallery_admin import AdminChange, GalleryManagerController
+from kiosk.enrollment.session_state import DetailsForm
+from kiosk.enrollment.threads import ModelRunner, Writer
 from kiosk.errors import KioskError, as_sentence
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore, Person
