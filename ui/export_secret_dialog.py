@@ -84,3 +84,4 @@ class ExportSecretDialog(QDialog):
 
     def secret(self) -> str | None:
         """The passphrase, or None when an unencrypted export was chosen and confirmed."""
+        return None if self.plain.isChecked() else self.first.text()
