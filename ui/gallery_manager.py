@@ -15,13 +15,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -29,8 +27,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -40,12 +36,12 @@ from kiosk.enrollment.gallery_admin import AdminChange, GalleryManagerController
 from kiosk.enrollment.session_state import DetailsForm
 from kiosk.enrollment.threads import ModelRunner, Writer
 from kiosk.gallery.admin_pin import AdminPin
-from kiosk.gallery.api import GalleryStore, Person
+from kiosk.gallery.api import GalleryStore
 from kiosk.security.export_crypto import is_encrypted_export
-from ui.enrollment_widgets import rgb_pixmap
 from ui.export_secret_dialog import ExportSecretDialog
 from ui.jobs import PipelineThread, gallery_writer, gui_post
-from ui.person_details_panel import PersonDetailsPanel, short_time
+from ui.people_table import PeopleTable
+from ui.person_details_panel import PersonDetailsPanel
 from ui.pin_dialog import PinGatedDialog
 
 if TYPE_CHECKING:
@@ -57,27 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPORT_FILTER = "face-kiosk export (*.fkx *.zip);;All files (*)"
-
-
-COLUMNS = ("Name", "Company", "Host", "Templates", "Last seen", "Delete on")
-ICON = 48
-SortKey = str | int
-
-
-class _SortItem(QTableWidgetItem):
-    """A cell that sorts by a key of its own (numbers as numbers, names case-insensitively)."""
-
-    def __init__(self, text: str, key: SortKey) -> None:
-        super().__init__(text)
-        self.key = key
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine, theirs = self.key, other.key if isinstance(other, _SortItem) else other.text()
-        if isinstance(mine, int) and isinstance(theirs, int):
-            return mine < theirs
-        if isinstance(mine, str) and isinstance(theirs, str):
-            return mine < theirs
-        return self.text() < other.text()
 
 
 class GalleryManager(PinGatedDialog):
@@ -117,7 +92,6 @@ class GalleryManager(PinGatedDialog):
         self.controller = GalleryManagerController(gallery, self.runner, writer, post=gui_post(),
                                                    match=config.match)
         self.controller.listeners.append(self._on_update)
-        self._thumbs: dict[int, tuple[str, QIcon]] = {}
         self._filling = False
         self._shut_down = False
         self.dialogs: list[EnrollmentDialog] = []
@@ -163,19 +137,7 @@ class GalleryManager(PinGatedDialog):
                        self.import_button):
             top.addWidget(button)
 
-        self.table = QTableWidget(0, len(COLUMNS), content)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setIconSize(QSize(ICON, ICON))
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(ICON + 6)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setSortingEnabled(True)
+        self.table = PeopleTable(self.controller.thumbnail, content)
         self.table.itemSelectionChanged.connect(self._on_selection)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, content)
@@ -228,60 +190,20 @@ class GalleryManager(PinGatedDialog):
         people = self.controller.people
         self._filling = True  # the selection is the controller's until the table is filled
         try:
-            self.table.setSortingEnabled(False)
-            self.table.setRowCount(len(people))
-            for row, person in enumerate(people):
-                name = _SortItem(person.name, person.name.lower())
-                name.setIcon(self._icon(person))
-                name.setData(Qt.ItemDataRole.UserRole, person.id)
-                name.setToolTip(f"{person.n_samples} samples, {person.n_templates} templates")
-                cells = (
-                    name,
-                    _SortItem(person.company, person.company.lower()),
-                    _SortItem(person.host, person.host.lower()),
-                    _SortItem(str(person.n_templates), person.n_templates),
-                    _SortItem(short_time(person.last_seen), person.last_seen or ""),
-                    _SortItem(person.retention_until or "", person.retention_until or "9999"),
-                )
-                for col, item in enumerate(cells):
-                    self.table.setItem(row, col, item)
-            self.table.setSortingEnabled(True)
-            self.select_ids(self.controller.selected)
+            self.table.fill(people, self.controller.selected)
         finally:
             self._filling = False
-        shown = {p.id for p in people}
-        self._thumbs = {pid: icon for pid, icon in self._thumbs.items() if pid in shown}
+        self.table.forget_others(people)
         self.count_label.setText(self.controller.count_text)
         self._update_buttons()
 
-    def _icon(self, person: Person) -> QIcon:
-        cached = self._thumbs.get(person.id)
-        if cached is not None and cached[0] == person.updated_at:
-            return cached[1]
-        rgb = self.controller.thumbnail(person.id)
-        icon = QIcon(rgb_pixmap(rgb, ICON)) if rgb is not None else QIcon()
-        self._thumbs[person.id] = (person.updated_at, icon)
-        return icon
-
     def selected_ids(self) -> list[int]:
         """Ids of the selected people, in list order."""
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [pid for r in rows if (pid := self._row_id(r)) is not None]
-
-    def _row_id(self, row: int) -> int | None:
-        item = self.table.item(row, 0)
-        return int(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+        return self.table.selected_ids()
 
     def select_ids(self, ids: set[int] | list[int]) -> None:
         """Select these people in the list."""
-        wanted = set(ids)
-        self.table.clearSelection()
-        mode = self.table.selectionMode()
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
-        for row in range(self.table.rowCount()):
-            if self._row_id(row) in wanted:
-                self.table.selectRow(row)
-        self.table.setSelectionMode(mode)
+        self.table.select_ids(ids)
 
     def _on_selection(self) -> None:
         if self._filling:
