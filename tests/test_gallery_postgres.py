@@ -19,7 +19,7 @@ from kiosk.errors import GalleryError, KioskError, ModelMismatchError
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.pg_schema import SCHEMA_VERSION
 from kiosk.gallery.postgres import PgGallery, redact_url
-from kiosk.gallery.sqlite import encode_png
+from kiosk.gallery.stored_faces import encode_png
 
 pytest_plugins = ["pg_fixtures"]
 MODEL = "test-model@000"
@@ -289,7 +289,7 @@ def test_encrypted_templates_cannot_be_searched_on_the_server(pg_gallery):
 
 
 def test_an_older_schema_is_migrated_in_place(pg_url, tmp_path, monkeypatch):
-    import kiosk.gallery.postgres as pg
+    import kiosk.gallery.pg_connection as pg  # where the migrations run
     from kiosk.gallery.pg_schema import MIGRATIONS
 
     with monkeypatch.context() as patch:

@@ -18,7 +18,7 @@ from kiosk.errors import GalleryError, ModelMismatchError
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.schema import SCHEMA_VERSION
-from kiosk.gallery.sqlite import decode_png, encode_png, unit_vector
+from kiosk.gallery.stored_faces import decode_png, encode_png, unit_vector
 from kiosk.recognition.matching import Matcher
 from kiosk.security.sqlcipher import GalleryBusyError, connect_encrypted, is_plaintext_sqlite
 

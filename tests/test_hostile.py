@@ -224,7 +224,7 @@ def test_row06_remove_leaves_no_name_or_crop_in_the_files_with_a_connection_open
         keep = g.add_person(PersonDetails("Keeper"), [_sample(1)], MODEL)
         gone = g.add_person(PersonDetails("Zebulon Quartz", consent_text="the consent text Q7"), [_sample(2)], MODEL)
         crop = g.samples(gone)[0].aligned
-    from kiosk.gallery.sqlite import encode_png
+    from kiosk.gallery.stored_faces import encode_png
 
     png = encode_png(crop)
     kiosk = Gallery(db)  # the kiosk keeps one open

@@ -51,21 +51,19 @@ def make_application():
 
 def run_app(args: argparse.Namespace) -> int:
     """Start the desktop app on `--source` (default: the configured camera); returns the exit code."""
-    # The CLI's own helpers, so the GUI reads --config/--db/--embedder exactly as the CLI does.
-    from kiosk.cli import _config
-    from kiosk.cli.common import db_target
+    # The rules the CLI follows too, so the GUI reads --config/--db/--embedder exactly as it does.
+    from kiosk.config import config_from_args
+    from kiosk.gallery.target import open_target_gallery
 
     app = make_application()
     from PySide6.QtWidgets import QMessageBox
 
-    from kiosk.gallery.open import open_gallery
     from ui.main_window import MainWindow
 
     try:
-        config = _config(args)
-        gallery = open_gallery(db_target(args), encrypt=config.privacy.encrypt, actor="gui",
-                               site=config.events.site, kiosk=config.events.kiosk,
-                               encrypt_templates=config.gallery.encrypt_templates)
+        config = config_from_args(args)
+        # The main window purges expired people at start and then daily (RetentionSchedule).
+        gallery = open_target_gallery(args, config, actor="gui", create=True, listen=True, purge=False)
     except KioskError as exc:
         QMessageBox.critical(None, "face-kiosk", str(exc))
         raise

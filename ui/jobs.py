@@ -31,7 +31,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from kiosk.config import Config
-from kiosk.enrollment.controller import Post
+from kiosk.enrollment.threads import Post
 from kiosk.errors import KioskError
 from kiosk.vision.pipeline import FacePipeline
 

@@ -8,8 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk.cli.common import PIN_ENV, db_path, db_target, jsonl, open_gallery, require_admin
+from kiosk.cli.common import PIN_ENV, jsonl, open_gallery, require_admin
 from kiosk.errors import KioskError
+from kiosk.gallery.target import gallery_file, gallery_target
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
@@ -22,18 +23,18 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from kiosk.security.encrypted_gallery import migrate_to_encrypted, rotate_key
     from kiosk.security.sqlcipher import is_plaintext_sqlite
 
-    if args.action == "status" and isinstance(db_target(args), str):
+    if args.action == "status" and isinstance(gallery_target(args), str):
         from kiosk.gallery.postgres import PgGallery
 
         with open_gallery(args) as shared:
-            assert isinstance(shared, PgGallery)  # db_target gave a URL
+            assert isinstance(shared, PgGallery)  # gallery_target gave a URL
             state = shared.status()
             print(f"{shared.where}: PostgreSQL gallery {shared.gallery_id}; crops encrypted, templates "
                   f"{'encrypted' if shared.templates_encrypted else 'NOT encrypted (pgvector search)'}; site key: "
                   f"{shared.key.source} {shared.key.location}; schema {shared.schema_version}; "
                   f"{shared.counts()['people']} people; {'online' if state.online else 'OFFLINE'}")
         return 0
-    path = db_path(args)
+    path = gallery_file(args)
     if not path.exists():
         raise KioskError(f"{path}: no gallery here")
     if args.action == "status":

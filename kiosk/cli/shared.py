@@ -9,7 +9,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from kiosk.cli.common import _user, config, jsonl, open_gallery, require_admin
+from kiosk.cli.common import _user, jsonl, open_gallery, require_admin
+from kiosk.config import config_from_args
 from kiosk.errors import KioskError
 
 
@@ -51,7 +52,7 @@ def cmd_gallery_copy(args: argparse.Namespace) -> int:
     dst_t = args.to if is_url(args.to) else Path(args.to)
     if describe(src_t) == describe(dst_t):
         raise KioskError("--from and --to are the same gallery")
-    cfg = config(args)
+    cfg = config_from_args(args)
     actor = f"cli:{_user()}"
     with open_target(src_t, create=False, actor=actor, listen=False) as source:
         require_admin(source, "gallery copy")

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from kiosk.cli.common import config as load_config
-from kiosk.cli.common import db_target
+from kiosk.config import config_from_args
+from kiosk.gallery.target import gallery_target
 
 if TYPE_CHECKING:
     from kiosk.events import KioskEvent
@@ -35,7 +35,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from kiosk.gallery.retention import RetentionSchedule
     from kiosk.vision.pipeline import FacePipeline
 
-    config = load_config(args)
+    config = config_from_args(args)
     updates = {k: v for k, v in (("site", args.site), ("kiosk", args.kiosk)) if v}
     if updates:
         config = config.model_copy(update={"events": config.events.model_copy(update=updates)})
@@ -50,7 +50,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             if args.verbose or not args.jsonl:
                 print(describe_event(event), file=sys.stderr if args.jsonl else sys.stdout, flush=True)
 
-    with open_gallery(db_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
+    with open_gallery(gallery_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
                       site=config.events.site, kiosk=config.events.kiosk,
                       encrypt_templates=config.gallery.encrypt_templates) as gallery:
         retention = RetentionSchedule(gallery, config.privacy)

@@ -281,7 +281,16 @@ class GalleryStore(Protocol):
     def gallery_id(self) -> str: ...
 
 
-def resolve_person(store: GalleryStore, ref: str) -> Person:
+class PeopleLookup(Protocol):
+    """The part of a GalleryStore that finding a person needs (a backend's people part alone
+    has it: the backends are built in parts)."""
+
+    def get_person(self, person_id: int) -> Person: ...
+
+    def find_people(self, name: str) -> list[Person]: ...
+
+
+def resolve_person(store: PeopleLookup, ref: str) -> Person:
     """A person by id ("12") or by exact name (every backend's `resolve`); errors when missing,
     ambiguous, or when `ref` is an id and also somebody's name."""
     ref = ref.strip()
@@ -292,7 +301,7 @@ def resolve_person(store: GalleryStore, ref: str) -> Person:
     return resolve_person_by_name(store, ref)
 
 
-def resolve_person_by_name(store: GalleryStore, name: str) -> Person:
+def resolve_person_by_name(store: PeopleLookup, name: str) -> Person:
     """The one person with this exact name, case-insensitive (every backend's `resolve_name`)."""
     found = store.find_people(name)
     if not found:

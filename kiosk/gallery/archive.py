@@ -28,7 +28,7 @@ from kiosk.gallery.api import (
     now_iso,
 )
 from kiosk.gallery.schema import SCHEMA_VERSION
-from kiosk.gallery.sqlite import decode_png, encode_png
+from kiosk.gallery.stored_faces import decode_png, encode_png
 from kiosk.security.audit import AuditAction
 from kiosk.security.export_crypto import encrypting_writer
 from kiosk.security.private_files import private_output

@@ -4,7 +4,7 @@ People past their `retention_until` date and visits older than `privacy.visits_r
 are deleted (`GalleryStore.purge_expired`: one transaction, audited as `purge`, the files
 scrubbed). Every process that holds a gallery runs it:
 
-- the CLI, each time it opens a gallery (kiosk.cli.common.open_gallery);
+- the CLI, each time it opens a gallery (kiosk.gallery.target.open_target_gallery);
 - the GUI, at start and then daily (a QTimer in ui.main_window calls `RetentionSchedule`);
 - `face-kiosk watch`, at start and then daily (kiosk.checkin.headless).
 

@@ -1,0 +1,45 @@
+"""How both gallery backends store a face (kiosk.gallery.sqlite, kiosk.gallery.postgres): crops
+as lossless PNG, templates as unit float32 vectors; and the one line that refuses templates of
+another model."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from kiosk.errors import GalleryError
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """RGB uint8 -> PNG bytes (lossless, so re-embedding gives the same vectors)."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise GalleryError("cannot encode sample image")
+    return bytes(buf.tobytes())
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes -> RGB uint8."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise GalleryError("a stored sample image is damaged")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def unit_vector(embedding: np.ndarray | None) -> np.ndarray:
+    """A template as a unit float32 vector; refuses empty, non-finite or zero vectors."""
+    vec = np.asarray(embedding if embedding is not None else [], np.float32).ravel()
+    norm = float(np.linalg.norm(vec)) if vec.size else 0.0
+    if not vec.size or not np.isfinite(vec).all() or norm < 1e-6:
+        raise GalleryError("refusing an empty or invalid template (nothing was saved)")
+    return vec / norm
+
+
+def mismatch_message(where: object, others: dict[str, int], model_version: str) -> str:
+    """One line for a gallery whose templates were made by another model or alignment."""
+    embedder = model_version.split("/")[0]
+    if any(v.split("/")[0] == embedder for v in others):
+        return (f"{where}: the gallery's templates were made by an earlier face-kiosk (its face alignment "
+                f"changed since); run `face-kiosk people reembed` to re-make them from the stored photos")
+    return (f"{where}: the gallery's templates were made by {', '.join(others)}, not by {model_version}; "
+            "re-embed them (face-kiosk people reembed) or switch model")
