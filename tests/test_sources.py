@@ -273,3 +273,31 @@ def test_reader_stops_while_waiting_to_reconnect():
     assert wait_for(lambda: reader.status.state is CameraState.NO_CAMERA)
     reader.stop()
     assert reader.join(10)  # the hour-long backoff is interrupted
+
+
+def test_lockstep_hands_over_every_frame_at_the_media_time():
+    box: Mailbox[Frame] = Mailbox()
+    reader = FrameReader(lambda: ScriptedSource(coloured, fps=10.0, length=6), box, lockstep=True)
+    reader.start()
+    try:
+        frames = [box.take(60) for _ in range(6)]  # a slow consumer: the reader waits for it
+    finally:
+        reader.stop()
+        assert reader.join(10)
+    assert [f.frame_id for f in frames] == [1, 2, 3, 4, 5, 6] and box.dropped == 0
+    assert [int(f.rgb[0, 0, 0]) for f in frames] == [0, 40, 80, 120, 160, 200]
+    assert np.diff([f.timestamp for f in frames]) == pytest.approx([0.1] * 5)  # the clip's clock
+
+
+def test_lockstep_does_not_hold_back_a_camera():
+    box: Mailbox[Frame] = Mailbox()
+    camera = ScriptedSource(coloured, fps=None)
+    camera.live = True  # a device: its frames come whether or not anyone takes them
+    reader = FrameReader(lambda: camera, box, lockstep=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: reader.frames_read >= 5)  # nobody takes: newest wins, as always
+    finally:
+        reader.stop()
+        assert reader.join(10)
+    assert box.dropped >= 4
