@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import tempfile
@@ -126,6 +127,55 @@ class PrivacyConfig(_Strict):
         True, description="new galleries are encrypted (SQLCipher); off only where the disk is encrypted already")
 
 
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+DEFAULT_AGREEMENT = (
+    "While on site, please wear your visitor badge, stay with your host in non-public areas and "
+    "follow the instructions of staff in an emergency. Information you see here may be confidential.")
+DEFAULT_PRIVACY = (
+    "We keep your name, company, host and the times you arrive and leave to know who is in the "
+    "building (for example in a fire alarm). They are deleted after {visit_days} days. Ask at the "
+    "desk to see or erase them.")
+DEFAULT_FACE_CONSENT = (
+    "Recognise me next time: the kiosk keeps a few photos of my face and a face template so that it "
+    "can greet me by name on my next visits. They are deleted after {face_days} days, or at once "
+    "when I ask at the desk. Without this, no photo of me is kept.")
+
+
+class FrontDeskConfig(_Strict):
+    """The front desk (docs/front-desk.md): visitors signing in at the kiosk, invitations,
+    sign-out and who is on site. The texts are shown to visitors; {visit_days} and {face_days}
+    in them are replaced by the retention periods."""
+
+    self_sign_in: bool = Field(True, description="offer 'First time here?' on the kiosk")
+    agreement_version: str = Field(
+        "1", min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$",
+        description="version of the agreement and privacy texts; change it whenever you change them "
+        "(each visitor's accepted version is stored)")
+    agreement_text: str = Field(DEFAULT_AGREEMENT, min_length=1, max_length=20_000)
+    privacy_text: str = Field(DEFAULT_PRIVACY, min_length=1, max_length=20_000)
+    face_consent_text: str = Field(DEFAULT_FACE_CONSENT, min_length=1, max_length=5_000,
+                                   description="the 'recognise me next time' consent, stored with the visitor")
+    visitor_retention_days: int = Field(
+        90, ge=1, le=3650, description="a visitor who consented to recognition is erased this many days "
+        "after their last sign-in or invitation (face data included)")
+    end_of_day: str | None = Field(
+        "23:30", pattern=_HHMM, description="HH:MM: visits still open are signed out (how: end_of_day); "
+        "empty: never automatically")
+    no_show_after: str = Field(
+        "17:00", pattern=_HHMM, description="HH:MM: an invited visitor not arrived by then shows as a no-show")
+
+    @property
+    def end_of_day_time(self) -> dt.time | None:
+        """`end_of_day` as a time (None when off)."""
+        return dt.time.fromisoformat(self.end_of_day) if self.end_of_day else None
+
+    @property
+    def no_show_time(self) -> dt.time:
+        """`no_show_after` as a time."""
+        return dt.time.fromisoformat(self.no_show_after)
+
+
 class GalleryConfig(_Strict):
     """Where the gallery is: a file (default) or a shared PostgreSQL database (README: several kiosks)."""
 
@@ -158,6 +208,7 @@ class Config(_Strict):
     camera: CameraConfig = CameraConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     gallery: GalleryConfig = GalleryConfig()
+    frontdesk: FrontDeskConfig = FrontDeskConfig()
     # Where recognition events go (webhooks, MQTT, host notifications) and this kiosk's site and
     # id, which visits and events carry.
     events: EventsConfig = EventsConfig()

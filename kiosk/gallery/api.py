@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kiosk.errors import GalleryError
+from kiosk.gallery.frontdesk_api import FrontDeskStore
 
 
 def now_iso() -> str:
@@ -64,6 +65,7 @@ class PersonDetails:
     consent_text: str = ""
     consent_at: str | None = None
     retention_until: str | None = None  # ISO date; past it the person is purged
+    kind: str = "staff"  # "staff" or "visitor" (kiosk.gallery.frontdesk_api, schema version 7)
 
 
 #: The person fields `update_person` may change (one list, used by every backend).
@@ -87,12 +89,21 @@ class Person:
     last_seen: str | None = None
     n_samples: int = 0
     n_templates: int = 0
+    # The front desk's (schema version 7, kiosk.gallery.frontdesk_api): staff or visitor, whether
+    # a staff member is a host and their notification contact, a visitor's host, and the visitor
+    # agreement they accepted.
+    kind: str = "staff"
+    is_host: bool = False
+    contact: str = ""
+    host_id: int | None = None
+    agreement_version: str = ""
+    agreement_at: str | None = None
 
     @property
     def details(self) -> PersonDetails:
         """The editable details."""
         return PersonDetails(self.name, self.company, self.host, self.notes, self.consent_text,
-                             self.consent_at, self.retention_until)
+                             self.consent_at, self.retention_until, self.kind)
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,7 @@ class Visit:
 
     id: int
     ts: str  # local ISO time with offset
-    kind: str  # "checkin" or "unknown"
+    kind: str  # "checkin", "unknown" or "sign_in" (signed in by touch: kiosk.gallery.frontdesk_api)
     person_id: int | None
     name: str | None  # the person's name (None for an unknown visitor, or someone since removed)
     score: float | None
@@ -155,6 +166,8 @@ class Visit:
     site: str = ""  # which site and kiosk saw them (schema version 4; "" before)
     kiosk: str = ""
     event_id: str | None = None  # unique per visit: a repeated write is ignored
+    signed_out_at: str | None = None  # when they left (schema version 7; None: still inside)
+    signed_out_how: str = ""  # kiosk, exit_camera, receptionist or end_of_day
 
 
 @dataclass(frozen=True)
@@ -181,8 +194,11 @@ class TemplateSet:
         return TemplateSet(self.model_version, self.person_ids[keep], self.kinds[keep], self.matrix[keep], self.names)
 
 
-class GalleryStore(Protocol):
-    """What every gallery backend offers. Writes are transactional: all or nothing."""
+class GalleryStore(FrontDeskStore, Protocol):
+    """What every gallery backend offers. Writes are transactional: all or nothing.
+
+    The front desk's operations (visitors, hosts, invitations, sign-outs) are in
+    kiosk.gallery.frontdesk_api.FrontDeskStore."""
 
     @property
     def schema_version(self) -> int: ...
