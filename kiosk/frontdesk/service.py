@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 
-from kiosk.config import Config
+from kiosk.config import Config, FrontDeskConfig
 from kiosk.errors import GalleryError
 from kiosk.events.event import EventType, KioskEvent
 from kiosk.frontdesk.forms import (
@@ -61,12 +61,16 @@ class FrontDesk:
     def __init__(self, gallery: GalleryStore, config: Config, *, kiosk: str | None = None,
                  publish: Publish | None = None, clock: Clock = local_now) -> None:
         self.gallery = gallery
-        self.config = config
-        self.desk = config.frontdesk
+        self.config = config  # may be swapped for a new one (the settings dialog)
         self.site = config.events.site
         self.kiosk = kiosk or config.events.kiosk
         self.publish = publish
         self.clock = clock
+
+    @property
+    def desk(self) -> FrontDeskConfig:
+        """The front desk's settings (of the current config)."""
+        return self.config.frontdesk
 
     # -- what a first-time visitor reads and picks -----------------------------------------
 
