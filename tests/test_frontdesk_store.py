@@ -194,3 +194,53 @@ def test_the_audit_log_has_ids_never_names(any_gallery):
     for action in ("enroll", "invitation", "sign_out", "update", "undo_sign_in"):
         assert action in actions
     assert g.verify_audit().ok
+
+
+def test_gallery_copy_carries_the_front_desk(tmp_path, pg_gallery):
+    from kiosk.gallery import Gallery
+    from kiosk.gallery.copy import copy_gallery
+
+    with Gallery(tmp_path / "src.db") as src:
+        host = _host(src)
+        src.add_person(PersonDetails("Plain Staff"), [_sample(3)], MODEL)
+        faceless = src.add_visitor(NewVisitor("Faceless", "Co", host, "v2", "", "2027-01-01"), [], MODEL,
+                                   sign_in=VisitStamp(_ts(9)))
+        faced = src.add_visitor(NewVisitor("Faced", "", host, "v2", "consent"), [_sample(4)], MODEL,
+                                invite_day=DAY)
+        arrived = src.record_visit(faced.person_id, "checkin", 0.8, ts=_ts(10))
+        src.set_invitation_status(faced.invitation_id, "arrived", arrived)
+        src.add_invitation(faceless.person_id, host, DAY + dt.timedelta(days=1))
+        src.sign_out(at=_ts(12), how="kiosk", person_id=faceless.person_id)
+        report = copy_gallery(src, pg_gallery, source_name="src.db")
+    g = pg_gallery
+    assert (report.people, report.visits, report.invitations) == (4, 2, 2)
+    [grace] = g.hosts()
+    assert (grace.name, grace.contact) == ("Grace Hopper", "grace@example.com")
+    people = {p.name: p for p in g.people()}
+    assert (people["Faceless"].kind, people["Faceless"].n_samples, people["Faceless"].host_id,
+            people["Faceless"].agreement_version, people["Faceless"].retention_until) == \
+        ("visitor", 0, grace.id, "v2", "2027-01-01")
+    assert people["Faced"].kind == "visitor" and people["Faced"].n_templates == 1
+    assert people["Plain Staff"].kind == "staff" and not people["Plain Staff"].is_host
+    visits = {v.name: v for v in g.visits()}
+    assert (visits["Faceless"].kind, visits["Faceless"].signed_out_at, visits["Faceless"].signed_out_how) == \
+        ("sign_in", _ts(12), "kiosk")
+    assert visits["Faced"].signed_out_at is None
+    invitations = {i.name: i for i in g.invitations()}
+    assert (invitations["Faced"].status, invitations["Faced"].visit_id, invitations["Faced"].host_id) == \
+        ("arrived", visits["Faced"].id, grace.id)
+    assert invitations["Faceless"].status == "expected" and invitations["Faceless"].day == \
+        (DAY + dt.timedelta(days=1)).isoformat()
+    assert g.verify_audit().ok
+
+
+def test_an_export_carries_the_kind_and_leaves_out_people_without_faces(tmp_path, any_gallery):
+    from kiosk.gallery.archive import export_people, read_people
+
+    g = any_gallery
+    g.add_person(PersonDetails("Staff"), [_sample(5)], MODEL)
+    g.add_visitor(NewVisitor("Faced", face_consent_text="yes"), [_sample(6)], MODEL)
+    g.add_visitor(NewVisitor("Faceless"), [], MODEL)
+    assert export_people(g, tmp_path / "x.zip") == 2
+    got = {p.details.name: p.details.kind for p in read_people(tmp_path / "x.zip", MODEL)}
+    assert got == {"Staff": "staff", "Faced": "visitor"}
