@@ -165,3 +165,28 @@ def test_an_invited_guest_is_greeted_their_host_told_and_signed_out_at_the_exit(
         ("sign_out", "Eileen Collins", "exit")]
     code, out, _ = _run(capsys, "visits", "--db", str(db), "--on-site")
     assert "0 people on site" in out
+
+
+@pytest.mark.parametrize("consent", [True, False])
+def test_the_next_walk_up_greets_a_visitor_only_with_consent(tmp_path, capsys, astronaut_rgb, pipeline, consent):
+    from kiosk.config import Config
+    from kiosk.enrollment.samples import make_sample, pick_enrollment_face
+    from kiosk.frontdesk import FrontDesk, SignInForm
+
+    db = tmp_path / "g.db"
+    with Gallery(db) as g:
+        desk = FrontDesk(g, Config())
+        # What the kiosk's guided capture hands over (here: two views of the visitor's photo).
+        faces = [pick_enrollment_face(pipeline.analyze(img)) for img in (astronaut_rgb, astronaut_rgb[:, ::-1].copy())]
+        samples = [make_sample(pipeline, f, "kiosk") for f in faces] if consent else []
+        done = desk.sign_in(SignInForm("Eileen Collins", "NASA", None, desk.agreement().version, consent),
+                            samples, pipeline.model_version)
+        assert g.counts(done.person_id)["templates"] == (2 if consent else 0)
+    clip = write_clip(tmp_path / "once.avi", astronaut_rgb)
+    code, out, err = _run(capsys, "watch", "--db", str(db), "--source", f"lobby={clip}", "--jsonl")
+    assert code == 0, err
+    events = [json.loads(x) for x in out.splitlines()]
+    if consent:
+        assert [e["person"] for e in events if e["event"] == "arrival"][:1] == ["Eileen Collins"]
+    else:
+        assert [e["event"] for e in events] == ["unknown"]
