@@ -85,8 +85,9 @@ class KioskEvent:
                    "score must be None or a finite number")
             object.__setattr__(self, "score", float(self.score))
         if self.event in ("arrival", "sign_in", "sign_out"):
+            what = "an arrival" if self.event == "arrival" else f"a {self.event.replace('_', '-')}"
             _check(self.person is not None and self.person_id is not None,
-                   f"an event {self.event} needs person and person_id")
+                   f"{what} needs person and person_id")
         if self.event == "unknown":
             _check(self.person is None and self.person_id is None,
                    "an unknown visitor has no person or person_id")

@@ -54,6 +54,15 @@ def host_contacts(host: str) -> list[str]:
     return [*urls, *(e for e in _EMAIL.findall(rest) if e not in urls)]
 
 
+def unique_contacts(*fields: str | None) -> list[str]:
+    """The contacts written in several fields (a person's host field, their host's own contact),
+    each once, in order."""
+    out: list[str] = []
+    for text in fields:
+        out.extend(c for c in host_contacts(text or "") if c not in out)
+    return out
+
+
 @dataclass(frozen=True)
 class PersonDetails:
     """What is known about a person besides their face (what the receptionist types)."""
@@ -168,6 +177,32 @@ class Visit:
     event_id: str | None = None  # unique per visit: a repeated write is ignored
     signed_out_at: str | None = None  # when they left (schema version 7; None: still inside)
     signed_out_how: str = ""  # kiosk, exit_camera, receptionist or end_of_day
+
+
+#: The columns of a person row every backend selects (`p` is people); `person_from_row` reads them.
+PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
+                  " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
+                  " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
+                  " (SELECT count(*) FROM templates t WHERE t.person_id = p.id),"
+                  " p.kind, p.is_host, p.contact, p.host_id, p.agreement_version, p.agreement_at")
+
+
+def person_from_row(row: tuple[Any, ...]) -> Person:
+    """A Person from a row of PERSON_COLUMNS (either backend)."""
+    return Person(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11],
+                  row[12], kind=row[13], is_host=bool(row[14]), contact=row[15], host_id=row[16],
+                  agreement_version=row[17], agreement_at=row[18])
+
+
+#: The columns of a visit row every backend selects (`v` is visits, `p` its person).
+VISIT_COLUMNS = ("v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source, v.site, v.kiosk,"
+                 " v.event_id, v.signed_out_at, v.signed_out_how")
+
+
+def visit_from_row(row: tuple[Any, ...]) -> Visit:
+    """A Visit from a row of VISIT_COLUMNS (either backend)."""
+    return Visit(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9], row[10],
+                 row[11], row[12] or "")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,13 @@ VISITOR: PersonKind = "visitor"
 #: are kiosk.checkin.visits'.
 SIGN_IN = "sign_in"
 
+def person_kind(kind: str) -> PersonKind:
+    """`kind` checked to be a person kind (ValueError otherwise)."""
+    if kind not in PERSON_KINDS:
+        raise ValueError(f"a person's kind is one of {', '.join(PERSON_KINDS)}, not {kind!r}")
+    return STAFF if kind == STAFF else VISITOR
+
+
 SignOutHow = Literal["kiosk", "exit_camera", "receptionist", "end_of_day"]
 SIGN_OUT_HOW: tuple[str, ...] = get_args(SignOutHow)
 

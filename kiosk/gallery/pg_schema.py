@@ -2,7 +2,9 @@
 
 Numbered like the SQLite schema (kiosk.gallery.schema): version N means the same data model on
 both backends (1: people, samples, templates, visits, settings; 2: each sample's loose face
-crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits). The SQL is
+crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits; 5 and 6: the
+security audit's and the fleet's; 7: the front desk's person kinds, hosts, sign-outs and
+invitations). The SQL is
 PostgreSQL's own: bigserial ids, bytea, booleans, a pgvector column for templates that may be
 searched on the server (only when templates are stored unencrypted, see kiosk.gallery.postgres).
 
@@ -19,7 +21,7 @@ from typing import Any
 
 from kiosk.security.audit import AuditRecord, canonical_json
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 7
 CHANNEL = "face_kiosk_changes"
 
 _V1 = """
@@ -146,6 +148,44 @@ CREATE INDEX visits_site ON visits (site, kiosk)
 """
 
 
+# The front desk (issue 22): the same columns and table as SQLite's (kiosk.gallery.schema.V7_SQL).
+_V7 = """
+ALTER TABLE people ADD COLUMN kind text NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor'));
+ALTER TABLE people ADD COLUMN is_host boolean NOT NULL DEFAULT false;
+ALTER TABLE people ADD COLUMN contact text NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN host_id bigint REFERENCES people(id) ON DELETE SET NULL;
+ALTER TABLE people ADD COLUMN agreement_version text NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN agreement_at text;
+ALTER TABLE visits ADD COLUMN signed_out_at text;
+ALTER TABLE visits ADD COLUMN signed_out_how text NOT NULL DEFAULT '';
+CREATE INDEX visits_person ON visits (person_id);
+CREATE INDEX people_host ON people (host_id);
+CREATE TABLE invitations (
+    id bigserial PRIMARY KEY,
+    person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    host_id bigint REFERENCES people(id) ON DELETE SET NULL,
+    day text NOT NULL,
+    status text NOT NULL DEFAULT 'expected' CHECK (status IN ('expected', 'arrived', 'cancelled')),
+    visit_id bigint REFERENCES visits(id) ON DELETE SET NULL,
+    created_at text NOT NULL,
+    updated_at text NOT NULL
+);
+CREATE INDEX invitations_day ON invitations (day);
+CREATE INDEX invitations_person ON invitations (person_id);
+CREATE INDEX invitations_host ON invitations (host_id);
+CREATE INDEX invitations_visit ON invitations (visit_id);
+CREATE TRIGGER invitations_changed AFTER INSERT OR UPDATE OR DELETE ON invitations
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
+"""
+
+
+def _nothing_yet(owner: str) -> Callable[[Any], None]:
+    def run(conn: Any) -> None:
+        """Reserved; its owner fills it."""
+    run.__doc__ = f"Reserved for {owner}; its owner fills it. Nothing here yet."
+    return run
+
+
 def _script(sql: str) -> Callable[[Any], None]:
     def run(conn: Any) -> None:
         conn.execute(sql)  # psycopg sends a parameterless script in one go (simple query)
@@ -153,7 +193,9 @@ def _script(sql: str) -> Callable[[Any], None]:
 
 
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
-MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4)]
+MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4),
+                                           _nothing_yet("the security audit (issue 20)"),
+                                           _nothing_yet("the fleet (issue 21)"), _script(_V7)]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
