@@ -214,6 +214,33 @@ class FrontDeskConfig(_Strict):
         return dt.time.fromisoformat(self.no_show_after)
 
 
+#: Badge sizes, width x height in mm as the badge is drawn (landscape). Sources: the makers'
+#: label specifications: Brother DK-11202 (62 x 100 mm, QL series), DYMO LabelWriter 99014
+#: (54 x 101 mm, "shipping / name badge"), DYMO 30857 (2-1/4 x 4 in, 57 x 102 mm, "badge"), a
+#: Zebra 4 x 3 in direct-thermal label (101.6 x 76.2 mm), and ISO 216 A6 for a badge holder.
+LABEL_SIZES: dict[str, tuple[float, float]] = {
+    "brother-62x100": (100.0, 62.0),
+    "dymo-99014": (101.0, 54.0),
+    "dymo-30857": (102.0, 57.0),
+    "zebra-4x3in": (101.6, 76.2),
+    "a6": (148.0, 105.0),
+}
+LabelSize = Literal["brother-62x100", "dymo-99014", "dymo-30857", "zebra-4x3in", "a6"]
+
+
+class BadgeConfig(_Strict):
+    """Visitor badges (name, company, host, date, photo, "VISITOR"), printed at sign-in."""
+
+    print_on_sign_in: bool = Field(False, description="print a badge when a visitor signs in at the kiosk")
+    printer: str = Field(
+        "pdf", min_length=1, max_length=200, description='"pdf" (a private PDF file in `folder`), '
+        '"default" (the system\'s default printer) or a printer\'s name as the system lists it')
+    folder: str | None = Field(None, max_length=1000, description="where badge PDFs go (default: badges/ "
+                               "in the data folder)")
+    size: LabelSize = Field("brother-62x100", description="the label: " + ", ".join(LABEL_SIZES))
+    show_photo: bool = Field(True, description="the visitor's photo on the badge (when they gave one)")
+
+
 class GalleryConfig(_Strict):
     """Where the gallery is: a file (default) or a shared PostgreSQL database (README: several kiosks)."""
 
@@ -247,6 +274,7 @@ class Config(_Strict):
     privacy: PrivacyConfig = PrivacyConfig()
     gallery: GalleryConfig = GalleryConfig()
     frontdesk: FrontDeskConfig = FrontDeskConfig()
+    badges: BadgeConfig = BadgeConfig()
     # Where recognition events go (webhooks, MQTT, host notifications) and this kiosk's site and
     # id, which visits and events carry.
     events: EventsConfig = EventsConfig()

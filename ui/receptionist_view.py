@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from kiosk.checkin.visits import CHECKIN, UNKNOWN, export_day_csv
 from kiosk.errors import KioskError
 from kiosk.gallery.api import GalleryStore, Visit
+from ui.evacuation_button import EvacuationButton
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class ReceptionistView(QWidget):
         bar.addWidget(self.date_edit)
         bar.addWidget(self.today_button)
         bar.addWidget(self.export_button)
+        self.evacuation_button = EvacuationButton(gallery, config, self)  # issue 22: who is inside now
+        bar.addWidget(self.evacuation_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.gallery_state)
         layout.addLayout(bar)

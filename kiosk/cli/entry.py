@@ -15,6 +15,7 @@ from kiosk.cli import common, diagnostics, enroll, identify, people, privacy, sh
 from kiosk.cli.pipelines import close_pipelines
 from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES
 from kiosk.errors import KioskError
+from kiosk.frontdesk.onsite import OnSitePdf
 
 log = logging.getLogger("kiosk")
 
@@ -84,11 +85,13 @@ def main(
     argv: list[str] | None = None,
     gui: Callable[[argparse.Namespace], int] | None = None,
     live_bench: Callable[..., int] | None = None,
+    onsite_pdf: OnSitePdf | None = None,
 ) -> int:
     """Entry point of `face-kiosk`. Exit 0 on success, 1 on a command-level error, 2 on usage.
 
     `gui` (the desktop app) and `live_bench` (`bench --live`, which runs the GUI's worker)
-    are handed in by ui.launcher: the core itself never imports the GUI.
+    are handed in by ui.launcher: the core itself never imports the GUI; so is `onsite_pdf`,
+    which writes the evacuation list as a PDF (`visits --on-site --pdf FILE`: args.onsite_pdf).
     """
     _quiet_native_logs()
     start_privately()
@@ -100,6 +103,7 @@ def main(
         args.func = gui
     if args.command == "bench":
         args.live_bench = live_bench
+    args.onsite_pdf = onsite_pdf
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -141,7 +141,8 @@ class DeskFlow:
         return self.state
 
     def _go(self, step: Step, **changes: object) -> DeskState:
-        return self._enter(replace(self.state, step=step, since=self.clock(), message="", **changes))  # type: ignore[arg-type]
+        fields: dict[str, object] = {"message": "", **changes}
+        return self._enter(replace(self.state, step=step, since=self.clock(), **fields))  # type: ignore[arg-type]
 
     @property
     def busy(self) -> bool:

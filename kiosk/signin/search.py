@@ -13,7 +13,7 @@ T = TypeVar("T")
 EXPECTED_MIN_LETTERS = 3
 #: Letters typed before hosts are suggested (hosts are staff who receive visitors: less private).
 HOST_MIN_LETTERS = 2
-MAX_SHOWN = 5
+MAX_SHOWN = 4  # two rows of two on the kiosk
 
 
 def fold(text: str) -> str:

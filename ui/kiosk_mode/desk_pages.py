@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from kiosk.i18n import Translator
 from kiosk.signin import texts as T
+from kiosk.signin.search import MAX_SHOWN
 from ui.kiosk_mode.camera import KioskCamera
 from ui.kiosk_mode.keyboard import OnScreenKeyboard
 from ui.kiosk_mode.look import kiosk_font, kiosk_label
 from ui.kiosk_mode.touch import TouchButton, TouchField
 
-MAX_CHOICES = 5  # names offered at once (kiosk.signin.search.MAX_SHOWN)
+MAX_CHOICES = MAX_SHOWN  # names offered at once, two to a row
 
 
 class DeskPage(QWidget):
@@ -149,16 +150,16 @@ class ChoicePage(FieldsPage):
         self.hint = text_label("hint")
         self.search = self.add_field(self.hint)
         self.choices: list[TouchButton] = []
-        row = QVBoxLayout()
-        row.setSpacing(8)
+        grid = QGridLayout()
+        grid.setSpacing(8)
         for i in range(MAX_CHOICES):
-            button = TouchButton("", accent)
+            button = TouchButton("", accent, primary=True)
             button.setObjectName(f"{name}-choice{i}")
             button.clicked.connect(lambda _=False, i=i: self.chosen.emit(i))
             button.setVisible(False)
             self.choices.append(button)
-            row.addWidget(button)
-        self.body.addLayout(row)
+            grid.addWidget(button, i // 2, i % 2)
+        self.body.addLayout(grid)
         self.none_found = text_label("hint")
         self.body.addWidget(self.none_found)
         self.add_keyboard()

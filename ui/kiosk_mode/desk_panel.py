@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.config import Config
 from kiosk.enrollment.prepare import PreparedEnrollment, prepare_enrollment
@@ -84,6 +84,9 @@ class DeskPanel(QStackedWidget):
                  post: Post, badge_printing: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("deskPanel")
+        # The window's page stack must not grow to the tallest visitor page plus the start bar
+        # (never on screen together): each page fits the screen on its own (tests check it).
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         self.flow = flow
         self.worker = worker
         self.config = config

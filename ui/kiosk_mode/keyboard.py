@@ -109,7 +109,7 @@ class OnScreenKeyboard(QWidget):
         self._refresh_case()
 
     def _add(self, key: str, row: int, col: int, span: int) -> None:
-        button = TouchButton(key, self.accent)
+        button = TouchButton(key.replace("&", "&&"), self.accent, padding=2)  # a lone & is Qt's shortcut mark
         button.setObjectName(f"key-{key}")
         button.clicked.connect(lambda _=False, k=key: self.press(k))
         self.keys[key] = button
@@ -120,7 +120,6 @@ class OnScreenKeyboard(QWidget):
         for key, button in self.keys.items():
             button.setFixedHeight(target)
             button.setMinimumWidth(target if len(key) == 1 else int(target * 1.4))
-            button.setStyleSheet(button.styleSheet().replace("padding: 6px 22px", "padding: 0px"))
             button.setFont(kiosk_font(int(target * (0.45 if len(key) == 1 else 0.34)), bold=True))
 
     def _shifted(self) -> bool:

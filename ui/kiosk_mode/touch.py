@@ -7,7 +7,7 @@ every button of every screen). Colours are the kiosk's (look.py).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QSizePolicy, QWidget
 
@@ -15,20 +15,22 @@ from kiosk.i18n import language_name
 from ui.kiosk_mode.look import kiosk_font
 
 MIN_TARGET_PX = 48  # ~9 mm at 135 dpi; a touch target is never smaller, whatever the screen
+BUTTON_PADDING_PX = 22
+BUTTON_BORDER_PX = 3
 
 
 def min_target_px(height: int) -> int:
-    """The smallest touch target for a screen `height` px high: 1/13 of it, and at least 48 px
-    (61 px at 800 px high, 83 px at 1080)."""
-    return max(MIN_TARGET_PX, height // 13)
+    """The smallest touch target for a screen `height` px high: 1/15 of it, and at least 48 px
+    (53 px at 800 px high, 72 px at 1080)."""
+    return max(MIN_TARGET_PX, height // 15)
 
 
-def button_style(accent: QColor, *, primary: bool) -> str:
+def button_style(accent: QColor, *, primary: bool, padding: int = BUTTON_PADDING_PX) -> str:
     """Rounded, high-contrast buttons; the primary one filled with the accent colour."""
     fill = accent.name() if primary else "#ffffff"
     text = "#ffffff" if primary else "#000000"
-    return (f"QPushButton {{ background: {fill}; color: {text}; border: 3px solid {accent.name()};"
-            f" border-radius: 14px; padding: 6px 22px; }}"
+    return (f"QPushButton {{ background: {fill}; color: {text}; border: {BUTTON_BORDER_PX}px solid {accent.name()};"
+            f" border-radius: 14px; padding: 4px {padding}px; }}"
             f" QPushButton:pressed {{ background: {accent.darker(140).name()}; color: #ffffff; }}"
             " QPushButton:disabled { background: #9a9a9a; color: #3a3a3a; border-color: #9a9a9a; }"
             f" QPushButton:checked {{ background: {accent.name()}; color: #ffffff; }}")
@@ -38,11 +40,12 @@ class TouchButton(QPushButton):
     """A large button for a finger: `TouchButton(text, accent, primary=True)`."""
 
     def __init__(self, text: str = "", accent: QColor | None = None, *, primary: bool = False,
-                 parent: QWidget | None = None) -> None:
+                 padding: int = BUTTON_PADDING_PX, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
+        self.padding = padding
         self.setProperty("touch", "true")
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # taps never steal the text field's focus
-        self.setStyleSheet(button_style(accent or QColor("#1f6feb"), primary=primary))
+        self.setStyleSheet(button_style(accent or QColor("#1f6feb"), primary=primary, padding=padding))
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.scale(800)
 
@@ -52,6 +55,18 @@ class TouchButton(QPushButton):
         self.setFixedHeight(int(target * 1.15))
         self.setMinimumWidth(int(target * 2.2))
         self.setFont(kiosk_font(int(target * 0.42), bold=True))
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        # The style sheet's padding and border are not in QPushButton's own hint: the text would
+        # be clipped in a tight row. Its whole width, plus them.
+        text = self.text().replace("&&", "&")
+        width = max((self.fontMetrics().horizontalAdvance(line) for line in text.split("\n")), default=0)
+        return QSize(max(self.minimumWidth(), width + 2 * (self.padding + BUTTON_BORDER_PX) + 12),
+                     super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self.sizeHint()
 
 
 class TouchField(QLineEdit):

@@ -99,6 +99,10 @@ class KioskWindow(QWidget):
                                     wall_clock=wall_clock, on_visit=self.visit_recorded.emit)
         self.flow = self.session.flow
         self.flow.subscribe(self._on_state)
+        if print_badge is None and config.badges.print_on_sign_in:
+            from ui.badge import BadgePrinter
+
+            print_badge = BadgePrinter(config, gallery, today=lambda: self._wall_clock().date())
         # The visitor's touch screens (sign-in, expected list, leaving) and their language.
         self.front = KioskFrontDesk(worker, gallery, config, QColor(kc.accent_colour), clock=flow_clock,
                                     publish=publish, print_badge=print_badge, parent=self)
