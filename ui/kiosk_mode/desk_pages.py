@@ -97,7 +97,8 @@ class FieldsPage(DeskPage):
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
         from PySide6.QtCore import QEvent
 
-        if event.type() == QEvent.Type.FocusIn and self.keyboard is not None and watched in self.fields:
+        chosen = event.type() in (QEvent.Type.FocusIn, QEvent.Type.MouseButtonPress)
+        if chosen and self.keyboard is not None and watched in self.fields:
             self.keyboard.set_target(watched)
         return super().eventFilter(watched, event)
 
@@ -163,6 +164,11 @@ class ChoicePage(FieldsPage):
         self.none_found = text_label("hint")
         self.body.addWidget(self.none_found)
         self.add_keyboard()
+
+    def scale(self, height: int) -> None:
+        super().scale(height)
+        # Room for a two-line "nobody by that name" (the keyboard below must not squeeze it).
+        self.none_found.setMinimumHeight(int(self.none_found.fontMetrics().lineSpacing() * 2.2))
 
     def show_choices(self, names: list[str], nothing: str) -> None:
         """Offer `names` (at most MAX_CHOICES); `nothing` is shown when the list is empty."""
