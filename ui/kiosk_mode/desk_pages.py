@@ -85,6 +85,8 @@ class FieldsPage(DeskPage):
         self.body.addWidget(field)
         self.fields.append(field)
         field.installEventFilter(self)
+        if self.keyboard is not None:
+            field.textChanged.connect(self.keyboard.refresh_case)
         return field
 
     def add_keyboard(self) -> None:

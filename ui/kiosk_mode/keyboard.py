@@ -66,7 +66,7 @@ class OnScreenKeyboard(QWidget):
     def set_target(self, field: QLineEdit | None) -> None:
         """Type into `field` from now on."""
         self.target = field
-        self._refresh_case()
+        self.refresh_case()
 
     def set_language(self, language: str) -> None:
         """Show the letters of `language`."""
@@ -87,6 +87,8 @@ class OnScreenKeyboard(QWidget):
             item = self._grid.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                widget.hide()  # gone now, not at the next turn of the event loop
+                widget.setParent(None)
                 widget.deleteLater()
         self.keys = {}
         rows = ACCENTS_PAGE.rows if self.accents else (DIGITS, *layout_for(self.language).rows)
@@ -106,7 +108,7 @@ class OnScreenKeyboard(QWidget):
         self._add(SPACE, last, start, max(4, width - start - 3))
         self._add(BACKSPACE, last, width - 3, 3)
         self._size_keys()
-        self._refresh_case()
+        self.refresh_case()
 
     def _add(self, key: str, row: int, col: int, span: int) -> None:
         button = TouchButton(key.replace("&", "&&"), self.accent, padding=2)  # a lone & is Qt's shortcut mark
@@ -126,7 +128,8 @@ class OnScreenKeyboard(QWidget):
         text = self.target.text() if self.target is not None else ""
         return auto_shift(text) != self.one_shift
 
-    def _refresh_case(self) -> None:
+    def refresh_case(self, *_: object) -> None:
+        """Show capitals where the next letter is one (the start of a word, or shift)."""
         upper = self._shifted()
         for key, button in self.keys.items():
             if len(key) == 1 and key.isalpha() and key != "ß":
@@ -146,5 +149,5 @@ class OnScreenKeyboard(QWidget):
             self.target.setText(apply_key(self.target.text(), key, self._shifted()))
             self.target.setFocus()
             self.one_shift = False
-        self._refresh_case()
+        self.refresh_case()
         self.typed.emit()
