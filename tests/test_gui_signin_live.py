@@ -33,7 +33,7 @@ def test_a_consenting_stranger_is_greeted_by_name_next_time(qtbot, tmp_path, no_
     host = gallery.add_person(PersonDetails("Grace Hopper"), [_sample(1)], "stand-in@0")
     gallery.set_host(host, True, "")
     config = Config.model_validate({"kiosk": {"greeting_s": 1, "cooldown_s": 600}, "privacy": {"encrypt": False}})
-    worker = LiveWorker(config, gallery, clip, lockstep=True)
+    worker = LiveWorker(config, gallery, lambda: clip, lockstep=True)
     clock = MediaClock()
     worker.result_ready.connect(clock.follow)
     seen_embeddings: list[np.ndarray] = []
