@@ -41,6 +41,7 @@ from kiosk.errors import KioskError
 from kiosk.frontdesk import FrontDesk
 from kiosk.frontdesk.service import local_now
 from kiosk.gallery.api import GalleryStore, Visit
+from ui.evacuation_button import EvacuationButton
 from ui.frontdesk_panels import ExpectedPanel, OnSitePanel, PrintReport, SignInsPanel
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,13 @@ class ReceptionistView(QWidget):
         self.expected = ExpectedPanel(self.desk)
         self.sign_ins = SignInsPanel(self.desk)
         self.on_site = OnSitePanel(self.desk, on_print=on_print)
+        # Printing and the PDF (Qt's print support): the on-site tab's own button, unless a
+        # caller hands in its own printer.
+        self.evacuation_button: EvacuationButton | None = None
+        if on_print is None:
+            self.evacuation_button = EvacuationButton(gallery, config if isinstance(config, Config) else None, self)
+            self.on_site.print_button.hide()
+            self.on_site.buttons.addWidget(self.evacuation_button)
         visits_page = QWidget()
         visits_layout = QVBoxLayout(visits_page)
         visits_layout.setContentsMargins(0, 0, 0, 0)

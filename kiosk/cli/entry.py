@@ -104,8 +104,8 @@ def main(
     """Entry point of `face-kiosk`. Exit 0 on success, 1 on a command-level error, 2 on usage.
 
     `gui` (the desktop app) and `live_bench` (`bench --live`, which runs the GUI's worker)
-    are handed in by ui.launcher, and so is `onsite_pdf` (`visits --on-site --pdf`, which draws
-    with Qt's print support): the core itself never imports the GUI.
+    are handed in by ui.launcher, and so is `onsite_pdf` (`visits --on-site --pdf FILE`, which
+    draws with Qt's print support): the core itself never imports the GUI.
     """
     _quiet_native_logs()
     start_privately()
