@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from kiosk.vision.landmarks import (
@@ -51,13 +50,50 @@ class MeshMotion:
     turn_deg: float  # out-of-plane rotation of the 3-D points, degrees
 
 
+def _normalising(points: np.ndarray) -> np.ndarray:
+    """Hartley's normalisation: centroid to 0, mean distance to sqrt(2) (a 3x3 transform)."""
+    centre = points.mean(0)
+    spread = float(np.mean(np.linalg.norm(points - centre, axis=1)))
+    s = math.sqrt(2.0) / max(spread, 1e-12)
+    return np.array([[s, 0.0, -s * centre[0]], [0.0, s, -s * centre[1]], [0.0, 0.0, 1.0]])
+
+
+def fit_homography(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
+    """The least-squares homography (normalised DLT) mapping `before`'s points (n, 2) onto
+    `after`'s; None when the points are degenerate. (cv2.findHomography also refines the
+    geometric error iteratively: ~1.6 ms on 478 points against ~0.1 ms here, for residuals
+    that differ in the third digit.)"""
+    a = np.asarray(before, np.float64)[:, :2]
+    b = np.asarray(after, np.float64)[:, :2]
+    ta, tb = _normalising(a), _normalising(b)
+    if not (np.all(np.isfinite(ta)) and np.all(np.isfinite(tb))) or ta[0, 0] > 1e9 or tb[0, 0] > 1e9:
+        return None
+    an = a @ ta[:2, :2].T + ta[:2, 2]
+    bn = b @ tb[:2, :2].T + tb[:2, 2]
+    x, y = an[:, 0], an[:, 1]
+    u, v = bn[:, 0], bn[:, 1]
+    zero, one = np.zeros_like(x), np.ones_like(x)
+    rows = np.concatenate([
+        np.stack([-x, -y, -one, zero, zero, zero, u * x, u * y, u], axis=1),
+        np.stack([zero, zero, zero, -x, -y, -one, v * x, v * y, v], axis=1),
+    ])
+    values, vectors = np.linalg.eigh(rows.T @ rows)
+    if values[1] <= 1e-12 * max(values[-1], 1e-300):  # more than one solution: degenerate points
+        return None
+    hom = np.linalg.inv(tb) @ vectors[:, 0].reshape(3, 3) @ ta
+    if abs(hom[2, 2]) < 1e-12 or not np.all(np.isfinite(hom)):
+        return None
+    normalised: np.ndarray = hom / hom[2, 2]
+    return normalised
+
+
 def homography_residual(before: np.ndarray, after: np.ndarray) -> float:
     """RMS distance (pixels) of `after`'s points from `before`'s mapped by the least-squares
     homography between them; inf when no homography can be fitted (degenerate points)."""
     a = np.asarray(before, np.float64)[:, :2]
     b = np.asarray(after, np.float64)[:, :2]
-    hom, _ = cv2.findHomography(a, b, 0)
-    if hom is None or not np.all(np.isfinite(hom)):
+    hom = fit_homography(a, b)
+    if hom is None:
         return math.inf
     mapped = np.hstack([a, np.ones((len(a), 1))]) @ hom.T
     w = mapped[:, 2:]

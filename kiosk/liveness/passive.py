@@ -79,9 +79,9 @@ class PassiveInput:
 
     @classmethod
     def cut(cls, rgb: np.ndarray, box: np.ndarray) -> PassiveInput:
-        """Cut the crops from an RGB frame around a `passive_box`."""
-        bgr = np.ascontiguousarray(np.asarray(rgb)[..., ::-1])
-        return cls(tuple(crop_patch(bgr, box, scale) for _, scale in PASSIVE_MODELS))
+        """Cut the crops from an RGB frame around a `passive_box` (the colour order is turned on
+        the small crops, not on the whole frame)."""
+        return cls(tuple(np.ascontiguousarray(crop_patch(rgb, box, scale)[..., ::-1]) for _, scale in PASSIVE_MODELS))
 
 
 class PassiveScorer:
