@@ -18,6 +18,7 @@ never a bare percentage. Run: `python -m kiosk.diagnostics.liveness_eval [--data
 from __future__ import annotations
 
 import argparse
+import pickle
 import statistics
 import sys
 import time
@@ -131,19 +132,43 @@ def _counts(outcomes: Iterable[TrackOutcome], state: Liveness) -> tuple[int, int
     return sum(o.decision.state is state for o in items), len(items)
 
 
+def recordings(data: Path, people: int, cache: Path | None = None, log: bool = True) -> list[RecordedClip]:
+    """The real clips and the simulated attacks of the first `people` of the report half,
+    recorded through the live vision; kept in `cache` (a pickle, development use only) when
+    given, so the check can be replayed with other settings without the vision."""
+    if cache is not None and cache.is_file():
+        with cache.open("rb") as fh:
+            clips: list[RecordedClip] = pickle.load(fh)  # noqa: S301 - our own file, development only
+        return clips
+    live = FacePipeline()
+    clips = []
+    video = data / "video"
+    if video.is_dir():
+        for name, frames, fps in real_clips(video):
+            if log:
+                print(f"real clip {name}: {len(frames)} frames", file=sys.stderr, flush=True)
+            clips.append(record(live, frames, fps, name, "real"))
+    lfw = data / "lfw-dev" / "images"
+    if lfw.is_dir():
+        still = FacePipeline(still=True)
+        for clip in attack_recordings(live, still, lfw, split_people(lfw, "report")[:people]):
+            if log:
+                print(f"{clip.name}: {len(clip.tracks)} track(s)", file=sys.stderr, flush=True)
+            clips.append(clip)
+    if cache is not None:
+        with cache.open("wb") as fh:
+            pickle.dump(clips, fh)
+    return clips
+
+
 def evaluate(data: Path, samples_dir: Path | None, people: int = 40, photos: int = 200,
-             settings: LivenessSettings | None = None, log: bool = True) -> LivenessReport:
+             settings: LivenessSettings | None = None, log: bool = True, cache: Path | None = None) -> LivenessReport:
     """Measure the check on development data (`data` = ../shared/data)."""
     settings = settings or settings_from_config(LivenessConfig(mode="passive"))
     report = LivenessReport(settings)
     scorer = PassiveScorer()
-    live = FacePipeline()
     still = FacePipeline(still=True)
     lfw = data / "lfw-dev" / "images"
-
-    def say(message: str) -> None:
-        if log:
-            print(message, file=sys.stderr, flush=True)
 
     def judged(clip: RecordedClip) -> list[TrackOutcome]:
         outcomes = replay(clip, settings, scorer, report.observe_ms, report.pass_ms)
@@ -152,18 +177,15 @@ def evaluate(data: Path, samples_dir: Path | None, people: int = 40, photos: int
             report.passes += o.decision.cues.passes
         return outcomes
 
-    video = data / "video"
-    if video.is_dir():
-        for name, frames, fps in real_clips(video):
-            say(f"real clip {name}: {len(frames)} frames")
-            report.real += judged(record(live, frames, fps, name, "real"))
+    for clip in recordings(data, people, cache, log):
+        outcomes = judged(clip)
+        if not clip.attack:
+            report.real += outcomes
+            continue
+        if not outcomes:
+            report.attack_clips_without_track += 1
+        report.attacks += outcomes
     if lfw.is_dir():
-        for clip in attack_recordings(live, still, lfw, split_people(lfw, "report")[:people]):
-            outcomes = judged(clip)
-            if not outcomes:
-                report.attack_clips_without_track += 1
-            report.attacks += outcomes
-        say(f"{len(report.attacks)} simulated attack tracks")
         for person in split_people(lfw, "report")[:photos]:
             try:
                 faces = still.analyze(load_rgb(first_photo(lfw, person)), max_faces=1)
@@ -245,12 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=40, help="people whose photos make simulated attacks")
     parser.add_argument("--photos", type=int, default=300, help="bare photos for the passive model's BPCER")
     parser.add_argument("--mode", choices=("passive", "active"), default="passive")
+    parser.add_argument("--recordings", type=Path, help="keep the recorded clips in this file (pickle) and "
+                        "replay them from it next time (development only)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"no development data at {args.data}", file=sys.stderr)
         return 1
     settings = settings_from_config(LivenessConfig(mode=args.mode))
-    print(format_report(evaluate(args.data, args.samples, args.people, args.photos, settings)))
+    print(format_report(evaluate(args.data, args.samples, args.people, args.photos, settings,
+                                 cache=args.recordings)))
     return 0
 
 
