@@ -98,7 +98,7 @@ def _blink_run(mesh, openness, sharp=None, jitter_at=None, fps=10.0):
         m = jittered(blinking(mesh, o), rng, 0.15)
         if jitter_at is not None and i == jitter_at:
             m = jittered(m, rng, 3.0)
-        if counter.update(i / fps, m, None if sharp is None else sharp[i]):
+        if counter.update(i / fps, m, None if sharp is None else sharp[i], jitter_px=0.15 * 2 ** 0.5):
             ended.append(i)
     return counter, ended
 
@@ -115,7 +115,7 @@ def test_one_eye_a_long_closure_or_a_squint_is_no_blink(mesh):
     counter = BlinkCounter()
     for i in range(20):  # one eye only (a wink, or the mesh losing one lid)
         o = 0.1 if i in (8, 9) else 1.0
-        counter.update(i / 10, jittered(blinking(mesh, o, eyes=(0,)), rng, 0.15))
+        counter.update(i / 10, jittered(blinking(mesh, o, eyes=(0,)), rng, 0.15), jitter_px=0.2)
     assert counter.blinks == 0
     counter, _ = _blink_run(mesh, [1.0] * 8 + [0.1] * 10 + [1.0] * 5)  # eyes shut for a second
     assert counter.blinks == 0

@@ -19,8 +19,10 @@ from kiosk.diagnostics.liveness_clips import first_photo, real_clips, record, sp
 from kiosk.diagnostics.liveness_eval import SAMPLES, replay
 from kiosk.diagnostics.photo_attacks import attack_frames
 from kiosk.liveness import Liveness, Reason
-from kiosk.liveness.monitor import settings_from_config
+from kiosk.liveness.blinks import BlinkCounter
+from kiosk.liveness.monitor import settings_from_config, sharpness
 from kiosk.liveness.passive import PassiveScorer
+from kiosk.liveness.planarity import PlanarityCue
 from kiosk.vision.pipeline import FacePipeline
 
 pytestmark = pytest.mark.data
@@ -108,3 +110,19 @@ def test_the_passive_model_on_the_labelled_samples(pipeline, scorer):
     assert all(p >= 0.5 for kind, p in scores.values() if kind == "real"), scores
     for name in ("minivision_image_F1.jpg", "minivision_image_F2.jpg", "vietmoney_fake_002.jpg", "vietmoney_fake_003.jpg"):
         assert scores[name][1] < 0.5, (name, scores[name])
+
+
+def _blinks(frames) -> int:
+    """Blinks counted as the monitor counts them (with the planarity cue's jitter)."""
+    counter, cue = BlinkCounter(), PlanarityCue()
+    for f in frames:
+        cue.update(f.t, f.mesh)
+        counter.update(f.t, f.mesh, sharpness(f.face), cue.jitter_px)
+    return counter.blinks
+
+
+def test_blinks_are_seen_on_the_real_clip_and_not_on_the_photos(recorded_real, photo_clips):
+    clip = next(c for c in recorded_real if c.name == "head-pose-face-detection-female-and-male.gif")
+    counts = sorted(_blinks(frames) for frames in clip.tracks.values())
+    assert counts[-1] >= 3 and counts[0] >= 1  # she blinks ~5 times in 4.5 s, he once or twice
+    assert sum(_blinks(frames) for c in photo_clips for frames in c.tracks.values()) == 0

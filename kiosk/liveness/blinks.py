@@ -8,8 +8,9 @@ of a photo can make the mesh squeeze one eye (seen on the simulated photo clips:
 at 0.54-0.69 of the open level); an eye shut for longer is a squint or a look down, not a blink.
 
 Nor does a drop count on an unsteady frame: one where the points away from the eyes moved off
-the homography from the frame before by more than `unsteady` times their usual jitter (a bad
-mesh pass moves the whole mesh; a blink moves the lids only), or one less sharp than
+the homography from the frame before by more than `unsteady` times the mesh's jitter (given by
+the caller: `PlanarityCue.jitter_px`; a bad mesh pass moves the whole mesh, a blink moves the
+lids only), or one less sharp than
 `min_sharpness` of the recent frames (motion blur smears the lids shut on a photo: seen at
 0.54-0.58 of the open level on the simulated walk-ups, where real blinks went to 0.40-0.50).
 """
@@ -65,24 +66,7 @@ class BlinkCounter:
         self.blinks = 0
         self.last_blink: float | None = None
         self._previous: np.ndarray | None = None
-        self._steadiness: deque[tuple[float, float]] = deque()  # (t, off-eye residual px)
         self._sharpness: deque[tuple[float, float]] = deque()  # (t, sharpness)
-
-    def _steady(self, t: float, points: np.ndarray) -> bool:
-        """Whether the face away from the eyes held still against the frame before."""
-        previous, self._previous = self._previous, points
-        if previous is None:
-            return False
-        pts = np.asarray(previous, np.float64)[:, :2]
-        scale = eye_distance(previous)
-        centres = [(pts[c1] + pts[c2]) / 2 for c1, _, _, c2, _, _ in EYELIDS]
-        away = np.min([np.linalg.norm(pts - c, axis=1) for c in centres], axis=0) > self.rule.eye_radius * scale
-        residual = homography_residual(previous[away], points[away])
-        while self._steadiness and self._steadiness[0][0] < t - self.rule.baseline_s:
-            self._steadiness.popleft()
-        usual = float(np.median([r for _, r in self._steadiness])) if self._steadiness else residual
-        self._steadiness.append((t, residual))
-        return bool(np.isfinite(residual)) and residual <= self.rule.unsteady * max(usual, 0.05)
 
     def baseline(self) -> tuple[float, float] | None:
         """Each eye's recent open level, or None while too few frames were seen."""
@@ -91,6 +75,20 @@ class BlinkCounter:
         arr = np.array([(left, right) for _, left, right in self._open])
         med = np.median(arr, axis=0)
         return float(med[0]), float(med[1])
+
+    def _steady(self, points: np.ndarray, previous: np.ndarray | None, jitter_px: float | None) -> bool:
+        """Whether the face away from the eyes held still against the frame before (computed on
+        candidate frames only: it costs a homography fit)."""
+        if jitter_px is None:
+            return True
+        if previous is None:
+            return False
+        pts = np.asarray(previous, np.float64)[:, :2]
+        scale = eye_distance(previous)
+        centres = [(pts[c1] + pts[c2]) / 2 for c1, _, _, c2, _, _ in EYELIDS]
+        away = np.min([np.linalg.norm(pts - c, axis=1) for c in centres], axis=0) > self.rule.eye_radius * scale
+        residual = homography_residual(previous[away], points[away])
+        return bool(np.isfinite(residual)) and residual <= self.rule.unsteady * max(jitter_px, 0.05)
 
     def _sharp(self, t: float, sharpness: float | None) -> bool:
         """Whether the frame is about as sharp as the recent ones (None: not measured)."""
@@ -102,11 +100,14 @@ class BlinkCounter:
         self._sharpness.append((t, sharpness))
         return sharpness >= self.rule.min_sharpness * usual
 
-    def update(self, t: float, points: np.ndarray, sharpness: float | None = None) -> bool:
+    def update(self, t: float, points: np.ndarray, sharpness: float | None = None,
+               jitter_px: float | None = None) -> bool:
         """Feed one frame's mesh (time `t` in seconds) and, if known, the face's sharpness (any
-        measure, e.g. the Laplacian's variance); True when a blink ended on this frame."""
+        measure, e.g. the Laplacian's variance) and the mesh's jitter in pixels (None: every
+        frame counts as steady); True when a blink ended on this frame."""
         points = np.asarray(points, np.float32)
-        steady = self._steady(t, points) & self._sharp(t, sharpness)
+        previous, self._previous = self._previous, points
+        sharp = self._sharp(t, sharpness)
         left, right = eye_openness(points)
         while self._open and self._open[0][0] < t - self.rule.baseline_s:
             self._open.popleft()
@@ -126,6 +127,7 @@ class BlinkCounter:
             return blinked
         if self._closed_at is not None and t - self._closed_at > self.rule.max_closed_s:
             self._shut_long = True  # a squint or a look down: no blink until the eyes open again
-        elif self._closed_at is None and ratio <= self.rule.closed_ratio and steady:
+        elif (self._closed_at is None and ratio <= self.rule.closed_ratio and sharp
+              and self._steady(points, previous, jitter_px)):
             self._closed_at = t
         return False

@@ -70,13 +70,16 @@ def fit_homography(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
         return None
     an = a @ ta[:2, :2].T + ta[:2, 2]
     bn = b @ tb[:2, :2].T + tb[:2, 2]
-    x, y = an[:, 0], an[:, 1]
-    u, v = bn[:, 0], bn[:, 1]
-    zero, one = np.zeros_like(x), np.ones_like(x)
-    rows = np.concatenate([
-        np.stack([-x, -y, -one, zero, zero, zero, u * x, u * y, u], axis=1),
-        np.stack([zero, zero, zero, -x, -y, -one, v * x, v * y, v], axis=1),
-    ])
+    n = len(an)
+    rows = np.zeros((2 * n, 9))
+    rows[:n, 0:2] = -an
+    rows[:n, 2] = -1.0
+    rows[n:, 3:5] = -an
+    rows[n:, 5] = -1.0
+    rows[:n, 6:8] = an * bn[:, :1]
+    rows[:n, 8] = bn[:, 0]
+    rows[n:, 6:8] = an * bn[:, 1:]
+    rows[n:, 8] = bn[:, 1]
     values, vectors = np.linalg.eigh(rows.T @ rows)
     if values[1] <= 1e-12 * max(values[-1], 1e-300):  # more than one solution: degenerate points
         return None

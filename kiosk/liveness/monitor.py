@@ -44,8 +44,14 @@ from kiosk.liveness.fusion import (
 )
 from kiosk.liveness.mesh_motion import eye_distance
 from kiosk.liveness.passive import PassiveInput, PassiveScorer, passive_box
-from kiosk.liveness.planarity import PlanarityCue, PlanarityRule
-from kiosk.vision.landmarks import NOSE_TIP
+from kiosk.liveness.planarity import PlanarityCue, PlanarityReading, PlanarityRule
+from kiosk.vision.landmarks import (
+    EYE_LEFT_INNER,
+    EYE_LEFT_OUTER,
+    EYE_RIGHT_INNER,
+    EYE_RIGHT_OUTER,
+    NOSE_TIP,
+)
 
 MODES = LIVENESS_MODES
 
@@ -101,8 +107,8 @@ def frame_quality(face: PassiveInput, mesh: np.ndarray | None, sharp_var: float 
         return sharp
     pts = np.asarray(mesh, np.float64)[:, :2]
     eyes = eye_distance(mesh)
-    left = (pts[33] + pts[133]) / 2
-    right = (pts[362] + pts[263]) / 2
+    left = (pts[EYE_LEFT_OUTER] + pts[EYE_LEFT_INNER]) / 2
+    right = (pts[EYE_RIGHT_INNER] + pts[EYE_RIGHT_OUTER]) / 2
     axis = (right - left) / eyes
     yaw = abs(float(np.dot(pts[NOSE_TIP] - (left + right) / 2, axis))) / (eyes / 2)
     return sharp + 2.0 * max(0.0, 1.0 - yaw) + math.log(eyes)
@@ -122,7 +128,8 @@ class TrackLiveness:
         self._candidate: tuple[float, PassiveInput] | None = None
         self.challenge: Challenge | None = None
         self.decision = LivenessDecision(Liveness.UNSURE, 0.5, Reason.WAITING, Cues())
-        self._jitter_px = 1.0
+        self._jitter_px = 1.0  # the mesh's jitter for the challenge, until the planarity cue measured it
+        self._reading: PlanarityReading | None = None
 
     @property
     def final(self) -> bool:
@@ -158,7 +165,7 @@ class TrackLiveness:
         reading = self.planarity.update(t, mesh)
         self._jitter_px = self.planarity.jitter_px or self._jitter_px
         self._reading = reading
-        return self.blinks.update(t, mesh, sharp_var)
+        return self.blinks.update(t, mesh, sharp_var, self.planarity.jitter_px)
 
     def update_challenge(self, t: float, mesh: np.ndarray | None, blinked: bool) -> None:
         """Active mode: start, feed or end the challenge."""
@@ -175,7 +182,7 @@ class TrackLiveness:
         if self.final:
             return self.decision
         cal = self.settings.calibration
-        reading = getattr(self, "_reading", None)
+        reading = self._reading
         value = None if reading is None else reading.value
         moved = 0.0 if reading is None else reading.moved
         eye_px = 0.0 if reading is None else reading.eye_px
