@@ -6,32 +6,34 @@ The score adds evidence in log-odds units (0: none either way) and maps it to 0.
   head's, -`motion_weight` for one that moved enough and stayed flat, sloping in between, nothing
   in the undecided middle (`flat_full`..`flat_end` and `head_start`..`head_full`);
 - each blink, up to `max_blinks`: +`blink_weight` (a photo cannot blink; the mesh on a blurred
-  frame of one can, rarely: 2 of 25 simulated calibration attacks showed one such "blink", none two);
+  frame of one can, rarely: 1 of 68 simulated calibration clips showed one such "blink", none two);
 - the passive model: the mean logit of its p(real) over the track's passes, clipped at
   +-`passive_clip`, its positive side scaled by `passive_trust_real` (it calls most press photos
   real, so "real" is weak evidence) and the whole weighted up to full over `passive_full_passes`
   passes (one pass is one frame's opinion);
 - the active challenge: +`challenge_weight` when passed; a failed one decides on its own.
 
-Live at `live_at` or above, attack at `attack_at` or below. With the weights below no cue
-decides alone except a failed challenge and the passive model's strongest "attack" (mean p(real)
-under ~0.05 on two passes, i.e. 1 s apart): a replayed video moves like a head and blinks,
-and only that model sees the screen. Passive "real" never makes a face live without motion or a
-blink ("never trust it alone").
+Live at `live_at` or above, attack at `attack_at` or below. With the weights below a clear
+planarity reading decides on its own; a blink needs support (a second one, or the passive
+model's "real"); the passive model decides alone only its strongest "attack" (mean p(real) under
+~0.05 on two passes, i.e. 1 s apart: a replayed video moves like a head and blinks, and only
+that model sees the screen), and its "real" never makes a face live without motion or a blink
+("never trust it alone"); a failed challenge decides.
 
-Where the numbers come from (development data only, `kiosk/diagnostics/liveness_eval.py`,
-table in `docs/liveness.md`):
-- planarity (track values at 1.6-2 s; `docs/liveness.md`): simulated photo clips -0.15..0.68
+Where the numbers come from (development data only: the real clips and the calibration half of
+the simulated attacks, `kiosk/diagnostics/liveness_eval.py`; the measured table is in
+`docs/liveness.md`):
+- planarity (track values at 1.6-2 s): simulated photo clips -0.15..0.68
   (walk-ups while being carried up to ~0.6, tilted prints up to ~0.7: the mesh reads a tilt as a
   small turn), real heads that turn or talk 0.8-2.3, real faces walking straight at the camera
   0.2-0.7 (25 px eye distance). So flat up to `flat_end` 0.4, a head fully only from
   `head_full` 1.0: the walkers stay undecided (not refused, not yet greeted) rather than letting
   a tilted print through.
-- passive: on bare lfw-dev photos 3% score under 0.05 (logit -2.9), on the real clips' frames
-  none under 0.5; on the attack samples 6 of 6 under 0.25 except one screen at 0.65.
+- passive: on 400 bare lfw-dev photos 3% score under 0.05 (logit -2.9); on 56 frames of the real
+  clips 2 under 0.5, none under 0.2; 4 of the 5 attack samples under 0.25, one at 0.65.
 - the weights: a walk-up photo the passive model calls real (logit +4.6 -> +1.15) must still end
-  under `attack_at` on planarity alone (-5 + 1.15 < -3); a real head that turned must reach
-  `live_at` even when the passive model doubts it (p 0.3: +5 - 0.85 > 3).
+  under `attack_at` on planarity alone (-5 + 1.15 < -2.94); a real head that turned must reach
+  `live_at` even when the passive model doubts it (p 0.3: +5 - 0.85 > 2.94).
 """
 
 from __future__ import annotations
