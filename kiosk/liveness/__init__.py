@@ -14,10 +14,11 @@ from kiosk.liveness.decision import (
     LivenessDecision,
     Reason,
 )
-from kiosk.liveness.monitor import MODES, LivenessMonitor, LivenessSettings
+from kiosk.liveness.monitor import MODES, LivenessMonitor, LivenessSettings, settings_from_config
 from kiosk.liveness.passive import PassiveScorer
+from kiosk.liveness.still import judge_still
 
 __all__ = [
     "MODES", "NOT_CHECKED", "ChallengeKind", "Cues", "Liveness", "LivenessDecision", "LivenessMonitor",
-    "LivenessSettings", "PassiveScorer", "Reason",
+    "LivenessSettings", "PassiveScorer", "Reason", "judge_still", "settings_from_config",
 ]
