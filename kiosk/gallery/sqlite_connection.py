@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlcipher3.dbapi2 as sqlcipher  # type: ignore[import-untyped]
 
-from kiosk.errors import GalleryError
+from kiosk.errors import GalleryError, os_reason
 from kiosk.gallery.api import TemplateSet, now_iso
 from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
 from kiosk.security import erase
@@ -41,7 +41,11 @@ class SqliteConnection:
         self._stale: dict[str, TemplateSet] = {}  # the cache before another process's change
         self._writes = 0  # commits of this connection (PRAGMA data_version does not count them)
         self._seen_version: int | None = None  # PRAGMA data_version when last asked
-        if not create and not self.path.exists():
+        try:
+            exists = self.path.exists()
+        except OSError as exc:  # a name too long, a folder we may not enter
+            raise GalleryError(f"{self.path}: cannot open ({os_reason(exc)})") from None
+        if not create and not exists:
             raise GalleryError(f"{self.path}: no gallery here (enroll someone first, or check --db)")
         if self.path.is_dir():
             raise GalleryError(f"{self.path}: is a folder, not a gallery")
@@ -175,3 +179,12 @@ class SqliteConnection:
     def schema_version(self) -> int:
         """The schema version stored in the file."""
         return int(self._rows("SELECT value FROM meta WHERE key='schema_version'")[0][0])
+
+
+def forget_gallery(path: str | Path) -> None:
+    """Remove what the key store keeps for a gallery file that is gone (a throw-away one): its
+    keys in both slots. Env keys and passphrases are not ours to remove."""
+    from kiosk.security.keys import delete_key
+
+    for slot in ("current", "next"):
+        delete_key(path, slot=slot)  # type: ignore[arg-type]

@@ -132,6 +132,30 @@ def validate_passphrase(passphrase: str) -> str:
     return normal
 
 
+MIN_DISTINCT_CHARS = 5
+# Runs a guesser walks along (wrapping: "7890123456"): digits, the alphabet, keyboard rows.
+_CHARACTER_RUNS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm", "qwertzuiopasdfghjklyxcvbnm",
+                   "azertyuiopqsdfghjklmwxcvbn")
+
+
+def validate_new_passphrase(passphrase: str) -> str:
+    """`validate_passphrase`, and for a passphrase being chosen (a new export, a new gallery)
+    also refused when it is obviously guessable: fewer than 5 different characters
+    ("aaaaaaaaaa", "abababab12"), one block repeated ("passpasspass") or a run of characters
+    ("1234567890", "abcdefghij"). No strength meter: only what any guesser tries first."""
+    normal = validate_passphrase(passphrase)
+    folded = normal.casefold()
+    if len(set(folded)) < MIN_DISTINCT_CHARS:
+        raise KioskError(f"choose another passphrase: it needs at least {MIN_DISTINCT_CHARS} different characters")
+    n = len(folded)
+    if any(n % k == 0 and folded[:k] * (n // k) == folded for k in range(1, n // 2 + 1)):
+        raise KioskError("choose another passphrase: one block repeated is easy to guess")
+    if len({ord(b) - ord(a) for a, b in zip(folded, folded[1:])}) == 1 or any(
+            folded in line * 2 or folded[::-1] in line * 2 for line in _CHARACTER_RUNS):
+        raise KioskError("choose another passphrase: a run of characters (like 1234567890) is easy to guess")
+    return normal
+
+
 def gallery_ref(db_path: str | os.PathLike[str]) -> str:
     """The resolved, case-normalised path that names a gallery in the keyring."""
     return os.path.normcase(os.path.realpath(os.fspath(db_path)))
@@ -313,6 +337,7 @@ def passphrase_key(db_path: str | os.PathLike[str], passphrase: str, *, create: 
                 f"{path}: missing; the passphrase cannot open the gallery without this file "
                 "(restore it from the gallery's backup)"
             )
+        validate_new_passphrase(passphrase)  # a new gallery's passphrase is being chosen
         salt = _Salt(*PASSPHRASE_SCRYPT, secrets.token_bytes(16))
         record = {
             "format": _SALT_FORMAT, "version": 1, "kdf": "scrypt", "n": salt.n, "r": salt.r,

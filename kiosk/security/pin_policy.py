@@ -98,7 +98,33 @@ def _weakness(pin: str) -> str:
         return "digits in pairs or triples (like 112233)"
     if _keypad_lines(pin):
         return "a line pattern on the keypad (like 147258 or 159357)"
+    if _counted_run(pin):
+        return "numbers counted up or down (like 246810 or 102030)"
     return ""
+
+
+def _counted_run(pin: str) -> bool:
+    """The PIN is three or more numbers written one after another that count up or down by the
+    same step (2 4 6 8 10, 10 20 30, 5 10 15 20, 1 3 5 7 9 11, 10 8 6 4 2): the runs of whole
+    numbers that the digit-step rule misses once a number has two digits. Steps of 1 to 10
+    and multiples of 10; no number starts with a 0 (except 0 itself)."""
+    n = len(pin)
+    for first in range(1, n // 3 + 1):
+        for second in range(1, (n - first) // 2 + 1):
+            a, b = pin[:first], pin[first:first + second]
+            if (len(a) > 1 and a[0] == "0") or (len(b) > 1 and b[0] == "0"):
+                continue
+            step = int(b) - int(a)
+            if step == 0 or not (abs(step) <= 10 or step % 10 == 0):
+                continue
+            text, value, terms = a + b, int(b), 2
+            while len(text) < n and value + step >= 0:
+                value += step
+                text += str(value)
+                terms += 1
+            if terms >= 3 and text == pin:
+                return True
+    return False
 
 
 def _is_repeated_block(pin: str) -> bool:
