@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -25,6 +24,7 @@ from kiosk.gallery.api import now_iso
 from kiosk.gallery.pg_schema import MIGRATIONS, SCHEMA_VERSION, PgAuditStore
 from kiosk.gallery.spool import VisitSpool, default_spool_path
 from kiosk.gallery.stored_faces import decode_png, encode_png
+from kiosk.gallery.url_secrets import redact_url, scrub_secrets
 from kiosk.security.audit import AuditAction, AuditLog, AuditRecord, AuditVerdict
 from kiosk.security.keys import GalleryKey
 from kiosk.security.site_key import BlobCipher, key_check, load_site_key
@@ -48,22 +48,6 @@ class GalleryStatus:
     detail: str  # why it is offline, or ""
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password (in the netloc or as ?password=) replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://(unparseable URL)"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def site_ref(url: str) -> str:
     """What names this gallery for its site key: user@host:port/dbname (no password)."""
     info = conninfo_to_dict(url)
@@ -79,8 +63,8 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.InterfaceError)
 
 
-def _connect_message(where: str, exc: BaseException) -> str:
-    text = str(exc)
+def _connect_message(where: str, exc: BaseException, url: str = "") -> str:
+    text = scrub_secrets(str(exc), url) if url else str(exc)
     low = text.lower()
     if "password authentication failed" in low or "no password supplied" in low or "authentication failed" in low:
         return f"{where}: the server refused the login (wrong user name or password)"
@@ -129,7 +113,7 @@ class PgConnection:
         try:
             probe = psycopg.connect(url, **self._kwargs)
         except psycopg.Error as exc:
-            raise KioskError(_connect_message(self.where, exc)) from None
+            raise KioskError(_connect_message(self.where, exc, self.url)) from None
         try:
             self._ensure_vector(probe)
             self.key = self._migrate(probe, create=create, keys_dir=keys_dir, encrypt_templates=encrypt_templates)
@@ -248,10 +232,11 @@ class PgConnection:
 
     def _set_offline(self, exc: BaseException) -> None:
         if self._online:
-            log.warning("%s: the shared gallery is offline (%s)", self.where, str(exc).splitlines()[0] if str(exc)
+            log.warning("%s: the shared gallery is offline (%s)", self.where,
+                        scrub_secrets(str(exc), self.url).splitlines()[0] if str(exc)
                         else type(exc).__name__)
         self._online = False
-        self._offline_reason = _connect_message(self.where, exc)
+        self._offline_reason = _connect_message(self.where, exc, self.url)
 
     def data_version(self) -> int:
         """A number that changes whenever any process changed the gallery."""
