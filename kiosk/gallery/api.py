@@ -274,6 +274,11 @@ class GalleryStore(Protocol):
 
     def verify_audit(self) -> Any: ...
 
+    def own_files(self) -> tuple[Path, ...]:
+        """The files this gallery keeps on this computer (itself, its keys, salt, spool): an
+        export or a CSV must never replace one."""
+        ...
+
     @property
     def integrity_key(self) -> bytes: ...
 

@@ -198,6 +198,19 @@ class PgConnection:
         """A stable id of this gallery (made when it was created, stored in it)."""
         return self._gallery_id
 
+    def own_files(self) -> tuple[Path, ...]:
+        """Every file this gallery keeps on this computer, which no export or CSV may replace:
+        the visit spool with its -wal/-shm and key files, and the site key file."""
+        from kiosk.security.keys import key_file_path
+        from kiosk.security.private_files import gallery_files
+        from kiosk.security.site_key import site_key_path
+
+        files = [*gallery_files(self._spool_path), site_key_path(self.ref),
+                 *(key_file_path(self._spool_path, slot=slot) for slot in ("current", "next"))]
+        if self.key.source == "file":
+            files.append(Path(self.key.location))
+        return tuple(files)
+
     @property
     def integrity_key(self) -> bytes:
         """The secret the gallery's MACs derive from: the site key (never stored in the server)."""

@@ -20,8 +20,8 @@ from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
 from kiosk.security import erase
 from kiosk.security.audit import AuditAction, AuditLog, AuditRecord, AuditVerdict, SqliteAuditStore
 from kiosk.security.encrypted_gallery import open_gallery as open_encrypted
-from kiosk.security.keys import GalleryKey, gallery_id, load_key
-from kiosk.security.private_files import ensure_private_dir, tighten_file
+from kiosk.security.keys import GalleryKey, gallery_id, key_file_path, load_key, salt_path
+from kiosk.security.private_files import ensure_private_dir, gallery_files, tighten_file
 from kiosk.security.sqlcipher import DB_ERRORS, GalleryBusyError, is_plaintext_sqlite
 
 log = logging.getLogger("kiosk.gallery.sqlite")  # one logger for the whole backend
@@ -85,6 +85,16 @@ class SqliteConnection:
     def gallery_id(self) -> str:
         """A stable id of this gallery (binds MACs such as the PIN lockout to it)."""
         return gallery_id(self.path)
+
+    def own_files(self) -> tuple[Path, ...]:
+        """Every file this gallery keeps on this computer, which no export or CSV may replace:
+        the gallery and its -wal/-shm/-journal, its key files (both slots, and the one it was
+        found in), the passphrase salt."""
+        files = [*gallery_files(self.path), salt_path(self.path),
+                 *(key_file_path(self.path, slot=slot) for slot in ("current", "next"))]
+        if self.key.source == "file":
+            files.append(Path(self.key.location))
+        return tuple(files)
 
     @property
     def integrity_key(self) -> bytes:
