@@ -388,6 +388,7 @@ def _archive(path: Path, people: list, files: dict[str, bytes], *, compress=zipf
 def _person(model: str, dim: int = 128, **changes) -> dict:
     rng = np.random.default_rng(0)
     vec = rng.standard_normal(dim).astype(np.float32)
+    vec /= np.linalg.norm(vec)  # the gallery exports unit vectors
     sample = {"file": "samples/1.png", "face_file": None, "source": "x", "quality": 0.5, "masked": False,
               "templates": [{"kind": "full", "model_version": model,
                              "embedding": base64.b64encode(vec.tobytes()).decode(), "quality": 0.5}]}

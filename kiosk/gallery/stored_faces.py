@@ -29,10 +29,11 @@ def decode_png(data: bytes) -> np.ndarray:
 def unit_vector(embedding: np.ndarray | None) -> np.ndarray:
     """A template as a unit float32 vector; refuses empty, non-finite or zero vectors."""
     vec = np.asarray(embedding if embedding is not None else [], np.float32).ravel()
-    norm = float(np.linalg.norm(vec)) if vec.size else 0.0
-    if not vec.size or not np.isfinite(vec).all() or norm < 1e-6:
+    # The norm in float64: 128 numbers of 1e38 overflow float32 to inf, and vec / inf is zeros.
+    norm = float(np.linalg.norm(vec.astype(np.float64))) if vec.size else 0.0
+    if not vec.size or not np.isfinite(vec).all() or not np.isfinite(norm) or norm < 1e-6:
         raise GalleryError("refusing an empty or invalid template (nothing was saved)")
-    return vec / norm
+    return (vec.astype(np.float64) / norm).astype(np.float32)
 
 
 def mismatch_message(where: object, others: dict[str, int], model_version: str) -> str:
