@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 def cmd_people(args: argparse.Namespace) -> int:
     """List, show, rename, remove or re-embed people."""
 
-    admin = args.action in ("remove", "rename", "reembed")
-    with common.open_gallery(args, admin=admin, purpose=f"people {args.action}") as gallery:
+    # Every action needs the PIN: list and show reveal hosts' contacts, notes and consent, as
+    # much as `visits` does.
+    with common.open_gallery(args, admin=True, purpose=f"people {args.action}") as gallery:
         if args.action == "list":
             people = gallery.people(args.search or "")
             if args.jsonl:

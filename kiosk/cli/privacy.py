@@ -68,8 +68,20 @@ def _audit(path: Path, action: str, details: dict[str, object]) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """List the audit log, or check it is whole and unedited (exit 1 when it is not)."""
-    with open_gallery(args, admin=args.action == "list", purpose="audit list") as gallery:
+    """List the audit log, check it is whole and unedited (exit 1 when it is not), or recover
+    it after a break (admin PIN; the break stays visible in the log)."""
+    admin = args.action in ("list", "recover")
+    with open_gallery(args, admin=admin, purpose=f"audit {args.action}") as gallery:
+        if args.action == "recover":
+            verdict = gallery.verify_audit()
+            if verdict.ok:
+                print(f"audit log ok: {verdict.count} records; nothing to recover")
+                return 0
+            record = gallery.recover_audit()
+            print(f"audit log recovered: record {record.seq} notes what was wrong ({verdict.reason}, first bad "
+                  f"record: seq {verdict.first_bad_seq}); `audit verify` keeps showing the earlier damage, "
+                  "writes are possible again")
+            return 0
         if args.action == "verify":
             verdict = gallery.verify_audit()
             if verdict.ok:
@@ -115,8 +127,9 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--to", metavar="PATH_OR_URL", help="copy: where to (a file or a postgresql:// URL)")
     p.add_argument("--force", action="store_true", help="copy: into a gallery that is not empty")
     p.set_defaults(func=cmd_gallery)
-    p = sub.add_parser("audit", parents=[common], help="the audit log: list it, or verify it is intact")
-    p.add_argument("action", choices=["list", "verify"])
+    p = sub.add_parser("audit", parents=[common],
+                       help="the audit log: list it, verify it is intact, or recover it after a break (admin PIN)")
+    p.add_argument("action", choices=["list", "verify", "recover"])
     p.add_argument("--jsonl", action="store_true", help="one JSON object per record")
     p.set_defaults(func=cmd_audit)
     p = sub.add_parser("admin", parents=[common], help="the admin PIN")

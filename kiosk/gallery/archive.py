@@ -170,16 +170,15 @@ def read_people(path: str | Path, model_version: str, reembed: ReEmbed | None = 
     """
     _, records, zf = read_archive(path)
     people = []
-    seen: dict[bytes, int] = {}  # a template's or a crop's bytes -> the person it came with
+    seen: dict[bytes, int] = {}  # an entry's fingerprint -> its index
     with zf:
         for index, rec in enumerate(records, 1):
             try:
                 person = _person(zf, rec, model_version, reembed, dim)
-                for fingerprint in _fingerprints(zf, rec, person):
-                    first = seen.setdefault(fingerprint, index)
-                    if first != index:
-                        raise GalleryError(f"the same face data as person {first} (an entry copied); "
-                                           "no two people share a photo or a template")
+                first = seen.setdefault(_fingerprint(zf, rec, person), index)
+                if first != index:
+                    raise GalleryError(f"an exact copy of person {first} (the same details and face data); "
+                                       "not imported")
                 people.append(person)
             except GalleryError as exc:
                 raise GalleryError(f"{path}: person {index}: {exc}") from None
@@ -188,19 +187,19 @@ def read_people(path: str | Path, model_version: str, reembed: ReEmbed | None = 
     return people
 
 
-def _fingerprints(zf: zipfile.ZipFile, rec: dict[str, Any], person: ImportedPerson) -> set[bytes]:
-    """What makes an entry's face data its own: its templates' bytes and its crops' file names and
-    bytes. Two people never share one (an archive of 5000 copies of one person is refused)."""
-    marks: set[bytes] = set()
+def _fingerprint(zf: zipfile.ZipFile, rec: dict[str, Any], person: ImportedPerson) -> bytes:
+    """What makes an entry the same person as another: the same details, crops and templates
+    (an archive of 5000 copies of one person is refused). Two people who only share a photo
+    stay apart: a gallery may hold them (enrolled with --allow-duplicate) and its backup must
+    restore them."""
+    digest = hashlib.sha256(repr(person.details).encode("utf-8", "surrogatepass"))
     for s in rec["samples"]:
         for member in (s["file"], s.get("face_file")):
-            if member:
-                marks.add(b"file:" + str(member).encode("utf-8", "surrogatepass"))
-                marks.add(b"png:" + hashlib.sha256(zf.read(member)).digest())
+            digest.update(hashlib.sha256(zf.read(member)).digest() if member else b"-")
     for sample in person.samples:
         for t in sample.templates:
-            marks.add(b"template:" + np.asarray(t.embedding, np.float32).tobytes())
-    return marks
+            digest.update(t.kind.encode() + np.asarray(t.embedding, np.float32).tobytes())
+    return digest.digest()
 
 
 def _person(zf: zipfile.ZipFile, rec: dict[str, Any], model_version: str, reembed: ReEmbed | None,
@@ -245,6 +244,7 @@ def _check_template(vec: np.ndarray) -> None:
     norm = float(np.linalg.norm(vec.astype(np.float64)))
     if not UNIT_NORM[0] <= norm <= UNIT_NORM[1]:
         raise GalleryError(f"a template has length {norm:.3g}, not 1 (exported templates are unit vectors)")
+
 
 
 def _image(zf: zipfile.ZipFile, member: str, shape: tuple[int, int, int]) -> np.ndarray:

@@ -282,6 +282,23 @@ def head_problem(key: bytes, head: str | None, last: AuditRecord | None) -> tupl
     return None
 
 
+@dataclass(frozen=True)
+class AuditTail:
+    """The end of the log, for values sealed at a point of it (the PIN hash and lockout).
+
+    `last_seq`: the newest record (0: none); `head_seq`: the sealed head's seq when it is
+    authentic, else None; `last_of`: the newest seq of each asked-for action present."""
+
+    last_seq: int
+    head_seq: int | None
+    last_of: Mapping[str, int]
+
+    def newest(self, actions: Iterable[str]) -> tuple[str, int] | None:
+        """The newest of these actions and its seq, or None when none is in the log."""
+        found = [(seq, action) for action, seq in self.last_of.items() if action in set(actions)]
+        return (max(found)[1], max(found)[0]) if found else None
+
+
 # -- storage --------------------------------------------------------------------------------
 
 
@@ -296,6 +313,8 @@ class AuditStore(Protocol):
     def insert(self, record: AuditRecord) -> None: ...
     def set_head(self, text: str) -> None: ...
     def records(self) -> Iterator[AuditRecord]: ...
+    def mac_at(self, seq: int) -> str | None: ...
+    def last_seqs(self, actions: tuple[str, ...]) -> dict[str, int]: ...
 
 
 class SqliteAuditStore:
@@ -373,6 +392,16 @@ class SqliteAuditStore:
             (text,),
         )
 
+    def mac_at(self, seq: int) -> str | None:
+        row = self.conn.execute("SELECT mac FROM audit WHERE seq = ?", (seq,)).fetchone()
+        return str(row[0]) if row else None
+
+    def last_seqs(self, actions: tuple[str, ...]) -> dict[str, int]:
+        marks = ",".join("?" * len(actions))
+        rows = self.conn.execute(f"SELECT action, max(seq) FROM audit WHERE action IN ({marks})"  # noqa: S608
+                                 " GROUP BY action", actions).fetchall()
+        return {str(a): int(seq) for a, seq in rows}
+
     def records(self) -> Iterator[AuditRecord]:
         cur = self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id")
         while True:
@@ -431,11 +460,12 @@ class AuditLog:
             prev, _ = open_head(self._key, self.store.head())
         return self._write(prev, action, actor, subject, details)
 
-    def recover(self, actor: str) -> AuditRecord:
+    def recover(self, actor: str, problem: str = "") -> AuditRecord:
         """Accept a broken head: append an "audit_recover" record naming what `verify` found
         and reseal the head after it. Earlier damage stays visible to `verify` (edited or
-        missing records cannot be repaired); only appending becomes possible again. Inside
-        the caller's transaction, like `append`."""
+        missing records cannot be repaired); only appending becomes possible again. `problem`:
+        what else the caller found wrong (the gallery is older than this computer saw it).
+        Inside the caller's transaction, like `append`."""
         self._require_transaction("recover")
         verdict = self.verify()
         last = self.store.last()
@@ -443,6 +473,8 @@ class AuditLog:
         pointer, authentic = open_head(self._key, self.store.head())
         if pointer is not None and authentic and pointer.seq > (prev.seq if prev else 0):
             prev = pointer
+        if verdict.ok and problem:  # the log is whole, but not what this computer saw (a restored copy)
+            verdict = AuditVerdict(False, verdict.count, verdict.count + 1, problem)
         details = {"ok_before": verdict.ok, "reason": verdict.reason, "first_bad_seq": verdict.first_bad_seq}
         return self._write(prev, RECOVER_ACTION, actor, "audit log", details)
 
@@ -460,6 +492,15 @@ class AuditLog:
     def records(self) -> list[AuditRecord]:
         """All records in storage order."""
         return list(self.store.records())
+
+    def tail(self, actions: tuple[str, ...] = ()) -> AuditTail:
+        """The end of the log (`AuditTail`); a log without tables has none."""
+        if not self.store.exists():
+            return AuditTail(0, None, {})
+        last = self.store.last()
+        head, authentic = open_head(self._key, self.store.head())
+        return AuditTail(last.seq if last else 0, head.seq if head is not None and authentic else None,
+                         self.store.last_seqs(actions) if actions else {})
 
     def verify(self) -> AuditVerdict:
         """Check the whole log and its head pointer ("audit log missing" without tables)."""

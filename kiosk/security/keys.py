@@ -72,6 +72,7 @@ import os
 import secrets
 import stat
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -412,6 +413,31 @@ def _read_key_file(path: Path, db_path: str | os.PathLike[str], slot: Slot) -> G
     if data.get("gallery") not in (None, gallery_ref(db_path)):
         raise KioskError(f"{path}: this key file belongs to {data.get('gallery')}")
     return GalleryKey(_parse_hex(text, str(path)), "file", str(path), slot)
+
+
+def find_moved_key(
+    db_path: str | os.PathLike[str], opens: Callable[[bytes], bool], *, keys_dir: Path | None = None
+) -> GalleryKey | None:
+    """The key of a gallery that was moved or copied to `db_path` (its key is stored under the
+    path it had): the first key file in the key folder for which `opens(key)` is true (the
+    file decrypts with it; a plaintext gallery's audit head verifies with it). It is then
+    stored under the new path too, so the next open finds it at once. None when no key opens
+    it. Keyring entries cannot be listed: a key kept there is not found this way."""
+    folder = keys_dir or default_keys_dir()
+    try:
+        names = sorted(p for p in folder.glob("*.key") if not p.name.startswith("site-"))
+    except OSError:
+        return None
+    for path in names:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            key = _parse_hex(str(data["key"]), str(path)) if data.get("format") == _KEY_FORMAT else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, KioskError):
+            continue
+        if key is not None and opens(key):
+            log.info("%s: its key was found in %s (the gallery was moved or copied)", db_path, path)
+            return store_key(db_path, key, where="file", keys_dir=keys_dir)
+    return None
 
 
 # -- storing and deleting -----------------------------------------------------------------------
