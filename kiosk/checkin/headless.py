@@ -240,7 +240,8 @@ def describe_event(event: KioskEvent) -> str:
     """One human-readable line (stderr with -v)."""
     if event.event == "arrival":
         score = "" if event.score is None else f" ({event.score:.2f})"
-        who = f"{event.person}{score}{'' if event.logged else ', in cooldown'}"
+        name = event.person if event.person is not None else f"person {event.person_id}"
+        who = f"{name}{score}{'' if event.logged else ', in cooldown'}"
     elif event.event == "unknown":
         who = "an unknown visitor: sent to the receptionist"
     else:

@@ -2,8 +2,9 @@
 
 Looked up in this order (the first that has a key wins):
 
-1. ``FACE_KIOSK_GALLERY_KEY``: 64 hex characters, for headless starts (a systemd credential,
-   a container secret). Never written anywhere by us.
+1. ``FACE_KIOSK_GALLERY_KEY``: 64 hex characters, for headless starts (a container secret),
+   or ``FACE_KIOSK_GALLERY_KEY_FILE``: a file holding them (a systemd credential,
+   ``LoadCredential=``, kept apart from the service's state folder). Never written by us.
 2. ``FACE_KIOSK_GALLERY_PASSPHRASE``: at least 10 characters, stretched with scrypt
    (n=2**17, r=8, p=1: ~0.4 s and 128 MiB here) and a per-gallery random salt. The salt is
    not secret; it lives NEXT to the gallery in ``<gallery>.keysalt`` (JSON: the KDF and its
@@ -92,6 +93,9 @@ APP_NAME = "face-kiosk"  # the same as kiosk.config.APP_NAME (a test keeps them 
 KEYRING_SERVICE = "face-kiosk"
 ENV_KEY = "FACE_KIOSK_GALLERY_KEY"
 ENV_PASSPHRASE = "FACE_KIOSK_GALLERY_PASSPHRASE"
+# A file holding the 64 hex characters: a systemd credential (LoadCredential=, %d/gallery-key)
+# or a root-owned file outside the service's state folder.
+ENV_KEY_FILE = "FACE_KIOSK_GALLERY_KEY_FILE"
 KEY_BYTES = 32
 MIN_PASSPHRASE_CHARS = 10
 SALT_SUFFIX = ".keysalt"
@@ -303,11 +307,20 @@ def candidate_keys(
 
 def _key_from_env(db_path: str | os.PathLike[str], *, create: bool) -> GalleryKey | None:
     hex_key = os.environ.get(ENV_KEY)
+    key_file = os.environ.get(ENV_KEY_FILE)
     passphrase = os.environ.get(ENV_PASSPHRASE)
-    if hex_key and passphrase:
-        raise KioskError(f"set only one of {ENV_KEY} and {ENV_PASSPHRASE}")
+    if sum(map(bool, (hex_key, key_file, passphrase))) > 1:
+        raise KioskError(f"set only one of {ENV_KEY}, {ENV_KEY_FILE} and {ENV_PASSPHRASE}")
     if hex_key:
         return GalleryKey(_parse_hex(hex_key, ENV_KEY), "env", ENV_KEY)
+    if key_file:
+        try:
+            with open(key_file, "rb") as f:
+                text = f.read(4096).decode("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KioskError(f"{ENV_KEY_FILE}={key_file}: cannot read the gallery key "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+        return GalleryKey(_parse_hex(text, key_file), "env", key_file)
     if passphrase:
         return passphrase_key(db_path, passphrase, create=create)
     return None
