@@ -29,7 +29,10 @@ def _split(url: str) -> tuple[str, str, str]:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "", "", url
-    for i in range(len(rest) - 1, -1, -1):
+    # An `@` inside a ?password= / ?sslpassword= value is not the user info's end.
+    query_secret = _QUERY_SECRET.search(rest)
+    end = query_secret.start() if query_secret else len(rest)
+    for i in range(end - 1, -1, -1):
         if rest[i] == "@" and _HOSTSPEC.fullmatch(re.match(r"[^/?#]*", rest[i + 1:]).group()):  # type: ignore[union-attr]
             return scheme + sep, rest[:i], rest[i + 1:]
     return scheme + sep, "", rest
@@ -51,6 +54,7 @@ def _secret_values(url: str) -> set[str]:
     if ":" in userinfo:
         values.add(userinfo.split(":", 1)[1])
     values.update(m.group(2) for m in _QUERY_SECRET.finditer(rest))
+    values.update(m.group(2) for m in _QUERY_SECRET.finditer(url))
     try:
         info = conninfo_to_dict(url)
     except Exception:  # noqa: BLE001 - libpq refuses the URL: the spellings above remain
