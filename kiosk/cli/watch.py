@@ -47,14 +47,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
     ids_only = args.ids_only or to_the_journal()
 
     def on_event(event: KioskEvent) -> None:
-        if ids_only:  # the journal keeps lines for months, readable by the adm group: no names in it
-            event = dataclasses.replace(event, person=None)
+        # The journal keeps lines for months, readable by the adm group: no names in it.
+        line = event.to_json() if not ids_only else json.dumps(
+            {**event.to_dict(), "person": None}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         with lock:
             if args.jsonl:
-                sys.stdout.write(event.to_json() + "\n")
+                sys.stdout.write(line + "\n")
                 sys.stdout.flush()
             if args.verbose or not args.jsonl:
-                print(describe_event(event), file=sys.stderr if args.jsonl else sys.stdout, flush=True)
+                print(describe_event(event, names=not ids_only), file=sys.stderr if args.jsonl else sys.stdout,
+                      flush=True)
 
     with open_gallery(gallery_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
                       site=config.events.site, kiosk=config.events.kiosk,
