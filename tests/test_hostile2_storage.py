@@ -204,6 +204,24 @@ def test_row14_postgres_keeps_no_photo_path(pg_gallery, pg_url):
     assert pg_gallery.samples()[0].source.startswith("photo:")
 
 
+def test_row14_postgres_the_migration_replaces_stored_paths_and_keeps_the_pin(pg_url, tmp_path):
+    from kiosk.gallery.postgres import PgGallery
+
+    with PgGallery(pg_url, spool_path=tmp_path / "spool.db", listen=False) as g:
+        g.add_person(PersonDetails("Pseudonym 7"), [_sample(1)], MODEL)
+        AdminPin(g, FAST).set_pin(PIN)
+        sealed = g.get_setting(HASH_KEY)
+    # As schema 4 left it: the path in clear, the hash unsealed.
+    _dba(pg_url, f"UPDATE samples SET source = '{PHOTO}'", f"UPDATE templates SET source = '{PHOTO}'",
+         f"UPDATE settings SET value = '{sealed.split('#')[2]}' WHERE key = '{HASH_KEY}'",
+         "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    with PgGallery(pg_url, spool_path=tmp_path / "spool.db", listen=False) as g:
+        assert g.schema_version == 5
+        assert AdminPin(g, FAST).check(PIN).ok  # sealed by the migration, with the record that set it
+    with psycopg.connect(pg_url) as conn:
+        _no_path(conn.execute("SELECT source FROM samples UNION ALL SELECT source FROM templates").fetchall())
+
+
 # -- rows 3, 5, 6 on PostgreSQL: the DBA edits ----------------------------------------------------------
 
 
