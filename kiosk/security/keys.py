@@ -72,7 +72,6 @@ import logging
 import os
 import secrets
 import stat
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +84,9 @@ import platformdirs
 from keyring.backends import chainer, fail
 
 from kiosk.errors import KioskError
+from kiosk.security.passphrases import MIN_PASSPHRASE_CHARS as MIN_PASSPHRASE_CHARS
+from kiosk.security.passphrases import validate_new_passphrase as validate_new_passphrase
+from kiosk.security.passphrases import validate_passphrase as validate_passphrase
 from kiosk.security.private_files import atomic_write, ensure_private_dir, shred_file
 
 log = logging.getLogger(__name__)
@@ -97,7 +99,6 @@ ENV_PASSPHRASE = "FACE_KIOSK_GALLERY_PASSPHRASE"
 # or a root-owned file outside the service's state folder.
 ENV_KEY_FILE = "FACE_KIOSK_GALLERY_KEY_FILE"
 KEY_BYTES = 32
-MIN_PASSPHRASE_CHARS = 10
 SALT_SUFFIX = ".keysalt"
 # ~0.4 s and 128 MiB on the 2-core target: paid once per start, and what an attacker pays
 # per guessed passphrase.
@@ -126,39 +127,6 @@ class GalleryKey:
 def new_key() -> bytes:
     """32 bytes from the OS's CSPRNG."""
     return secrets.token_bytes(KEY_BYTES)
-
-
-def validate_passphrase(passphrase: str) -> str:
-    """The passphrase in Unicode NFC form (the same bytes whichever OS typed it), or a
-    one-line KioskError when it is shorter than 10 characters."""
-    normal = unicodedata.normalize("NFC", passphrase)
-    if len(normal) < MIN_PASSPHRASE_CHARS:
-        raise KioskError(f"the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters")
-    return normal
-
-
-MIN_DISTINCT_CHARS = 5
-# Runs a guesser walks along (wrapping: "7890123456"): digits, the alphabet, keyboard rows.
-_CHARACTER_RUNS = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm", "qwertzuiopasdfghjklyxcvbnm",
-                   "azertyuiopqsdfghjklmwxcvbn")
-
-
-def validate_new_passphrase(passphrase: str) -> str:
-    """`validate_passphrase`, and for a passphrase being chosen (a new export, a new gallery)
-    also refused when it is obviously guessable: fewer than 5 different characters
-    ("aaaaaaaaaa", "abababab12"), one block repeated ("passpasspass") or a run of characters
-    ("1234567890", "abcdefghij"). No strength meter: only what any guesser tries first."""
-    normal = validate_passphrase(passphrase)
-    folded = normal.casefold()
-    if len(set(folded)) < MIN_DISTINCT_CHARS:
-        raise KioskError(f"choose another passphrase: it needs at least {MIN_DISTINCT_CHARS} different characters")
-    n = len(folded)
-    if any(n % k == 0 and folded[:k] * (n // k) == folded for k in range(1, n // 2 + 1)):
-        raise KioskError("choose another passphrase: one block repeated is easy to guess")
-    if len({ord(b) - ord(a) for a, b in zip(folded, folded[1:])}) == 1 or any(
-            folded in line * 2 or folded[::-1] in line * 2 for line in _CHARACTER_RUNS):
-        raise KioskError("choose another passphrase: a run of characters (like 1234567890) is easy to guess")
-    return normal
 
 
 def gallery_ref(db_path: str | os.PathLike[str]) -> str:
