@@ -192,7 +192,7 @@ class AdminPin:
     def adopt_hash(self, hash_text: str) -> None:
         """Take another gallery's PIN (`stored_hash`) as this one's: sealed for this gallery,
         audited as pin_set (copied), the lockout starting afresh."""
-        self._store_hash(hash_text, AuditAction.PIN_SET, {"copied": True})
+        self._store_hash(hash_text, AuditAction.PIN_SET, {"adopted": True})
 
     def _new_hash(self, pin: str) -> str:
         p = self.policy
