@@ -19,6 +19,7 @@ from kiosk.enrollment.guided import CaptureSettings
 from kiosk.errors import KioskError
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import AdminPin, PinPolicy
+from kiosk.gallery.stored_faces import photo_provenance
 
 pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
@@ -174,7 +175,8 @@ def test_enroll_from_files_then_the_live_window_names_them(qtbot, tmp_path, gall
     qtbot.waitUntil(lambda: bool(saved), timeout=WAIT_MS)
     assert gallery.get_person(saved[0]).n_samples == 3
     sources = {s.source for s in gallery.samples(saved[0])}
-    assert sources == {str(p) for p in paths}
+    # Where each photo came from, as a keyed hash of its file name: never its path (issue 20).
+    assert sources == {photo_provenance(str(p), gallery.integrity_key) for p in paths}
     window = open_window(qtbot, tmp_path, gallery, str(clip))
     names: list = []
     window.video.frame_painted.connect(lambda info: names.append(info.names))

@@ -348,8 +348,13 @@ def test_watch_service_runs_the_real_command_unprivileged_and_restarts():
     assert service["ProtectSystem"] == ["strict"] and service["ProtectHome"] == ["yes"]
     # Every XDG folder the app writes is inside the unit's own private directories.
     env = dict(e.split("=", 1) for e in service["Environment"])
-    assert {k: v.split("/")[2] for k, v in env.items()} == {
+    folders = {k: v for k, v in env.items() if k.startswith(("HOME", "XDG_"))}
+    assert {k: v.split("/")[2] for k, v in folders.items()} == {
         "HOME": "lib", "XDG_DATA_HOME": "lib", "XDG_CONFIG_HOME": "lib", "XDG_CACHE_HOME": "cache"}
+    # Issue 20 row 8: the key apart from the state folder (a credential), and no names in the journal.
+    assert service["LoadCredential"] == ["gallery-key:/etc/face-kiosk/gallery.key"]
+    assert env["FACE_KIOSK_GALLERY_KEY_FILE"] == "%d/gallery-key"
+    assert "FACE_KIOSK_GALLERY_KEY" not in env and args.ids_only
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
     assert "face-kiosk-watch.service" in (PACKAGING / "build.sh").read_text(encoding="utf-8")
 

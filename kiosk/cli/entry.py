@@ -130,6 +130,10 @@ def main(
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the OS refuses that no check above caught: still one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        common.say(f"face-kiosk: error: {where}{exc.strerror or exc}", err=True)
+        return 1
     finally:
         close_pipelines()
 
