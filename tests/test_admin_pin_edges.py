@@ -11,6 +11,7 @@ from conftest import ManualClock
 
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinCheck, PinError, PinPolicy
+from kiosk.gallery.schema import SCHEMA_VERSION
 from kiosk.security.audit import AuditAction
 from kiosk.security.pin_policy import (
     RESTRICTIVE_FAILURES,
@@ -56,7 +57,7 @@ def test_a_pin_hash_stored_by_an_earlier_kiosk_still_opens(tmp_path):
         with gallery._transaction() as conn:
             conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     with Gallery(db) as gallery:
-        assert gallery.schema_version == 5
+        assert gallery.schema_version == SCHEMA_VERSION
         assert AdminPin(gallery, FAST).check(RIGHT).ok
 
 

@@ -20,6 +20,7 @@ from kiosk.cli.common import PASSPHRASE_ENV, PIN_ENV
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinPolicy
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
+from kiosk.gallery.schema import SCHEMA_VERSION
 from kiosk.security.keys import key_file_path, salt_path
 from kiosk.security.pin_policy import RESTRICTIVE_FAILURES
 from tests.conftest import ASTRONAUT, ROOT, ManualClock
@@ -144,7 +145,7 @@ def test_row13_a_schema_4_gallery_keeps_the_ids_its_audit_log_names(tmp_path):
     conn.commit()
     conn.close()
     with Gallery(db) as g:
-        assert g.schema_version == 5
+        assert g.schema_version == SCHEMA_VERSION
         assert g.add_person(PersonDetails("New"), [_sample(9)], MODEL) == 4
 
 
@@ -214,12 +215,23 @@ def test_row14_postgres_the_migration_replaces_stored_paths_and_keeps_the_pin(pg
     # As schema 4 left it: the path in clear, the hash unsealed.
     _dba(pg_url, f"UPDATE samples SET source = '{PHOTO}'", f"UPDATE templates SET source = '{PHOTO}'",
          f"UPDATE settings SET value = '{sealed.split('#')[2]}' WHERE key = '{HASH_KEY}'",
-         "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+         *PG_AFTER_SCHEMA_4_UNDONE, "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     with PgGallery(pg_url, spool_path=tmp_path / "spool.db", listen=False) as g:
-        assert g.schema_version == 5
+        assert g.schema_version == SCHEMA_VERSION
         assert AdminPin(g, FAST).check(PIN).ok  # sealed by the migration, with the record that set it
     with psycopg.connect(pg_url) as conn:
         _no_path(conn.execute("SELECT source FROM samples UNION ALL SELECT source FROM templates").fetchall())
+
+
+# What the versions after 4 added to a PostgreSQL gallery, taken out again: the database as a
+# schema 4 face-kiosk left it (version 5 itself adds no SQL there).
+PG_AFTER_SCHEMA_4_UNDONE = (
+    "DROP TABLE invitations",  # 7: the front desk
+    "ALTER TABLE people DROP COLUMN kind, DROP COLUMN is_host, DROP COLUMN contact, DROP COLUMN host_id,"
+    " DROP COLUMN agreement_version, DROP COLUMN agreement_at",
+    "ALTER TABLE visits DROP COLUMN signed_out_at, DROP COLUMN signed_out_how",
+    "DROP INDEX visits_person",
+)
 
 
 # -- rows 3, 5, 6 on PostgreSQL: the DBA edits ----------------------------------------------------------
