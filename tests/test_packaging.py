@@ -197,11 +197,12 @@ def _installed_requirements(name: str) -> set[str]:
 
 def test_the_app_needs_no_tasks_runtime_and_one_headless_opencv():
     """MediaPipe's Tasks runtime posts usage metrics to Google (issue 20): its models run in
-    LiteRT instead. One OpenCV, headless: no HighGUI and no second Qt beside PySide6's."""
+    LiteRT instead. One OpenCV, headless: no HighGUI and no second Qt beside PySide6's (contrib,
+    for the HOG descriptor OpenCV 5 moved there)."""
     needed = _installed_requirements("face-kiosk")
     assert {"numpy", "ai-edge-litert", "onnxruntime"} <= needed  # the walk works
     assert "mediapipe" not in needed
-    assert {n for n in needed if n.startswith("opencv")} == {"opencv-python-headless"}
+    assert {n for n in needed if n.startswith("opencv")} == {"opencv-contrib-python-headless"}
 
 
 # -- the Linux desktop entry and its installer ----------------------------------------------

@@ -1,8 +1,8 @@
 """No phoning home from the native libraries: call `disable_native_telemetry()` first thing.
 
 What the dependencies do, checked on Linux with strace and a fresh $HOME (onnxruntime 1.32,
-ai-edge-litert 2.3.0, opencv-python-headless 5.1); tests/test_no_egress.py runs every command
-under strace and fails on any connection that is not loopback or configured:
+ai-edge-litert 2.3.0, opencv-contrib-python-headless 5.1); tests/test_no_egress.py runs every
+command under strace and fails on any connection that is not loopback or configured:
 
 - onnxruntime (official builds) has Microsoft's 1DS telemetry compiled in and ON by
   default. At IMPORT time its native threads write a persistent device id and an event
