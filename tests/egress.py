@@ -120,7 +120,7 @@ class Observation:
 
 
 def observe(command: list[str], workdir: Path, *, until: str | None = None, webhook_config: Path | None = None,
-            timeout: float = 600) -> Observation:
+            timeout: float = 280) -> Observation:
     """Run `command` under the observation `mode()` gives (the caller skips when it is None).
 
     `until`: a regular expression; when the command's stderr shows it, the command is sent

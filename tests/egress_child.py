@@ -1,7 +1,7 @@
 """Runs one command for tests/egress.py, inside the network namespace when it was given one.
 
     python egress_child.py --report FILE [--namespace [--trap-dns]] [--until REGEX]
-                           [--webhook-config FILE] -- COMMAND...
+                           [--webhook-config FILE] [--give-up-after SECONDS] -- COMMAND...
 
 --namespace: loopback is brought up (a new namespace has it down), so local servers work.
 --trap-dns: /etc/resolv.conf (in this mount namespace only) names a DNS listener on loopback
@@ -13,8 +13,10 @@ The report (JSON): the command's exit code, output, the names looked up, request
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
+import os
 import re
 import signal
 import socket
@@ -71,6 +73,11 @@ def trap_dns(names: list[str]) -> None:
     subprocess.run(["mount", "--bind", resolv.name, "/etc/resolv.conf"], check=True)
 
 
+def kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--report", required=True)
@@ -78,6 +85,7 @@ def main() -> int:
     parser.add_argument("--trap-dns", action="store_true")
     parser.add_argument("--until")
     parser.add_argument("--webhook-config")
+    parser.add_argument("--give-up-after", type=float, default=240.0)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -94,7 +102,11 @@ def main() -> int:
         Path(args.webhook_config).write_text(json.dumps({"events": {"webhooks": [{"url": receiver.url}]}}),
                                              encoding="utf-8")
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        # A command that hangs (or a window that never shows `until`) is ended here, before
+        # pytest-timeout ends the test: a traced process strace lets go of would run on.
+        watchdog = threading.Timer(args.give_up_after, kill_group, (proc.pid,))
+        watchdog.start()
         stderr: list[str] = []
         assert proc.stderr is not None
         for line in proc.stderr:  # the window never ends by itself: closed once it showed `until`
@@ -102,6 +114,7 @@ def main() -> int:
             if args.until and re.search(args.until, line):
                 proc.send_signal(signal.SIGTERM)
         returncode = proc.wait()
+        watchdog.cancel()
         out.seek(0)
         stdout = out.read()
     received = 0
