@@ -15,7 +15,14 @@ import pytest
 
 from kiosk.errors import ModelError
 from kiosk.vision import blazeface
-from kiosk.vision.blazeface import SPECS, BlazeFace, anchor_centres, decode, letterbox_maps, weighted_nms
+from kiosk.vision.blazeface import (
+    SPECS,
+    BlazeFace,
+    anchor_centres,
+    decode,
+    letterbox_maps,
+    weighted_nms,
+)
 
 # model, image -> (box as Tasks gives it, score, the 6 keypoints in pixels)
 TASKS = {
