@@ -3,9 +3,7 @@
 The pinned numbers below are the Tasks runtime's own output (mediapipe 1.2.3, FaceDetector,
 min_detection_confidence 0.35) on the vendored portrait and on that portrait in an odd-sized
 canvas (a letterbox that falls between pixels), measured before mediapipe was dropped
-(tools/compare_blazeface.py has the comparison on the development photos). The Tasks runtime
-returns whole-pixel boxes with the origin clamped to the image; our float boxes are turned into
-that form to compare.
+(tools/compare_blazeface.py has the comparison on the development photos).
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from kiosk.vision.blazeface import (
     anchor_centres,
     decode,
     letterbox_maps,
+    tasks_boxes,
     weighted_nms,
 )
 
@@ -37,11 +36,6 @@ TASKS = {
 }
 
 
-def as_tasks_box(xyxy: np.ndarray) -> list[int]:
-    x0, y0 = max(int(xyxy[0]), 0), max(int(xyxy[1]), 0)  # int() truncates, as the Tasks runtime does
-    return [x0, y0, x0 + int(xyxy[2] - xyxy[0]), y0 + int(xyxy[3] - xyxy[1])]
-
-
 @pytest.fixture(scope="module")
 def images(astronaut_rgb) -> dict[str, np.ndarray]:
     canvas = np.full((517, 333, 3), 90, np.uint8)
@@ -54,7 +48,7 @@ def test_the_same_faces_as_mediapipes_tasks_runtime(model, image, images):
     box, score, keypoints = TASKS[(model, image)]
     found = BlazeFace(model, 0.35).detect(images[image])
     assert len(found) == 1
-    assert as_tasks_box(found.xyxy[0]) == box
+    assert found.xyxy[0].tolist() == box
     assert found.score[0] == pytest.approx(score, abs=2e-5)
     np.testing.assert_allclose(found.keypoints[0], keypoints, atol=0.011)
 
@@ -104,6 +98,17 @@ def test_weighted_suppression_averages_a_face_by_score_and_keeps_others_apart():
     assert len(weighted_nms(touching, np.array([0.9, 0.8]), np.zeros((2, 6, 2)), iou=0.33)[1]) == 1
 
 
+def test_boxes_take_the_tasks_apis_whole_pixel_form():
+    """Truncated to whole pixels; the origin clamped to the image, the size kept, the right and
+    bottom edges left alone. The cases: the portrait cut by each edge, our float boxes and what
+    the Tasks runtime returned for them."""
+    found = tasks_boxes(np.array([[-28.07, 70.17, 77.31, 175.55],  # cut by the left edge
+                                  [162.69, -41.0, 283.83, 80.15],  # the top
+                                  [166.2, 63.99, 276.5, 174.3],  # the right (240 px wide)
+                                  [172.13, 66.88, 277.53, 172.29]]))  # the bottom (150 px high)
+    assert found.tolist() == [[0, 70, 105, 175], [162, 0, 283, 121], [166, 63, 276, 173], [172, 66, 277, 171]]
+
+
 def test_an_image_of_the_input_size_is_sampled_pixel_for_pixel():
     whole, fraction = letterbox_maps(192, 192, 192)
     rows, cols = np.mgrid[0:192, 0:192]
@@ -123,7 +128,7 @@ def test_the_letterbox_is_undone(astronaut_rgb):
     in_wide, in_square = detector.detect(wide), detector.detect(square)
     assert len(in_wide) == len(in_square) == 1
     assert in_wide.score[0] == in_square.score[0]
-    np.testing.assert_allclose(in_wide.xyxy[0], in_square.xyxy[0] - [0, 100, 0, 100], atol=0.01)
+    np.testing.assert_allclose(in_wide.xyxy[0], in_square.xyxy[0] - [0, 100, 0, 100], atol=1)  # whole pixels
     np.testing.assert_allclose(in_wide.keypoints[0], in_square.keypoints[0] - [0, 100], atol=0.01)
     np.testing.assert_allclose(in_wide.keypoints[0, :2], TASKS[("mediapipe-full", "photo")][2][:2] + np.array([100, 0]),
                                atol=0.03 * (in_wide.xyxy[0, 2] - in_wide.xyxy[0, 0]))  # the eyes, where they are

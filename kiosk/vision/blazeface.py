@@ -22,8 +22,8 @@ reproduced from its options (MediaPipe's `face_detection_short_range.pbtxt` /
 4. NonMaxSuppression, WEIGHTED, IoU: the best box takes every box that overlaps it by IoU
    above 0.3 and becomes their score-weighted mean (box corners and keypoints), keeping its
    own score.
-5. Projection back through the letterbox to image pixels. (The Tasks runtime then truncates
-   the box to whole pixels; here it stays in float.)
+5. Projection back through the letterbox to image pixels; the boxes then take the Tasks API's
+   whole-pixel form (`tasks_boxes`), the keypoints stay in float.
 
 tools/compare_blazeface.py measured the agreement with the Tasks runtime on the development
 photos (resources/models/README.md).
@@ -215,4 +215,14 @@ class BlazeFace:
         scale, shift = m[0, 0], m[:, 2]
         px_boxes = (boxes * self.spec.side - np.tile(shift, 2)) / scale
         px_kps = (kps * self.spec.side - shift) / scale
-        return Detections(px_boxes.astype(np.float32), scores.astype(np.float32), px_kps.astype(np.float32))
+        return Detections(tasks_boxes(px_boxes), scores.astype(np.float32), px_kps.astype(np.float32))
+
+
+def tasks_boxes(xyxy: np.ndarray) -> np.ndarray:
+    """Boxes in the form MediaPipe's Tasks API hands them over: origin and size truncated to
+    whole pixels, then the origin clamped to the image with the size kept (a face cut by the
+    left or top edge comes out shifted inwards). The fusion with YuNet, the mesh's first crop
+    and every threshold after them were tuned on these boxes; the keypoints stay in float."""
+    origin = np.maximum(np.trunc(xyxy[:, :2]), 0)
+    size = np.trunc(xyxy[:, 2:] - xyxy[:, :2])
+    return np.hstack([origin, origin + size]).astype(np.float32)
