@@ -6,7 +6,6 @@ Lite XNNPACK delegate") and when it frees one ("DestroyAccelerator"); both are k
 
 from __future__ import annotations
 
-import gc
 import weakref
 from collections.abc import Sequence
 
@@ -46,6 +45,8 @@ class QuietInterpreter:
 
 
 def _release_quietly(state: dict[str, object]) -> None:
+    # Dropping the last reference frees the interpreter at once (nothing else holds it). No
+    # gc.collect() here: run from a finalizer it would collect whatever else is garbage at
+    # that moment, anywhere in the program, and raise its warnings there.
     with native_stderr_quiet():
         state.pop("_interp", None)
-        gc.collect()
