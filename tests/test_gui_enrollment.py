@@ -378,15 +378,19 @@ def test_the_modal_pin_dialog_for_kiosk_mode(qtbot, gallery):
 
 
 def test_a_private_pipeline_is_released_even_when_closed_mid_job():
-    """A MediaPipe graph left to the garbage collector can deadlock another MediaPipe call."""
+    """close() waits for the running job, cancels the queued ones and lets the models go."""
+    import gc
     import time
-    from types import SimpleNamespace
+    import weakref
 
     from ui.jobs import PipelineThread
 
-    closed: list = []
-    fake = SimpleNamespace(detector=SimpleNamespace(close=lambda: closed.append(True)))
-    runner = PipelineThread(Config(), factory=lambda cfg: fake)
+    class Fake:
+        pass
+
+    made = [Fake()]
+    released = weakref.ref(made[0])
+    runner = PipelineThread(Config(), factory=lambda cfg: made[0])
 
     def busy(pipeline):
         while not runner.closing:  # still running when close() starts
@@ -396,9 +400,12 @@ def test_a_private_pipeline_is_released_even_when_closed_mid_job():
     running = runner.run_on_worker(busy)
     queued = runner.run_on_worker(lambda p: "never")
     runner.close()
-    assert running.result(timeout=5) is fake
+    assert running.result(timeout=5) is made[0]
     assert queued.cancelled()
-    assert closed == [True]
+    made.clear()
+    del running
+    gc.collect()
+    assert released() is None  # the runner holds the pipeline no more
     late = runner.run_on_worker(lambda p: 1)
     with pytest.raises(KioskError, match="this window is closing"):
         late.result(timeout=5)

@@ -105,12 +105,16 @@ class _Runner:
 def _load_model(key: str, path: Path, threads: int) -> str:
     """Load one model with the runtime the app uses for it; returns that runtime's name."""
     if key.startswith("mediapipe"):
-        # The MediaPipe task alone: MediaPipeDetector would also load YuNet, blurring the reason.
-        from mediapipe.tasks.python import BaseOptions, vision
+        # BlazeFace alone: MediaPipeDetector would also load YuNet, blurring the reason.
+        from kiosk.vision.blazeface import BlazeFace
 
-        options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_buffer=path.read_bytes()))
-        vision.FaceDetector.create_from_options(options).close()
-        return "MediaPipe"
+        BlazeFace(key)
+        return "LiteRT"
+    if key == "face-mesh":
+        from kiosk.vision.landmarks import FaceMesh
+
+        FaceMesh()
+        return "LiteRT"
     if key == "yunet":
         from kiosk.vision.detectors import YuNetDetector
 
