@@ -28,10 +28,11 @@ EXCLUDES = [
     "pytest", "_pytest", "pytestqt", "ruff", "importlinter", "grimp",
     "PyInstaller", "setuptools", "pip",
     "scipy", "sklearn", "onnx", "pandas", "torch", "tensorflow", "jax", "matplotlib",
-    # PySide6 modules face-kiosk does not use (QtCore, QtGui and QtWidgets are what it needs).
+    # PySide6 modules face-kiosk does not use (QtCore, QtGui and QtWidgets are what it needs, and
+    # QtPrintSupport for the visitor badge and the evacuation list).
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets",
     "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSql", "PySide6.QtTest",
-    "PySide6.QtDBus", "PySide6.QtPrintSupport", "PySide6.QtSvg", "PySide6.QtSvgWidgets",
+    "PySide6.QtDBus", "PySide6.QtSvg", "PySide6.QtSvgWidgets",
     "PySide6.QtXml", "PySide6.QtConcurrent", "PySide6.QtDesigner", "PySide6.QtHelp",
     "PySide6.QtUiTools", "PySide6.QtMultimedia", "PySide6.QtMultimediaWidgets",
     "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore",
