@@ -4,41 +4,46 @@ dispatch (main). Models load once per command; bad items never stop a batch."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kiosk import __version__
-from kiosk.cli import common, diagnostics, enroll, identify, people, privacy, shared, watch
+from kiosk.cli import (
+    common,
+    diagnostics,
+    enroll,
+    frontdesk,
+    identify,
+    people,
+    privacy,
+    shared,
+    watch,
+)
 from kiosk.cli.pipelines import close_pipelines
 from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES
 from kiosk.errors import KioskError
+
+if TYPE_CHECKING:
+    from kiosk.frontdesk.onsite import OnSitePdf
 
 log = logging.getLogger("kiosk")
 
 
 def start_privately() -> None:
     """What every face-kiosk process does first: no native telemetry (before onnxruntime is
-    imported), files private to the user (umask 077), matplotlib's cache (mediapipe imports it)
-    kept out of ~/.cache."""
+    imported), files private to the user (umask 077)."""
     from kiosk.security.private_files import set_private_umask
     from kiosk.security.telemetry import disable_native_telemetry
 
     disable_native_telemetry(import_onnxruntime=False)
     set_private_umask()
-    if "MPLCONFIGDIR" not in os.environ:
-        from kiosk.config import default_data_dir
-        from kiosk.security.private_files import ensure_private_dir
-
-        # An unwritable home: matplotlib picks a temporary folder itself.
-        with contextlib.suppress(KioskError, OSError):
-            os.environ["MPLCONFIGDIR"] = str(ensure_private_dir(default_data_dir() / "matplotlib"))
 
 
 def _quiet_native_logs() -> None:
-    # MediaPipe/TFLite print INFO lines on stderr; they drown the one-line messages we owe users.
+    # LiteRT/TFLite print INFO lines on stderr; they drown the one-line messages we owe users.
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -79,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnostics.add_parsers(sub, common)
     privacy.add_parsers(sub, common)
     shared.add_parsers(sub, common)
+    frontdesk.add_parsers(sub, common)
     watch.add_parser(sub, common)
     return parser
 
@@ -87,11 +93,13 @@ def main(
     argv: list[str] | None = None,
     gui: Callable[[argparse.Namespace], int] | None = None,
     live_bench: Callable[..., int] | None = None,
+    onsite_pdf: OnSitePdf | None = None,
 ) -> int:
     """Entry point of `face-kiosk`. Exit 0 on success, 1 on a command-level error, 2 on usage.
 
     `gui` (the desktop app) and `live_bench` (`bench --live`, which runs the GUI's worker)
-    are handed in by ui.launcher: the core itself never imports the GUI.
+    are handed in by ui.launcher, and so is `onsite_pdf` (`visits --on-site --pdf FILE`, which
+    draws with Qt's print support): the core itself never imports the GUI.
     """
     _quiet_native_logs()
     start_privately()
@@ -103,6 +111,7 @@ def main(
         args.func = gui
     if args.command == "bench":
         args.live_bench = live_bench
+    args.onsite_pdf = onsite_pdf
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -115,6 +124,10 @@ def main(
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the OS refuses that no check above caught: still one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        common.say(f"face-kiosk: error: {where}{exc.strerror or exc}", err=True)
+        return 1
     finally:
         close_pipelines()
 

@@ -12,11 +12,18 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from kiosk.errors import GalleryError
+from kiosk.gallery.frontdesk_api import FrontDeskStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kiosk.security.audit import AuditTail
+    from kiosk.security.audit_anchor import GalleryGuard
 
 
 def now_iso() -> str:
@@ -53,6 +60,15 @@ def host_contacts(host: str) -> list[str]:
     return [*urls, *(e for e in _EMAIL.findall(rest) if e not in urls)]
 
 
+def unique_contacts(*fields: str | None) -> list[str]:
+    """The contacts written in several fields (a person's host field, their host's own contact),
+    each once, in order."""
+    out: list[str] = []
+    for text in fields:
+        out.extend(c for c in host_contacts(text or "") if c not in out)
+    return out
+
+
 @dataclass(frozen=True)
 class PersonDetails:
     """What is known about a person besides their face (what the receptionist types)."""
@@ -64,6 +80,7 @@ class PersonDetails:
     consent_text: str = ""
     consent_at: str | None = None
     retention_until: str | None = None  # ISO date; past it the person is purged
+    kind: str = "staff"  # "staff" or "visitor" (kiosk.gallery.frontdesk_api, schema version 7)
 
 
 #: The person fields `update_person` may change (one list, used by every backend).
@@ -87,12 +104,21 @@ class Person:
     last_seen: str | None = None
     n_samples: int = 0
     n_templates: int = 0
+    # The front desk's (schema version 7, kiosk.gallery.frontdesk_api): staff or visitor, whether
+    # a staff member is a host and their notification contact, a visitor's host, and the visitor
+    # agreement they accepted.
+    kind: str = "staff"
+    is_host: bool = False
+    contact: str = ""
+    host_id: int | None = None
+    agreement_version: str = ""
+    agreement_at: str | None = None
 
     @property
     def details(self) -> PersonDetails:
         """The editable details."""
         return PersonDetails(self.name, self.company, self.host, self.notes, self.consent_text,
-                             self.consent_at, self.retention_until)
+                             self.consent_at, self.retention_until, self.kind)
 
 
 @dataclass(frozen=True)
@@ -146,7 +172,7 @@ class Visit:
 
     id: int
     ts: str  # local ISO time with offset
-    kind: str  # "checkin" or "unknown"
+    kind: str  # "checkin", "unknown" or "sign_in" (signed in by touch: kiosk.gallery.frontdesk_api)
     person_id: int | None
     name: str | None  # the person's name (None for an unknown visitor, or someone since removed)
     score: float | None
@@ -155,6 +181,34 @@ class Visit:
     site: str = ""  # which site and kiosk saw them (schema version 4; "" before)
     kiosk: str = ""
     event_id: str | None = None  # unique per visit: a repeated write is ignored
+    signed_out_at: str | None = None  # when they left (schema version 7; None: still inside)
+    signed_out_how: str = ""  # kiosk, exit_camera, receptionist or end_of_day
+
+
+#: The columns of a person row every backend selects (`p` is people); `person_from_row` reads them.
+PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
+                  " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
+                  " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
+                  " (SELECT count(*) FROM templates t WHERE t.person_id = p.id),"
+                  " p.kind, p.is_host, p.contact, p.host_id, p.agreement_version, p.agreement_at")
+
+
+def person_from_row(row: tuple[Any, ...]) -> Person:
+    """A Person from a row of PERSON_COLUMNS (either backend)."""
+    return Person(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11],
+                  row[12], kind=row[13], is_host=bool(row[14]), contact=row[15], host_id=row[16],
+                  agreement_version=row[17], agreement_at=row[18])
+
+
+#: The columns of a visit row every backend selects (`v` is visits, `p` its person).
+VISIT_COLUMNS = ("v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source, v.site, v.kiosk,"
+                 " v.event_id, v.signed_out_at, v.signed_out_how")
+
+
+def visit_from_row(row: tuple[Any, ...]) -> Visit:
+    """A Visit from a row of VISIT_COLUMNS (either backend)."""
+    return Visit(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9], row[10],
+                 row[11], row[12] or "")
 
 
 @dataclass(frozen=True)
@@ -181,8 +235,11 @@ class TemplateSet:
         return TemplateSet(self.model_version, self.person_ids[keep], self.kinds[keep], self.matrix[keep], self.names)
 
 
-class GalleryStore(Protocol):
-    """What every gallery backend offers. Writes are transactional: all or nothing."""
+class GalleryStore(FrontDeskStore, Protocol):
+    """What every gallery backend offers. Writes are transactional: all or nothing.
+
+    The front desk's operations (visitors, hosts, invitations, sign-outs) are in
+    kiosk.gallery.frontdesk_api.FrontDeskStore."""
 
     @property
     def schema_version(self) -> int: ...
@@ -273,6 +330,29 @@ class GalleryStore(Protocol):
     def audit_records(self) -> list[Any]: ...
 
     def verify_audit(self) -> Any: ...
+
+    def recover_audit(self) -> Any:
+        """Accept a broken audit log: a record says what was wrong; writes are possible again."""
+        ...
+
+    def audit_tail(self, actions: tuple[str, ...] = ()) -> AuditTail:
+        """The end of the audit log: newest record, sealed head, newest of each of `actions`."""
+        ...
+
+    def seal_settings(self, make: Callable[[int], dict[str, str]], action: Any = None, subject: str = "",
+                      details: dict[str, Any] | None = None, *, audit_required: bool = True) -> int:
+        """Settings sealed at a point of the audit log, written with its record in one transaction."""
+        ...
+
+    @property
+    def guard(self) -> GalleryGuard:
+        """What this computer last saw of the gallery (kiosk.security.audit_anchor)."""
+        ...
+
+    def own_files(self) -> tuple[Path, ...]:
+        """The files this gallery keeps on this computer (itself, its keys, salt, spool): an
+        export or a CSV must never replace one."""
+        ...
 
     @property
     def integrity_key(self) -> bytes: ...

@@ -12,6 +12,7 @@ import psycopg
 
 from kiosk.errors import GalleryError, KioskError
 from kiosk.gallery.api import (
+    PERSON_COLUMNS,
     PERSON_FIELDS,
     NewSample,
     Person,
@@ -19,21 +20,20 @@ from kiosk.gallery.api import (
     Sample,
     StoredTemplate,
     clean_name,
-    host_contacts,
     now_iso,
+    person_from_row,
     resolve_person,
     resolve_person_by_name,
+    storable,
+    unique_contacts,
 )
+from kiosk.gallery.frontdesk_api import person_kind
 from kiosk.gallery.pg_connection import one_row
 from kiosk.gallery.pg_templates import PgTemplates
+from kiosk.gallery.stored_faces import photo_provenance
 from kiosk.security.audit import AuditAction
 
 log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
-
-_PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
-                   " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
-                   " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
-                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id)")
 
 
 class PgPeople(PgTemplates):
@@ -51,12 +51,15 @@ class PgPeople(PgTemplates):
             _check_new_person(details, samples)
         with self._transaction("enrolling") as conn:
             for details, samples in people:
+                # The kind only for a visitor (staff is the column's default, as in every schema).
+                kind = () if person_kind(details.kind) == "staff" else (details.kind,)
+                kind_column, kind_value = (", kind", ",%s") if kind else ("", "")
                 row = one_row(conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    " created_at, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    f" created_at, updated_at{kind_column}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s{kind_value}) RETURNING id",
                     (clean_name(details.name), clean_name(details.company), clean_name(details.host),
                      clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp)))
+                     details.retention_until, stamp, stamp, *kind)))
                 ids.append(int(row[0]))
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
                 self._audit(conn, AuditAction.ENROLL, f"person {ids[-1]}",
@@ -75,13 +78,14 @@ class PgPeople(PgTemplates):
     def _insert_samples(self, conn: psycopg.Connection, person_id: int, samples: list[NewSample],
                         model_version: str, stamp: str) -> None:
         for sample in samples:
+            source = photo_provenance(storable(sample.source), self.key.key)  # never the photo's path
             row = one_row(conn.execute(
                 "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
                 " VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                 (person_id, self._seal_png(sample.aligned, "aligned", person_id),
                  None if sample.face_crop is None else self._seal_png(sample.face_crop, "face", person_id),
-                 sample.source, float(sample.quality), bool(sample.masked), stamp)))
-            self._insert_templates(conn, person_id, int(row[0]), sample.source, sample.templates, model_version, stamp)
+                 source, float(sample.quality), bool(sample.masked), stamp)))
+            self._insert_templates(conn, person_id, int(row[0]), source, sample.templates, model_version, stamp)
 
     def update_person(self, person_id: int, **fields: str | None) -> None:
         """Change details (name, company, host, notes, consent_*, retention_until)."""
@@ -181,13 +185,14 @@ class PgPeople(PgTemplates):
         return self._people_query("", ())
 
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
-        sql = f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
-        return [Person(*row) for row in self._rows(sql, params)]
+        sql = f"SELECT {PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
+        return [person_from_row(row) for row in self._rows(sql, params)]
 
     def contacts_for(self, person_id: int) -> list[str]:
         """The person's host contacts (e-mail or apprise URL), written in their host field."""
-        rows = self._rows("SELECT host FROM people WHERE id=%s", (person_id,), "reading a host contact")
-        return host_contacts(rows[0][0] or "") if rows else []
+        rows = self._rows("SELECT p.host, h.contact FROM people p LEFT JOIN people h ON h.id = p.host_id"
+                          " WHERE p.id=%s", (person_id,), "reading a host contact")
+        return unique_contacts(rows[0][0], rows[0][1]) if rows else []
 
     # -- samples -------------------------------------------------------------------------
 

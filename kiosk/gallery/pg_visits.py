@@ -11,7 +11,7 @@ import uuid
 import psycopg
 
 from kiosk.errors import KioskError
-from kiosk.gallery.api import Visit, now_iso
+from kiosk.gallery.api import VISIT_COLUMNS, Visit, now_iso, visit_from_row
 from kiosk.gallery.pg_connection import GalleryOfflineError, PgConnection
 from kiosk.gallery.spool import SpooledVisit, VisitSpool
 
@@ -90,10 +90,9 @@ class PgVisits(PgConnection):
                 params.append(value)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = self._rows(
-            "SELECT v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source, v.site, v.kiosk, v.event_id"
-            f" FROM visits v LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC",  # noqa: S608
+            f"SELECT {VISIT_COLUMNS} FROM visits v LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC",  # noqa: S608
             tuple(params))
-        return [Visit(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10]) for r in rows]
+        return [visit_from_row(r) for r in rows]
 
     # -- settings ------------------------------------------------------------------------
 

@@ -37,14 +37,14 @@ from pathlib import Path
 import psycopg
 
 from kiosk.gallery.pg_connection import GalleryOfflineError, GalleryStatus, redact_url, site_ref
-from kiosk.gallery.pg_people import PgPeople
+from kiosk.gallery.pg_frontdesk import PgFrontDesk
 from kiosk.gallery.pg_schema import CHANNEL
 from kiosk.gallery.pg_visits import PgVisits
 
 log = logging.getLogger(__name__)
 
 
-class PgGallery(PgPeople, PgVisits):
+class PgGallery(PgFrontDesk, PgVisits):
     """The gallery in a PostgreSQL database (with pgvector). Thread-safe; one per process.
 
     `create=False` refuses a database without a gallery; `encrypt_templates` only matters for
@@ -53,8 +53,8 @@ class PgGallery(PgPeople, PgVisits):
     folder); `listen=False` starts no listener thread (one-shot CLI commands).
 
     Built in parts, one concern each: the connection, pool, schema and audit log
-    (pg_connection), templates (pg_templates), people and samples (pg_people), visits, the
-    spool and settings (pg_visits); here: starting and stopping, and the change listener.
+    (pg_connection), templates (pg_templates), people and samples (pg_people), the front desk
+    (pg_frontdesk), visits, the spool and settings (pg_visits); here: starting and stopping, and the change listener.
     """
 
     def __init__(self, url: str, *, create: bool = True, encrypt_templates: bool = True, actor: str = "app",
