@@ -256,7 +256,7 @@ def test_choosing_the_first_pin_says_why_one_is_refused_in_plain_sentences(qtbot
     enter("815037")
     enter("815038")
     assert gate.message.text() == "The two PINs differ; enter the same PIN twice. Try again."
-    with qtbot.waitSignal(gate.unlocked):
+    with qtbot.waitSignal(gate.unlocked, timeout=WAIT_MS):
         enter("815037")
         enter("815037")
     assert AdminPin(gallery).check("815037").ok

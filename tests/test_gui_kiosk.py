@@ -130,7 +130,7 @@ def test_escape_opens_the_pin_pad_and_a_wrong_pin_stays_locked(qtbot, gallery):
 
 def test_the_right_pin_leaves_kiosk_mode(qtbot, gallery):
     w = _window(qtbot, FakeWorker(), gallery, unlock=lambda parent: True)
-    with qtbot.waitSignal(w.exited, timeout=2000):
+    with qtbot.waitSignal(w.exited, timeout=CLIP_TIMEOUT_MS):
         qtbot.keyClick(w, Qt.Key.Key_Escape)
     assert not w.locked and not w.isVisible()
 
@@ -187,12 +187,14 @@ def _pin_dialog_session(qtbot, w, entries):
 
 
 def test_pin_pad_exit_and_growing_lockout(qtbot, gallery):
-    from kiosk.gallery.admin_pin import AdminPin
+    from kiosk.gallery.admin_pin import AdminPin, PinPolicy
     from ui.kiosk_mode import PinLock
 
     now = [1_000_000.0]
     clock = lambda: now[0]  # noqa: E731
-    AdminPin(gallery, clock=clock).set_pin("294751")
+    # A cheap scrypt (its cost is stored with the hash, so PinLock checks at that cost): eight
+    # tries at the real cost took 202 s of this test's 300 under load; the lockout is the point.
+    AdminPin(gallery, PinPolicy(scrypt_n=2**10), clock=clock).set_pin("294751")
     w = _window(qtbot, FakeWorker(), gallery, unlock=PinLock(gallery, clock=clock))
     assert w.locked
 
@@ -210,7 +212,7 @@ def test_pin_pad_exit_and_growing_lockout(qtbot, gallery):
     assert w.locked and w.isVisible()
 
     now[0] += 61
-    with qtbot.waitSignal(w.exited, timeout=5000):
+    with qtbot.waitSignal(w.exited, timeout=CLIP_TIMEOUT_MS):
         seen = _pin_dialog_session(qtbot, w, ["294751"])
     assert not seen[0][2]  # the dialog closed: accepted
     assert not w.locked and not w.isVisible()
@@ -225,7 +227,7 @@ def test_first_run_without_a_pin_asks_for_one_before_locking(qtbot, gallery, mon
     w = _window(qtbot, FakeWorker(), gallery, unlock=kw.PinLock(gallery))
     assert calls == ["lock kiosk mode"]
     assert not w.locked  # none chosen: kiosk mode runs unlocked, and Escape leaves at once
-    with qtbot.waitSignal(w.exited, timeout=2000):
+    with qtbot.waitSignal(w.exited, timeout=CLIP_TIMEOUT_MS):
         qtbot.keyClick(w, Qt.Key.Key_Escape)
     assert calls == ["lock kiosk mode"]
 
