@@ -9,6 +9,8 @@ on any machine. Waits poll (qtbot.waitUntil); nothing asserts a duration.
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -289,11 +291,17 @@ def test_cancel_during_save_and_a_crash_while_writing_add_nothing(qtbot, tmp_pat
     dialog.add_photos([ASTRONAUT, ASTRONAUT])
     wait_photos_checked(qtbot, dialog)
     fill_details(dialog, "Eileen")
+    # The model thread is held until the cancel is in: the save's job (it can be quick) cannot
+    # finish first and run its outcome at once, however this machine schedules the threads.
+    hold = threading.Event()
+    held = dialog.runner.run_on_worker(lambda p: hold.wait(WAIT_MS / 1000))
     dialog.save_button.click()
     assert dialog.busy_bar.isVisible()
     dialog.cancel_button.click()  # cancel while the templates are being made
     assert not dialog.busy_bar.isVisible() and "nothing was saved" in dialog.status.text()
-    dialog.runner.run_on_worker(lambda p: None).result(timeout=60)  # the cancelled job has finished
+    hold.set()
+    assert held.result(timeout=WAIT_MS / 1000) is True
+    dialog.runner.run_on_worker(lambda p: None).result(timeout=WAIT_MS / 1000)  # the cancelled job has finished
     QCoreApplication.processEvents()  # and its late result was delivered (and ignored)
     assert gallery.counts()["people"] == 0
 
