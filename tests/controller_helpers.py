@@ -1,4 +1,4 @@
-"""Qt-free stand-ins for the threads the controllers use (kiosk.enrollment.controller):
+"""Qt-free stand-ins for the threads the controllers use (kiosk.enrollment.threads):
 runners and writers whose jobs the test runs when it wants, and a tiny event loop for `post`."""
 
 from __future__ import annotations

@@ -17,20 +17,20 @@ import pytest
 from conftest import ASTRONAUT, ROOT
 from controller_helpers import ImmediateRunner, ImmediateWriter, ManualRunner, ManualWriter
 
-from kiosk.enrollment.controller import (
-    CANCELLED_PHOTO,
-    Change,
-    Clock,
-    DetailsForm,
-    EnrollmentController,
-    PhotoStatus,
-    SaveState,
-    Update,
-)
+from kiosk.enrollment.controller import EnrollmentController
 from kiosk.enrollment.gates import Pose
 from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture
 from kiosk.enrollment.prepare import DuplicateError
 from kiosk.enrollment.samples import make_sample
+from kiosk.enrollment.session_state import (
+    CANCELLED_PHOTO,
+    Change,
+    DetailsForm,
+    PhotoStatus,
+    SaveState,
+    Update,
+)
+from kiosk.enrollment.threads import Clock
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import PersonDetails
 

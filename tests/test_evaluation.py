@@ -8,18 +8,16 @@ import numpy as np
 import pytest
 from conftest import shared
 
-from kiosk.diagnostics.evaluation import (
+from kiosk.diagnostics.eval_data import read_pairs, split_dev_people
+from kiosk.diagnostics.eval_report import (
     TARGETS,
     EvalReport,
     IdentResult,
     MaskResult,
     PairResult,
     format_report,
-    read_pairs,
-    split_dev_people,
-    tar_at_far,
-    ten_fold_accuracy,
 )
+from kiosk.diagnostics.evaluation import tar_at_far, ten_fold_accuracy
 
 
 def test_ten_fold_accuracy_picks_the_threshold_on_the_other_folds():
@@ -81,6 +79,6 @@ def test_split_keeps_unknown_visitors_and_nap_people_apart():
 def test_the_default_data_folder_is_shared_data_next_to_the_checkout():
     from conftest import ROOT
 
-    from kiosk.diagnostics.evaluation import default_data_dir
+    from kiosk.diagnostics.eval_data import default_data_dir
 
     assert default_data_dir() == ROOT.parent / "shared" / "data"

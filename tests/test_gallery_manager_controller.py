@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from controller_helpers import ImmediateRunner, ImmediateWriter, Loop, ManualWriter, ThreadRunner
 
-from kiosk.enrollment.controller import DetailsForm
 from kiosk.enrollment.gallery_admin import AdminChange, GalleryManagerController, listed_names
 from kiosk.enrollment.samples import make_sample
+from kiosk.enrollment.session_state import DetailsForm
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import PersonDetails
 

@@ -19,7 +19,7 @@ from kiosk.errors import GalleryError, KioskError, ModelMismatchError
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.pg_schema import SCHEMA_VERSION
 from kiosk.gallery.postgres import PgGallery, redact_url
-from kiosk.gallery.sqlite import encode_png
+from kiosk.gallery.stored_faces import encode_png
 
 pytest_plugins = ["pg_fixtures"]
 MODEL = "test-model@000"
@@ -232,7 +232,7 @@ def test_visits_while_the_server_is_down_arrive_exactly_once(pg_server, pg_url, 
             assert "\n" not in str(exc.value)
         finally:
             pg_server.start()
-        assert wait_for(lambda: g.online and g.status().spooled == 0, timeout=30)
+        assert wait_for(lambda: g.online and g.status().spooled == 0)
         visits = g.visits()
     assert sorted(v.event_id for v in visits if v.event_id.startswith("ev-")) == \
         ["ev-0", "ev-1", "ev-2", "ev-unknown"]
@@ -260,7 +260,7 @@ def test_a_spooled_visit_of_someone_erased_meanwhile_is_dropped(pg_server, pg_ur
             assert admin.visits() == []
 
 
-def test_plain_templates_are_searched_by_pgvector_exact_and_hnsw(pg_url, tmp_path):
+def test_plain_templates_are_searched_by_pgvector_exact_and_hnsw(pg_server, pg_url, tmp_path):
     with PgGallery(pg_url, spool_path=tmp_path / "s.db", encrypt_templates=False, listen=False) as g:
         samples = [_sample(i) for i in range(6)]
         ids = [g.add_person(PersonDetails(f"P{i}"), [s], MODEL) for i, s in enumerate(samples)]
@@ -270,13 +270,16 @@ def test_plain_templates_are_searched_by_pgvector_exact_and_hnsw(pg_url, tmp_pat
         assert list(loaded.person_ids) == ids
         probe = vecs[3] + 0.01
         assert g.search(MODEL, probe, 1, exact=True)[0][0] == ids[3]
-        g.build_index(8)
-        top = g.search(MODEL, probe, 3)
-        assert top[0][0] == ids[3] and top[0][1] > 0.99
         np.testing.assert_allclose(g.samples(ids[0], with_templates=True)[0].templates[0].embedding, vecs[0],
                                    rtol=1e-6, atol=1e-6)
+        if not pg_server.hnsw_problem:
+            g.build_index(8)
+            top = g.search(MODEL, probe, 3)
+            assert top[0][0] == ids[3] and top[0][1] > 0.99
     with psycopg.connect(pg_url) as conn:  # plain: the DBA can read templates (the documented trade-off)
         assert conn.execute("SELECT count(*) FROM templates WHERE embedding IS NOT NULL").fetchone()[0] == 6
+    if pg_server.hnsw_problem:
+        pytest.skip(f"exact search checked; HNSW not: {pg_server.hnsw_problem}")
 
 
 def test_encrypted_templates_cannot_be_searched_on_the_server(pg_gallery):
@@ -286,7 +289,7 @@ def test_encrypted_templates_cannot_be_searched_on_the_server(pg_gallery):
 
 
 def test_an_older_schema_is_migrated_in_place(pg_url, tmp_path, monkeypatch):
-    import kiosk.gallery.postgres as pg
+    import kiosk.gallery.pg_connection as pg  # where the migrations run
     from kiosk.gallery.pg_schema import MIGRATIONS
 
     with monkeypatch.context() as patch:
@@ -299,7 +302,7 @@ def test_an_older_schema_is_migrated_in_place(pg_url, tmp_path, monkeypatch):
                              " 'checkin')", (pid,))
             assert old.schema_version == 3
     with PgGallery(pg_url, spool_path=tmp_path / "s.db", listen=False) as new:
-        assert new.schema_version == SCHEMA_VERSION == 4
+        assert new.schema_version == SCHEMA_VERSION == 7
         assert [(v.name, v.site, v.kiosk, v.event_id) for v in new.visits()] == [("Old", "", "", None)]
         new.record_visit(pid, "checkin", 0.9, site="hq", event_id="x")
         assert len(new.visits(site="hq")) == 1 and new.verify_audit().ok

@@ -155,6 +155,8 @@ def test_self_test_checks_a_postgres_gallery(pg_url, tmp_path, capsys):
 
 
 def test_bench_backends_prints_the_table(pg_server, capsys):
+    if pg_server.hnsw_problem:  # the bench's 128-d server-side search crashes the same way
+        pytest.skip(pg_server.hnsw_problem)
     assert main(["bench", "--backends", pg_server.url(), "--backend-sizes", "2000", "--backend-repeat", "3"]) == 0
     out = capsys.readouterr().out
     for label in ("in memory: numpy", "start-up load (encrypted", "pgvector exact", "pgvector HNSW"):

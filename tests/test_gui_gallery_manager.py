@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import pytest
 from conftest import ManualClock
+from live_helpers import HANG_GUARD_MS
 
 from kiosk.config import Config
 from kiosk.enrollment.samples import make_sample
@@ -16,7 +17,7 @@ from kiosk.gallery.api import PersonDetails
 pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
 
-WAIT_MS = 90_000
+WAIT_MS = HANG_GUARD_MS
 
 
 @pytest.fixture
@@ -87,16 +88,16 @@ def test_list_search_thumbnails_and_counts(qtbot, gallery, people, per_sample):
 def test_edit_details(qtbot, gallery, people):
     manager = open_manager(qtbot, gallery)
     manager.select_ids([people["Bob Builder"]])
-    assert manager.current_id == people["Bob Builder"] and manager.name_edit.text() == "Bob Builder"
-    assert "no consent recorded" in manager.summary.text()
-    manager.company_edit.setText("Globex")
-    manager.retention_check.setChecked(True)
-    manager.save_button.click()
+    assert manager.current_id == people["Bob Builder"] and manager.details_panel.name_edit.text() == "Bob Builder"
+    assert "no consent recorded" in manager.details_panel.summary.text()
+    manager.details_panel.company_edit.setText("Globex")
+    manager.details_panel.retention_check.setChecked(True)
+    manager.details_panel.save_button.click()
     wait_idle(qtbot, manager)
     bob = gallery.get_person(people["Bob Builder"])
     assert bob.company == "Globex" and bob.retention_until and len(bob.retention_until) == 10
-    manager.name_edit.setText("   ")
-    manager.save_button.click()
+    manager.details_panel.name_edit.setText("   ")
+    manager.details_panel.save_button.click()
     wait_idle(qtbot, manager)
     assert "Not saved: a person needs a name" in manager.status.text()
     assert gallery.get_person(people["Bob Builder"]).name == "Bob Builder"
@@ -255,7 +256,7 @@ def test_choosing_the_first_pin_says_why_one_is_refused_in_plain_sentences(qtbot
     enter("815037")
     enter("815038")
     assert gate.message.text() == "The two PINs differ; enter the same PIN twice. Try again."
-    with qtbot.waitSignal(gate.unlocked):
+    with qtbot.waitSignal(gate.unlocked, timeout=WAIT_MS):
         enter("815037")
         enter("815037")
     assert AdminPin(gallery).check("815037").ok
@@ -279,7 +280,7 @@ def test_pin_pad_takes_keyboard_digits_and_backspace(qtbot):
 
 
 def test_export_dialog_asks_twice_and_plain_only_when_ticked_and_confirmed(qtbot):
-    from ui.gallery_manager import ExportSecretDialog
+    from ui.export_secret_dialog import ExportSecretDialog
 
     answers = []
     dialog = ExportSecretDialog(2, confirm_plain=lambda: answers.pop(0))

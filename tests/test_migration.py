@@ -15,7 +15,7 @@ from conftest import ASTRONAUT
 from kiosk.errors import ModelMismatchError
 from kiosk.gallery import Gallery
 from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
-from kiosk.gallery.sqlite import encode_png
+from kiosk.gallery.stored_faces import encode_png
 from kiosk.models import MODELS
 from kiosk.vision.align import align_face
 from kiosk.vision.detectors import create_detector

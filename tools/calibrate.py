@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import genpareto
 
-from kiosk.diagnostics.evaluation import FaceCache, default_data_dir, person_photos
+from kiosk.diagnostics.eval_data import FaceCache, default_data_dir, person_photos
 from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.calibration import (
     MASK_VS_MASK,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.capture.images import load_rgb
-from kiosk.diagnostics.evaluation import default_data_dir, person_photos, split_dev_people
+from kiosk.diagnostics.eval_data import default_data_dir, person_photos, split_dev_people
 from kiosk.vision.align import ARCFACE_112, similarity_transform
 from kiosk.vision.detectors import create_detector
 from kiosk.vision.landmarks import FaceMesh

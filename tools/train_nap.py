@@ -1,7 +1,7 @@
 """Learn the score adapter of one embedder: a centring mean and the NAP directions (dev-only).
 
 NAP ("nuisance attribute projection") needs no identity labels: take photos of people who
-are *not* among those eval measures on (`kiosk.diagnostics.evaluation.split_dev_people`), embed each
+are *not* among those eval measures on (`kiosk.diagnostics.eval_data.split_dev_people`), embed each
 without and with a painted mask, and keep the top principal directions of
 (masked - unmasked). The matcher projects them out of both sides of every comparison that
 has a masked side. The mean of the unmasked embeddings is subtracted first, which centres
@@ -25,12 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.diagnostics.evaluation import (
-    FaceCache,
-    default_data_dir,
-    person_photos,
-    split_dev_people,
-)
+from kiosk.diagnostics.eval_data import FaceCache, default_data_dir, person_photos, split_dev_people
 from kiosk.vision.align import ARCFACE_112
 from kiosk.vision.geometry import l2_normalise
 from kiosk.vision.synthetic_masks import MaskStyle, paint_mask

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -13,24 +12,9 @@ from kiosk.errors import KioskError
 log = logging.getLogger(__name__)
 
 
-def _drop_cv2_qt_paths() -> None:
-    """Undo the Qt plugin paths that importing cv2 sets (they point at OpenCV's own Qt 5 build).
-
-    opencv-contrib-python's cv2/config-3.py exports QT_QPA_PLATFORM_PLUGIN_PATH and
-    QT_QPA_FONTDIR on import; PySide6 must use its own plugins, whatever was imported first.
-    """
-    import cv2
-
-    cv2_dir = os.path.dirname(os.path.abspath(cv2.__file__))
-    for key in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
-        value = os.environ.get(key, "")
-        if value and os.path.abspath(value).startswith(cv2_dir):
-            del os.environ[key]
-
-
 def make_application():
-    """The QApplication (created once), safe to create after cv2 and mediapipe were imported."""
-    _drop_cv2_qt_paths()
+    """The QApplication (created once). OpenCV is the headless build: importing cv2 first
+    brings no Qt plugins of its own (tests/test_startup.py)."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -51,27 +35,29 @@ def make_application():
 
 def run_app(args: argparse.Namespace) -> int:
     """Start the desktop app on `--source` (default: the configured camera); returns the exit code."""
-    # The CLI's own helpers, so the GUI reads --config/--db/--embedder exactly as the CLI does.
-    from kiosk.cli import _config
-    from kiosk.cli.common import db_target
+    # The rules the CLI follows too, so the GUI reads --config/--db/--embedder exactly as it does.
+    from kiosk.capture.sources import make_source
+    from kiosk.config import config_from_args
+    from kiosk.gallery.target import open_target_gallery
 
     app = make_application()
     from PySide6.QtWidgets import QMessageBox
 
-    from kiosk.gallery.open import open_gallery
     from ui.main_window import MainWindow
 
     try:
-        config = _config(args)
-        gallery = open_gallery(db_target(args), encrypt=config.privacy.encrypt, actor="gui",
-                               site=config.events.site, kiosk=config.events.kiosk,
-                               encrypt_templates=config.gallery.encrypt_templates)
+        config = config_from_args(args)
+        source = args.source if getattr(args, "source", None) else config.camera.source
+        every_frame = bool(getattr(args, "every_frame", False))
+        if every_frame and make_source(source).live:
+            raise KioskError("--every-frame replays a video file or a folder; a camera or a stream cannot wait")
+        # The main window purges expired people at start and then daily (RetentionSchedule).
+        gallery = open_target_gallery(args, config, actor="gui", create=True, listen=True, purge=False)
     except KioskError as exc:
         QMessageBox.critical(None, "face-kiosk", str(exc))
         raise
-    source = args.source if getattr(args, "source", None) else config.camera.source
     config_path = Path(args.config) if getattr(args, "config", None) else None
-    window = MainWindow(config, gallery, source, config_path=config_path)
+    window = MainWindow(config, gallery, source, config_path=config_path, lockstep=every_frame)
     try:
         window.start()
         if getattr(args, "kiosk", False):

@@ -9,70 +9,43 @@ added, through a private pipeline on its own thread.
 The session itself (photos, samples, consent, duplicates, saving) is
 `kiosk.enrollment.controller.EnrollmentController`; this dialog is its view: widgets, the
 wiring of their signals to the controller, and drawing the controller's state when it
-reports an `Update`. The save writes through the gallery writer thread (ui.jobs) in one
+reports an `Update`. Its parts (tabs, samples strip, person panel) are in
+ui.enrollment_panels. The save writes through the gallery writer thread (ui.jobs) in one
 transaction; cancel, closing the dialog or an error before it leaves the gallery untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QDateEdit,
-    QFileDialog,
-    QFormLayout,
-    QFrame,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPlainTextEdit,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
 
 from kiosk.capture.images import IMAGE_SUFFIXES
 from kiosk.config import Config
-from kiosk.enrollment.controller import (
+from kiosk.enrollment.controller import EnrollmentController
+from kiosk.enrollment.duplicates import DuplicateCandidate
+from kiosk.enrollment.gates import Verdict
+from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
+from kiosk.enrollment.prepare import PendingSample
+from kiosk.enrollment.session_state import (
     Change,
     DetailsForm,
-    EnrollmentController,
-    ModelRunner,
     PhotoItem,
     PhotoStatus,
     SaveState,
     Update,
-    Writer,
 )
-from kiosk.enrollment.duplicates import DuplicateCandidate
-from kiosk.enrollment.gates import Verdict
-from kiosk.enrollment.guided import CaptureSettings, CaptureStep, GuidedCapture, capture_plan
-from kiosk.enrollment.photos import PhotoCheck
-from kiosk.enrollment.prepare import PendingSample
+from kiosk.enrollment.threads import ModelRunner, Writer
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import FrameResult
-from ui.enrollment_widgets import (
-    CaptureOverlay,
-    CaptureView,
-    GateChecklist,
-    PhotoRow,
-    SampleSlot,
-    clear_layout,
-    rgb_pixmap,
-)
+from ui.enrollment_panels import CameraTab, PersonPanel, PhotoEntry, PhotosTab, SamplesStrip
+from ui.enrollment_widgets import CaptureOverlay, PhotoRow
 from ui.jobs import PipelineThread, gallery_writer, gui_post
 from ui.pin_dialog import PinGatedDialog
 
@@ -84,29 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PHOTO_FILTER = "Photos (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
-
-
-@dataclass(frozen=True)
-class PhotoEntry:
-    """An imported photo in the dialog: the controller's item and its row."""
-
-    item: PhotoItem
-    row: PhotoRow
-
-    @property
-    def path(self) -> Path:
-        """The photo's file."""
-        return self.item.path
-
-    @property
-    def check(self) -> PhotoCheck | None:
-        """What the check found (None until checked)."""
-        return self.item.check
-
-    @property
-    def cancelled(self) -> bool:
-        """Its check was cancelled (it is not used)."""
-        return self.item.cancelled
 
 
 class EnrollmentDialog(PinGatedDialog):
@@ -211,27 +161,17 @@ class EnrollmentDialog(PinGatedDialog):
     def _build_content(self) -> QWidget:
         content = QWidget(self)
         self.tabs = QTabWidget(content)
-        self.tabs.addTab(self._build_camera_tab(), "Camera")
-        self.tabs.addTab(self._build_photos_tab(), "Photos")
+        self.camera_tab = CameraTab(live=self.worker is not None)
+        self.tabs.addTab(self.camera_tab, "Camera")
+        self.photos_tab = PhotosTab()
+        self.tabs.addTab(self.photos_tab, "Photos")
 
-        samples_box = QGroupBox("Samples", content)
-        self.samples_row = QHBoxLayout()
-        self.samples_row.setSpacing(6)
-        strip = QWidget()
-        strip.setLayout(self.samples_row)
-        self.samples_scroll = QScrollArea(samples_box)
-        self.samples_scroll.setWidget(strip)
-        self.samples_scroll.setWidgetResizable(True)
-        self.samples_scroll.setFixedHeight(190)
-        self.samples_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        box_layout = QVBoxLayout(samples_box)
-        box_layout.setContentsMargins(6, 6, 6, 6)
-        box_layout.addWidget(self.samples_scroll)
-
+        self.samples = SamplesStrip(content)
         left = QVBoxLayout()
         left.addWidget(self.tabs, 1)
-        left.addWidget(samples_box)
-        right = self._build_details()
+        left.addWidget(self.samples)
+        right = self.person_panel = PersonPanel(self.controller.consent_text, self.controller.person, self)
+        self._connect_parts()
         row = QHBoxLayout(content)
         row.setContentsMargins(0, 0, 0, 0)
         row.addLayout(left, 3)
@@ -239,159 +179,32 @@ class EnrollmentDialog(PinGatedDialog):
         self._rebuild_samples()
         return content
 
-    def _build_camera_tab(self) -> QWidget:
-        tab = QWidget()
-        self.view = CaptureView(tab)
-        self.view.setMinimumSize(480, 300)
-        self.checklist = GateChecklist(tab)
-        self.pause_button = QPushButton("Pause", tab)
-        self.pause_button.clicked.connect(self.toggle_capture)
-        self.restart_button = QPushButton("Start over", tab)
-        self.restart_button.clicked.connect(self.start_over)
-        self.allow_mask = QCheckBox("Visitor keeps the mask on (allow a masked reference sample)", tab)
-        self.allow_mask.toggled.connect(self._on_allow_mask)
-        self.camera_note = QLabel(tab)
-        self.camera_note.setWordWrap(True)
-        controls = QHBoxLayout()
-        controls.addWidget(self.pause_button)
-        controls.addWidget(self.restart_button)
-        controls.addStretch(1)
-        controls.addWidget(self.allow_mask)
-        layout = QVBoxLayout(tab)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.checklist)
-        layout.addLayout(controls)
-        layout.addWidget(self.camera_note)
-        if self.worker is None:
-            self.camera_note.setText("No live camera in this window: add photos instead.")
-            for widget in (self.view, self.pause_button, self.restart_button, self.checklist):
-                widget.setEnabled(False)
-        else:
-            self.camera_note.setText("Samples are taken automatically when the face passes every check. "
-                                     "Tell the visitor what the top of the picture says.")
+    def _connect_parts(self) -> None:
+        camera, photos, panel = self.camera_tab, self.photos_tab, self.person_panel
+        # The widgets the dialog draws into, and callers and tests reach.
+        self.view, self.checklist, self.camera_note = camera.view, camera.checklist, camera.camera_note
+        self.pause_button, self.allow_mask = camera.pause_button, camera.allow_mask
+        self.photo_list, self.photo_cancel = photos.photo_list, photos.photo_cancel
+        self.name_edit, self.company_edit, self.host_edit = panel.name_edit, panel.company_edit, panel.host_edit
+        self.retention_check, self.consent_check = panel.retention_check, panel.consent_check
+        self.status, self.busy_bar, self.save_button, self.cancel_button = (
+            panel.status, panel.busy_bar, panel.save_button, panel.cancel_button)
+        self.duplicate_panel, self.duplicate_text = panel.duplicate_panel, panel.duplicate_text
+        camera.pause_button.clicked.connect(self.toggle_capture)
+        camera.restart_button.clicked.connect(self.start_over)
+        camera.allow_mask.toggled.connect(self._on_allow_mask)
+        if self.worker is not None:
             self.worker.failed.connect(self._on_worker_failed)
-        return tab
-
-    def _build_photos_tab(self) -> QWidget:
-        tab = QWidget()
-        self.add_photos_button = QPushButton("Add photos…", tab)
-        self.add_photos_button.clicked.connect(self.choose_photos)
-        hint = QLabel("or drop photos anywhere on this window. One person per photo; "
-                      "each photo becomes one sample.", tab)
-        hint.setWordWrap(True)
-        top = QHBoxLayout()
-        top.addWidget(self.add_photos_button)
-        top.addWidget(hint, 1)
-        self.photo_list = QVBoxLayout()
-        self.photo_list.setSpacing(4)
-        self.photo_list.addStretch(1)
-        holder = QWidget()
-        holder.setLayout(self.photo_list)
-        scroll = QScrollArea(tab)
-        scroll.setWidget(holder)
-        scroll.setWidgetResizable(True)
-        self.photo_progress = QProgressBar(tab)
-        self.photo_progress.setFormat("checking photos: %v of %m")
-        self.photo_cancel = QPushButton("Cancel", tab)
-        self.photo_cancel.clicked.connect(self.cancel_photos)
-        progress = QHBoxLayout()
-        progress.addWidget(self.photo_progress, 1)
-        progress.addWidget(self.photo_cancel)
-        self.photo_progress.hide()
-        self.photo_cancel.hide()
-        layout = QVBoxLayout(tab)
-        layout.addLayout(top)
-        layout.addWidget(scroll, 1)
-        layout.addLayout(progress)
-        return tab
-
-    def _build_details(self) -> QWidget:
-        panel = QWidget(self)
-        layout = QVBoxLayout(panel)
-        layout.setContentsMargins(0, 0, 0, 0)
-        details = QGroupBox("Person", panel)
-        form = QFormLayout(details)
-        self.name_edit = QLineEdit(details)
-        self.name_edit.setPlaceholderText("required")
-        self.company_edit = QLineEdit(details)
-        self.host_edit = QLineEdit(details)
-        self.host_edit.setPlaceholderText("whom they visit, e.g. Grace Hopper <grace@example.com> (notified)")
-        self.notes_edit = QPlainTextEdit(details)
-        self.notes_edit.setFixedHeight(56)
-        self.retention_check = QCheckBox("Delete on", details)
-        self.retention_date = QDateEdit(QDate.currentDate().addYears(1), details)
-        self.retention_date.setCalendarPopup(True)
-        self.retention_date.setDisplayFormat("yyyy-MM-dd")
-        self.retention_date.setMinimumDate(QDate.currentDate().addDays(1))
-        self.retention_date.setEnabled(False)
-        self.retention_check.toggled.connect(self.retention_date.setEnabled)
-        for edit in (self.name_edit, self.company_edit, self.host_edit):
+        photos.add_photos_button.clicked.connect(self.choose_photos)
+        photos.photo_cancel.clicked.connect(self.cancel_photos)
+        for edit in (panel.name_edit, panel.company_edit, panel.host_edit):
             edit.textChanged.connect(self._push_details)
-        self.notes_edit.textChanged.connect(self._push_details)
-        self.retention_check.toggled.connect(self._push_details)
-        self.retention_date.dateChanged.connect(self._push_details)
-        retention = QHBoxLayout()
-        retention.addWidget(self.retention_check)
-        retention.addWidget(self.retention_date, 1)
-        form.addRow("Name *", self.name_edit)
-        form.addRow("Company", self.company_edit)
-        form.addRow("Host", self.host_edit)
-        form.addRow("Notes", self.notes_edit)
-        form.addRow("Retention", retention)
-
-        consent = QGroupBox("Consent *", panel)
-        self.consent_label = QLabel(self.controller.consent_text, consent)
-        self.consent_label.setWordWrap(True)
-        self.consent_label.setFrameShape(QFrame.Shape.StyledPanel)
-        self.consent_label.setMargin(6)
-        self.consent_check = QCheckBox("The visitor has read this and agrees", consent)
-        self.consent_check.toggled.connect(self.controller.give_consent)
-        consent_layout = QVBoxLayout(consent)
-        consent_layout.addWidget(self.consent_label)
-        consent_layout.addWidget(self.consent_check)
-
-        person = self.controller.person
-        if person is not None:
-            details.hide()
-            consent.hide()
-            target = QLabel(f"Adding samples to <b>{html.escape(person.name)}</b> "
-                            f"({person.n_samples} samples stored now).", panel)
-            target.setWordWrap(True)
-            layout.addWidget(target)
-        layout.addWidget(details)
-        layout.addWidget(consent)
-
-        self.duplicate_panel = QFrame(panel)
-        self.duplicate_panel.setFrameShape(QFrame.Shape.StyledPanel)
-        self.duplicate_panel.setStyleSheet("QFrame { background: #fff8c5; }")
-        self.duplicate_text = QLabel(self.duplicate_panel)
-        self.duplicate_text.setWordWrap(True)
-        self.duplicate_buttons = QVBoxLayout()
-        dup_layout = QVBoxLayout(self.duplicate_panel)
-        dup_layout.addWidget(self.duplicate_text)
-        dup_layout.addLayout(self.duplicate_buttons)
-        self.duplicate_panel.hide()
-        layout.addWidget(self.duplicate_panel)
-
-        layout.addStretch(1)
-        self.status = QLabel(panel)
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
-        self.busy_bar = QProgressBar(panel)
-        self.busy_bar.setRange(0, 0)
-        self.busy_bar.hide()
-        layout.addWidget(self.busy_bar)
-        self.save_button = QPushButton("Add samples" if person is not None else "Save", panel)
-        self.save_button.setDefault(True)
-        self.save_button.clicked.connect(self.save)
-        self.cancel_button = QPushButton("Cancel", panel)
-        self.cancel_button.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.save_button)
-        layout.addLayout(buttons)
-        return panel
+        panel.notes_edit.textChanged.connect(self._push_details)
+        panel.retention_check.toggled.connect(self._push_details)
+        panel.retention_date.dateChanged.connect(self._push_details)
+        panel.consent_check.toggled.connect(self.controller.give_consent)
+        panel.save_button.clicked.connect(self.save)
+        panel.cancel_button.clicked.connect(self.cancel)
 
     # -- unlocking and the camera -----------------------------------------------------------
 
@@ -496,66 +309,16 @@ class EnrollmentDialog(PinGatedDialog):
             entry.row.show_error(item.message)
 
     def _render_progress(self) -> None:
-        progress = self.controller.photo_progress
-        self.photo_progress.setVisible(progress is not None)
-        self.photo_cancel.setVisible(progress is not None)
-        if progress is not None:
-            done, total = progress
-            self.photo_progress.setRange(0, total)
-            self.photo_progress.setValue(done)
+        self.photos_tab.show_progress(self.controller.photo_progress)
 
     def _rebuild_samples(self) -> None:
-        clear_layout(self.samples_row)
-        capture = self.controller.capture
-        current = capture.current
-        camera = self.controller.camera
-        for i, step in enumerate(capture.steps):
-            sample = capture.slots[i]
-            if not camera and sample is None:
-                continue
-            caption = f"{i + 1}. {step.label or step.pose.value}"
-            note = ""
-            if sample is not None and sample.relaxed:
-                caption += " (facing)"
-                note = "The visitor did not turn; taken facing the camera."
-            slot = SampleSlot(caption, "Retake", rgb_pixmap(sample.face.aligned, SampleSlot.THUMB) if sample else None,
-                              note, active=camera and i == current and self.controller.capturing)
-            slot.action.connect(lambda i=i: self.retake(i))
-            self.samples_row.addWidget(slot)
-        for entry in self.photos:
-            face = entry.item.face
-            if face is None:
-                continue
-            slot = SampleSlot(f"photo: {entry.path.name}", "Remove", rgb_pixmap(face.aligned, SampleSlot.THUMB),
-                              str(entry.path))
-            slot.action.connect(lambda e=entry: self.remove_photo(e))
-            self.samples_row.addWidget(slot)
-        self.samples_row.addStretch(1)
+        self.samples.show_samples(self.controller.capture, self.controller.camera, self.controller.capturing,
+                                  self.photos, self.retake, self.remove_photo)
 
     def _offer_duplicates(self, candidates: list[DuplicateCandidate]) -> None:
-        clear_layout(self.duplicate_buttons)
         self._offered = list(candidates)
-        names = ", ".join(f"<b>{html.escape(c.name)}</b> (similarity {c.score:.2f}, threshold {c.threshold:.2f})"
-                          for c in candidates)
-        person = self.controller.person
-        if person is None:
-            self.duplicate_text.setText(f"Possible duplicate: this face already matches {names} in the gallery. "
-                                        "Is it the same person?")
-            for cand in candidates:
-                button = QPushButton(f"Same person: add the samples to {cand.name}", self.duplicate_panel)
-                button.clicked.connect(lambda checked=False, pid=cand.person_id: self.controller.resolve_duplicate(pid))
-                self.duplicate_buttons.addWidget(button)
-            new = QPushButton("A different person: save as new", self.duplicate_panel)
-            new.clicked.connect(lambda: self.controller.resolve_duplicate(None))
-        else:
-            self.duplicate_text.setText(f"These samples look like {names}, not like "
-                                        f"<b>{html.escape(person.name)}</b>. Check who is in front of the camera.")
-            new = QPushButton(f"Add them to {person.name} anyway", self.duplicate_panel)
-            new.clicked.connect(lambda: self.controller.resolve_duplicate(person.id))
-        self.duplicate_buttons.addWidget(new)
-        back = QPushButton("Back (change nothing)", self.duplicate_panel)
-        back.clicked.connect(self.controller.dismiss_duplicates)
-        self.duplicate_buttons.addWidget(back)
+        self.person_panel.show_duplicates(candidates, self.controller.person, self.controller.resolve_duplicate,
+                                          self.controller.dismiss_duplicates)
 
     # -- photos -------------------------------------------------------------------------------
 
@@ -611,13 +374,7 @@ class EnrollmentDialog(PinGatedDialog):
 
     def details_form(self) -> DetailsForm:
         """The typed details (new person)."""
-        retention = None
-        if self.retention_check.isChecked():
-            retention = self.retention_date.date().toString(Qt.DateFormat.ISODate)
-        return DetailsForm(
-            name=self.name_edit.text(), company=self.company_edit.text(), host=self.host_edit.text(),
-            notes=self.notes_edit.toPlainText(), retention_until=retention,
-        )
+        return self.person_panel.details_form()
 
     def _push_details(self) -> None:
         self.controller.set_details(self.details_form())

@@ -11,51 +11,37 @@ of an export made by another model are re-embedded on the models' thread.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, QSize, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QDateEdit,
-    QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from kiosk.config import Config
-from kiosk.enrollment.controller import DetailsForm, ModelRunner, Writer
 from kiosk.enrollment.gallery_admin import AdminChange, GalleryManagerController
-from kiosk.errors import KioskError, as_sentence
+from kiosk.enrollment.session_state import DetailsForm
+from kiosk.enrollment.threads import ModelRunner, Writer
 from kiosk.gallery.admin_pin import AdminPin
-from kiosk.gallery.api import GalleryStore, Person
+from kiosk.gallery.api import GalleryStore
 from kiosk.security.export_crypto import is_encrypted_export
-from kiosk.security.keys import MIN_PASSPHRASE_CHARS, validate_passphrase
-from ui.enrollment_widgets import SampleSlot, clear_layout, rgb_pixmap
+from ui.export_secret_dialog import ExportSecretDialog
 from ui.jobs import PipelineThread, gallery_writer, gui_post
+from ui.people_table import PeopleTable
+from ui.person_details_panel import PersonDetailsPanel
 from ui.pin_dialog import PinGatedDialog
 
 if TYPE_CHECKING:
@@ -67,101 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPORT_FILTER = "face-kiosk export (*.fkx *.zip);;All files (*)"
-
-
-class ExportSecretDialog(QDialog):
-    """Asks for an export's passphrase, twice; or, ticked and confirmed, for no encryption.
-
-    `secret()` after `exec()`: the passphrase, or None for an unencrypted zip.
-    """
-
-    def __init__(self, count: int, parent: QWidget | None = None,
-                 confirm_plain: Callable[[], bool] | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Export people")
-        self._confirm_plain = confirm_plain or self._ask_plain
-        self.first = QLineEdit(self)
-        self.second = QLineEdit(self)
-        self.error = QLabel("", self)
-        for edit in (self.first, self.second):
-            edit.setEchoMode(QLineEdit.EchoMode.Password)
-            edit.textChanged.connect(lambda _text: self.error.setText(""))
-        self.plain = QCheckBox("Unencrypted (a plain zip: whoever gets the file sees the faces)", self)
-        self.plain.toggled.connect(self._on_plain)
-        self.error.setStyleSheet("color: #c62828")
-        form = QFormLayout()
-        form.addRow("Passphrase", self.first)
-        form.addRow("The same again", self.second)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"The export of {count} {'person' if count == 1 else 'people'} is encrypted with "
-                                f"this passphrase (at least {MIN_PASSPHRASE_CHARS} characters). Without it "
-                                "nobody can read or import it.", self))
-        layout.addLayout(form)
-        layout.addWidget(self.plain)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
-
-    def _on_plain(self, on: bool) -> None:
-        self.first.setEnabled(not on)
-        self.second.setEnabled(not on)
-
-    def _ask_plain(self) -> bool:
-        answer = QMessageBox.warning(
-            self, "Unencrypted export",
-            "Write the faces, templates and details unencrypted? Anyone who gets the file can read them.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
-
-    def accept(self) -> None:  # noqa: D102 - QDialog override: validate first
-        if self.plain.isChecked():
-            if self._confirm_plain():
-                super().accept()
-            return
-        if self.first.text() != self.second.text():
-            self.error.setText("The two passphrases differ.")
-            return
-        try:
-            validate_passphrase(self.first.text())
-        except KioskError as exc:
-            self.error.setText(f"{as_sentence(exc)}.")
-            return
-        super().accept()
-
-    def secret(self) -> str | None:
-        """The passphrase, or None when an unencrypted export was chosen and confirmed."""
-        return None if self.plain.isChecked() else self.first.text()
-COLUMNS = ("Name", "Company", "Host", "Templates", "Last seen", "Delete on")
-ICON = 48
-SortKey = str | int
-
-
-def short_time(iso: str | None) -> str:
-    """'2026-11-26T09:45:12+00:00' -> '2026-11-26 09:45' ('never' for None)."""
-    if not iso:
-        return "never"
-    try:
-        return dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
-
-
-class _SortItem(QTableWidgetItem):
-    """A cell that sorts by a key of its own (numbers as numbers, names case-insensitively)."""
-
-    def __init__(self, text: str, key: SortKey) -> None:
-        super().__init__(text)
-        self.key = key
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine, theirs = self.key, other.key if isinstance(other, _SortItem) else other.text()
-        if isinstance(mine, int) and isinstance(theirs, int):
-            return mine < theirs
-        if isinstance(mine, str) and isinstance(theirs, str):
-            return mine < theirs
-        return self.text() < other.text()
 
 
 class GalleryManager(PinGatedDialog):
@@ -201,7 +92,6 @@ class GalleryManager(PinGatedDialog):
         self.controller = GalleryManagerController(gallery, self.runner, writer, post=gui_post(),
                                                    match=config.match)
         self.controller.listeners.append(self._on_update)
-        self._thumbs: dict[int, tuple[str, QIcon]] = {}
         self._filling = False
         self._shut_down = False
         self.dialogs: list[EnrollmentDialog] = []
@@ -247,24 +137,16 @@ class GalleryManager(PinGatedDialog):
                        self.import_button):
             top.addWidget(button)
 
-        self.table = QTableWidget(0, len(COLUMNS), content)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setIconSize(QSize(ICON, ICON))
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(ICON + 6)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setSortingEnabled(True)
+        self.table = PeopleTable(self.controller.thumbnail, content)
         self.table.itemSelectionChanged.connect(self._on_selection)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, content)
         splitter.addWidget(self.table)
-        splitter.addWidget(self._build_details())
+        self.details_panel = PersonDetailsPanel(self)
+        self.details_panel.save_button.clicked.connect(self.save_details)
+        self.details_panel.revert_button.clicked.connect(lambda: self.show_person(self.current_id))
+        self.details_panel.remove_sample.connect(self.remove_sample)
+        splitter.addWidget(self.details_panel)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
 
@@ -283,66 +165,6 @@ class GalleryManager(PinGatedDialog):
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
         return content
-
-    def _build_details(self) -> QWidget:
-        panel = QGroupBox("Details", self)
-        self.photo = QLabel(panel)
-        self.photo.setFixedSize(112, 112)
-        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.photo.setStyleSheet("background: #eaeef2;")
-        self.summary = QLabel(panel)
-        self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        head = QHBoxLayout()
-        head.addWidget(self.photo)
-        head.addWidget(self.summary, 1)
-
-        form = QFormLayout()
-        self.name_edit = QLineEdit(panel)
-        self.company_edit = QLineEdit(panel)
-        self.host_edit = QLineEdit(panel)
-        self.host_edit.setPlaceholderText("whom they visit; an e-mail or apprise URL in it is notified")
-        self.notes_edit = QPlainTextEdit(panel)
-        self.notes_edit.setFixedHeight(56)
-        self.retention_check = QCheckBox("Delete on", panel)
-        self.retention_date = QDateEdit(QDate.currentDate().addYears(1), panel)
-        self.retention_date.setCalendarPopup(True)
-        self.retention_date.setDisplayFormat("yyyy-MM-dd")
-        self.retention_check.toggled.connect(self.retention_date.setEnabled)
-        retention = QHBoxLayout()
-        retention.addWidget(self.retention_check)
-        retention.addWidget(self.retention_date, 1)
-        form.addRow("Name *", self.name_edit)
-        form.addRow("Company", self.company_edit)
-        form.addRow("Host", self.host_edit)
-        form.addRow("Notes", self.notes_edit)
-        form.addRow("Retention", retention)
-        self.save_button = QPushButton("Save changes", panel)
-        self.save_button.clicked.connect(self.save_details)
-        self.revert_button = QPushButton("Revert", panel)
-        self.revert_button.clicked.connect(lambda: self.show_person(self.current_id))
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.revert_button)
-        buttons.addWidget(self.save_button)
-
-        self.samples_grid = QGridLayout()
-        self.samples_grid.setSpacing(4)
-        holder = QWidget()
-        holder.setLayout(self.samples_grid)
-        scroll = QScrollArea(panel)
-        scroll.setWidget(holder)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumHeight(170)
-
-        layout = QVBoxLayout(panel)
-        layout.addLayout(head)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(QLabel("Samples", panel))
-        layout.addWidget(scroll, 1)
-        self.details_panel = panel
-        return panel
 
     # -- unlocking and listing ------------------------------------------------------------------
 
@@ -368,60 +190,20 @@ class GalleryManager(PinGatedDialog):
         people = self.controller.people
         self._filling = True  # the selection is the controller's until the table is filled
         try:
-            self.table.setSortingEnabled(False)
-            self.table.setRowCount(len(people))
-            for row, person in enumerate(people):
-                name = _SortItem(person.name, person.name.lower())
-                name.setIcon(self._icon(person))
-                name.setData(Qt.ItemDataRole.UserRole, person.id)
-                name.setToolTip(f"{person.n_samples} samples, {person.n_templates} templates")
-                cells = (
-                    name,
-                    _SortItem(person.company, person.company.lower()),
-                    _SortItem(person.host, person.host.lower()),
-                    _SortItem(str(person.n_templates), person.n_templates),
-                    _SortItem(short_time(person.last_seen), person.last_seen or ""),
-                    _SortItem(person.retention_until or "", person.retention_until or "9999"),
-                )
-                for col, item in enumerate(cells):
-                    self.table.setItem(row, col, item)
-            self.table.setSortingEnabled(True)
-            self.select_ids(self.controller.selected)
+            self.table.fill(people, self.controller.selected)
         finally:
             self._filling = False
-        shown = {p.id for p in people}
-        self._thumbs = {pid: icon for pid, icon in self._thumbs.items() if pid in shown}
+        self.table.forget_others(people)
         self.count_label.setText(self.controller.count_text)
         self._update_buttons()
 
-    def _icon(self, person: Person) -> QIcon:
-        cached = self._thumbs.get(person.id)
-        if cached is not None and cached[0] == person.updated_at:
-            return cached[1]
-        rgb = self.controller.thumbnail(person.id)
-        icon = QIcon(rgb_pixmap(rgb, ICON)) if rgb is not None else QIcon()
-        self._thumbs[person.id] = (person.updated_at, icon)
-        return icon
-
     def selected_ids(self) -> list[int]:
         """Ids of the selected people, in list order."""
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [pid for r in rows if (pid := self._row_id(r)) is not None]
-
-    def _row_id(self, row: int) -> int | None:
-        item = self.table.item(row, 0)
-        return int(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+        return self.table.selected_ids()
 
     def select_ids(self, ids: set[int] | list[int]) -> None:
         """Select these people in the list."""
-        wanted = set(ids)
-        self.table.clearSelection()
-        mode = self.table.selectionMode()
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
-        for row in range(self.table.rowCount()):
-            if self._row_id(row) in wanted:
-                self.table.selectRow(row)
-        self.table.setSelectionMode(mode)
+        self.table.select_ids(ids)
 
     def _on_selection(self) -> None:
         if self._filling:
@@ -437,8 +219,8 @@ class GalleryManager(PinGatedDialog):
         self.import_button.setEnabled(not busy)
         self.enroll_button.setEnabled(not busy)
         shown = self.controller.current_id is not None
-        self.save_button.setEnabled(shown and not busy)
-        self.revert_button.setEnabled(shown and not busy)
+        self.details_panel.save_button.setEnabled(shown and not busy)
+        self.details_panel.revert_button.setEnabled(shown and not busy)
 
     def _render_state(self) -> None:
         notice = self.controller.notice
@@ -458,60 +240,16 @@ class GalleryManager(PinGatedDialog):
 
     def _render_details(self) -> None:
         person_id = self.controller.current_id
-        clear_layout(self.samples_grid)
-        editors = (self.name_edit, self.company_edit, self.host_edit, self.notes_edit, self.retention_check)
         if person_id is None:
-            for widget in editors:
-                widget.setEnabled(False)
-            for edit in (self.name_edit, self.company_edit, self.host_edit):
-                edit.clear()
-            self.notes_edit.clear()
-            self.retention_check.setChecked(False)
-            self.retention_date.setEnabled(False)
-            self.photo.clear()
-            n = len(self.controller.selected)
-            self.summary.setText(f"{n} people selected." if n > 1 else "Select a person to see and edit their details.")
-            self._update_buttons()
-            return
-        person = self.controller.person(person_id)
-        for widget in editors:
-            widget.setEnabled(True)
-        self.name_edit.setText(person.name)
-        self.company_edit.setText(person.company)
-        self.host_edit.setText(person.host)
-        self.notes_edit.setPlainText(person.notes)
-        self.retention_check.setChecked(bool(person.retention_until))
-        self.retention_date.setEnabled(bool(person.retention_until))
-        if person.retention_until:
-            self.retention_date.setDate(QDate.fromString(person.retention_until[:10], Qt.DateFormat.ISODate))
-        thumb = self.controller.thumbnail(person_id)
-        if thumb is not None:
-            self.photo.setPixmap(rgb_pixmap(thumb, 112))
+            self.details_panel.show_person(None, selected=len(self.controller.selected))
         else:
-            self.photo.clear()
-        consent = (f"consent given {short_time(person.consent_at)}" if person.consent_at
-                   else "<span style='color:#a40e26'>no consent recorded</span>")
-        self.summary.setText(
-            f"<b>{html.escape(person.name)}</b><br>{person.n_samples} samples, {person.n_templates} templates<br>"
-            f"enrolled {short_time(person.created_at)}, last seen {short_time(person.last_seen)}<br>{consent}")
-        self.summary.setToolTip(person.consent_text)
-        for i, sample in enumerate(self.controller.samples(person_id)):
-            sample_id, source = sample.id, sample.source
-            caption = Path(source).name if source and not source.startswith("camera") else (source or "sample")
-            if sample.masked:
-                caption += " (mask)"
-            slot = SampleSlot(caption, "Remove", rgb_pixmap(sample.aligned, 72), source)
-            slot.image.setFixedSize(76, 76)
-            slot.action.connect(lambda sid=sample_id: self.remove_sample(sid))
-            self.samples_grid.addWidget(slot, i // 4, i % 4)
+            self.details_panel.show_person(self.controller.person(person_id), self.controller.thumbnail(person_id),
+                                           self.controller.samples(person_id))
         self._update_buttons()
 
     def details_form(self) -> DetailsForm:
         """The edited details in the panel."""
-        retention = (self.retention_date.date().toString(Qt.DateFormat.ISODate)
-                     if self.retention_check.isChecked() else None)
-        return DetailsForm(name=self.name_edit.text(), company=self.company_edit.text(), host=self.host_edit.text(),
-                           notes=self.notes_edit.toPlainText(), retention_until=retention)
+        return self.details_panel.details_form()
 
     def save_details(self) -> None:
         """Store the edited details of the person shown."""

@@ -179,8 +179,8 @@ def run_live_bench(args: argparse.Namespace, config: Config) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import Qt, QTimer
 
-    from kiosk.cli import _db_path
     from kiosk.gallery import Gallery
+    from kiosk.gallery.target import gallery_file
     from ui.app import make_application
     from ui.main_window import MainWindow
 
@@ -201,7 +201,7 @@ def run_live_bench(args: argparse.Namespace, config: Config) -> int:
         source_holder.append(source)
         return source
 
-    db = _db_path(args)
+    db = gallery_file(args, config)
     app = make_application()
     gallery = Gallery(db)
     people = len(gallery.people())

@@ -5,7 +5,7 @@ mailbox; this thread takes the newest, runs kiosk.recognition.live.LiveRecognize
 typed FrameResult. The GUI never waits for it: the video widget pulls `latest_frame()` and
 `latest_result()` on its own timer, and the signals below only carry small typed objects.
 
-Everything that touches the models runs here (MediaPipe and onnxruntime sessions stay on
+Everything that touches the models runs here (LiteRT interpreters and onnxruntime sessions stay on
 one thread); other threads hand work in through `run_on_worker`, `set_source`,
 `apply_config` and `set_embed_all`, which are queued and run between frames.
 """
@@ -102,8 +102,8 @@ class LiveWorker(QThread):
         lockstep: bool = False,
         parent=None,
     ) -> None:
-        """`lockstep=True` analyses every frame of a file at media time (tests, benchmarks);
-        see kiosk.capture.reader.FrameReader."""
+        """`lockstep=True` analyses every frame of a file at media time (`gui --every-frame`,
+        tests, benchmarks); see kiosk.capture.reader.FrameReader."""
         super().__init__(parent)
         self.setObjectName("face-kiosk-inference")
         self.config = config
@@ -155,6 +155,12 @@ class LiveWorker(QThread):
             timings=result.timings if result else Timings(),
             warning=self._warning,
         )
+
+    @property
+    def lockstep(self) -> bool:
+        """True when files are replayed frame by frame at their own time (the kiosk window then
+        runs its decisions on that time too)."""
+        return self._lockstep
 
     @property
     def camera(self) -> CameraStatus:

@@ -10,6 +10,10 @@ the fullscreen kiosk renders), so its events carry its own kiosk id. Events go t
   end of the file.
 - Cameras and streams are read on their own threads (kiosk.capture.reader.FrameReader, newest
   frame wins, reconnect with backoff) until `stop()` (SIGINT/SIGTERM in the CLI).
+- A source named `exit` (or `exit-...`) is an exit camera: it signs out whoever it recognises
+  (kiosk.checkin.session), and the other cameras' cooldowns forget them, so coming back in is a
+  new visit. The end-of-day sign-out (kiosk.frontdesk.EndOfDaySchedule) runs at start and at
+  every retention check.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from dataclasses import dataclass
 
 from kiosk.capture.reader import CameraState, CameraStatus, FrameReader, Mailbox
 from kiosk.capture.sources import Frame, FrameSource, SourceError, make_source
-from kiosk.checkin.session import KioskSession, Publish
+from kiosk.checkin.session import KioskSession, MediaClock, Publish
 from kiosk.config import Config
 from kiosk.events.bus import SinkStatus
 from kiosk.events.event import KioskEvent
 from kiosk.events.metrics import KioskMetrics
 from kiosk.events.status import Health, kiosk_health
+from kiosk.frontdesk.schedule import EndOfDaySchedule
 from kiosk.gallery.api import GalleryStore
 from kiosk.gallery.retention import CHECK_EVERY_S, RetentionSchedule
 from kiosk.recognition.live import LiveRecognizer
@@ -91,13 +96,14 @@ class HeadlessRunner:
         self.retention_check_s = CHECK_EVERY_S
         self._stop = threading.Event()
         self._ids = itertools.count(1)
-        self._clocks: dict[str, _MediaClock] = {}
+        self._clocks: dict[str, MediaClock] = {}
         self.cameras = [self._camera(s) for s in sources]
+        self.end_of_day = EndOfDaySchedule(self.cameras[0].session.frontdesk) if self.cameras else None
         self.frames_processed = 0
 
     def _camera(self, source: WatchSource) -> _Camera:
         live = LiveRecognizer(Recognizer(self.config, self.gallery, self.pipeline))
-        media = _MediaClock()
+        media = MediaClock()
 
         def emit(event: KioskEvent) -> None:
             if self.metrics is not None:
@@ -109,9 +115,22 @@ class HeadlessRunner:
                 self._on_event(event)
 
         # The flow's time is the frames' own (media time for files, capture time for cameras).
-        session = KioskSession(self.gallery, self.config, kiosk=source.name, publish=emit, flow_clock=media)
+        session = KioskSession(self.gallery, self.config, kiosk=source.name, publish=emit, flow_clock=media,
+                               on_sign_out=self._signed_out)
         self._clocks[source.name] = media
         return _Camera(source, live, session)
+
+    def _signed_out(self, person_id: int) -> None:
+        """An exit camera signed someone out: the entrances' cooldowns forget them."""
+        for cam in self.cameras:
+            cam.session.checkins.forget(person_id)
+
+    def _scheduled(self) -> None:
+        """The daily chores: the retention purge, the end-of-day sign-out."""
+        if self.retention is not None:
+            self.retention.run_if_due()
+        if self.end_of_day is not None:
+            self.end_of_day.run_if_due()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -151,8 +170,7 @@ class HeadlessRunner:
 
     def run(self) -> int:
         """Analyse frames until every file ended (exit 0) or `stop()`; returns frames analysed."""
-        if self.retention is not None:
-            self.retention.run_if_due()
+        self._scheduled()
         next_check = time.monotonic() + self.retention_check_s
         while not self._stop.is_set():
             busy = False
@@ -169,9 +187,9 @@ class HeadlessRunner:
                     if cam.frames is None:
                         self._clocks[cam.source.name].t = time.monotonic()
                         cam.session.tick()
-            if self.retention is not None and time.monotonic() >= next_check:
+            if time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.retention_check_s
-                self.retention.run_if_due()
+                self._scheduled()
         return self.frames_processed
 
     def _next_frame(self, cam: _Camera) -> Frame | None:
@@ -213,16 +231,6 @@ class HeadlessRunner:
                             sinks=sinks or [])
 
 
-class _MediaClock:
-    """The time the kiosk flow sees: the latest frame's timestamp."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def _media_frames(source: FrameSource, ids: Iterator[int]) -> Iterator[Frame]:
     """Every frame of a finite source, stamped with its media time (n / fps)."""
     step = 1.0 / (source.fps or 25.0)
@@ -236,13 +244,16 @@ def _media_frames(source: FrameSource, ids: Iterator[int]) -> Iterator[Frame]:
         source.close()
 
 
-def describe_event(event: KioskEvent) -> str:
-    """One human-readable line (stderr with -v)."""
+def describe_event(event: KioskEvent, *, names: bool = True) -> str:
+    """One human-readable line (stderr with -v); `names=False` says "person 12" instead of the name."""
     if event.event == "arrival":
         score = "" if event.score is None else f" ({event.score:.2f})"
-        who = f"{event.person}{score}{'' if event.logged else ', in cooldown'}"
+        name = event.person if names and event.person is not None else f"person {event.person_id}"
+        who = f"{name}{score}{'' if event.logged else ', in cooldown'}"
     elif event.event == "unknown":
         who = "an unknown visitor: sent to the receptionist"
+    elif event.event in ("sign_in", "sign_out"):
+        who = f"{event.person} signed {'in' if event.event == 'sign_in' else 'out'}"
     else:
         who = "asked to lower the mask"
     local = event.time.astimezone().strftime("%H:%M:%S")

@@ -1,5 +1,6 @@
-"""What every `face-kiosk` command shares: the gallery path, opening it by the privacy rules,
-asking for the admin PIN or a passphrase, and JSON lines."""
+"""What every `face-kiosk` command shares: opening its gallery by the privacy rules (which
+gallery, and the rules themselves: kiosk.gallery.target), asking for the admin PIN or a
+passphrase, and JSON lines."""
 
 from __future__ import annotations
 
@@ -8,61 +9,25 @@ import getpass
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from kiosk.config import Config, config_from_args, default_data_dir
+from kiosk.config import config_from_args
 from kiosk.errors import KioskError
 from kiosk.gallery import GalleryStore
-from kiosk.gallery.open import is_url
-from kiosk.gallery.open import open_gallery as open_target
-from kiosk.gallery.retention import purge_retention
+from kiosk.gallery.target import open_target_gallery
 
 PIN_ENV = "FACE_KIOSK_ADMIN_PIN"  # for scripts: the admin PIN without a prompt
 PASSPHRASE_ENV = "FACE_KIOSK_EXPORT_PASSPHRASE"  # for scripts: the export passphrase
 
 
-def db_path(args: argparse.Namespace) -> Path:
-    """The SQLite gallery file of a command: --db, or the user data folder's (KioskError for a
-    PostgreSQL URL: the caller works on files only)."""
-    target = db_target(args)
-    if isinstance(target, str):
-        raise KioskError("this command works on a gallery file, not on a PostgreSQL gallery (--db URL)")
-    return target
-
-
-def db_target(args: argparse.Namespace) -> str | Path:
-    """The gallery of a command: --db (a path or a postgresql:// URL), else the config's
-    gallery.url, else the user data folder's file."""
-    given = getattr(args, "db", None)
-    if given:
-        return given.strip() if is_url(given) else Path(given)
-    url = config(args).gallery.url
-    return url if url else default_data_dir() / "gallery.db"
-
-
-def config(args: argparse.Namespace) -> Config:
-    """The config file plus the command's overrides."""
-    return config_from_args(args)
-
-
 def open_gallery(args: argparse.Namespace, *, create: bool = False, admin: bool = False,
                  purpose: str = "") -> GalleryStore:
-    """The command's gallery (a file or a PostgreSQL URL), opened by the rules: never made by a
-    read command (`create`), expired people and visits purged (retention), the admin PIN asked
-    for when `admin` and the gallery has one (for `purpose`)."""
-    cfg = config(args)
-    gallery = open_target(db_target(args), create=create, encrypt=cfg.privacy.encrypt, actor=f"cli:{_user()}",
-                          site=cfg.events.site, kiosk=cfg.events.kiosk,
-                          encrypt_templates=cfg.gallery.encrypt_templates, listen=False)
-    try:
-        purge_retention(gallery, cfg.privacy)
-        if admin:
-            require_admin(gallery, purpose)
-    except BaseException:
-        gallery.close()
-        raise
-    return gallery
+    """The command's gallery (a file or a PostgreSQL URL), opened by the rules
+    (kiosk.gallery.target): never made by a read command (`create`), expired people and visits
+    purged (retention), the admin PIN asked for when `admin` and the gallery has one (for
+    `purpose`)."""
+    return open_target_gallery(args, config_from_args(args), actor=f"cli:{_user()}", create=create,
+                               check_admin=(lambda gallery: require_admin(gallery, purpose)) if admin else None)
 
 
 def require_admin(gallery: GalleryStore, purpose: str) -> None:

@@ -6,6 +6,9 @@ with the shipped calibration. Masked probes are made by painting a synthetic mas
 the unmasked face's landmarks and running detection again on the painted image; the
 pipeline's own mask flag then chooses the thresholds. A probe in which no face is found is a
 miss (counted and reported), never dropped.
+
+The data and the face cache: kiosk.diagnostics.eval_data; the result types and the printed
+table: kiosk.diagnostics.eval_report.
 """
 
 from __future__ import annotations
@@ -15,171 +18,41 @@ import json
 import logging
 import tempfile
 import time
-import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kiosk.config import Config
+from kiosk.diagnostics.eval_data import (
+    EVAL_MASK_SEED,
+    PROFILES,
+    EvalProfile,
+    FaceCache,
+    Pair,
+    default_data_dir,
+    person_photos,
+    read_pairs,
+    split_dev_people,
+)
+from kiosk.diagnostics.eval_report import (
+    TARGETS,
+    EvalReport,
+    IdentResult,
+    MaskResult,
+    PairResult,
+    format_report,
+)
 from kiosk.errors import KioskError
 from kiosk.gallery.api import GalleryStore, PersonDetails
 from kiosk.vision.types import FaceAnalysis
 
 if TYPE_CHECKING:  # loaded by the run itself (models)
     from kiosk.recognition.verdict import Verdict
-    from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
-
-TARGETS = {
-    "lfw_unmasked": 0.995,
-    "lfw_masked": 0.985,
-    "rank1_unmasked": 0.99,
-    "rank1_masked": 0.97,
-    "fpir": 0.005,
-}
-# Mask styles of the eval are drawn from this seed and the image path, so every run (and
-# every embedder) sees the same masks; tools/calibrate.py uses other seeds.
-EVAL_MASK_SEED = 20240
-N_UNKNOWN = 1000
-
-
-@dataclass(frozen=True)
-class EvalProfile:
-    """How much of lfw-dev and masked-real one eval run uses (None: all of it)."""
-
-    name: str
-    pairs_per_fold: int | None  # same and different LFW pairs per fold (0: no pairs section)
-    people: int | None  # people of identification.json, in name order
-    photos_per_person: int | None  # photos per person: the enrolled ones, then the probes
-    unknowns: int | None  # unknown visitors (one photo each)
-    masked_real: int | None  # masked-real photos for the mask flag
-    enrol_sizes: tuple[int, ...] = (1,)
-    arrivals: int | None = 0  # synthetic walk-up clips per kind (enrolled/stranger x bare/masked)
-
-
-PROFILES = {
-    # A smoke test of every section (~10 s).
-    "quick": EvalProfile("quick", 2, 12, 3, 24, 16),
-    # The accuracy floors tests/test_accuracy_floors.py asserts: a gallery big enough for the
-    # 1:N thresholds to bite, 1 enrolment photo, 60 pairs (~35 s on 2 cores).
-    "ci": EvalProfile("ci", 3, 120, 2, 120, 64),
-    "full": EvalProfile("full", None, None, None, None, None, (1, 3), arrivals=150),
-}
-
-
-def default_data_dir() -> Path:
-    """../shared/data next to the project (the checkout's parent folder)."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data"  # kiosk/diagnostics/ -> checkout -> its parent
-
-
-# -- data ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One LFW pair: two image paths relative to lfw-dev/images, same person or not, its fold."""
-
-    a: str
-    b: str
-    same: bool
-    fold: int
-
-
-def lfw_image(name: str, number: int | str) -> str:
-    """LFW's relative path of photo `number` of `name`."""
-    return f"{name}/{name}_{int(number):04d}.jpg"
-
-
-def read_pairs(path: Path) -> list[Pair]:
-    """pairsDevTrain.txt: N same pairs then N different ones; 10 folds of equal size each."""
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    n = int(lines[0].split()[0])
-    pairs = []
-    for i, line in enumerate(lines[1 : 1 + n]):
-        name, a, b = line.split()
-        pairs.append(Pair(lfw_image(name, a), lfw_image(name, b), True, i * 10 // n))
-    for i, line in enumerate(lines[1 + n : 1 + 2 * n]):
-        name_a, a, name_b, b = line.split()
-        pairs.append(Pair(lfw_image(name_a, a), lfw_image(name_b, b), False, i * 10 // n))
-    return pairs
-
-
-def split_dev_people(lfw_dir: Path) -> tuple[list[str], list[str]]:
-    """lfw-dev people outside identification.json: (unknown visitors for 1:N, NAP training people).
-
-    A fixed hash order splits them, so the NAP adapter (tools/train_nap.py) never sees the
-    people eval measures 1:N on; the first N_UNKNOWN are the unknown visitors.
-    """
-    ident = json.loads((lfw_dir / "identification.json").read_text(encoding="utf-8"))
-    pairs = read_pairs(lfw_dir / "pairsDevTrain.txt")
-    people = {p.a.split("/")[0] for p in pairs} | {p.b.split("/")[0] for p in pairs}
-    others = sorted((p for p in people if p not in ident), key=lambda s: (zlib.crc32(s.encode()), s))
-    return others[:N_UNKNOWN], others[N_UNKNOWN:]
-
-
-def person_photos(lfw_dir: Path, name: str) -> list[str]:
-    """The person's photos present in lfw-dev, in order."""
-    return sorted(f"{name}/{p.name}" for p in (lfw_dir / "images" / name).glob("*.jpg"))
-
-
-# -- per-image analysis, cached for one run ---------------------------------------------
-
-
-class FaceCache:
-    """Largest face of each image, unmasked and with a painted mask, computed once per run."""
-
-    def __init__(self, pipeline: FacePipeline, root: Path, seed: int = EVAL_MASK_SEED) -> None:
-        self.pipeline = pipeline
-        self.root = root
-        self.seed = seed
-        self._faces: dict[str, list[FaceAnalysis] | None] = {}
-        self._masked: dict[str, FaceAnalysis | None] = {}
-        self.shapes: dict[str, tuple[int, ...]] = {}
-
-    def faces(self, rel: str) -> list[FaceAnalysis] | None:
-        """Every face in the image, largest first (None: the file could not be read)."""
-        if rel not in self._faces:
-            from kiosk.capture.images import load_rgb
-
-            try:
-                rgb = load_rgb(self.root / rel)
-                self.shapes[rel] = rgb.shape
-                self._faces[rel] = self.pipeline.analyze(rgb)
-            except KioskError as exc:
-                log.warning("%s: %s", rel, exc)
-                self._faces[rel] = None
-        return self._faces[rel]
-
-    def face(self, rel: str) -> FaceAnalysis | None:
-        """The largest face, or None when none was found."""
-        faces = self.faces(rel)
-        return faces[0] if faces else None
-
-    def masked_face(self, rel: str) -> FaceAnalysis | None:
-        """The largest face after painting a mask on it and detecting again (None: a miss)."""
-        if rel not in self._masked:
-            from kiosk.capture.images import load_rgb
-            from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
-
-            face = self.face(rel)
-            result = None
-            if face is not None:
-                rng = np.random.default_rng([self.seed, zlib.crc32(rel.encode())])
-                painted = paint_mask(load_rgb(self.root / rel), face.landmarks, MaskStyle.random(rng), rng)
-                found = self.pipeline.analyze(painted, max_faces=1)
-                result = found[0] if found else None
-            self._masked[rel] = result
-        return self._masked[rel]
-
-    def unmasked_flags(self) -> tuple[int, int]:
-        """(faces flagged masked, faces) over every LFW image analysed so far."""
-        faces = [f[0] for rel, f in self._faces.items() if f and not Path(rel).is_absolute()]
-        return sum(f.masked for f in faces), len(faces)
-
 
 # -- metrics ---------------------------------------------------------------------------
 
@@ -205,20 +78,6 @@ def tar_at_far(scores: np.ndarray, same: np.ndarray, far: float) -> float:
     t = impostor[allowed] + 1e-6 if allowed < len(impostor) else -np.inf
     return float(np.mean(scores[same] >= t))
 
-
-@dataclass
-class PairResult:
-    """1:1 numbers for one probe condition."""
-
-    pairs: int
-    ten_fold_accuracy: float
-    accuracy_at_app_threshold: float
-    tar_at_far_1e3: float
-    false_accepts: int
-    false_rejects: int
-    no_face: int
-    probe_flagged_masked: int
-    app_thresholds: list[float] = field(default_factory=list)
 
 
 def evaluate_pairs(cache: FaceCache, pairs: list[Pair], config: Config, model_version: str,
@@ -254,27 +113,6 @@ def evaluate_pairs(cache: FaceCache, pairs: list[Pair], config: Config, model_ve
         probe_flagged_masked=int(flagged),
         app_thresholds=sorted(used),
     )
-
-
-@dataclass
-class IdentResult:
-    """1:N numbers for one enrollment size and probe condition."""
-
-    enrolled: int
-    enroll_failed: int
-    probes: int
-    unknowns: int
-    rank1: float  # probes accepted as the right person
-    wrong_person: float  # probes accepted as someone else
-    fpir: float  # unknown visitors accepted as someone
-    ask_unmask_genuine: float  # probes that would be asked to lower the mask
-    ask_unmask_unknown: float
-    rescued_by_unmask: float  # probes asked to unmask whose unmasked face then matches correctly
-    probe_no_face: int
-    unknown_no_face: int
-    probe_flagged_masked: int
-    threshold_unmasked: float
-    threshold_masked: float
 
 
 def _enroll(cache: FaceCache, gallery: GalleryStore, names: list[str], photos: dict[str, list[str]],
@@ -427,27 +265,6 @@ def evaluate_arrivals(cache: FaceCache, names: list[str], photos: dict[str, list
     return out
 
 
-@dataclass
-class MaskResult:
-    """Mask flag on real masked photos and on unmasked LFW faces."""
-
-    masked_real_photos: int
-    masked_real_no_face: int
-    masked_real_flagged: int
-    lfw_faces: int
-    lfw_flagged: int
-
-    @property
-    def recall(self) -> float:
-        """Masked photos flagged masked (a photo with no face found counts as a miss)."""
-        return self.masked_real_flagged / max(1, self.masked_real_photos)
-
-    @property
-    def false_flag_rate(self) -> float:
-        """Unmasked LFW faces flagged masked."""
-        return self.lfw_flagged / max(1, self.lfw_faces)
-
-
 def masked_real_files(masked_real: Path, limit: int | None = None) -> list[Path]:
     """The photos of masked-real/, in a fixed order."""
     files = sorted(p for p in masked_real.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
@@ -467,123 +284,6 @@ def evaluate_masks(cache: FaceCache, files: list[Path]) -> tuple[int, int, int]:
 
 
 # -- the command -----------------------------------------------------------------------
-
-
-@dataclass
-class EvalReport:
-    """All numbers of one eval run (written by --json)."""
-
-    model_version: str
-    detector: str
-    profile: str
-    seconds: float
-    pairs: dict[str, PairResult]  # empty when the profile has no pairs
-    identification: dict[str, dict[str, IdentResult]]
-    masks: MaskResult
-    targets: dict[str, float]
-    arrivals: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> shares (kiosk.diagnostics.arrivals)
-    masked_samples: dict[str, dict[str, float]] = field(default_factory=dict)  # "off"/"on" -> numbers
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _mark(value: float, target: float, lower_is_better: bool = False) -> str:
-    ok = value <= target if lower_is_better else value >= target
-    return "ok" if ok else "short"
-
-
-def format_report(r: EvalReport) -> str:
-    """The table `face-kiosk eval` prints."""
-    subset = "" if r.profile == "full" else f" ({r.profile} subset)"
-    lines = [f"face-kiosk eval: {r.model_version}, detector {r.detector}{subset}, {r.seconds:.0f} s", ""]
-    if r.pairs:
-        lines += _pairs_lines(r)
-    lines += _ident_lines(r)
-    if r.masked_samples:
-        lines += _masked_sample_lines(r)
-    if r.arrivals:
-        lines += _arrival_lines(r)
-    mk = r.masks
-    lines += [
-        "Mask flag (the pipeline's own)",
-        f"  mask recall on masked-real: {_pct(mk.recall)} of {mk.masked_real_photos} photos "
-        f"({mk.masked_real_no_face} with no face found, counted as misses)",
-        f"  false mask flags on LFW: {_pct(mk.false_flag_rate)} of {mk.lfw_faces} unmasked faces",
-    ]
-    return "\n".join(lines)
-
-
-def _pairs_lines(r: EvalReport) -> list[str]:
-    u, m = r.pairs["unmasked"], r.pairs["masked"]
-    return [
-        f"LFW View 1 DevTrain pairs ({u.pairs} pairs; masked: mask painted on the second photo)",
-        f"  {'':<44}{'unmasked':>10}{'masked':>10}",
-        f"  {'10-fold accuracy (threshold from 9 folds)':<44}{_pct(u.ten_fold_accuracy):>10}{_pct(m.ten_fold_accuracy):>10}",
-        f"  {'accuracy at the app threshold':<44}{_pct(u.accuracy_at_app_threshold):>10}"
-        f"{_pct(m.accuracy_at_app_threshold):>10}   target {_pct(r.targets['lfw_unmasked'])} / "
-        f"{_pct(r.targets['lfw_masked'])}: {_mark(u.accuracy_at_app_threshold, r.targets['lfw_unmasked'])} / "
-        f"{_mark(m.accuracy_at_app_threshold, r.targets['lfw_masked'])}",
-        f"  {'TAR at FAR 1e-3':<44}{_pct(u.tar_at_far_1e3):>10}{_pct(m.tar_at_far_1e3):>10}",
-        f"  {'false accepts / false rejects (app)':<44}{f'{u.false_accepts}/{u.false_rejects}':>10}"
-        f"{f'{m.false_accepts}/{m.false_rejects}':>10}",
-        f"  {'probes flagged masked':<44}{u.probe_flagged_masked:>10}{m.probe_flagged_masked:>10}",
-        f"  {'pairs with no face found (counted as misses)':<44}{u.no_face:>10}{m.no_face:>10}",
-        f"  {'app thresholds used (unmasked | masked)':<44}{', '.join(f'{t:.3f}' for t in u.app_thresholds)}"
-        f" | {', '.join(f'{t:.3f}' for t in m.app_thresholds)}",
-        "",
-    ]
-
-
-def _masked_sample_lines(r: EvalReport) -> list[str]:
-    off, on = r.masked_samples["off"], r.masked_samples["on"]
-    lines = [f"Own-mask enrolment sample (3 bare photos + 1 in a painted mask; {int(off['people'])} people, "
-             f"{int(off['probes'])} probes)",
-             f"  {'use_masked_samples':<44}{'off':>10}{'on':>10}"]
-    for key, label in (("rank1_masked", "rank-1, masked probes"), ("fpir_masked", "FPIR, masked unknown visitors"),
-                       ("rank1_unmasked", "rank-1, unmasked probes"), ("fpir_unmasked", "FPIR, unmasked visitors")):
-        lines.append(f"  {label:<44}{_pct(off[key]):>10}{_pct(on[key]):>10}")
-    return [*lines, ""]
-
-
-def _arrival_lines(r: EvalReport) -> list[str]:
-    k = max(int(x) for x in r.identification)
-    lines = [f"Walk-up arrivals at the kiosk ({k} enrolment photo(s); live recognizer + kiosk flow at clip time)",
-             f"  {'':<18}{'arrivals':>9}{'greeted right':>15}{'greeted wrong':>15}{'receptionist':>14}"
-             f"{'asked to unmask':>17}{'undecided':>11}{'median s':>10}"]
-    for kind, a in r.arrivals.items():
-        lines.append(f"  {kind.replace('_', ', '):<18}{int(a['arrivals']):>9}{_pct(a['greeted_right']):>15}"
-                     f"{_pct(a['greeted_wrong']):>15}{_pct(a['receptionist']):>14}{_pct(a['asked_to_unmask']):>17}"
-                     f"{_pct(a['undecided']):>11}{a['median_s']:>10.1f}")
-    return [*lines, ""]
-
-
-def _ident_lines(r: EvalReport) -> list[str]:
-    lines: list[str] = []
-    for k, res in r.identification.items():
-        a, b = res["unmasked"], res["masked"]
-        lines += [
-            f"1:N identification, {k} enrolment photo(s): {a.enrolled} enrolled ({a.enroll_failed} failed), "
-            f"{a.probes} probes, {a.unknowns} unknown visitors",
-            f"  {'':<44}{'unmasked':>10}{'masked':>10}",
-            f"  {'rank-1 (right person accepted)':<44}{_pct(a.rank1):>10}{_pct(b.rank1):>10}   target "
-            f"{_pct(r.targets['rank1_unmasked'])} / {_pct(r.targets['rank1_masked'])}: "
-            f"{_mark(a.rank1, r.targets['rank1_unmasked'])} / {_mark(b.rank1, r.targets['rank1_masked'])}",
-            f"  {'FPIR (unknown visitors accepted)':<44}{_pct(a.fpir):>10}{_pct(b.fpir):>10}   target <= "
-            f"{_pct(r.targets['fpir'])}: {_mark(a.fpir, r.targets['fpir'], True)} / "
-            f"{_mark(b.fpir, r.targets['fpir'], True)}",
-            f"  {'wrong person accepted':<44}{_pct(a.wrong_person):>10}{_pct(b.wrong_person):>10}",
-            f"  {'asked to lower the mask: probes / unknowns':<44}{'':>10}"
-            f"{_pct(b.ask_unmask_genuine) + ' / ' + _pct(b.ask_unmask_unknown):>18}",
-            f"  {'right person after lowering the mask':<44}{'':>10}{_pct(b.rank1 + b.rescued_by_unmask):>10}",
-            f"  {'probes / unknowns with no face found':<44}{f'{a.probe_no_face}/{a.unknown_no_face}':>10}"
-            f"{f'{b.probe_no_face}/{b.unknown_no_face}':>10}",
-            f"  {'probes flagged masked':<44}{a.probe_flagged_masked:>10}{b.probe_flagged_masked:>10}",
-            f"  {'thresholds (unmasked / masked probe)':<44}{f'{a.threshold_unmasked:.3f} / {a.threshold_masked:.3f}':>20}",
-            "",
-        ]
-    return lines
 
 
 def run_eval(config: Config, data: Path, profile: EvalProfile | str = "full",

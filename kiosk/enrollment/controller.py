@@ -16,24 +16,24 @@ longer the one awaited (the job was cancelled, restarted, or the session closed)
 Saving is two steps: `prepare_enrollment` makes the templates and looks for duplicates on the
 model thread; then `save_enrollment`, one gallery transaction, writes the person. Cancelling,
 closing or an error before that transaction leaves the gallery untouched.
+
+Built in parts: what the session shows (kiosk.enrollment.session_state), how it reaches other
+threads (kiosk.enrollment.threads), the imported photos and their checks
+(kiosk.enrollment.photo_queue); here the session itself.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
-from enum import Enum, Flag, auto
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
 
 from kiosk.config import MatchConfig
 from kiosk.enrollment.duplicates import DuplicateCandidate
 from kiosk.enrollment.guided import GuidedCapture, Offer
-from kiosk.enrollment.photos import PhotoCheck, check_photo, image_files
+from kiosk.enrollment.photo_queue import PhotoQueue
+from kiosk.enrollment.photos import image_files
 from kiosk.enrollment.prepare import (
     DuplicateError,
     PendingSample,
@@ -41,215 +41,25 @@ from kiosk.enrollment.prepare import (
     prepare_enrollment,
     save_enrollment,
 )
-from kiosk.gallery.api import GalleryStore, Person, PersonDetails, now_iso
-from kiosk.vision.pipeline import FacePipeline
+from kiosk.enrollment.session_state import (
+    MAX_DUPLICATES_SHOWN,
+    MAX_PHOTOS,
+    CapturePrompt,
+    Change,
+    DetailsForm,
+    Listener,
+    Notice,
+    PhotoItem,
+    Resolution,
+    SaveState,
+    Update,
+    consent_text,
+)
+from kiosk.enrollment.threads import Clock, ModelRunner, Post, Writer, deliver, run_here
+from kiosk.gallery.api import GalleryStore, Person, PersonDetails
 from kiosk.vision.types import FaceAnalysis
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-CONSENT_SETTING = "consent_text"
-DEFAULT_CONSENT = (
-    "I agree that this reception desk stores photos of my face and face templates made from "
-    "them, to recognise me and log my visits. They stay on this computer, are never sent "
-    "anywhere, and are deleted on the retention date or when I ask."
-)
-MAX_PHOTOS = 20
-#: How many possible duplicates are offered (the best ones).
-MAX_DUPLICATES_SHOWN = 3
-CANCELLED_PHOTO = "not checked (cancelled) - remove it, or add it again"
-
-
-def consent_text(gallery: GalleryStore) -> str:
-    """The consent wording shown and stored (an admin may have changed it in the settings)."""
-    return gallery.get_setting(CONSENT_SETTING) or DEFAULT_CONSENT
-
-
-# -- how the controllers reach other threads ----------------------------------------------------
-
-#: Runs a callback on the controller's thread (soon, or at once when already there).
-Post = Callable[[Callable[[], None]], None]
-
-
-def run_here(callback: Callable[[], None]) -> None:
-    """A `Post` for code without an event loop (tests, scripts): call at once, on this thread."""
-    callback()
-
-
-class ModelRunner(Protocol):
-    """Runs `fn(pipeline)` on the thread that owns the pipeline (ui.worker.LiveWorker has this)."""
-
-    def run_on_worker(self, fn: Callable[[FacePipeline], T]) -> Future[T]:
-        """Queue `fn`; the Future holds its result or exception."""
-        ...
-
-
-class Writer(Protocol):
-    """The gallery's writer: one thread, jobs in order (a ThreadPoolExecutor(max_workers=1))."""
-
-    def submit(self, fn: Callable[[], T], /) -> Future[T]:
-        """Queue `fn()`; the Future holds its result or exception."""
-        ...
-
-
-def deliver(post: Post, future: Future[T], on_result: Callable[[T], None],
-            on_error: Callable[[BaseException], None]) -> None:
-    """When `future` is done, call `on_result(value)` or `on_error(exc)` through `post`.
-
-    A cancelled future calls neither. The callbacks decide (by job id) whether the outcome
-    still matters.
-    """
-    def outcome(f: Future[T]) -> None:
-        if f.cancelled():
-            return
-        exc = f.exception()
-        if exc is not None:
-            on_error(exc)
-        else:
-            on_result(f.result())
-
-    future.add_done_callback(lambda f: post(lambda: outcome(f)))
-
-
-@dataclass(frozen=True)
-class Clock:
-    """Where the controllers read the time (tests inject their own)."""
-
-    monotonic: Callable[[], float] = time.monotonic  # durations (seconds)
-    now_iso: Callable[[], str] = now_iso  # timestamps stored in the gallery (consent)
-
-
-@dataclass(frozen=True)
-class Notice:
-    """The status line: a text, and whether it is an error."""
-
-    text: str
-    error: bool = False
-
-
-# -- the session's state -------------------------------------------------------------------------
-
-
-class SaveState(Enum):
-    """Where the save is. Only IDLE and CHOOSING accept edits that change what is saved."""
-
-    IDLE = "idle"  # editing; nothing runs
-    PREPARING = "preparing"  # templates and the duplicate check on the model thread (cancellable)
-    CHOOSING = "choosing"  # possible duplicates are shown; nothing is saved until the operator chooses
-    SAVING = "saving"  # the one gallery transaction (it completes or leaves nothing; not cancellable)
-    SAVED = "saved"
-    CLOSED = "closed"
-
-
-class PhotoStatus(Enum):
-    """Where one imported photo is."""
-
-    QUEUED = "queued"
-    CHECKING = "checking"
-    CHECKED = "checked"  # `check` says what it offers (a face, an error, a pick to make)
-    FAILED = "failed"  # the check itself failed (models not loaded, ...): `error`
-    CANCELLED = "cancelled"
-
-
-@dataclass(eq=False)
-class PhotoItem:
-    """An imported photo; compared by identity (the same file may be added twice)."""
-
-    path: Path
-    status: PhotoStatus = PhotoStatus.QUEUED
-    check: PhotoCheck | None = None
-    error: str = ""
-
-    @property
-    def cancelled(self) -> bool:
-        """Its check was cancelled: it is not used."""
-        return self.status is PhotoStatus.CANCELLED
-
-    @property
-    def face(self) -> FaceAnalysis | None:
-        """The face it contributes as a sample, if any."""
-        return self.check.face if self.check is not None else None
-
-    @property
-    def needs_pick(self) -> bool:
-        """Several people of similar size: the operator must pick one (or remove the photo)."""
-        return self.check is not None and self.check.needs_pick
-
-    @property
-    def message(self) -> str:
-        """The line shown under the photo's name."""
-        if self.status is PhotoStatus.CHECKED and self.check is not None:
-            return self.check.summary()
-        if self.status is PhotoStatus.FAILED:
-            return f"could not be checked: {self.error}"
-        if self.status is PhotoStatus.CANCELLED:
-            return CANCELLED_PHOTO
-        return "reading…"
-
-
-@dataclass(frozen=True)
-class DetailsForm:
-    """What the receptionist typed (a new person); consent is the controller's own state."""
-
-    name: str = ""
-    company: str = ""
-    host: str = ""
-    notes: str = ""
-    retention_until: str | None = None  # ISO date
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """The operator's answer to the possible duplicates: where the samples go."""
-
-    person_id: int | None  # an enrolled person, or None: a new person
-
-
-@dataclass(frozen=True)
-class CapturePrompt:
-    """What the camera view tells the visitor."""
-
-    instruction: str
-    step_text: str  # "Sample 2 of 5", or ""
-    capturing: bool  # a step is being filled right now
-
-
-class Change(Flag):
-    """What an `Update` touched (the view redraws only that)."""
-
-    STATE = auto()  # save state, status notice, duplicates
-    SAMPLES = auto()  # the samples that would be saved (camera slots, usable photos)
-    PHOTOS = auto()  # photo rows (`Update.photos` lists those to redraw) or the checking progress
-    CAPTURE = auto()  # capture running / paused / done
-    SAVED = auto()  # the person was saved (`saved_person_id`)
-
-
-@dataclass(frozen=True)
-class Update:
-    """One notification to the view."""
-
-    changes: Change
-    photos: tuple[PhotoItem, ...] = ()
-
-
-Listener = Callable[[Update], None]
-
-
-@dataclass
-class _PhotoRound:
-    """Progress of the photos being checked since the queue was last empty."""
-
-    done: int = 0
-    total: int = 0
-
-
-@dataclass
-class _PhotoJob:
-    """The photo check being awaited."""
-
-    id: int
-    item: PhotoItem
 
 
 class EnrollmentController:
@@ -287,11 +97,8 @@ class EnrollmentController:
         self._state = SaveState.IDLE
         self._capturing = False
         self._started_at: float | None = None
-        self._photos: list[PhotoItem] = []
-        self._queue: list[PhotoItem] = []
-        self._round = _PhotoRound()
-        self._photo_job: _PhotoJob | None = None
         self._jobs = itertools.count(1)
+        self._photo_queue = PhotoQueue(runner, post, capture, self._jobs, self._changed)
         self._save_job: int | None = None  # the prepare/save job awaited
         self._prepared: PreparedEnrollment | None = None
         self._duplicates: list[DuplicateCandidate] = []
@@ -325,17 +132,17 @@ class EnrollmentController:
     @property
     def photos(self) -> list[PhotoItem]:
         """The imported photos, in the order they were added."""
-        return list(self._photos)
+        return list(self._photo_queue.items)
 
     @property
     def checking_photos(self) -> bool:
         """Photos are being checked or wait to be."""
-        return self._photo_job is not None or bool(self._queue)
+        return self._photo_queue.checking
 
     @property
     def photo_progress(self) -> tuple[int, int] | None:
         """(checked, total) of the photos being checked now; None when none are."""
-        return (self._round.done, self._round.total) if self.checking_photos else None
+        return self._photo_queue.progress
 
     @property
     def capturing(self) -> bool:
@@ -352,7 +159,7 @@ class EnrollmentController:
         steps = self.capture.steps
         out = [PendingSample(s.face, f"camera: {steps[s.step].label or 'sample'} {s.step + 1}")
                for s in self.capture.samples]
-        out += [PendingSample(face, str(item.path)) for item in self._photos
+        out += [PendingSample(face, str(item.path)) for item in self._photo_queue.items
                 if (face := item.face) is not None]
         return out
 
@@ -366,7 +173,7 @@ class EnrollmentController:
             problems.append("take or add at least one sample")
         elif not self.capture.allow_masked_reference and all(p.face.masked for p in pending):
             problems.append("at least one sample without a mask (or tick \u201callow a masked reference\u201d)")
-        if any(item.needs_pick for item in self._photos):
+        if any(item.needs_pick for item in self._photo_queue.items):
             problems.append("pick the face in the photos with several people, or remove them")
         if self.person is None:
             if not self.details.name.strip():
@@ -483,13 +290,9 @@ class EnrollmentController:
         if self.closed:
             return []
         files = image_files(list(paths))
-        room = max(0, self.max_photos - len(self._photos))
+        room = max(0, self.max_photos - len(self._photo_queue.items))
         left_out = len(files) - room
-        items = [PhotoItem(path) for path in files[:room]]
-        self._photos += items
-        self._queue += items
-        self._round.total += len(items)
-        self._check_next()
+        items = self._photo_queue.add(files[:room])
         self._changed(Change.PHOTOS | Change.STATE, items)
         if left_out > 0:
             self._message = Notice(f"At most {self.max_photos} photos per person; {left_out} were left out.",
@@ -499,64 +302,21 @@ class EnrollmentController:
 
     def cancel_photos(self) -> None:
         """Stop checking photos; those not checked yet are not used."""
-        stopped = list(self._queue)
-        if self._photo_job is not None:
-            stopped.insert(0, self._photo_job.item)
-            self._photo_job = None  # its outcome will be dropped
-        self._queue = []
-        for item in stopped:
-            item.status = PhotoStatus.CANCELLED
-        self._round = _PhotoRound()
+        stopped = self._photo_queue.cancel()
         if stopped:
             self._changed(Change.PHOTOS | Change.STATE, stopped)
 
     def pick_face(self, item: PhotoItem, index: int) -> None:
         """The operator chose face `index` of a photo with several people."""
-        if item.check is None or item not in self._photos:
+        if item.check is None or item not in self._photo_queue.items:
             return
         item.check = item.check.pick(index, self.capture.settings.gates)
         self._changed(Change.PHOTOS | Change.SAMPLES | Change.STATE, [item])
 
     def remove_photo(self, item: PhotoItem) -> None:
         """Drop a photo (and its sample)."""
-        if item not in self._photos:
-            return
-        self._photos.remove(item)
-        if item in self._queue:
-            self._queue.remove(item)
-            self._round.total -= 1
-        self._changed(Change.PHOTOS | Change.SAMPLES | Change.STATE)
-
-    def _check_next(self) -> None:
-        if self._photo_job is not None or self.closed:
-            return
-        if not self._queue:
-            self._round = _PhotoRound()
-            return
-        item = self._queue.pop(0)
-        item.status = PhotoStatus.CHECKING
-        job = _PhotoJob(next(self._jobs), item)
-        self._photo_job = job
-        path, gates = item.path, self.capture.settings.gates
-        # One photo at a time: cancel is quick and the live view runs between photos.
-        deliver(self.post, self.runner.run_on_worker(lambda pipeline: check_photo(pipeline, path, gates)),
-                lambda check: self._on_photo_checked(job, check, None),
-                lambda exc: self._on_photo_checked(job, None, exc))
-
-    def _on_photo_checked(self, job: _PhotoJob, check: PhotoCheck | None, error: BaseException | None) -> None:
-        if job is not self._photo_job:
-            return  # cancelled, or the session closed
-        self._photo_job = None
-        item = job.item
-        self._round.done += 1
-        if item in self._photos:  # not removed while it was being checked
-            if error is not None:
-                item.status, item.error = PhotoStatus.FAILED, str(error)
-                log.warning("enrollment: %s could not be checked: %s", item.path, error)
-            else:
-                item.status, item.check = PhotoStatus.CHECKED, check
-        self._check_next()
-        self._changed(Change.PHOTOS | Change.SAMPLES | Change.STATE, [item] if item in self._photos else [])
+        if self._photo_queue.remove(item):
+            self._changed(Change.PHOTOS | Change.SAMPLES | Change.STATE)
 
     # -- saving ------------------------------------------------------------------------------------
 
@@ -667,8 +427,7 @@ class EnrollmentController:
         self._state = SaveState.CLOSED
         self._capturing = False
         self._save_job = None
-        self._photo_job = None
-        self._queue = []
+        self._photo_queue.stop()
         self.listeners.clear()
 
     # -- notifying -----------------------------------------------------------------------------------
@@ -690,9 +449,5 @@ class EnrollmentController:
             listener(update)
 
 
-__all__ = [
-    "CONSENT_SETTING", "DEFAULT_CONSENT", "MAX_PHOTOS", "CapturePrompt", "Change", "Clock", "DetailsForm",
-    "EnrollmentController", "ModelRunner", "Notice", "PhotoItem", "PhotoStatus", "Post", "Resolution", "SaveState",
-    "Update", "Writer", "consent_text", "deliver", "run_here",
-]
 
+__all__ = ["EnrollmentController"]

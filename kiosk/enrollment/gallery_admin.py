@@ -7,8 +7,8 @@ operation; the window (ui.gallery_manager) draws that state and asks the yes/no 
 (`Confirm`). It lives here, not in kiosk.gallery, because importing and re-embedding follow
 the enrollment's rules (kiosk.enrollment.importing, kiosk.enrollment.samples).
 
-Threads, as for kiosk.enrollment.controller: reads run on the controller's thread; every
-write goes to the one `Writer` thread; model work (an import made by another model,
+Threads, as for kiosk.enrollment.controller (kiosk.enrollment.threads): reads run on the
+controller's thread; every write goes to the one `Writer` thread; model work (an import made by another model,
 re-embedding) goes to the `ModelRunner`; outcomes come back through `post`. One operation
 runs at a time (`busy`); its outcome is dropped once the controller is closed.
 """
@@ -27,21 +27,13 @@ from typing import TypeVar
 import numpy as np
 
 from kiosk.config import MatchConfig
-from kiosk.enrollment.controller import (
-    DetailsForm,
-    ModelRunner,
-    Notice,
-    Post,
-    Writer,
-    deliver,
-    run_here,
-)
 from kiosk.enrollment.importing import ImportReport, import_archive
 from kiosk.enrollment.samples import ReembedReport, templates_for_crops
+from kiosk.enrollment.session_state import DetailsForm, Notice
+from kiosk.enrollment.threads import ModelRunner, Post, Writer, deliver, run_here
 from kiosk.errors import FaceNotFoundError
 from kiosk.gallery.api import GalleryStore, NewTemplate, Person, Sample
 from kiosk.gallery.archive import export_people
-from kiosk.security.private_files import gallery_files
 from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
@@ -261,8 +253,7 @@ class GalleryManagerController:
         if not ids:
             return False
         gallery = self.gallery
-        own = getattr(gallery, "path", None)  # a file-backed gallery: its files are off limits
-        protected = gallery_files(own) if own is not None else ()
+        protected = gallery.own_files()  # the gallery, its keys, salt and spool are off limits
         kind = "encrypted" if passphrase is not None else "unencrypted: keep it safe"
         return self._write(f"Exporting {len(ids)} people…",
                            lambda: export_people(gallery, path, ids, passphrase=passphrase, overwrite=overwrite,

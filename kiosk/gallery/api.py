@@ -13,11 +13,18 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from kiosk.errors import GalleryError
+from kiosk.gallery.frontdesk_api import FrontDeskStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kiosk.security.audit import AuditTail
+    from kiosk.security.audit_anchor import GalleryGuard
 
 
 def now_iso() -> str:
@@ -54,6 +61,15 @@ def host_contacts(host: str) -> list[str]:
     return [*urls, *(e for e in _EMAIL.findall(rest) if e not in urls)]
 
 
+def unique_contacts(*fields: str | None) -> list[str]:
+    """The contacts written in several fields (a person's host field, their host's own contact),
+    each once, in order."""
+    out: list[str] = []
+    for text in fields:
+        out.extend(c for c in host_contacts(text or "") if c not in out)
+    return out
+
+
 @dataclass(frozen=True)
 class PersonDetails:
     """What is known about a person besides their face (what the receptionist types)."""
@@ -65,6 +81,7 @@ class PersonDetails:
     consent_text: str = ""
     consent_at: str | None = None
     retention_until: str | None = None  # ISO date; past it the person is purged
+    kind: str = "staff"  # "staff" or "visitor" (kiosk.gallery.frontdesk_api, schema version 7)
 
 
 #: The person fields `update_person` may change (one list, used by every backend).
@@ -88,12 +105,21 @@ class Person:
     last_seen: str | None = None
     n_samples: int = 0
     n_templates: int = 0
+    # The front desk's (schema version 7, kiosk.gallery.frontdesk_api): staff or visitor, whether
+    # a staff member is a host and their notification contact, a visitor's host, and the visitor
+    # agreement they accepted.
+    kind: str = "staff"
+    is_host: bool = False
+    contact: str = ""
+    host_id: int | None = None
+    agreement_version: str = ""
+    agreement_at: str | None = None
 
     @property
     def details(self) -> PersonDetails:
         """The editable details."""
         return PersonDetails(self.name, self.company, self.host, self.notes, self.consent_text,
-                             self.consent_at, self.retention_until)
+                             self.consent_at, self.retention_until, self.kind)
 
 
 @dataclass(frozen=True)
@@ -147,7 +173,7 @@ class Visit:
 
     id: int
     ts: str  # local ISO time with offset
-    kind: str  # "checkin" or "unknown"
+    kind: str  # "checkin", "unknown" or "sign_in" (signed in by touch: kiosk.gallery.frontdesk_api)
     person_id: int | None
     name: str | None  # the person's name (None for an unknown visitor, or someone since removed)
     score: float | None
@@ -156,6 +182,34 @@ class Visit:
     site: str = ""  # which site and kiosk saw them (schema version 4; "" before)
     kiosk: str = ""
     event_id: str | None = None  # unique per visit: a repeated write is ignored
+    signed_out_at: str | None = None  # when they left (schema version 7; None: still inside)
+    signed_out_how: str = ""  # kiosk, exit_camera, receptionist or end_of_day
+
+
+#: The columns of a person row every backend selects (`p` is people); `person_from_row` reads them.
+PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
+                  " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
+                  " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
+                  " (SELECT count(*) FROM templates t WHERE t.person_id = p.id),"
+                  " p.kind, p.is_host, p.contact, p.host_id, p.agreement_version, p.agreement_at")
+
+
+def person_from_row(row: tuple[Any, ...]) -> Person:
+    """A Person from a row of PERSON_COLUMNS (either backend)."""
+    return Person(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11],
+                  row[12], kind=row[13], is_host=bool(row[14]), contact=row[15], host_id=row[16],
+                  agreement_version=row[17], agreement_at=row[18])
+
+
+#: The columns of a visit row every backend selects (`v` is visits, `p` its person).
+VISIT_COLUMNS = ("v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source, v.site, v.kiosk,"
+                 " v.event_id, v.signed_out_at, v.signed_out_how")
+
+
+def visit_from_row(row: tuple[Any, ...]) -> Visit:
+    """A Visit from a row of VISIT_COLUMNS (either backend)."""
+    return Visit(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9], row[10],
+                 row[11], row[12] or "")
 
 
 @dataclass(frozen=True)
@@ -182,8 +236,11 @@ class TemplateSet:
         return TemplateSet(self.model_version, self.person_ids[keep], self.kinds[keep], self.matrix[keep], self.names)
 
 
-class GalleryStore(Protocol):
-    """What every gallery backend offers. Writes are transactional: all or nothing."""
+class GalleryStore(FrontDeskStore, Protocol):
+    """What every gallery backend offers. Writes are transactional: all or nothing.
+
+    The front desk's operations (visitors, hosts, invitations, sign-outs) are in
+    kiosk.gallery.frontdesk_api.FrontDeskStore."""
 
     @property
     def schema_version(self) -> int: ...
@@ -279,6 +336,29 @@ class GalleryStore(Protocol):
 
     def verify_audit(self) -> Any: ...
 
+    def recover_audit(self) -> Any:
+        """Accept a broken audit log: a record says what was wrong; writes are possible again."""
+        ...
+
+    def audit_tail(self, actions: tuple[str, ...] = ()) -> AuditTail:
+        """The end of the audit log: newest record, sealed head, newest of each of `actions`."""
+        ...
+
+    def seal_settings(self, make: Callable[[int], dict[str, str]], action: Any = None, subject: str = "",
+                      details: dict[str, Any] | None = None, *, audit_required: bool = True) -> int:
+        """Settings sealed at a point of the audit log, written with its record in one transaction."""
+        ...
+
+    @property
+    def guard(self) -> GalleryGuard:
+        """What this computer last saw of the gallery (kiosk.security.audit_anchor)."""
+        ...
+
+    def own_files(self) -> tuple[Path, ...]:
+        """The files this gallery keeps on this computer (itself, its keys, salt, spool): an
+        export or a CSV must never replace one."""
+        ...
+
     @property
     def integrity_key(self) -> bytes: ...
 
@@ -294,7 +374,16 @@ def samples_added(samples: Sequence[NewSample], replacing: Sequence[int] = ()) -
     return details
 
 
-def resolve_person(store: GalleryStore, ref: str) -> Person:
+class PeopleLookup(Protocol):
+    """The part of a GalleryStore that finding a person needs (a backend's people part alone
+    has it: the backends are built in parts)."""
+
+    def get_person(self, person_id: int) -> Person: ...
+
+    def find_people(self, name: str) -> list[Person]: ...
+
+
+def resolve_person(store: PeopleLookup, ref: str) -> Person:
     """A person by id ("12") or by exact name (every backend's `resolve`); errors when missing,
     ambiguous, or when `ref` is an id and also somebody's name."""
     ref = ref.strip()
@@ -305,7 +394,7 @@ def resolve_person(store: GalleryStore, ref: str) -> Person:
     return resolve_person_by_name(store, ref)
 
 
-def resolve_person_by_name(store: GalleryStore, name: str) -> Person:
+def resolve_person_by_name(store: PeopleLookup, name: str) -> Person:
     """The one person with this exact name, case-insensitive (every backend's `resolve_name`)."""
     found = store.find_people(name)
     if not found:

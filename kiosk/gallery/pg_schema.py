@@ -2,7 +2,10 @@
 
 Numbered like the SQLite schema (kiosk.gallery.schema): version N means the same data model on
 both backends (1: people, samples, templates, visits, settings; 2: each sample's loose face
-crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits). The SQL is
+crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits; 5: photo paths as
+keyed hashes and the PIN sealed for this version, done by the connection with the site key,
+kiosk.gallery.sealing; bigserial ids are never given again already; 6: the fleet's; 7: the
+front desk's person kinds, hosts, sign-outs and invitations). The SQL is
 PostgreSQL's own: bigserial ids, bytea, booleans, a pgvector column for templates that may be
 searched on the server (only when templates are stored unencrypted, see kiosk.gallery.postgres).
 
@@ -19,7 +22,7 @@ from typing import Any
 
 from kiosk.security.audit import AuditRecord, canonical_json
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 7
 CHANNEL = "face_kiosk_changes"
 
 _V1 = """
@@ -146,14 +149,58 @@ CREATE INDEX visits_site ON visits (site, kiosk)
 """
 
 
+# The front desk (issue 22): the same columns and table as SQLite's (kiosk.gallery.schema.V7_SQL).
+_V7 = """
+ALTER TABLE people ADD COLUMN kind text NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor'));
+ALTER TABLE people ADD COLUMN is_host boolean NOT NULL DEFAULT false;
+ALTER TABLE people ADD COLUMN contact text NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN host_id bigint REFERENCES people(id) ON DELETE SET NULL;
+ALTER TABLE people ADD COLUMN agreement_version text NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN agreement_at text;
+ALTER TABLE visits ADD COLUMN signed_out_at text;
+ALTER TABLE visits ADD COLUMN signed_out_how text NOT NULL DEFAULT '';
+CREATE INDEX visits_person ON visits (person_id);
+CREATE INDEX people_host ON people (host_id);
+CREATE TABLE invitations (
+    id bigserial PRIMARY KEY,
+    person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    host_id bigint REFERENCES people(id) ON DELETE SET NULL,
+    day text NOT NULL,
+    status text NOT NULL DEFAULT 'expected' CHECK (status IN ('expected', 'arrived', 'cancelled')),
+    visit_id bigint REFERENCES visits(id) ON DELETE SET NULL,
+    created_at text NOT NULL,
+    updated_at text NOT NULL
+);
+CREATE INDEX invitations_day ON invitations (day);
+CREATE INDEX invitations_person ON invitations (person_id);
+CREATE INDEX invitations_host ON invitations (host_id);
+CREATE INDEX invitations_visit ON invitations (visit_id);
+CREATE TRIGGER invitations_changed AFTER INSERT OR UPDATE OR DELETE ON invitations
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
+"""
+
+
+def _nothing_yet(owner: str) -> Callable[[Any], None]:
+    def run(conn: Any) -> None:
+        """Reserved; its owner fills it."""
+    run.__doc__ = f"Reserved for {owner}; its owner fills it. Nothing here yet."
+    return run
+
+
 def _script(sql: str) -> Callable[[Any], None]:
     def run(conn: Any) -> None:
         conn.execute(sql)  # psycopg sends a parameterless script in one go (simple query)
     return run
 
 
+def _v5(conn: Any) -> None:
+    """Nothing in SQL: ids are bigserial (never given again unless a DBA resets the sequence);
+    the rest of version 5 needs the site key (PgConnection._seal_for_schema_5)."""
+
+
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
-MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4)]
+MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4), _v5,
+                                           _nothing_yet("the fleet (issue 21)"), _script(_V7)]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -212,6 +259,15 @@ class PgAuditStore:
     def set_head(self, text: str) -> None:
         self.conn.execute("INSERT INTO audit_head(id, value) VALUES (1, %s)"
                           " ON CONFLICT (id) DO UPDATE SET value = excluded.value", (text,))
+
+    def mac_at(self, seq: int) -> str | None:
+        row = self.conn.execute("SELECT mac FROM audit WHERE seq = %s", (seq,)).fetchone()
+        return str(row[0]) if row else None
+
+    def last_seqs(self, actions: tuple[str, ...]) -> dict[str, int]:
+        rows = self.conn.execute("SELECT action, max(seq) FROM audit WHERE action = ANY(%s) GROUP BY action",
+                                 (list(actions),)).fetchall()
+        return {str(a): int(seq) for a, seq in rows}
 
     def records(self) -> Iterator[AuditRecord]:
         for row in self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id").fetchall():

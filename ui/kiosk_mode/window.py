@@ -18,30 +18,27 @@ import logging
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QColor,
-    QFont,
     QGuiApplication,
     QKeyEvent,
     QMouseEvent,
-    QPainter,
-    QPainterPath,
-    QPen,
-    QPixmap,
 )
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.capture.reader import CameraState, CameraStatus
 from kiosk.checkin.flow import KioskState, Screen
-from kiosk.checkin.session import KioskSession, Publish
+from kiosk.checkin.session import KioskSession, MediaClock, Publish
 from kiosk.checkin.texts import greeting_for, texts_for
 from kiosk.checkin.visits import local_now
 from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore, Visit
 from kiosk.security.audit import AuditAction
-from ui.kiosk_mode.camera import KioskCamera, qimage_from_rgb
+from ui.kiosk_mode.camera import KioskCamera
+from ui.kiosk_mode.front_desk import KioskFrontDesk, PrintBadge
+from ui.kiosk_mode.look import kiosk_font, kiosk_label, load_logo, round_photo, set_page_colours
 from ui.kiosk_mode.pin_lock import PinLock
 from ui.kiosk_mode.restart import WorkerRestarts
 
@@ -51,18 +48,14 @@ TICK_MS = 200  # timeouts (greeting, idle, camera grace) are checked this often
 LONG_PRESS_S = 2.0  # holding a corner this long opens the PIN pad
 
 
-def _font(px: int, bold: bool = False) -> QFont:
-    font = QFont()
-    font.setPixelSize(max(12, int(px)))
-    font.setBold(bold)
-    return font
-
-
 class KioskWindow(QWidget):
     """The fullscreen, frameless kiosk. `KioskWindow(worker, gallery, config)`; then showFullScreen().
 
     `flow_clock` (monotonic seconds) and `wall_clock` (aware datetimes) are injectable for
     tests; `unlock(parent) -> bool` asks for the admin PIN (default: `PinLock`, the PIN pad).
+    Without a `flow_clock`, a worker that replays a file in lockstep (`worker.lockstep`) gives
+    the decisions the frames' own time (kiosk.checkin.session.MediaClock), as `face-kiosk
+    watch` does for files; the long press on a corner is always timed on the real clock.
     """
 
     visit_recorded = Signal(object)  # kiosk.gallery.api.Visit
@@ -75,10 +68,11 @@ class KioskWindow(QWidget):
         gallery: GalleryStore,
         config: Config,
         *,
-        flow_clock: Callable[[], float] = time.monotonic,
+        flow_clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], dt.datetime] = local_now,
         unlock: Callable[[QWidget], bool] | None = None,
         publish: Publish | None = None,
+        print_badge: PrintBadge | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -93,7 +87,9 @@ class KioskWindow(QWidget):
         kc = config.kiosk
         self.texts = texts_for(kc)
         self._wall_clock = wall_clock
-        self._flow_clock = flow_clock
+        self._press_clock = flow_clock or time.monotonic
+        self._media_clock = MediaClock() if flow_clock is None and getattr(worker, "lockstep", False) else None
+        flow_clock = flow_clock or self._media_clock or time.monotonic
         self._unlock = unlock or PinLock(gallery)
         self.locked = True
         self._closing = False
@@ -108,6 +104,16 @@ class KioskWindow(QWidget):
                                     wall_clock=wall_clock, on_visit=self.visit_recorded.emit)
         self.flow = self.session.flow
         self.flow.subscribe(self._on_state)
+        if print_badge is None and config.badges.print_on_sign_in:
+            from ui.badge import BadgePrinter
+
+            print_badge = BadgePrinter(config, gallery, today=lambda: self._wall_clock().date())
+        # The visitor's touch screens (sign-in, expected list, leaving) and their language.
+        self.front = KioskFrontDesk(worker, gallery, config, QColor(kc.accent_colour), clock=flow_clock,
+                                    publish=publish, print_badge=print_badge, parent=self)
+        self.front.changed.connect(lambda: self._show(self.flow.state))
+        self.front.language_changed.connect(self._set_language)
+        self.front.visit_recorded.connect(self.visit_recorded.emit)
 
         self._accent = QColor(kc.accent_colour)
         self._bg = QColor(kc.background_colour)
@@ -161,28 +167,20 @@ class KioskWindow(QWidget):
 
     # -- pages ------------------------------------------------------------------------------
 
-    def _label(self, text: str = "", px: int = 40, bold: bool = False) -> QLabel:
-        label = QLabel(text)
-        # Only the kiosk's own labels take its colours; the PIN pad (a child dialog) keeps its own.
-        label.setProperty("kiosk", "true")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setWordWrap(True)
-        label.setFont(_font(px, bold))
-        return label
-
     def _build_pages(self) -> None:
         self.stack = QStackedWidget(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.front.start_bar)
 
         # Attract: logo, the invitation, the time.
         self.attract_page = QWidget()
-        self.logo = self._label()
+        self.logo = kiosk_label()
         self.logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._logo_pixmap = self._load_logo()
-        self.attract_label = self._label(self.texts.attract, bold=True)
-        self.clock_label = self._label("")
+        self._logo_pixmap = load_logo(self.config.kiosk.logo)
+        self.attract_label = kiosk_label(self.texts.attract, bold=True)
+        self.clock_label = kiosk_label("")
         col = QVBoxLayout(self.attract_page)
         col.addStretch(2)
         col.addWidget(self.logo)
@@ -195,7 +193,7 @@ class KioskWindow(QWidget):
         # Camera: the live picture with a guide, and one instruction below it.
         self.camera_page = QWidget()
         self.camera = KioskCamera(self._accent)
-        self.camera_label = self._label(self.texts.approach, bold=True)
+        self.camera_label = kiosk_label(self.texts.approach, bold=True)
         self.camera_label.setObjectName("cameraLabel")
         col = QVBoxLayout(self.camera_page)
         col.setContentsMargins(0, 0, 0, 0)
@@ -206,10 +204,10 @@ class KioskWindow(QWidget):
         # Greeting card: photo, "Welcome, name!", the time.
         self.greeting_page = QWidget()
         self.greeting_page.setObjectName("greetingPage")
-        self.photo = self._label()
+        self.photo = kiosk_label()
         self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.greeting_label = self._label("", bold=True)
-        self.greeting_time = self._label("")
+        self.greeting_label = kiosk_label("", bold=True)
+        self.greeting_time = kiosk_label("")
         card = QVBoxLayout(self.greeting_page)
         card.addStretch(1)
         row = QHBoxLayout()
@@ -225,8 +223,8 @@ class KioskWindow(QWidget):
         # Messages: the receptionist, the camera being away.
         self.message_page = QWidget()
         self.message_page.setObjectName("messagePage")
-        self.message_label = self._label("", bold=True)
-        self.message_detail = self._label("")
+        self.message_label = kiosk_label("", bold=True)
+        self.message_detail = kiosk_label("")
         col = QVBoxLayout(self.message_page)
         col.addStretch(1)
         col.addWidget(self.message_label)
@@ -234,35 +232,26 @@ class KioskWindow(QWidget):
         col.addWidget(self.message_detail)
         col.addStretch(1)
 
-        for page in (self.attract_page, self.camera_page, self.greeting_page, self.message_page):
+        for page in (self.attract_page, self.camera_page, self.greeting_page, self.message_page, self.front.panel):
             self.stack.addWidget(page)
         self._apply_fonts()
-
-    def _load_logo(self) -> QPixmap | None:
-        path = self.config.kiosk.logo
-        if not path:
-            return None
-        pixmap = QPixmap(path)
-        if pixmap.isNull():
-            log.warning("kiosk logo %s cannot be read; showing none", path)
-            return None
-        return pixmap
 
     def _apply_fonts(self) -> None:
         """Type scales with the screen: the headline is ~1/11 of the height (~9 cm on a 24" screen)."""
         h = max(300, self.height())
         big, medium, small = h // 11, h // 17, h // 24
         for label in (self.attract_label, self.greeting_label, self.message_label):
-            label.setFont(_font(big, bold=True))
-        self.camera_label.setFont(_font(medium, bold=True))
+            label.setFont(kiosk_font(big, bold=True))
+        self.camera_label.setFont(kiosk_font(medium, bold=True))
         for label in (self.clock_label, self.greeting_time, self.message_detail):
-            label.setFont(_font(small))
+            label.setFont(kiosk_font(small))
         self.camera_label.setContentsMargins(16, h // 40, 16, h // 40)
         if self._logo_pixmap is not None:
             self.logo.setPixmap(self._logo_pixmap.scaled(
                 int(self.width() * 0.5), int(h * 0.22), Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
         self._photo_px = int(h * 0.34)
+        self.front.scale(h)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -277,16 +266,6 @@ class KioskWindow(QWidget):
 
     # -- rendering ----------------------------------------------------------------------------
 
-    def _set_page_colours(self, page: QWidget, bg: QColor, fg: QColor) -> None:
-        # Style sheets, not palettes: the window's own sheet would override a palette.
-        page.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        name = page.objectName()
-        if isinstance(page, QLabel):
-            page.setStyleSheet(f"QLabel#{name} {{ background: {bg.name()}; color: {fg.name()}; }}")
-        else:
-            page.setStyleSheet(f"#{name} {{ background: {bg.name()}; }}"
-                               f" QLabel[kiosk=\"true\"] {{ color: {fg.name()}; background: transparent; }}")
-
     def _on_state(self, state: KioskState) -> None:
         self._show(state)
         self.state_changed.emit(state)
@@ -295,7 +274,12 @@ class KioskWindow(QWidget):
         """Show the screen for `state` (the only place that decides what is on screen)."""
         texts = self.texts
         screen = state.screen
+        self.front.start_bar.setVisible(not self.front.busy and screen is not Screen.UNAVAILABLE)
+        if self.front.busy:
+            self.stack.setCurrentWidget(self.front.panel)
+            return
         if screen is Screen.ATTRACT:
+            self.attract_label.setText(texts.attract)
             self._update_clock()
             self.stack.setCurrentWidget(self.attract_page)
         elif screen in (Screen.APPROACHING, Screen.LOWER_MASK):
@@ -304,7 +288,7 @@ class KioskWindow(QWidget):
             # Amber with black text for "lower your mask": it must stand out from the blue guide.
             bar_bg = QColor("#ffb000") if lower else self._accent
             bar_fg = QColor("#000000") if lower else QColor("#ffffff")
-            self._set_page_colours(self.camera_label, bar_bg, bar_fg)
+            set_page_colours(self.camera_label, bar_bg, bar_fg)
             self.camera.guide_colour = bar_bg
             self.camera.update()
             self.stack.setCurrentWidget(self.camera_page)
@@ -312,18 +296,23 @@ class KioskWindow(QWidget):
             self.greeting_label.setText(greeting_for(texts.greeting, state.name or ""))
             self.greeting_time.setText(self._wall_clock().strftime("%H:%M"))
             self._show_photo(state.person_id)
-            self._set_page_colours(self.greeting_page, self._accent, QColor("#ffffff"))
+            set_page_colours(self.greeting_page, self._accent, QColor("#ffffff"))
             self.stack.setCurrentWidget(self.greeting_page)
         elif screen is Screen.UNKNOWN:
             self.message_label.setText(texts.unknown)
             self.message_detail.setText("")
-            self._set_page_colours(self.message_page, QColor("#ffffff"), QColor("#000000"))
+            set_page_colours(self.message_page, QColor("#ffffff"), QColor("#000000"))
             self.stack.setCurrentWidget(self.message_page)
         elif screen is Screen.UNAVAILABLE:
             self.message_label.setText(texts.unavailable)
             self.message_detail.setText(texts.unavailable_detail)
-            self._set_page_colours(self.message_page, self._bg, self._fg)
+            set_page_colours(self.message_page, self._bg, self._fg)
             self.stack.setCurrentWidget(self.message_page)
+
+    def _set_language(self, code: str) -> None:
+        """The visitor's language (their tap, or the kiosk's own again once they left)."""
+        self.texts = texts_for(self.config.kiosk, code)
+        self._show(self.flow.state)
 
     def _show_photo(self, person_id: int | None) -> None:
         self.photo.clear()
@@ -337,25 +326,7 @@ class KioskWindow(QWidget):
             return
         if rgb is None:
             return
-        size = self._photo_px
-        src = QPixmap.fromImage(qimage_from_rgb(rgb)).scaled(
-            size, size, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-            Qt.TransformationMode.SmoothTransformation)
-        round_ = QPixmap(size, size)
-        round_.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(round_)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        path = QPainterPath()
-        path.addEllipse(QRectF(0, 0, size, size))
-        painter.setClipPath(path)
-        painter.drawPixmap(0, 0, src)
-        painter.setClipping(False)
-        ring = max(4, size // 40)
-        painter.setPen(QPen(QColor("#ffffff"), ring))
-        inset = ring / 2 + 1  # the whole ring inside the pixmap, not clipped flat at its edges
-        painter.drawEllipse(QRectF(inset, inset, size - 2 * inset, size - 2 * inset))
-        painter.end()
-        self.photo.setPixmap(round_)
+        self.photo.setPixmap(round_photo(rgb, self._photo_px))
         self.photo.setVisible(True)
 
     def _update_clock(self) -> None:
@@ -377,7 +348,10 @@ class KioskWindow(QWidget):
         if self._closing:
             return
         self.restarts.healthy()  # results flow: the worker is healthy
+        if self._media_clock is not None:
+            self._media_clock.follow(result.timestamp)
         self.session.observe(result)
+        self.front.on_result(result)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         if self._closing:
@@ -423,10 +397,11 @@ class KioskWindow(QWidget):
 
     def _tick(self) -> None:
         self.flow.tick()
+        self.front.tick(nobody_in_view=self.flow.state.screen is Screen.ATTRACT)
         if self.flow.state.screen is Screen.ATTRACT:
             self._update_clock()
         if (self._press_started is not None
-                and self._flow_clock() - self._press_started >= LONG_PRESS_S):
+                and self._press_clock() - self._press_started >= LONG_PRESS_S):
             self._press_started = None
             self.request_unlock()
 
@@ -440,7 +415,7 @@ class KioskWindow(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if event.button() == Qt.MouseButton.LeftButton and self._in_corner(event.position()):
-            self._press_started = self._flow_clock()
+            self._press_started = self._press_clock()
         event.accept()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override

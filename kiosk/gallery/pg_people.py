@@ -1,0 +1,233 @@
+"""The shared gallery's people and their samples: enrolling (one transaction, audited),
+changing, erasing (then VACUUM), retention, and reading them back (crops decrypted)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from kiosk.errors import GalleryError, KioskError
+from kiosk.gallery.api import (
+    PERSON_COLUMNS,
+    PERSON_FIELDS,
+    NewSample,
+    Person,
+    PersonDetails,
+    Sample,
+    StoredTemplate,
+    clean_name,
+    now_iso,
+    person_from_row,
+    resolve_person,
+    resolve_person_by_name,
+    samples_added,
+    storable,
+    unique_contacts,
+)
+from kiosk.gallery.frontdesk_api import person_kind
+from kiosk.gallery.pg_connection import one_row
+from kiosk.gallery.pg_templates import PgTemplates
+from kiosk.gallery.stored_faces import photo_provenance
+from kiosk.security.audit import AuditAction
+
+log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
+
+
+class PgPeople(PgTemplates):
+    """The people and samples of PgGallery."""
+
+    def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int:
+        """Create a person with their samples and templates in one transaction; returns the id."""
+        return self.add_people([(details, samples)], model_version)[0]
+
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]:
+        """Create several people in one transaction (an import): all of them, or none."""
+        stamp = now_iso()
+        ids: list[int] = []
+        for details, samples in people:
+            _check_new_person(details, samples)
+        with self._transaction("enrolling") as conn:
+            for details, samples in people:
+                # The kind only for a visitor (staff is the column's default, as in every schema).
+                kind = () if person_kind(details.kind) == "staff" else (details.kind,)
+                kind_column, kind_value = (", kind", ",%s") if kind else ("", "")
+                row = one_row(conn.execute(
+                    "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
+                    f" created_at, updated_at{kind_column}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s{kind_value}) RETURNING id",
+                    (clean_name(details.name), clean_name(details.company), clean_name(details.host),
+                     clean_name(details.notes), details.consent_at, details.consent_text,
+                     details.retention_until, stamp, stamp, *kind)))
+                ids.append(int(row[0]))
+                self._insert_samples(conn, ids[-1], samples, model_version, stamp)
+                self._audit(conn, AuditAction.ENROLL, f"person {ids[-1]}",
+                            {"samples": len(samples), "consent": bool(details.consent_at)})
+        return ids
+
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str, *,
+                    replacing: Sequence[int] = ()) -> None:
+        """Add samples (and their templates) to an existing person, atomically; `replacing`: ids of
+        that person's samples deleted in the same transaction (autovacuum reclaims them)."""
+        self.get_person(person_id)
+        stamp = now_iso()
+        with self._transaction("adding photos") as conn:
+            for sample_id in replacing:
+                conn.execute("DELETE FROM samples WHERE id=%s AND person_id=%s", (int(sample_id), person_id))
+            self._insert_samples(conn, person_id, samples, model_version, stamp)
+            conn.execute("UPDATE people SET updated_at=%s WHERE id=%s", (stamp, person_id))
+            self._audit(conn, AuditAction.UPDATE, f"person {person_id}", samples_added(samples, replacing))
+
+    def _insert_samples(self, conn: psycopg.Connection, person_id: int, samples: list[NewSample],
+                        model_version: str, stamp: str) -> None:
+        for sample in samples:
+            source = photo_provenance(storable(sample.source), self.key.key)  # never the photo's path
+            row = one_row(conn.execute(
+                "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                (person_id, self._seal_png(sample.aligned, "aligned", person_id),
+                 None if sample.face_crop is None else self._seal_png(sample.face_crop, "face", person_id),
+                 source, float(sample.quality), bool(sample.masked), stamp)))
+            self._insert_templates(conn, person_id, int(row[0]), source, sample.templates, model_version, stamp)
+
+    def update_person(self, person_id: int, **fields: str | None) -> None:
+        """Change details (name, company, host, notes, consent_*, retention_until)."""
+        unknown = set(fields) - set(PERSON_FIELDS)
+        if unknown:
+            raise GalleryError(f"unknown person field(s): {', '.join(sorted(unknown))}")
+        fields = {k: clean_name(v) if isinstance(v, str) and k in ("name", "company", "host", "notes") else v
+                  for k, v in fields.items()}
+        if "name" in fields and not fields["name"]:
+            raise GalleryError("a person needs a name")
+        self.get_person(person_id)
+        if not fields:
+            return
+        sets = ", ".join(f"{k}=%s" for k in fields)
+        with self._transaction("changing a person") as conn:
+            conn.execute(f"UPDATE people SET {sets}, updated_at=%s WHERE id=%s",  # noqa: S608 - keys whitelisted
+                         (*fields.values(), now_iso(), person_id))
+            self._audit(conn, AuditAction.UPDATE, f"person {person_id}", {"fields": sorted(fields)})
+
+    def remove_person(self, person_id: int) -> bool:
+        """Erase a person: details, samples, crops, templates and visits; then VACUUM the tables.
+
+        Every kiosk drops them from its matrix on the change notification. Returns False when
+        the tables could not be vacuumed (the deletion itself is committed).
+        """
+        self.get_person(person_id)
+        with self._transaction("removing a person") as conn:
+            n = one_row(conn.execute("SELECT count(*) FROM samples WHERE person_id=%s", (person_id,)))[0]
+            conn.execute("DELETE FROM people WHERE id=%s", (person_id,))
+            self._audit(conn, AuditAction.REMOVE, f"person {person_id}", {"samples": int(n)})
+        return self._scrub()
+
+    def remove_sample(self, sample_id: int) -> None:
+        """Delete one sample and its templates."""
+        with self._transaction("removing a photo") as conn:
+            row = conn.execute("SELECT person_id FROM samples WHERE id=%s", (sample_id,)).fetchone()
+            conn.execute("DELETE FROM samples WHERE id=%s", (sample_id,))
+            if row:
+                self._audit(conn, AuditAction.UPDATE, f"person {row[0]}", {"sample_removed": sample_id})
+        self._scrub()
+
+    def purge_expired(self, today: dt.date, visits_retention_days: int) -> tuple[int, int]:
+        """Delete people past their `retention_until` and visits older than the retention period.
+
+        One transaction, audited; returns (people, visits) removed. Old change-feed rows go too.
+        """
+        cutoff = (today - dt.timedelta(days=visits_retention_days)).isoformat()
+        with self._transaction("purging expired data") as conn:
+            expired = [r[0] for r in conn.execute(
+                "SELECT id FROM people WHERE retention_until IS NOT NULL AND retention_until != ''"
+                " AND substr(retention_until, 1, 10) < %s", (today.isoformat(),)).fetchall()]
+            if expired:
+                conn.execute("DELETE FROM people WHERE id = ANY(%s)", (expired,))
+            visits = conn.execute("DELETE FROM visits WHERE substr(ts, 1, 10) < %s", (cutoff,)).rowcount
+            conn.execute("DELETE FROM gallery_changes WHERE at < now() - interval '7 days'")
+            if expired or visits:
+                self._audit(conn, AuditAction.PURGE, "retention", {"people": expired, "visits": int(visits)})
+        if expired or visits:
+            self._scrub()
+        return len(expired), int(visits)
+
+    def _scrub(self) -> bool:
+        """VACUUM the tables that held the rows (the server reuses their space; old copies in
+        its WAL and backups hold crops and templates only as ciphertext)."""
+        try:
+            with self._conn("vacuuming") as conn:
+                conn.execute("VACUUM people, samples, templates, visits")
+            return True
+        except KioskError as exc:
+            log.warning("%s: deleted, but the tables could not be vacuumed (%s)", self.where, exc)
+            return False
+
+    def get_person(self, person_id: int) -> Person:
+        """One person, or GalleryError if there is none with that id."""
+        rows = self._people_query("WHERE p.id = %s", (person_id,))
+        if not rows:
+            raise GalleryError(f"no person with id {person_id}")
+        return rows[0]
+
+    def find_people(self, name: str) -> list[Person]:
+        """People whose name equals `name` (case-insensitive)."""
+        return self._people_query("WHERE lower(p.name) = lower(%s)", (name.strip(),))
+
+    def resolve(self, ref: str) -> Person:
+        """A person by id ("12") or by exact name (kiosk.gallery.api.resolve_person)."""
+        return resolve_person(self, ref)
+
+    def resolve_name(self, name: str) -> Person:
+        """The one person with this exact name (kiosk.gallery.api.resolve_person_by_name)."""
+        return resolve_person_by_name(self, name)
+
+    def people(self, search: str = "") -> list[Person]:
+        """Everyone, by name; `search` filters on name, company and host."""
+        if search:
+            like = f"%{search.strip()}%"
+            return self._people_query("WHERE p.name ILIKE %s OR p.company ILIKE %s OR p.host ILIKE %s", (like,) * 3)
+        return self._people_query("", ())
+
+    def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
+        sql = f"SELECT {PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
+        return [person_from_row(row) for row in self._rows(sql, params)]
+
+    def contacts_for(self, person_id: int) -> list[str]:
+        """The person's host contacts (e-mail or apprise URL), written in their host field."""
+        rows = self._rows("SELECT p.host, h.contact FROM people p LEFT JOIN people h ON h.id = p.host_id"
+                          " WHERE p.id=%s", (person_id,), "reading a host contact")
+        return unique_contacts(rows[0][0], rows[0][1]) if rows else []
+
+    # -- samples -------------------------------------------------------------------------
+
+    def samples(self, person_id: int | None = None, *, with_templates: bool = False) -> list[Sample]:
+        """A person's samples (everyone's when `person_id` is None), oldest first."""
+        where, params = ("WHERE person_id=%s", (person_id,)) if person_id is not None else ("", ())
+        rows = self._rows("SELECT id, person_id, aligned_png, face_png, source, quality, masked FROM samples"
+                          f" {where} ORDER BY id", params)  # noqa: S608 - fixed clause
+        templates: dict[int, list[StoredTemplate]] = {}
+        if with_templates:
+            for sid, pid, kind, version, enc, vec, quality in self._rows(
+                    "SELECT sample_id, person_id, kind, model_version, embedding_enc, embedding, quality FROM templates"
+                    f" {where} ORDER BY id", params):  # noqa: S608
+                templates.setdefault(sid, []).append(
+                    StoredTemplate(kind, version, self._open_template(enc, vec, pid, version, kind), quality))
+        return [Sample(r[0], r[1], self._open_png(r[2], "aligned", r[1]),
+                       None if r[3] is None else self._open_png(r[3], "face", r[1]), r[4], r[5], bool(r[6]),
+                       tuple(templates.get(r[0], ()))) for r in rows]
+
+    def thumbnail(self, person_id: int) -> np.ndarray | None:
+        """The best-quality unmasked sample crop of a person, or None."""
+        row = self._rows("SELECT aligned_png FROM samples WHERE person_id=%s ORDER BY masked, quality DESC LIMIT 1",
+                         (person_id,))
+        return self._open_png(row[0][0], "aligned", person_id) if row else None
+
+
+def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
+    name = clean_name(details.name)
+    if not name:
+        raise GalleryError("a person needs a name")
+    if not samples:
+        raise GalleryError(f"{name}: no usable face sample, nothing enrolled")

@@ -1,0 +1,257 @@
+"""The SQLite gallery's people and their samples: enrolling (one transaction, audited),
+changing, erasing (then the WAL cut and VACUUM), retention, and reading them back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kiosk.errors import GalleryError, KioskError
+from kiosk.gallery.api import (
+    PERSON_COLUMNS,
+    PERSON_FIELDS,
+    NewSample,
+    NewTemplate,
+    Person,
+    PersonDetails,
+    Sample,
+    StoredTemplate,
+    clean_name,
+    now_iso,
+    person_from_row,
+    resolve_person,
+    resolve_person_by_name,
+    samples_added,
+    storable,
+    unique_contacts,
+)
+from kiosk.gallery.frontdesk_api import person_kind
+from kiosk.gallery.sqlite_connection import SqliteConnection
+from kiosk.gallery.stored_faces import decode_png, encode_png, photo_provenance, unit_vector
+from kiosk.security import erase
+from kiosk.security.audit import AuditAction
+from kiosk.security.sqlcipher import DB_ERRORS
+
+log = logging.getLogger("kiosk.gallery.sqlite")  # one logger for the whole backend
+
+
+class SqlitePeople(SqliteConnection):
+    """The people and samples of the SQLite Gallery."""
+
+    def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int:
+        """Create a person with their samples and templates in one transaction; returns the id."""
+        return self.add_people([(details, samples)], model_version)[0]
+
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]:
+        """Create several people in one transaction (an import): all of them, or none."""
+        stamp = now_iso()
+        ids = []
+        for details, samples in people:
+            _check_new_person(details, samples)
+        with self._transaction() as conn:
+            for details, samples in people:
+                # The kind only for a visitor (staff is the column's default, as in every schema).
+                kind = () if person_kind(details.kind) == "staff" else (details.kind,)
+                kind_column, kind_value = (", kind", ",?") if kind else ("", "")
+                cur = conn.execute(
+                    "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
+                    f" created_at, updated_at{kind_column}) VALUES (?,?,?,?,?,?,?,?,?{kind_value})",
+                    (clean_name(details.name), clean_name(details.company), clean_name(details.host),
+                     clean_name(details.notes), details.consent_at, details.consent_text,
+                     details.retention_until, stamp, stamp, *kind),
+                )
+                ids.append(int(cur.lastrowid or 0))
+                self._insert_samples(conn, ids[-1], samples, model_version, stamp)
+                self._audit(AuditAction.ENROLL, f"person {ids[-1]}",
+                            {"samples": len(samples), "consent": bool(details.consent_at)})
+        self._cache.clear()
+        return ids
+
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str, *,
+                    replacing: Sequence[int] = ()) -> None:
+        """Add samples (and their templates) to an existing person, atomically; `replacing`: ids of
+        that person's samples deleted in the same transaction (zeroed by secure_delete; the file
+        is not vacuumed here: that is for erasing a person)."""
+        self.get_person(person_id)
+        stamp = now_iso()
+        with self._transaction() as conn:
+            for sample_id in replacing:
+                conn.execute("DELETE FROM samples WHERE id=? AND person_id=?", (int(sample_id), person_id))
+            self._insert_samples(conn, person_id, samples, model_version, stamp)
+            conn.execute("UPDATE people SET updated_at=? WHERE id=?", (stamp, person_id))
+            self._audit(AuditAction.UPDATE, f"person {person_id}", samples_added(samples, replacing))
+        self._cache.clear()
+
+    def _insert_samples(self, conn: sqlite3.Connection, person_id: int, samples: list[NewSample],
+                        model_version: str, stamp: str) -> None:
+        for sample in samples:
+            source = photo_provenance(storable(sample.source), self.key.key)  # never the photo's path
+            cur = conn.execute(
+                "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (person_id, encode_png(sample.aligned),
+                 None if sample.face_crop is None else encode_png(sample.face_crop), source,
+                 float(sample.quality), int(sample.masked), stamp),
+            )
+            self._insert_templates(conn, person_id, int(cur.lastrowid or 0), source, sample.templates,
+                                   model_version, stamp)
+
+    @staticmethod
+    def _insert_templates(conn: sqlite3.Connection, person_id: int, sample_id: int, source: str,
+                          templates: list[NewTemplate], model_version: str, stamp: str) -> None:
+        for tpl in templates:
+            vec = unit_vector(tpl.embedding)
+            conn.execute(
+                "INSERT INTO templates(person_id, sample_id, kind, model_version, dim, embedding,"
+                " quality, source, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (person_id, sample_id, tpl.kind, model_version, len(vec), vec.tobytes(),
+                 float(tpl.quality), source, stamp),
+            )
+
+    def update_person(self, person_id: int, **fields: str | None) -> None:
+        """Change details (name, company, host, notes, consent_*, retention_until)."""
+        unknown = set(fields) - set(PERSON_FIELDS)
+        if unknown:
+            raise GalleryError(f"unknown person field(s): {', '.join(sorted(unknown))}")
+        fields = {k: clean_name(v) if isinstance(v, str) and k in ("name", "company", "host", "notes") else v
+                  for k, v in fields.items()}
+        if "name" in fields and not fields["name"]:
+            raise GalleryError("a person needs a name")
+        self.get_person(person_id)
+        if not fields:
+            return
+        sets = ", ".join(f"{k}=?" for k in fields)
+        with self._transaction() as conn:
+            conn.execute(f"UPDATE people SET {sets}, updated_at=? WHERE id=?",  # noqa: S608 - keys whitelisted
+                         (*fields.values(), now_iso(), person_id))
+            self._audit(AuditAction.UPDATE, f"person {person_id}", {"fields": sorted(fields)})
+        self._cache.clear()
+
+    def remove_person(self, person_id: int) -> bool:
+        """Erase a person: their details, samples, crops, templates and visits, from the files too.
+
+        Deleted pages are zeroed (secure_delete), the WAL cut and the file vacuumed. Returns
+        False when another connection was reading so old copies may remain until the next
+        erase or purge (the deletion itself is committed).
+        """
+        self.get_person(person_id)
+        with self._transaction() as conn:
+            n = conn.execute("SELECT count(*) FROM samples WHERE person_id=?", (person_id,)).fetchone()[0]
+            conn.execute("DELETE FROM people WHERE id=?", (person_id,))
+            self._audit(AuditAction.REMOVE, f"person {person_id}", {"samples": int(n)})
+        self._cache.clear()
+        return self._scrub()
+
+    def remove_sample(self, sample_id: int) -> None:
+        """Delete one sample and its templates."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT person_id FROM samples WHERE id=?", (sample_id,)).fetchone()
+            conn.execute("DELETE FROM samples WHERE id=?", (sample_id,))
+            if row:
+                self._audit(AuditAction.UPDATE, f"person {row[0]}", {"sample_removed": sample_id})
+        self._cache.clear()
+        self._scrub()
+
+    def purge_expired(self, today: dt.date, visits_retention_days: int) -> tuple[int, int]:
+        """Delete people past their `retention_until` and visits older than the retention period.
+
+        One transaction, audited; returns (people, visits) removed.
+        """
+        cutoff = (today - dt.timedelta(days=visits_retention_days)).isoformat()
+        with self._transaction() as conn:
+            expired = [r[0] for r in conn.execute(
+                "SELECT id FROM people WHERE retention_until IS NOT NULL AND retention_until != ''"
+                " AND substr(retention_until, 1, 10) < ?", (today.isoformat(),)).fetchall()]
+            for pid in expired:
+                conn.execute("DELETE FROM people WHERE id=?", (pid,))
+            visits = conn.execute("DELETE FROM visits WHERE substr(ts, 1, 10) < ?", (cutoff,)).rowcount
+            if expired or visits:
+                self._audit(AuditAction.PURGE, "retention", {"people": expired, "visits": int(visits)})
+        if expired or visits:
+            self._cache.clear()
+            self._scrub()
+        return len(expired), int(visits)
+
+    def _scrub(self) -> bool:
+        """Make deleted rows leave the files (kiosk.security.erase.purge); False if incomplete."""
+        with self._lock:
+            try:
+                return erase.purge(self._conn, strict=False).complete
+            except (KioskError,) + DB_ERRORS as exc:
+                log.warning("%s: deleted, but the files could not be compacted yet (%s)", self.path, exc)
+                return False
+
+    def get_person(self, person_id: int) -> Person:
+        """One person, or GalleryError if there is none with that id."""
+        if not 0 < person_id < 2**63:  # SQLite's ids; beyond them there is nobody (not an OverflowError)
+            raise GalleryError(f"no person with id {person_id}")
+        rows = self._people_query("WHERE p.id = ?", (person_id,))
+        if not rows:
+            raise GalleryError(f"no person with id {person_id}")
+        return rows[0]
+
+    def find_people(self, name: str) -> list[Person]:
+        """People whose name equals `name` (case-insensitive)."""
+        return self._people_query("WHERE lower(p.name) = lower(?)", (name.strip(),))
+
+    def resolve(self, ref: str) -> Person:
+        """A person by id ("12") or by exact name (kiosk.gallery.api.resolve_person)."""
+        return resolve_person(self, ref)
+
+    def resolve_name(self, name: str) -> Person:
+        """The one person with this exact name (kiosk.gallery.api.resolve_person_by_name)."""
+        return resolve_person_by_name(self, name)
+
+    def people(self, search: str = "") -> list[Person]:
+        """Everyone, by name; `search` filters on name, company and host."""
+        if search:
+            like = f"%{search.strip()}%"
+            return self._people_query("WHERE p.name LIKE ? OR p.company LIKE ? OR p.host LIKE ?", (like,) * 3)
+        return self._people_query("", ())
+
+    def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
+        sql = f"SELECT {PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
+        return [person_from_row(row) for row in self._rows(sql, params)]
+
+    # -- samples ---------------------------------------------------------------------
+
+    def samples(self, person_id: int | None = None, *, with_templates: bool = False) -> list[Sample]:
+        """A person's samples (everyone's when `person_id` is None), oldest first."""
+        where, params = ("WHERE person_id=?", (person_id,)) if person_id is not None else ("", ())
+        rows = self._rows("SELECT id, person_id, aligned_png, face_png, source, quality, masked FROM samples"
+                          f" {where} ORDER BY id", params)  # noqa: S608 - fixed clause
+        templates: dict[int, list[StoredTemplate]] = {}
+        if with_templates:
+            t_where = "WHERE person_id=?" if person_id is not None else ""
+            for sid, kind, version, blob, quality in self._rows(
+                    f"SELECT sample_id, kind, model_version, embedding, quality FROM templates {t_where}"  # noqa: S608
+                    " ORDER BY id", params):
+                templates.setdefault(sid, []).append(
+                    StoredTemplate(kind, version, np.frombuffer(blob, np.float32).copy(), quality))
+        return [Sample(r[0], r[1], decode_png(r[2]), None if r[3] is None else decode_png(r[3]), r[4], r[5],
+                       bool(r[6]), tuple(templates.get(r[0], ()))) for r in rows]
+
+    def thumbnail(self, person_id: int) -> np.ndarray | None:
+        """The best-quality unmasked sample crop of a person, or None."""
+        row = self._rows("SELECT aligned_png FROM samples WHERE person_id=? ORDER BY masked, quality DESC LIMIT 1",
+                         (person_id,))
+        return decode_png(row[0][0]) if row else None
+
+    def contacts_for(self, person_id: int) -> list[str]:
+        """The person's host contacts (e-mail or apprise URL), for arrival notifications."""
+        rows = self._rows("SELECT p.host, h.contact FROM people p LEFT JOIN people h ON h.id = p.host_id"
+                          " WHERE p.id=?", (person_id,))
+        return unique_contacts(rows[0][0], rows[0][1]) if rows else []
+
+
+def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
+    name = clean_name(details.name)
+    if not name:
+        raise GalleryError("a person needs a name")
+    if not samples:
+        raise GalleryError(f"{name}: no usable face sample, nothing enrolled")
