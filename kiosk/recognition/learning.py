@@ -18,7 +18,7 @@ What is never learned from:
 Learned samples are ordinary samples (crop kept, template re-made by `people reembed`), stored
 through `GalleryStore.add_samples` in one audited transaction; at most
 `match.learned_masked_max` per person: the newest replaces the oldest learned one, in the same
-transaction. They carry `source` "learned own-mask: ..." so the gallery manager shows them
+transaction. They carry `source` "learned own-mask: bare face" (or ": receptionist") so the gallery manager shows them
 and a receptionist can delete them like any photo.
 
 The tracker (kiosk.recognition.tracking) collects the masked views and names a track's
@@ -113,11 +113,12 @@ class OwnMaskLearner:
         if best is None or not candidate.model_version:
             return LearnOutcome(False, "no masked frame resembling the person")
         pid = candidate.person_id
-        where = f" at {self.kiosk}" if self.kiosk else ""
         sample = NewSample(
             aligned=best.aligned,
             templates=[NewTemplate(MASKED_PHOTO, best.embedding, best.quality)],
-            source=f"{LEARNED_SOURCE}: track {candidate.track_id}{where}, confirmed by {candidate.confirmed_by}",
+            # A short label the gallery keeps as it is (a longer one would be taken for a file
+            # name and hashed, kiosk.gallery.stored_faces.photo_provenance, hiding the prefix).
+            source=f"{LEARNED_SOURCE}: {candidate.confirmed_by}",
             quality=best.quality, masked=True, face_crop=best.face_crop,
         )
         try:
@@ -128,6 +129,7 @@ class OwnMaskLearner:
             log.warning("own-mask sample of person %s not kept: %s", pid, exc)
             return LearnOutcome(False, str(exc))
         self.learned += 1
-        log.info("kept an own-mask sample of person %s (track %s)%s", pid, candidate.track_id,
+        log.info("kept an own-mask sample of person %s (track %s%s, confirmed by %s)%s", pid, candidate.track_id,
+                 f" at {self.kiosk}" if self.kiosk else "", candidate.confirmed_by,
                  f", replacing {len(replaced)}" if replaced else "")
         return LearnOutcome(True, "learned", replaced)
