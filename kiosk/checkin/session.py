@@ -121,6 +121,8 @@ class KioskSession:
             if greeted is None:
                 continue  # not greeted yet: perhaps on the next frame
             del self._confirmed[track]
+            # Greeted and logged as that very person: a confirmed visit (and, where liveness gates
+            # the greeting, a live one), never a track the kiosk did not act on.
             if greeted == (candidate.person_id, True):
                 self.learner.learn(candidate)
 

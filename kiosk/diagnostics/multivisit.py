@@ -43,7 +43,7 @@ from kiosk.checkin.flow import Screen
 from kiosk.checkin.session import KioskSession
 from kiosk.config import Config
 from kiosk.diagnostics.arrivals import FPS, walk_up_frames
-from kiosk.diagnostics.evaluation import (
+from kiosk.diagnostics.eval_data import (
     FaceCache,
     default_data_dir,
     person_photos,
