@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from kiosk import __version__
-from kiosk.cli import common, diagnostics, enroll, identify, people, privacy, shared, watch
+from kiosk.cli import common, diagnostics, enroll, fleet, identify, people, privacy, shared, watch
 from kiosk.cli.pipelines import close_pipelines
 from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES
 from kiosk.errors import KioskError
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnostics.add_parsers(sub, common)
     privacy.add_parsers(sub, common)
     shared.add_parsers(sub, common)
+    fleet.add_parsers(sub, common)
     watch.add_parser(sub, common)
     return parser
 

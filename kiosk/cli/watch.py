@@ -90,8 +90,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def with_gallery_status(health: Health, gallery: GalleryStore) -> Health:
-    """/health plus a shared gallery's state ("gallery": online, spooled, detail). An offline
-    gallery does not make the kiosk unhealthy: it keeps recognising and spools visits."""
+    """/health plus a shared gallery's state ("gallery": online, spooled, detail, local_copy: when
+    the copy a kiosk started from offline was saved, else null). An offline gallery does not
+    make the kiosk unhealthy: it keeps recognising and spools visits."""
     import dataclasses
 
     status = getattr(gallery, "status", None)
@@ -99,7 +100,8 @@ def with_gallery_status(health: Health, gallery: GalleryStore) -> Health:
         return health
     state = status()
     details = {**health.details, "gallery": {"online": state.online, "spooled": state.spooled,
-                                             "detail": state.detail}}
+                                             "detail": state.detail,
+                                             "local_copy": getattr(state, "local_copy", "") or None}}
     return dataclasses.replace(health, details=details)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +23,11 @@ from kiosk.errors import GalleryError
 def now_iso() -> str:
     """Local time with offset, to the second (what a receptionist reads)."""
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def new_uid() -> str:
+    """A new stable person id (32 hex characters, random)."""
+    return uuid.uuid4().hex
 
 
 MAX_TEXT = 500  # characters in a name, company, host or note
@@ -64,6 +70,7 @@ class PersonDetails:
     consent_text: str = ""
     consent_at: str | None = None
     retention_until: str | None = None  # ISO date; past it the person is purged
+    uid: str | None = None  # a stable id kept across copies (None: a new random one)
 
 
 #: The person fields `update_person` may change (one list, used by every backend).
@@ -87,6 +94,8 @@ class Person:
     last_seen: str | None = None
     n_samples: int = 0
     n_templates: int = 0
+    uid: str = ""  # stable across copies between galleries (schema version 6)
+    edited: bool = False  # the row was changed outside face-kiosk (its MAC fails): never greeted
 
     @property
     def details(self) -> PersonDetails:
@@ -155,6 +164,7 @@ class Visit:
     site: str = ""  # which site and kiosk saw them (schema version 4; "" before)
     kiosk: str = ""
     event_id: str | None = None  # unique per visit: a repeated write is ignored
+    edited: bool = False  # the row was changed outside face-kiosk (its MAC fails)
 
 
 @dataclass(frozen=True)
@@ -205,7 +215,8 @@ class GalleryStore(Protocol):
     # people
     def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int: ...
 
-    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]: ...
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
+                   imported: bool = False) -> list[int]: ...
 
     def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None: ...
 

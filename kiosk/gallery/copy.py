@@ -2,12 +2,18 @@
 people with their details and consent, samples with both crops, templates, visits (with site,
 kiosk and event id) and the audit log; the counts are checked afterwards.
 
+Into a gallery that is not empty only with `merge`: a person is matched by their stable id
+(`uid`, schema 6, kept by every copy), so copying there and back, or twice, never doubles
+anyone; visits are matched by their event id.
+
 Only the backend-neutral API is used, so every guarantee of the target holds (encryption with
 its own key, one transaction per batch of people, an audit record for each write). The audit
-log is re-signed with the target's key: each record is appended again with its original
-time, actor and sequence number in its details, after the source's chain was verified, and a
-final "import" record names the source. Visit event ids are kept (or made from the source's
-gallery id and visit id), so copying again into the same target never doubles a visit.
+log is re-signed with the target's key: each record is appended again with where it was first
+written (gallery id, seq, time, actor) in `copied`, after the source's chain was verified; a
+record the target already has (its own, or one copied before) is not appended again, and the
+people copied are logged once, by the final "import" record (not one "enroll" each). So a copy
+there and back adds exactly one "import" record per copy. Visit event ids are kept (or made
+from the source's gallery id and visit id), so copying again never doubles a visit.
 The admin PIN comes along when the target has none (its hash; the lockout starts afresh,
 sealed with the target's key). Not copied: people's created/updated times (the copy's time).
 """
@@ -36,6 +42,7 @@ class CopyReport:
     visits: int
     audit_records: int
     source_audit_ok: bool
+    already_there: int = 0  # people the target had already (the same stable id): kept, not doubled
 
 
 def is_empty(store: Any) -> bool:
@@ -44,34 +51,42 @@ def is_empty(store: Any) -> bool:
     return not counts["people"] and not counts["visits"]
 
 
-def copy_gallery(source: Any, target: Any, *, source_name: str, force: bool = False) -> CopyReport:
+def copy_gallery(source: Any, target: Any, *, source_name: str, merge: bool = False) -> CopyReport:
     """Copy everything from `source` into `target` (both GalleryStores, open). Refuses a
-    non-empty target unless `force` (then the copy is added to what is there)."""
-    if not force and not is_empty(target):
-        raise GalleryError("the target gallery is not empty; add --force to copy into it anyway "
-                           "(nothing is deleted there)")
+    non-empty target unless `merge`: then people already there (the same stable id) and
+    visits already there (the same event id) are kept as they are and not copied again."""
+    if not merge and not is_empty(target):
+        raise GalleryError("the target gallery is not empty; add --merge to copy into it anyway "
+                           "(nothing is deleted there; people and visits already there are not doubled)")
     versions = source.model_versions()
     if len(versions) > 1:
         raise GalleryError(f"the source holds templates of several models ({', '.join(versions)}); "
                            "run `face-kiosk people reembed` on it first")
     model_version = next(iter(versions), "none")
     before = target.counts()
-    src = source.counts()
+    there = {p.uid: p.id for p in target.people() if p.uid}
     mapping: dict[int, int] = {}
     people = source.people()
-    for start in range(0, len(people), BATCH):
-        batch = people[start:start + BATCH]
+    new_people = [p for p in people if p.uid not in there]
+    for person in people:
+        if person.uid in there:
+            mapping[person.id] = there[person.uid]
+    want = {"people": len(new_people), "samples": 0, "templates": 0}
+    for start in range(0, len(new_people), BATCH):
+        batch = new_people[start:start + BATCH]
         items = []
         for person in batch:
             samples = [NewSample(s.aligned, [NewTemplate(t.kind, t.embedding, t.quality) for t in s.templates],
                                  s.source, s.quality, s.masked, s.face_crop)
                        for s in source.samples(person.id, with_templates=True)]
+            want["samples"] += len(samples)
+            want["templates"] += sum(len(s.templates) for s in samples)
             details = PersonDetails(person.name, person.company, person.host, person.notes, person.consent_text,
-                                    person.consent_at, person.retention_until)
+                                    person.consent_at, person.retention_until, person.uid or None)
             items.append((details, samples))
-        for person, new_id in zip(batch, target.add_people(items, model_version)):
+        for person, new_id in zip(batch, target.add_people(items, model_version, imported=True), strict=True):
             mapping[person.id] = new_id
-    dropped = 0
+    dropped = visits = 0
     for visit in sorted(source.visits(), key=lambda v: (v.ts, v.id)):
         pid = None if visit.person_id is None else mapping.get(visit.person_id)
         if visit.person_id is not None and pid is None:
@@ -80,25 +95,52 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, force: bool = Fa
         target.record_visit(pid, visit.kind, visit.score, visit.masked, visit.source, visit.ts,
                             site=visit.site, kiosk=visit.kiosk,
                             event_id=visit.event_id or f"copy-{source.gallery_id}-{visit.id}")
+        visits += 1
     pin = source.get_setting(HASH_KEY)
     pin_copied = bool(pin) and not target.get_setting(HASH_KEY)
     if pin_copied:
         target.set_setting(HASH_KEY, pin)
         target.set_setting(LOCKOUT_KEY, seal(LockoutState(0, 0.0), target.integrity_key, target.gallery_id))
     verdict = source.verify_audit()
-    records = source.audit_records()
-    for r in records:
-        record = {"copied": {"seq": r.seq, "ts": r.ts, "actor": r.actor}, **dict(r.details)}
-        target.record_event(r.action, r.subject, record)
+    copied = _copy_audit(source, target)
     target.record_event(AuditAction.IMPORT, "gallery copy", {
-        "from": source_name, "people": len(mapping), "visits": src["visits"] - dropped, "audit_records": len(records),
-        "source_audit_ok": verdict.ok, "source_audit_reason": verdict.reason, "admin_pin": pin_copied})
+        "from": source_name, "people": want["people"], "people_already_there": len(people) - want["people"],
+        "visits": visits, "audit_records": copied, "source_audit_ok": verdict.ok,
+        "source_audit_reason": verdict.reason, "admin_pin": pin_copied})
     after = target.counts()
     got = {k: after[k] - before[k] for k in after}
-    want = {"people": src["people"], "samples": src["samples"], "templates": src["templates"],
-            "visits": src["visits"] - dropped}
-    # With --force, visits copied before (the same event ids) are not added again.
-    if any(got[k] != want[k] for k in ("people", "samples", "templates")) or \
-            (got["visits"] != want["visits"] if not force else got["visits"] > want["visits"]):
-        raise GalleryError(f"the copy's counts differ from the source's (copied {got}, expected {want})")
-    return CopyReport(got["people"], got["samples"], got["templates"], got["visits"], len(records) + 1, verdict.ok)
+    # Visits copied before (the same event ids) are not added again: at most `visits` new ones.
+    if any(got[k] != want[k] for k in ("people", "samples", "templates")) or got["visits"] > visits or \
+            (not merge and got["visits"] != visits):
+        raise GalleryError(f"the copy's counts differ from the source's (copied {got}, expected {want}, "
+                           f"visits {visits})")
+    return CopyReport(got["people"], got["samples"], got["templates"], got["visits"], copied + 1, verdict.ok,
+                      len(people) - want["people"])
+
+
+def _origin(record: Any, gallery_id: str) -> tuple[str, int]:
+    """Where an audit record was first written: (gallery id, seq there)."""
+    copied = record.details.get("copied")
+    if isinstance(copied, dict) and "gallery" in copied and "seq" in copied:
+        return str(copied["gallery"]), int(copied["seq"])
+    return gallery_id, int(record.seq)
+
+
+def _copy_audit(source: Any, target: Any) -> int:
+    """Append the source's audit records to the target's log, each as it was first written
+    (time, actor, seq and gallery in `copied`), skipping those the target already has (its own,
+    or copied before): a copy there and back adds no record twice. Returns how many."""
+    have = {_origin(r, target.gallery_id) for r in target.audit_records()}
+    n = 0
+    for r in source.audit_records():
+        gallery, seq = _origin(r, source.gallery_id)
+        if (gallery, seq) in have:
+            continue
+        first = r.details.get("copied") if isinstance(r.details.get("copied"), dict) else {}
+        details = {k: v for k, v in r.details.items() if k != "copied"}
+        target.record_event(r.action, r.subject, {
+            "copied": {"gallery": gallery, "seq": seq, "ts": first.get("ts", r.ts), "actor": first.get("actor", r.actor)},
+            **details})
+        have.add((gallery, seq))
+        n += 1
+    return n

@@ -3,6 +3,7 @@ changing, erasing (then VACUUM), retention, and reading them back (crops decrypt
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
@@ -20,12 +21,15 @@ from kiosk.gallery.api import (
     StoredTemplate,
     clean_name,
     host_contacts,
+    new_uid,
     now_iso,
     resolve_person,
     resolve_person_by_name,
 )
-from kiosk.gallery.pg_connection import one_row
+from kiosk.gallery.pg_connection import GalleryPermissionError, one_row
+from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS
 from kiosk.gallery.pg_templates import PgTemplates
+from kiosk.gallery.row_seal import PERSON_SEALED
 from kiosk.security.audit import AuditAction
 
 log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
@@ -33,18 +37,22 @@ log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole ba
 _PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
                    " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
                    " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
-                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id)")
+                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id), p.uid, p.mac")
 
 
 class PgPeople(PgTemplates):
     """The people and samples of PgGallery."""
 
+    _purge_refused = False
+
     def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int:
         """Create a person with their samples and templates in one transaction; returns the id."""
         return self.add_people([(details, samples)], model_version)[0]
 
-    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]:
-        """Create several people in one transaction (an import): all of them, or none."""
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
+                   imported: bool = False) -> list[int]:
+        """Create several people in one transaction (an import): all of them, or none. Each is
+        logged as enrolled, or (`imported`: a gallery copy) the batch once, by its caller."""
         stamp = now_iso()
         ids: list[int] = []
         for details, samples in people:
@@ -53,14 +61,16 @@ class PgPeople(PgTemplates):
             for details, samples in people:
                 row = one_row(conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    " created_at, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    " created_at, updated_at, uid) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                     (clean_name(details.name), clean_name(details.company), clean_name(details.host),
                      clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp)))
+                     details.retention_until, stamp, stamp, details.uid or new_uid())))
                 ids.append(int(row[0]))
+                self._seal_people(conn, ids[-1:])
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
-                self._audit(conn, AuditAction.ENROLL, f"person {ids[-1]}",
-                            {"samples": len(samples), "consent": bool(details.consent_at)})
+                if not imported:
+                    self._audit(conn, AuditAction.ENROLL, f"person {ids[-1]}",
+                                {"samples": len(samples), "consent": bool(details.consent_at)})
         return ids
 
     def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None:
@@ -99,6 +109,7 @@ class PgPeople(PgTemplates):
         with self._transaction("changing a person") as conn:
             conn.execute(f"UPDATE people SET {sets}, updated_at=%s WHERE id=%s",  # noqa: S608 - keys whitelisted
                          (*fields.values(), now_iso(), person_id))
+            self._seal_people(conn, [person_id])  # re-sealed as the admin saved it (also repairs an edit)
             self._audit(conn, AuditAction.UPDATE, f"person {person_id}", {"fields": sorted(fields)})
 
     def remove_person(self, person_id: int) -> bool:
@@ -127,7 +138,19 @@ class PgPeople(PgTemplates):
         """Delete people past their `retention_until` and visits older than the retention period.
 
         One transaction, audited; returns (people, visits) removed. Old change-feed rows go too.
+        A kiosk role may not delete (docs/shared-gallery.md: roles): retention is then left to
+        the admin role, which runs it whenever it opens the gallery; (0, 0) here.
         """
+        try:
+            return self._purge(today, visits_retention_days)
+        except GalleryPermissionError:
+            if not self._purge_refused:
+                log.info("%s: this role does not run retention (the admin role does, whenever it opens the "
+                         "gallery)", self.where)
+            self._purge_refused = True
+            return 0, 0
+
+    def _purge(self, today: dt.date, visits_retention_days: int) -> tuple[int, int]:
         cutoff = (today - dt.timedelta(days=visits_retention_days)).isoformat()
         with self._transaction("purging expired data") as conn:
             expired = [r[0] for r in conn.execute(
@@ -182,12 +205,19 @@ class PgPeople(PgTemplates):
 
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
         sql = f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
-        return [Person(*row) for row in self._rows(sql, params)]
+        return [_person(row, self.person_intact((row[0], row[13], *row[1:8], row[14])))
+                for row in self._rows(sql, params)]
 
     def contacts_for(self, person_id: int) -> list[str]:
-        """The person's host contacts (e-mail or apprise URL), written in their host field."""
-        rows = self._rows("SELECT host FROM people WHERE id=%s", (person_id,), "reading a host contact")
-        return host_contacts(rows[0][0] or "") if rows else []
+        """The person's host contacts (e-mail or apprise URL), written in their host field; none
+        from a row changed outside face-kiosk (its host may be anyone's address now)."""
+        rows = self._rows(f"SELECT {PERSON_CHECK_COLUMNS} FROM people WHERE id=%s", (person_id,),  # noqa: S608
+                          "reading a host contact")
+        if rows and not self.person_intact(rows[0]):
+            log.warning("%s: person %d was edited outside face-kiosk; their host is not notified", self.where,
+                        person_id)
+            return []
+        return host_contacts(rows[0][1 + PERSON_SEALED.index("host")] or "") if rows else []
 
     # -- samples -------------------------------------------------------------------------
 
@@ -212,6 +242,10 @@ class PgPeople(PgTemplates):
         row = self._rows("SELECT aligned_png FROM samples WHERE person_id=%s ORDER BY masked, quality DESC LIMIT 1",
                          (person_id,))
         return self._open_png(row[0][0], "aligned", person_id) if row else None
+
+
+def _person(row: tuple[Any, ...], intact: bool) -> Person:
+    return dataclasses.replace(Person(*row[:14]), edited=not intact)
 
 
 def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:

@@ -1,14 +1,16 @@
 """Gallery schema and its migrations. Version 1 is the first release; version 2 keeps each
 sample's loose face crop, so templates can be re-made after a landmark or embedder change;
 version 3 adds the audit log; version 4 adds the site and kiosk that saw a visit, and an event id
-that makes writing a visit twice (a spool flushed again) a no-op."""
+that makes writing a visit twice (a spool flushed again) a no-op; version 5 is the security
+audit's (a placeholder on this branch); version 6 gives each person a stable id (`uid`, random,
+kept by `gallery copy`, so a copy merged into a gallery that has the person never doubles them)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -103,6 +105,21 @@ def _v4(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    """Reserved for the security audit (issue 20): its owner fills it. Nothing here."""
+
+
+def _v6(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        ALTER TABLE people ADD COLUMN uid TEXT;
+        UPDATE people SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL;
+        CREATE UNIQUE INDEX IF NOT EXISTS people_uid ON people(uid)
+        """,
+    )
+
+
 # MIGRATIONS[i] takes a database from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 assert len(MIGRATIONS) == SCHEMA_VERSION

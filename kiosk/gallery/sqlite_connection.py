@@ -45,7 +45,8 @@ class SqliteConnection:
             raise GalleryError(f"{self.path}: no gallery here (enroll someone first, or check --db)")
         if self.path.is_dir():
             raise GalleryError(f"{self.path}: is a folder, not a gallery")
-        ensure_private_dir(self.path.parent)
+        # A new folder is made 0700; an existing one (the user's) keeps its mode: the file is 0600.
+        ensure_private_dir(self.path.parent, tighten=False)
         try:
             if self.path.exists() and is_plaintext_sqlite(self.path) or (not self.path.exists() and not encrypt):
                 self.encrypted = False

@@ -21,6 +21,7 @@ from kiosk.gallery.api import (
     StoredTemplate,
     clean_name,
     host_contacts,
+    new_uid,
     now_iso,
     resolve_person,
     resolve_person_by_name,
@@ -37,7 +38,7 @@ log = logging.getLogger("kiosk.gallery.sqlite")  # one logger for the whole back
 _PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
                    " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
                    " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
-                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id)")
+                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id), p.uid")
 
 
 class SqlitePeople(SqliteConnection):
@@ -47,8 +48,10 @@ class SqlitePeople(SqliteConnection):
         """Create a person with their samples and templates in one transaction; returns the id."""
         return self.add_people([(details, samples)], model_version)[0]
 
-    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]:
-        """Create several people in one transaction (an import): all of them, or none."""
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
+                   imported: bool = False) -> list[int]:
+        """Create several people in one transaction (an import): all of them, or none. Each is
+        logged as enrolled, or (`imported`: a gallery copy) the batch once, by its caller."""
         stamp = now_iso()
         ids = []
         for details, samples in people:
@@ -57,15 +60,16 @@ class SqlitePeople(SqliteConnection):
             for details, samples in people:
                 cur = conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " created_at, updated_at, uid) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (clean_name(details.name), clean_name(details.company), clean_name(details.host),
                      clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp),
+                     details.retention_until, stamp, stamp, details.uid or new_uid()),
                 )
                 ids.append(int(cur.lastrowid or 0))
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
-                self._audit(AuditAction.ENROLL, f"person {ids[-1]}",
-                            {"samples": len(samples), "consent": bool(details.consent_at)})
+                if not imported:
+                    self._audit(AuditAction.ENROLL, f"person {ids[-1]}",
+                                {"samples": len(samples), "consent": bool(details.consent_at)})
         self._cache.clear()
         return ids
 
