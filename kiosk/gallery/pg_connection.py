@@ -182,6 +182,11 @@ class PgConnection:
         finally:
             probe.close()
         self._use_key(state.key, state.gallery_id)
+        if state.role_site is not None:  # a kiosk role: the server decides its site
+            if self.site and self.site != state.role_site:
+                raise KioskError(f"{self.where}: this database role is a kiosk of site {state.role_site!r}, but this "
+                                 f"kiosk is configured for site {self.site!r} (events.site); fix one of them")
+            self.site = state.role_site
         self.templates_encrypted = state.templates_encrypted
         self._schema_version = state.schema_version
         self.migrated_from = state.migrated_from

@@ -47,6 +47,7 @@ class SchemaState:
     schema_version: int
     templates_encrypted: bool
     migrated_from: int  # the version before this open (the same when nothing ran)
+    role_site: str | None  # the site a kiosk role is bound to (kiosk_roles), None for other roles
 
 
 def _one(conn: Any, sql: str) -> Any:
@@ -109,8 +110,9 @@ def open_schema(conn: Any, *, where: str, ref: str, create: bool, migrate: bool,
                          ("key_check", key_check(key.key)), ("templates_encrypted", "1" if encrypt_templates else "0")):
                 conn.execute("INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (k, v))
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        role_site = _one(conn, "SELECT fk_role_site(current_user)") if int(meta["schema_version"]) >= 6 else None
     return SchemaState(meta["gallery_id"], key, int(meta["schema_version"]),
-                       meta.get("templates_encrypted", "1") == "1", version)
+                       meta.get("templates_encrypted", "1") == "1", version, role_site)
 
 
 def wrong_key_message(where: str, key: GalleryKey, meta: dict[str, str]) -> str:
