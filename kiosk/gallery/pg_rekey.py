@@ -169,7 +169,7 @@ def rekey_gallery(gallery: Any, *, batch: int = 200, progress: Callable[[str], N
         conn.execute("DELETE FROM meta WHERE key IN ('rekey_to', 'rekey_people', 'rekey_visits')")
         _set_meta(conn, key_check=key_check(new), rekeyed_at=now_iso())
         AuditLog(PgAuditStore(conn), new).append("gallery_rekey", gallery.actor, "gallery", {
-            **counts, "audit_records": n_audit, "resumed": resumed})
+            **{f"{k}_resealed": v for k, v in counts.items()}, "audit_records": n_audit, "resumed": resumed})
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, REKEY_PAYLOAD))
     stored = store_site_key(gid, new, keys_dir=gallery._keys_dir, replace=True)
     forget_site_key(gid, keys_dir=gallery._keys_dir, slot="next")

@@ -77,7 +77,10 @@ class PgTemplates(PgIntegrity):
         return {v: int(n) for v, n in self._rows("SELECT model_version, count(*) FROM templates GROUP BY 1")}
 
     def people_without(self, model_version: str) -> int:
-        """People who have templates, but none of `model_version`."""
+        """People who have templates, but none of `model_version` (0 while offline: unknown, and
+        nothing to warn about on a kiosk running from its local copy)."""
+        if not self._online:
+            return 0
         row = self._rows("SELECT count(DISTINCT person_id) FROM templates WHERE person_id NOT IN"
                          " (SELECT person_id FROM templates WHERE model_version=%s)", (model_version,))
         return int(row[0][0])
