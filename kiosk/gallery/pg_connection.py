@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,11 +270,16 @@ class PgConnection:
         """The schema version stored in the database."""
         return self._schema_version
 
+    _copy_writer: ThreadPoolExecutor | None = None  # writes the local copy (pg_templates)
+
     def close(self) -> None:
-        """Stop the listener and close the connections (the spool and the local copy too)."""
+        """Stop the listener and close the connections (the spool and the local copy too, once
+        its last write is done)."""
         self._stop.set()
         if self._listener is not None:
             self._listener.join(timeout=5)
+        if self._copy_writer is not None:
+            self._copy_writer.shutdown(wait=True)
         with self._lock:
             if self._pool is not None:
                 self._pool.close(timeout=2)

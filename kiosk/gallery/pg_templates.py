@@ -5,13 +5,14 @@ server when templates are stored unencrypted (pgvector, exact or HNSW)."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import psycopg
 
-from kiosk.errors import GalleryError, KioskError, ModelMismatchError
+from kiosk.errors import GalleryError, ModelMismatchError
 from kiosk.gallery.api import NewTemplate, TemplateSet, now_iso
 from kiosk.gallery.pg_connection import GalleryOfflineError, one_row
 from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS, PgIntegrity
@@ -162,12 +163,23 @@ class PgTemplates(PgIntegrity):
         return loaded.templates
 
     def _save_local_copy(self, fresh: _Cached, changed: list[int] | None, settings: dict[str, str]) -> None:
+        """Bring the local copy up to date, on its own thread: a sync never waits for the file."""
         if self._local is None or (changed == [] and settings == self._saved_settings):
             return
+        self._saved_settings = settings
+        if self._copy_writer is None:
+            self._copy_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-local-copy")
+        self._copy_writer.submit(self._write_local_copy, self._gallery_id, fresh, changed, settings)
+
+    def _write_local_copy(self, gallery_id: str, fresh: _Cached, changed: list[int] | None,
+                          settings: dict[str, str]) -> None:
+        local = self._local
+        if local is None:
+            return
         try:
-            self._local.save(self._gallery_id, fresh.seq, fresh.templates, fresh.template_ids, changed, settings)
-            self._saved_settings = settings
-        except KioskError as exc:  # the kiosk still runs; it only could not keep its offline copy
+            local.save(gallery_id, fresh.seq, fresh.templates, fresh.template_ids, changed, settings)
+        except Exception as exc:  # the kiosk still runs; it only could not keep its offline copy
+            self._saved_settings = None  # write the settings again next time
             log.warning("%s: the local copy could not be saved (%s)", self.where, exc)
 
     def _names(self, conn: psycopg.Connection, ids: list[int] | None) -> tuple[dict[int, str], set[int]]:
