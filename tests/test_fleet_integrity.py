@@ -117,3 +117,27 @@ def test_what_a_mac_cannot_show_deletion_and_a_replayed_row(two, tmp_path):
         assert g.get_person(ada).name == "Ada"
         actions = [r.action for r in g.audit_records()]
     assert actions == ["enroll", "enroll", "update"]  # ... the audit log still has the rename
+
+
+def test_the_kiosk_never_greets_a_name_the_dba_wrote(pg_url, tmp_path, capsys):
+    """End to end: `face-kiosk watch` on a photo of an enrolled person whose name the DBA changed."""
+    import json
+    import shutil
+
+    from conftest import ASTRONAUT
+
+    photos = tmp_path / "door"
+    photos.mkdir()
+    shutil.copy(ASTRONAUT, photos / "visitor.png")
+    assert main(["enroll", "--db", pg_url, "--consent", "trial", "--name", "Eileen", str(ASTRONAUT)]) == 0
+    _dba(pg_url, "UPDATE people SET name = 'Mallory'")
+    capsys.readouterr()
+    assert main(["watch", "--db", pg_url, "--source", str(photos), "--site", "hq", "--jsonl"]) == 0
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
+    assert not [e for e in events if e.get("person")], events  # nobody named, Mallory least of all
+    assert "gallery 0 people" in captured.err and "Mallory" not in captured.out
+    _dba(pg_url, "UPDATE people SET name = 'Eileen'")  # put back as it was: the MAC fits again
+    assert main(["watch", "--db", pg_url, "--source", str(photos), "--site", "hq", "--jsonl"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [e["person"] for e in events if e["event"] == "arrival"] == ["Eileen"]

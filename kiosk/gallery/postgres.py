@@ -168,10 +168,12 @@ class PgGallery(PgPeople, PgVisits, PgFleet):
         meta: dict[str, str] = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('key_check', 'rekeyed_at')").fetchall())
         if self._key is not None and meta.get("key_check") == key_check(self._key.key):
             return True
-        self._online = False
-        self._offline_reason = wrong_key_message(self.where, self.key, meta) if self._key is not None \
+        reason = wrong_key_message(self.where, self.key, meta) if self._key is not None \
             else f"{self.where}: no site key on this kiosk"
-        log.error("%s", self._offline_reason)
+        if reason != self._offline_reason:  # said once, not at every retry
+            log.error("%s", reason)
+        self._online = False
+        self._offline_reason = reason
         return False
 
 
