@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import tempfile
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kiosk.errors import KioskError
 from kiosk.events.config import EventsConfig
+from kiosk.i18n.catalog import N_, languages
 
 CONFIG_VERSION = 2  # 2: the mask threshold moved from match to vision (one rule for every path)
 APP_NAME = "face-kiosk"
@@ -93,7 +95,16 @@ class KioskConfig(_Strict):
     lower_mask_s: float = Field(
         8.0, ge=2, le=60, description="how long to ask an uncertain masked visitor to lower the mask"
     )
-    language: Literal["en", "de", "fr", "es", "nl"] = "en"
+    language: str = Field("en", description="the kiosk's language (a catalog in resources/i18n: docs/i18n.md)")
+    languages: list[str] | None = Field(
+        None, max_length=20, description="languages the kiosk's language button offers, in this order "
+        "(default: every language shipped); empty: no language button")
+    touch_timeout_s: float = Field(
+        45.0, ge=10, le=600, description="a visitor's screens (sign-in, expected list, leaving) go back "
+        "to the start after this long untouched, their entries cleared; the language goes back too")
+    on_screen_keyboard: Literal["auto", "always", "never"] = Field(
+        "auto", description="the kiosk's own touch keyboard: auto = unless the platform has an input "
+        "method of its own (QT_IM_MODULE is set)")
     greeting_text: str | None = Field(None, max_length=200, description="{name} is replaced by the name")
     unknown_text: str | None = Field(None, max_length=200)
     attract_text: str | None = Field(None, max_length=200)
@@ -101,6 +112,32 @@ class KioskConfig(_Strict):
     unavailable_text: str | None = Field(None, max_length=200)
     show_photo: bool = Field(True, description="show the enrolled photo on the greeting card")
     logo: str | None = Field(None, max_length=1000, description="image file shown on the attract screen")
+
+    @field_validator("language")
+    @classmethod
+    def _language_is_shipped(cls, value: str) -> str:
+        shipped = languages()
+        if value not in shipped:
+            raise ValueError(f"no catalog for language {value!r} (shipped: {', '.join(shipped)})")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_are_shipped(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            unknown = [code for code in value if code not in languages()]
+            if unknown:
+                raise ValueError(f"no catalog for {', '.join(unknown)} (shipped: {', '.join(languages())})")
+            if len(set(value)) != len(value):
+                raise ValueError("a language is listed twice")
+        return value
+
+    def offered_languages(self) -> list[str]:
+        """The languages of the language button, the kiosk's own always among them."""
+        offered = list(languages()) if self.languages is None else list(self.languages)
+        if offered and self.language not in offered:
+            offered.insert(0, self.language)
+        return offered
 
     @field_validator("logo")
     @classmethod
@@ -124,6 +161,84 @@ class PrivacyConfig(_Strict):
         90, ge=1, le=3650, description="visits older than this are deleted (at start and daily)")
     encrypt: bool = Field(
         True, description="new galleries are encrypted (SQLCipher); off only where the disk is encrypted already")
+
+
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+# Marked for translation (kiosk.i18n): the kiosk shows these defaults in the visitor's language;
+# a site's own text is shown as written (docs/i18n.md: translating a site's own texts).
+DEFAULT_AGREEMENT = N_(
+    "While on site, please wear your visitor badge, stay with your host in non-public areas and "
+    "follow the instructions of staff in an emergency. Information you see here may be confidential.")
+DEFAULT_PRIVACY = N_(
+    "We keep your name, company, host and the times you arrive and leave to know who is in the "
+    "building (for example in a fire alarm). They are deleted after {visit_days} days. Ask at the "
+    "desk to see or erase them.")
+DEFAULT_FACE_CONSENT = N_(
+    "Recognise me next time: the kiosk keeps a few photos of my face and a face template so that it "
+    "can greet me by name on my next visits. They are deleted after {face_days} days, or at once "
+    "when I ask at the desk. Without this, no photo of me is kept.")
+
+
+class FrontDeskConfig(_Strict):
+    """The front desk (docs/front-desk.md): visitors signing in at the kiosk, invitations,
+    sign-out and who is on site. The texts are shown to visitors; {visit_days} and {face_days}
+    in them are replaced by the retention periods."""
+
+    self_sign_in: bool = Field(True, description="offer 'First time here?' on the kiosk")
+    agreement_version: str = Field(
+        "1", min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$",
+        description="version of the agreement and privacy texts; change it whenever you change them "
+        "(each visitor's accepted version is stored)")
+    agreement_text: str = Field(DEFAULT_AGREEMENT, min_length=1, max_length=20_000)
+    privacy_text: str = Field(DEFAULT_PRIVACY, min_length=1, max_length=20_000)
+    face_consent_text: str = Field(DEFAULT_FACE_CONSENT, min_length=1, max_length=5_000,
+                                   description="the 'recognise me next time' consent, stored with the visitor")
+    visitor_retention_days: int = Field(
+        90, ge=1, le=3650, description="a visitor who consented to recognition is erased this many days "
+        "after their last sign-in or invitation (face data included)")
+    end_of_day: str | None = Field(
+        "23:30", pattern=_HHMM, description="HH:MM: visits still open are signed out (how: end_of_day); "
+        "empty: never automatically")
+    no_show_after: str = Field(
+        "17:00", pattern=_HHMM, description="HH:MM: an invited visitor not arrived by then shows as a no-show")
+
+    @property
+    def end_of_day_time(self) -> dt.time | None:
+        """`end_of_day` as a time (None when off)."""
+        return dt.time.fromisoformat(self.end_of_day) if self.end_of_day else None
+
+    @property
+    def no_show_time(self) -> dt.time:
+        """`no_show_after` as a time."""
+        return dt.time.fromisoformat(self.no_show_after)
+
+
+#: Badge sizes, width x height in mm as the badge is drawn (landscape). Sources: the makers'
+#: label specifications: Brother DK-11202 (62 x 100 mm, QL series), DYMO LabelWriter 99014
+#: (54 x 101 mm, "shipping / name badge"), DYMO 30857 (2-1/4 x 4 in, 57 x 102 mm, "badge"), a
+#: Zebra 4 x 3 in direct-thermal label (101.6 x 76.2 mm), and ISO 216 A6 for a badge holder.
+LABEL_SIZES: dict[str, tuple[float, float]] = {
+    "brother-62x100": (100.0, 62.0),
+    "dymo-99014": (101.0, 54.0),
+    "dymo-30857": (102.0, 57.0),
+    "zebra-4x3in": (101.6, 76.2),
+    "a6": (148.0, 105.0),
+}
+LabelSize = Literal["brother-62x100", "dymo-99014", "dymo-30857", "zebra-4x3in", "a6"]
+
+
+class BadgeConfig(_Strict):
+    """Visitor badges (name, company, host, date, photo, "VISITOR"), printed at sign-in."""
+
+    print_on_sign_in: bool = Field(False, description="print a badge when a visitor signs in at the kiosk")
+    printer: str = Field(
+        "pdf", min_length=1, max_length=200, description='"pdf" (a private PDF file in `folder`), '
+        '"default" (the system\'s default printer) or a printer\'s name as the system lists it')
+    folder: str | None = Field(None, max_length=1000, description="where badge PDFs go (default: badges/ "
+                               "in the data folder)")
+    size: LabelSize = Field("brother-62x100", description="the label: " + ", ".join(LABEL_SIZES))
+    show_photo: bool = Field(True, description="the visitor's photo on the badge (when they gave one)")
 
 
 class GalleryConfig(_Strict):
@@ -158,6 +273,8 @@ class Config(_Strict):
     camera: CameraConfig = CameraConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     gallery: GalleryConfig = GalleryConfig()
+    frontdesk: FrontDeskConfig = FrontDeskConfig()
+    badges: BadgeConfig = BadgeConfig()
     # Where recognition events go (webhooks, MQTT, host notifications) and this kiosk's site and
     # id, which visits and events carry.
     events: EventsConfig = EventsConfig()

@@ -84,6 +84,9 @@ def test_a_failed_purge_is_logged_and_retried(tmp_path, caplog):
                 raise GalleryError("database is locked")
             return (0, 0)
 
+        def purge_invitations(self, before):
+            return 0
+
     schedule = RetentionSchedule(Busy(), PrivacyConfig(), today=lambda: MAY4)
     with caplog.at_level(logging.WARNING):
         assert schedule.run_if_due() is None

@@ -22,11 +22,17 @@ def _run_live_bench(args: argparse.Namespace, config) -> int:
     return run_live_bench(args, config)
 
 
+def _write_onsite_pdf(report, path) -> None:
+    from ui.onsite_pdf import write_onsite_pdf
+
+    write_onsite_pdf(report, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `face-kiosk` and of the double-click app."""
     from kiosk.cli import main as cli_main
 
-    return cli_main(argv, gui=_run_gui, live_bench=_run_live_bench)
+    return cli_main(argv, gui=_run_gui, live_bench=_run_live_bench, onsite_pdf=_write_onsite_pdf)
 
 
 if __name__ == "__main__":

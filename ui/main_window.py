@@ -31,6 +31,7 @@ from kiosk.capture.reader import CameraState, CameraStatus
 from kiosk.config import Config, save_config
 from kiosk.errors import KioskError
 from kiosk.events import EventBus
+from kiosk.frontdesk import EndOfDaySchedule, FrontDesk
 from kiosk.gallery.api import GalleryStore
 from kiosk.gallery.retention import CHECK_EVERY_S, RetentionSchedule
 from kiosk.recognition.tracking import Arrival
@@ -114,6 +115,8 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self.refresh_status)
         # Retention: people past their date and old visits go at start and then daily.
         self.retention = RetentionSchedule(gallery, config.privacy, today=today)
+        # The end-of-day sign-out (kiosk.frontdesk) runs with it, on the same timer and thread.
+        self.end_of_day = EndOfDaySchedule(FrontDesk(gallery, config))
         self._retention_timer = QTimer(self)
         self._retention_timer.setInterval(int(CHECK_EVERY_S * 1000))
         self._retention_timer.timeout.connect(self.run_retention)
@@ -136,8 +139,10 @@ class MainWindow(QMainWindow):
         self._retention_timer.start()
 
     def run_retention(self):
-        """Purge what the retention rule says must go, if not done today (on the writer thread);
-        the Future of kiosk.gallery.retention.Purged | None."""
+        """Purge what the retention rule says must go, if not done today, and sign out the visits
+        left open at the end of the day (on the writer thread); the Future of the purge
+        (kiosk.gallery.retention.Purged | None)."""
+        self.gallery_writer.submit(self.end_of_day.run_if_due)
         return self.gallery_writer.submit(self.retention.run_if_due)
 
     def _start_events(self) -> None:
@@ -336,6 +341,7 @@ class MainWindow(QMainWindow):
             return
         old, self.config = self.config, new
         self.retention.privacy = new.privacy
+        self.end_of_day.desk.config = new
         try:
             save_config(new, self.config_path)
         except (OSError, KioskError) as exc:

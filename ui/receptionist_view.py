@@ -1,4 +1,6 @@
-"""The receptionist's view: today's (or any day's) visits, unknown-visitor alerts, CSV export.
+"""The receptionist's view: today's (or any day's) visits, unknown-visitor alerts, CSV export,
+and the front desk's tabs (ui.frontdesk_panels): expected guests and no-shows, sign-ins with
+undo, who is on site (the evacuation list, one click from the top bar).
 
 It reads the gallery's visit log, so it works next to the kiosk window (live updates through
 `add_visit`) and on its own (it polls the log, so visits logged by another process show up
@@ -30,13 +32,19 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from kiosk.checkin.visits import CHECKIN, UNKNOWN, export_day_csv
+from kiosk.config import Config
 from kiosk.errors import KioskError
+from kiosk.frontdesk import FrontDesk
+from kiosk.frontdesk.service import local_now
 from kiosk.gallery.api import GalleryStore, Visit
+from ui.evacuation_button import EvacuationButton
+from ui.frontdesk_panels import ExpectedPanel, OnSitePanel, PrintReport, SignInsPanel
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +68,10 @@ class ReceptionistView(QWidget):
     alert = Signal(object)  # the visit dict of a new unknown visitor
 
     def __init__(self, gallery: GalleryStore, config=None, parent: QWidget | None = None, *,
-                 today: Callable[[], dt.date] = dt.date.today, poll_ms: int = POLL_MS) -> None:
+                 today: Callable[[], dt.date] = dt.date.today, poll_ms: int = POLL_MS,
+                 now: Callable[[], dt.datetime] | None = None, on_print: PrintReport | None = None) -> None:
+        """`now`: the wall clock of the front desk (default: `today`'s date at the current time);
+        `on_print`: prints or saves the on-site list (Qt's print support)."""
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window, True)  # its own window, even with a parent
         self.setWindowTitle("face-kiosk - visits")
@@ -114,6 +125,31 @@ class ReceptionistView(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.summary = QLabel()
 
+        clock = now or (lambda: dt.datetime.combine(today(), local_now().timetz()))
+        self.desk = FrontDesk(gallery, config if isinstance(config, Config) else Config(), clock=clock)
+        self.expected = ExpectedPanel(self.desk)
+        self.sign_ins = SignInsPanel(self.desk)
+        self.on_site = OnSitePanel(self.desk, on_print=on_print)
+        # Printing and the PDF (Qt's print support): the on-site tab's own button, unless a
+        # caller hands in its own printer.
+        self.evacuation_button: EvacuationButton | None = None
+        if on_print is None:
+            self.evacuation_button = EvacuationButton(gallery, config if isinstance(config, Config) else None, self)
+            self.on_site.print_button.hide()
+            self.on_site.buttons.addWidget(self.evacuation_button)
+        visits_page = QWidget()
+        visits_layout = QVBoxLayout(visits_page)
+        visits_layout.setContentsMargins(0, 0, 0, 0)
+        visits_layout.addWidget(self.table, 1)
+        visits_layout.addWidget(self.summary)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(visits_page, "Visits")
+        self.tabs.addTab(self.expected, "Expected today")
+        self.tabs.addTab(self.sign_ins, "Sign-ins")
+        self.tabs.addTab(self.on_site, "On site")
+        self.on_site_button = QPushButton("On site (evacuation list)")
+        self.on_site_button.clicked.connect(self.show_on_site)
+
         bar = QHBoxLayout()
         bar.addWidget(self.title)
         bar.addStretch(1)
@@ -122,19 +158,20 @@ class ReceptionistView(QWidget):
         bar.addWidget(self.date_edit)
         bar.addWidget(self.today_button)
         bar.addWidget(self.export_button)
+        bar.addWidget(self.on_site_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.gallery_state)
         layout.addWidget(self.fleet_state)
         layout.addLayout(bar)
         layout.addWidget(self.alerts_label)
         layout.addWidget(self.alerts)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.summary)
+        layout.addWidget(self.tabs, 1)
 
         self._poll = QTimer(self)
         self._poll.setInterval(poll_ms)
         self._poll.timeout.connect(self.poll)
         self.show_today()
+        self.refresh_front_desk()
         self._poll.start()
 
     # -- data -------------------------------------------------------------------------------
@@ -255,6 +292,17 @@ class ReceptionistView(QWidget):
             self._add_alert(v)
         if self.day == today:
             self.refresh()
+        self.refresh_front_desk()
+
+    def refresh_front_desk(self) -> None:
+        """Redraw the front desk's tabs (expected, sign-ins, on site)."""
+        for panel in (self.expected, self.sign_ins, self.on_site):
+            panel.refresh()
+
+    def show_on_site(self) -> None:
+        """Show who is inside now (the evacuation list), freshly read."""
+        self.on_site.refresh()
+        self.tabs.setCurrentWidget(self.on_site)
 
     def add_visit(self, visit) -> None:
         """A visit the kiosk just logged (kiosk.gallery.api.Visit): refresh, and alert on a stranger."""

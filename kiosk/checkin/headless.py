@@ -10,6 +10,10 @@ the fullscreen kiosk renders), so its events carry its own kiosk id. Events go t
   end of the file.
 - Cameras and streams are read on their own threads (kiosk.capture.reader.FrameReader, newest
   frame wins, reconnect with backoff) until `stop()` (SIGINT/SIGTERM in the CLI).
+- A source named `exit` (or `exit-...`) is an exit camera: it signs out whoever it recognises
+  (kiosk.checkin.session), and the other cameras' cooldowns forget them, so coming back in is a
+  new visit. The end-of-day sign-out (kiosk.frontdesk.EndOfDaySchedule) runs at start and at
+  every retention check.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from kiosk.events.bus import SinkStatus
 from kiosk.events.event import KioskEvent
 from kiosk.events.metrics import KioskMetrics
 from kiosk.events.status import Health, kiosk_health
+from kiosk.frontdesk.schedule import EndOfDaySchedule
 from kiosk.gallery.api import GalleryStore
 from kiosk.gallery.retention import CHECK_EVERY_S, RetentionSchedule
 from kiosk.recognition.live import LiveRecognizer
@@ -93,6 +98,7 @@ class HeadlessRunner:
         self._ids = itertools.count(1)
         self._clocks: dict[str, _MediaClock] = {}
         self.cameras = [self._camera(s) for s in sources]
+        self.end_of_day = EndOfDaySchedule(self.cameras[0].session.frontdesk) if self.cameras else None
         self.frames_processed = 0
 
     def _camera(self, source: WatchSource) -> _Camera:
@@ -109,9 +115,22 @@ class HeadlessRunner:
                 self._on_event(event)
 
         # The flow's time is the frames' own (media time for files, capture time for cameras).
-        session = KioskSession(self.gallery, self.config, kiosk=source.name, publish=emit, flow_clock=media)
+        session = KioskSession(self.gallery, self.config, kiosk=source.name, publish=emit, flow_clock=media,
+                               on_sign_out=self._signed_out)
         self._clocks[source.name] = media
         return _Camera(source, live, session)
+
+    def _signed_out(self, person_id: int) -> None:
+        """An exit camera signed someone out: the entrances' cooldowns forget them."""
+        for cam in self.cameras:
+            cam.session.checkins.forget(person_id)
+
+    def _scheduled(self) -> None:
+        """The daily chores: the retention purge, the end-of-day sign-out."""
+        if self.retention is not None:
+            self.retention.run_if_due()
+        if self.end_of_day is not None:
+            self.end_of_day.run_if_due()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -151,8 +170,7 @@ class HeadlessRunner:
 
     def run(self) -> int:
         """Analyse frames until every file ended (exit 0) or `stop()`; returns frames analysed."""
-        if self.retention is not None:
-            self.retention.run_if_due()
+        self._scheduled()
         next_check = time.monotonic() + self.retention_check_s
         while not self._stop.is_set():
             busy = False
@@ -169,9 +187,9 @@ class HeadlessRunner:
                     if cam.frames is None:
                         self._clocks[cam.source.name].t = time.monotonic()
                         cam.session.tick()
-            if self.retention is not None and time.monotonic() >= next_check:
+            if time.monotonic() >= next_check:
                 next_check = time.monotonic() + self.retention_check_s
-                self.retention.run_if_due()
+                self._scheduled()
         return self.frames_processed
 
     def _next_frame(self, cam: _Camera) -> Frame | None:
@@ -243,6 +261,8 @@ def describe_event(event: KioskEvent) -> str:
         who = f"{event.person}{score}{'' if event.logged else ', in cooldown'}"
     elif event.event == "unknown":
         who = "an unknown visitor: sent to the receptionist"
+    elif event.event in ("sign_in", "sign_out"):
+        who = f"{event.person} signed {'in' if event.event == 'sign_in' else 'out'}"
     else:
         who = "asked to lower the mask"
     local = event.time.astimezone().strftime("%H:%M:%S")

@@ -6,6 +6,11 @@ cooldown, one event per unknown visitor) and events for other systems (kiosk.eve
 `arrival` when someone is greeted (with whether a visit was written), `unknown` when a stranger
 is sent to the receptionist, `ask_to_unmask` when a visitor is asked to lower the mask.
 The window only renders the state; the headless mode only prints and publishes the events.
+
+The front desk (kiosk.frontdesk): a greeted person's invitation of today is marked arrived (their
+host hears of it through the `arrival` event: a visitor's contacts are their host's). An exit
+camera (a kiosk id `exit`, or starting with `exit-` / `exit_`) signs out whoever it recognises
+instead: no visit is logged there, and its only events are the front desk's `sign_out`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from kiosk.checkin.flow import FlowTiming, KioskFlow, KioskState, Screen, observ
 from kiosk.checkin.visits import CheckinLog, local_now
 from kiosk.config import Config
 from kiosk.events.event import KioskEvent
+from kiosk.frontdesk.service import FrontDesk
 from kiosk.gallery.api import GalleryStore, Visit
 from kiosk.recognition.live import FrameResult
 from kiosk.recognition.verdict import NO_SCORE
@@ -28,14 +34,23 @@ log = logging.getLogger(__name__)
 Publish = Callable[[KioskEvent], None]
 
 
+def is_exit_camera(kiosk: str) -> bool:
+    """Whether a camera's kiosk id names an exit (`watch --source exit=...`)."""
+    name = kiosk.lower()
+    return name == "exit" or name.startswith(("exit-", "exit_"))
+
+
 class KioskSession:
     """Screen state, visits and events of one kiosk camera. Call from one thread."""
 
     def __init__(self, gallery: GalleryStore, config: Config, *, kiosk: str | None = None,
                  publish: Publish | None = None, flow_clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], dt.datetime] = local_now,
-                 on_visit: Callable[[Visit], None] | None = None) -> None:
-        """`kiosk`: this camera's id in visits and events (default: the config's events.kiosk)."""
+                 on_visit: Callable[[Visit], None] | None = None, exit_camera: bool | None = None,
+                 on_sign_out: Callable[[int], None] | None = None) -> None:
+        """`kiosk`: this camera's id in visits and events (default: the config's events.kiosk);
+        `exit_camera`: sign out whoever is recognised (default: by the kiosk id, is_exit_camera);
+        `on_sign_out(person_id)`: told of each person an exit camera signed out."""
         self.config = config
         self.site = config.events.site
         self.kiosk = kiosk or config.events.kiosk
@@ -43,6 +58,9 @@ class KioskSession:
         self.on_visit = on_visit
         self._wall_clock = wall_clock
         self.checkins = CheckinLog(gallery, config.kiosk.cooldown_s, clock=wall_clock, source=self.kiosk)
+        self.exit_camera = is_exit_camera(self.kiosk) if exit_camera is None else exit_camera
+        self.on_sign_out = on_sign_out
+        self.frontdesk = FrontDesk(gallery, config, kiosk=self.kiosk, publish=publish, clock=wall_clock)
         self.flow = KioskFlow(self, FlowTiming.from_config(config.kiosk), clock=flow_clock)
         self.flow.subscribe(self._on_state)
         self._t0: float | None = None
@@ -67,14 +85,34 @@ class KioskSession:
     # -- the flow's visit log (KioskFlow calls these) --------------------------------------
 
     def checkin(self, person_id: int, score: float | None, masked: bool) -> Visit | None:
-        """Log a recognised person (once per cooldown)."""
+        """Log a recognised person (once per cooldown) and mark their invitation of today
+        arrived; at an exit camera, sign them out instead."""
+        if self.exit_camera:
+            self._sign_out(person_id)
+            return None
         visit = self.checkins.checkin(person_id, score, masked)
         if visit is not None and self.on_visit is not None:
             self.on_visit(visit)
+        if visit is not None:
+            try:
+                self.frontdesk.recognised(person_id, visit.id or None)
+            except Exception:  # the greeting and the visit stand; the invitation can be marked by hand
+                log.exception("marking person %s's invitation arrived failed", person_id)
         return visit
 
+    def _sign_out(self, person_id: int) -> None:
+        try:
+            done = self.frontdesk.sign_out_person(person_id, "exit_camera")
+        except Exception:  # an exit camera never stops: the receptionist can sign out by hand
+            log.exception("signing person %s out at the exit failed", person_id)
+            return
+        if done and self.on_sign_out is not None:
+            self.on_sign_out(person_id)
+
     def unknown(self, track_id: object, score: float | None, masked: bool) -> Visit | None:
-        """Log an unknown visitor (once per track)."""
+        """Log an unknown visitor (once per track); not at an exit camera."""
+        if self.exit_camera:
+            return None
         visit = self.checkins.unknown(track_id, score, masked)
         if visit is not None and self.on_visit is not None:
             self.on_visit(visit)
@@ -85,7 +123,7 @@ class KioskSession:
     def _on_state(self, state: KioskState) -> None:
         kind = {Screen.GREETING: "arrival", Screen.UNKNOWN: "unknown", Screen.LOWER_MASK: "ask_to_unmask"}.get(
             state.screen)
-        if kind is None or state.track_id is None:
+        if kind is None or state.track_id is None or self.exit_camera:
             return
         event = KioskEvent(
             event=kind,  # type: ignore[arg-type]

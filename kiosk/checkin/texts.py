@@ -1,10 +1,20 @@
-"""The words on the kiosk screens, per language, and the config's own texts in their place."""
+"""The words on the kiosk's recognition screens, in the visitor's language (kiosk.i18n), with
+the config's own texts in their place in the kiosk's configured language."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from kiosk.config import KioskConfig
+from kiosk.i18n import N_, translator
+
+ATTRACT = N_("Please look at the camera\nmasks are fine")  # i18n: two lines, very large
+APPROACH = N_("Please look at the camera")  # i18n: one line under the live picture
+GREETING = N_("Welcome, {name}!")  # i18n: {name} is the visitor's name; very large
+UNKNOWN = N_("Welcome!\nPlease see the receptionist.")  # i18n: two lines, a large card
+LOWER_MASK = N_("Please lower your mask for a moment")  # i18n: one line under the live picture
+UNAVAILABLE = N_("The camera is temporarily unavailable")
+UNAVAILABLE_DETAIL = N_("Please see the receptionist. We will be back shortly.")
 
 
 @dataclass(frozen=True)
@@ -20,66 +30,21 @@ class KioskTexts:
     unavailable_detail: str
 
 
-_TEXTS: dict[str, KioskTexts] = {
-    "en": KioskTexts(
-        "Please look at the camera\nmasks are fine",
-        "Please look at the camera",
-        "Welcome, {name}!",
-        "Welcome!\nPlease see the receptionist.",
-        "Please lower your mask for a moment",
-        "The camera is temporarily unavailable",
-        "Please see the receptionist. We will be back shortly.",
-    ),
-    "de": KioskTexts(
-        "Bitte schauen Sie in die Kamera\nMasken sind kein Problem",
-        "Bitte schauen Sie in die Kamera",
-        "Willkommen, {name}!",
-        "Willkommen!\nBitte melden Sie sich am Empfang.",
-        "Bitte nehmen Sie die Maske kurz ab",
-        "Die Kamera ist vorübergehend nicht verfügbar",
-        "Bitte melden Sie sich am Empfang. Wir sind gleich zurück.",
-    ),
-    "fr": KioskTexts(
-        "Regardez la caméra, s'il vous plaît\nle masque ne gêne pas",
-        "Regardez la caméra, s'il vous plaît",
-        "Bienvenue, {name} !",
-        "Bienvenue !\nVeuillez vous adresser à l'accueil.",
-        "Baissez votre masque un instant, s'il vous plaît",
-        "La caméra est momentanément indisponible",
-        "Veuillez vous adresser à l'accueil. Nous revenons bientôt.",
-    ),
-    "es": KioskTexts(
-        "Mire a la cámara, por favor\nla mascarilla no es problema",
-        "Mire a la cámara, por favor",
-        "¡Bienvenido/a, {name}!",
-        "¡Bienvenido/a!\nPor favor, diríjase a recepción.",
-        "Por favor, bájese la mascarilla un momento",
-        "La cámara no está disponible en este momento",
-        "Por favor, diríjase a recepción. Volvemos enseguida.",
-    ),
-    "nl": KioskTexts(
-        "Kijk alstublieft in de camera\neen mondkapje is geen probleem",
-        "Kijk alstublieft in de camera",
-        "Welkom, {name}!",
-        "Welkom!\nMeld u alstublieft bij de receptie.",
-        "Doe uw mondkapje even omlaag, alstublieft",
-        "De camera is tijdelijk niet beschikbaar",
-        "Meld u alstublieft bij de receptie. We zijn zo terug.",
-    ),
-}
-
-
-def texts_for(config: KioskConfig) -> KioskTexts:
-    """The language's wording with the config's own texts (where set) in their place."""
-    base = _TEXTS.get(config.language, _TEXTS["en"])
+def texts_for(config: KioskConfig, language: str | None = None) -> KioskTexts:
+    """The wording of `language` (default: the kiosk's). The config's own texts (where set) are
+    in the kiosk's language, so they replace the catalog's only there: a visitor who picked
+    another language reads that language's wording."""
+    language = language or config.language
+    t = translator(language)
+    own = language == config.language
     return KioskTexts(
-        attract=config.attract_text or base.attract,
-        approach=base.approach,
-        greeting=config.greeting_text or base.greeting,
-        unknown=config.unknown_text or base.unknown,
-        lower_mask=config.lower_mask_text or base.lower_mask,
-        unavailable=config.unavailable_text or base.unavailable,
-        unavailable_detail=base.unavailable_detail,
+        attract=(own and config.attract_text) or t(ATTRACT),
+        approach=t(APPROACH),
+        greeting=(own and config.greeting_text) or t(GREETING),
+        unknown=(own and config.unknown_text) or t(UNKNOWN),
+        lower_mask=(own and config.lower_mask_text) or t(LOWER_MASK),
+        unavailable=(own and config.unavailable_text) or t(UNAVAILABLE),
+        unavailable_detail=t(UNAVAILABLE_DETAIL),
     )
 
 

@@ -113,6 +113,10 @@ class CheckinLog:
             self._forget_old(now)
         return visit
 
+    def forget(self, person_id: int) -> None:
+        """Start this person's cooldown afresh (they were signed out: coming back in is a visit)."""
+        self._last_checkin.pop(person_id, None)
+
     def unknown(self, track_id: object, score: float | None, masked: bool) -> Visit | None:
         """Log an unknown visitor once per track; the Visit, or None when this track was logged."""
         if track_id in self._unknown_tracks:

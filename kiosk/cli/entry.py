@@ -9,12 +9,26 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kiosk import __version__
-from kiosk.cli import common, diagnostics, enroll, fleet, identify, people, privacy, shared, watch
+from kiosk.cli import (
+    common,
+    diagnostics,
+    enroll,
+    frontdesk,
+    identify,
+    people,
+    privacy,
+    shared,
+    watch,
+)
 from kiosk.cli.pipelines import close_pipelines
 from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES
 from kiosk.errors import KioskError
+
+if TYPE_CHECKING:
+    from kiosk.frontdesk.onsite import OnSitePdf
 
 log = logging.getLogger("kiosk")
 
@@ -76,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnostics.add_parsers(sub, common)
     privacy.add_parsers(sub, common)
     shared.add_parsers(sub, common)
-    fleet.add_parsers(sub, common)
+    frontdesk.add_parsers(sub, common)
     watch.add_parser(sub, common)
     return parser
 
@@ -85,11 +99,13 @@ def main(
     argv: list[str] | None = None,
     gui: Callable[[argparse.Namespace], int] | None = None,
     live_bench: Callable[..., int] | None = None,
+    onsite_pdf: OnSitePdf | None = None,
 ) -> int:
     """Entry point of `face-kiosk`. Exit 0 on success, 1 on a command-level error, 2 on usage.
 
     `gui` (the desktop app) and `live_bench` (`bench --live`, which runs the GUI's worker)
-    are handed in by ui.launcher: the core itself never imports the GUI.
+    are handed in by ui.launcher, and so is `onsite_pdf` (`visits --on-site --pdf FILE`, which
+    draws with Qt's print support): the core itself never imports the GUI.
     """
     _quiet_native_logs()
     start_privately()
@@ -101,6 +117,7 @@ def main(
         args.func = gui
     if args.command == "bench":
         args.live_bench = live_bench
+    args.onsite_pdf = onsite_pdf
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -77,7 +77,7 @@ def cmd_grants(args: argparse.Namespace) -> int:
     if args.admin:
         print(admin_grants(args.role, database))
     elif args.site:
-        print(kiosk_grants(args.role, args.site, database))
+        print(kiosk_grants(args.role, args.site, database, front_desk=args.front_desk))
     else:
         raise KioskError("gallery grants: --site SITE for a kiosk role, or --admin for the admin role")
     return 0
@@ -173,6 +173,8 @@ def add_gallery_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--role", help="grants: the database role")
     p.add_argument("--site", help="grants: the site a kiosk role is bound to")
     p.add_argument("--admin", action="store_true", help="grants: the admin role (owner)")
+    p.add_argument("--front-desk", action="store_true",
+                   help="grants: a kiosk that also signs visitors in and out (docs/front-desk.md)")
     p.add_argument("--database", help="grants: the database name (default: the URL's)")
     p.add_argument("--out", help="rekey (PostgreSQL): also write the new key to this passphrase-protected file")
 

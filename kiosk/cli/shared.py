@@ -1,5 +1,6 @@
-"""The shared-gallery commands: `visits` (the central visit log, per site and kiosk, as CSV)
-and `gallery copy` (between a file and a PostgreSQL gallery)."""
+"""The shared-gallery commands: `visits` (the central visit log, per site and kiosk, as CSV; its
+front-desk part, the on-site list and sign-out, is kiosk.cli.onsite) and `gallery copy` (between
+a file and a PostgreSQL gallery)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from kiosk.cli import onsite
 from kiosk.cli.common import _user, jsonl, open_gallery, require_admin
 from kiosk.config import config_from_args
 from kiosk.errors import KioskError
@@ -18,6 +20,8 @@ def cmd_visits(args: argparse.Namespace) -> int:
     """The visit log (newest first), filtered by day, site and kiosk; --csv for a spreadsheet."""
     from kiosk.checkin.visits import visits_csv_rows
 
+    if onsite.wants(args):
+        return onsite.run(args)
     try:
         day = dt.date.fromisoformat(args.day) if args.day else None
     except ValueError:
@@ -31,7 +35,8 @@ def cmd_visits(args: argparse.Namespace) -> int:
         for v in visits:
             jsonl({"id": v.id, "ts": v.ts, "kind": v.kind, "person_id": v.person_id, "name": v.name,
                    "score": v.score, "masked": v.masked, "source": v.source, "site": v.site, "kiosk": v.kiosk,
-                   "event_id": v.event_id})
+                   "event_id": v.event_id, "signed_out_at": v.signed_out_at,
+                   "signed_out_how": v.signed_out_how or None})
     else:
         for v in visits:
             who = v.name or ("unknown visitor" if v.kind == "unknown" else f"person {v.person_id}")
@@ -75,4 +80,5 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--kiosk", help="only this kiosk's visits")
     p.add_argument("--csv", action="store_true", help="CSV on stdout (a header, oldest first)")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per visit")
+    onsite.add_options(p)
     p.set_defaults(func=cmd_visits)

@@ -127,7 +127,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p = sub.add_parser("watch", parents=[common], help="the kiosk without a window: events as JSON lines")
     p.add_argument("--source", action="append", required=True, metavar="[NAME=]SRC",
                    help="camera index, video file, image folder or stream URL (repeat for several cameras; "
-                        "NAME is that source's kiosk id)")
+                        "NAME is that source's kiosk id; a NAME of exit or exit-...: an exit camera, which "
+                        "signs out whoever it recognises)")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
     p.add_argument("--site", help="site id in events and visits (default: the config's events.site)")
     p.add_argument("--kiosk", help="kiosk id in events and visits (default: the config's events.kiosk)")

@@ -179,13 +179,18 @@ class NotifyConfig(_Strict):
     unknown_template: str = Field(
         default="An unknown visitor is at {kiosk_name}", min_length=1, max_length=500
     )
+    sign_in_template: str = Field(
+        default="{name} has signed in at {kiosk_name} to see you", min_length=1, max_length=500,
+        description="to the host of a visitor who signed in by touch (first time, or picked from "
+        "the expected list); a recognised invited guest gets arrival_template",
+    )
     title: str = Field(default="Visitor at {kiosk_name}", max_length=200)
     timeout_s: float = Field(
         default=20.0, gt=0, le=120,
         description="connect and read timeout of each notification (caps the URL's cto/rto)",
     )
 
-    @field_validator("arrival_template", "unknown_template", "title")
+    @field_validator("arrival_template", "unknown_template", "sign_in_template", "title")
     @classmethod
     def _templates(cls, value: str) -> str:
         return _check_template(value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-EventType = Literal["arrival", "unknown", "ask_to_unmask"]
+EventType = Literal["arrival", "unknown", "ask_to_unmask", "sign_in", "sign_out"]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 # The JSON keys, in the order they are written. from_dict accepts exactly these.
@@ -41,6 +41,11 @@ class KioskEvent:
       (False inside the cooldown). `person` and `person_id` are required.
     - `unknown`: a stranger was sent to the receptionist; `person` and `person_id` are None.
     - `ask_to_unmask`: the visitor was asked to lower the mask.
+    - `sign_in`: a visitor signed in by touch (a first-time self sign-in, or a name picked from
+      the expected list); `person` and `person_id` are required, `logged` is True (a visit was
+      written), `track` is 0 and `score` None (no face decided it).
+    - `sign_out`: a person left (the kiosk's Leaving button, an exit camera, the receptionist
+      or the end-of-day sweep); `person` and `person_id` are required.
 
     `time` must be timezone-aware (it is stored in UTC); `t` is seconds into the source.
     """
@@ -79,9 +84,10 @@ class KioskEvent:
             _check(_is_number(self.score) and math.isfinite(self.score),
                    "score must be None or a finite number")
             object.__setattr__(self, "score", float(self.score))
-        if self.event == "arrival":
+        if self.event in ("arrival", "sign_in", "sign_out"):
+            what = "an arrival" if self.event == "arrival" else f"a {self.event.replace('_', '-')}"
             _check(self.person is not None and self.person_id is not None,
-                   "an arrival needs person and person_id")
+                   f"{what} needs person and person_id")
         if self.event == "unknown":
             _check(self.person is None and self.person_id is None,
                    "an unknown visitor has no person or person_id")

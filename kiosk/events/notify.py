@@ -55,7 +55,7 @@ class HostNotifier(BaseSink):
     def wants(self, event: KioskEvent) -> bool:
         """Logged arrivals (one per cooldown, so a host is not pinged again and again) when
         there is a directory; unknown visitors when reception URLs are configured."""
-        if event.event == "arrival":
+        if event.event in ("arrival", "sign_in"):
             return self._directory is not None and event.logged and event.person_id is not None
         if event.event == "unknown":
             return bool(self._reception)
@@ -69,8 +69,8 @@ class HostNotifier(BaseSink):
             "site": self._site or event.site,
             "time": event.time.astimezone().strftime("%H:%M"),
         }
-        template = (self._config.arrival_template if event.event == "arrival"
-                    else self._config.unknown_template)
+        template = {"arrival": self._config.arrival_template,
+                    "sign_in": self._config.sign_in_template}.get(event.event, self._config.unknown_template)
         return self._config.title.format_map(values), template.format_map(values)
 
     def deliver(self, event: KioskEvent) -> None:

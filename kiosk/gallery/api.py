@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kiosk.errors import GalleryError
+from kiosk.gallery.frontdesk_api import FrontDeskStore
 
 
 def now_iso() -> str:
@@ -59,6 +60,15 @@ def host_contacts(host: str) -> list[str]:
     return [*urls, *(e for e in _EMAIL.findall(rest) if e not in urls)]
 
 
+def unique_contacts(*fields: str | None) -> list[str]:
+    """The contacts written in several fields (a person's host field, their host's own contact),
+    each once, in order."""
+    out: list[str] = []
+    for text in fields:
+        out.extend(c for c in host_contacts(text or "") if c not in out)
+    return out
+
+
 @dataclass(frozen=True)
 class PersonDetails:
     """What is known about a person besides their face (what the receptionist types)."""
@@ -70,6 +80,7 @@ class PersonDetails:
     consent_text: str = ""
     consent_at: str | None = None
     retention_until: str | None = None  # ISO date; past it the person is purged
+    kind: str = "staff"  # "staff" or "visitor" (kiosk.gallery.frontdesk_api, schema version 7)
     uid: str | None = None  # a stable id kept across copies (None: a new random one)
 
 
@@ -94,6 +105,15 @@ class Person:
     last_seen: str | None = None
     n_samples: int = 0
     n_templates: int = 0
+    # The front desk's (schema version 7, kiosk.gallery.frontdesk_api): staff or visitor, whether
+    # a staff member is a host and their notification contact, a visitor's host, and the visitor
+    # agreement they accepted.
+    kind: str = "staff"
+    is_host: bool = False
+    contact: str = ""
+    host_id: int | None = None
+    agreement_version: str = ""
+    agreement_at: str | None = None
     uid: str = ""  # stable across copies between galleries (schema version 6)
     edited: bool = False  # the row was changed outside face-kiosk (its MAC fails): never greeted
 
@@ -101,7 +121,7 @@ class Person:
     def details(self) -> PersonDetails:
         """The editable details."""
         return PersonDetails(self.name, self.company, self.host, self.notes, self.consent_text,
-                             self.consent_at, self.retention_until)
+                             self.consent_at, self.retention_until, self.kind)
 
 
 @dataclass(frozen=True)
@@ -155,7 +175,7 @@ class Visit:
 
     id: int
     ts: str  # local ISO time with offset
-    kind: str  # "checkin" or "unknown"
+    kind: str  # "checkin", "unknown" or "sign_in" (signed in by touch: kiosk.gallery.frontdesk_api)
     person_id: int | None
     name: str | None  # the person's name (None for an unknown visitor, or someone since removed)
     score: float | None
@@ -164,7 +184,35 @@ class Visit:
     site: str = ""  # which site and kiosk saw them (schema version 4; "" before)
     kiosk: str = ""
     event_id: str | None = None  # unique per visit: a repeated write is ignored
+    signed_out_at: str | None = None  # when they left (schema version 7; None: still inside)
+    signed_out_how: str = ""  # kiosk, exit_camera, receptionist or end_of_day
     edited: bool = False  # the row was changed outside face-kiosk (its MAC fails)
+
+
+#: The columns of a person row every backend selects (`p` is people); `person_from_row` reads them.
+PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
+                  " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
+                  " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
+                  " (SELECT count(*) FROM templates t WHERE t.person_id = p.id),"
+                  " p.kind, p.is_host, p.contact, p.host_id, p.agreement_version, p.agreement_at, p.uid")
+
+
+def person_from_row(row: tuple[Any, ...]) -> Person:
+    """A Person from a row of PERSON_COLUMNS (either backend)."""
+    return Person(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11],
+                  row[12], kind=row[13], is_host=bool(row[14]), contact=row[15], host_id=row[16],
+                  agreement_version=row[17], agreement_at=row[18], uid=row[19] or "")
+
+
+#: The columns of a visit row every backend selects (`v` is visits, `p` its person).
+VISIT_COLUMNS = ("v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source, v.site, v.kiosk,"
+                 " v.event_id, v.signed_out_at, v.signed_out_how")
+
+
+def visit_from_row(row: tuple[Any, ...]) -> Visit:
+    """A Visit from a row of VISIT_COLUMNS (either backend)."""
+    return Visit(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9], row[10],
+                 row[11], row[12] or "")
 
 
 @dataclass(frozen=True)
@@ -191,8 +239,11 @@ class TemplateSet:
         return TemplateSet(self.model_version, self.person_ids[keep], self.kinds[keep], self.matrix[keep], self.names)
 
 
-class GalleryStore(Protocol):
-    """What every gallery backend offers. Writes are transactional: all or nothing."""
+class GalleryStore(FrontDeskStore, Protocol):
+    """What every gallery backend offers. Writes are transactional: all or nothing.
+
+    The front desk's operations (visitors, hosts, invitations, sign-outs) are in
+    kiosk.gallery.frontdesk_api.FrontDeskStore."""
 
     @property
     def schema_version(self) -> int: ...

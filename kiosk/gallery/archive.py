@@ -3,6 +3,9 @@
 Only the gallery's public API is used, so any backend exports and imports the same way.
 Which imported people are written, and whether they look like someone already enrolled, is
 the enrollment's job (kiosk.enrollment.importing); this module reads and writes the format.
+The front desk's part: a person's kind (staff or visitor) travels; people with no face data
+(visitors who signed in without consent), hosts' flags and contacts, invitations and visits do
+not: they are a site's visit log, carried by `gallery copy` (kiosk.gallery.copy_frontdesk).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from kiosk.gallery.api import (
     clean_name,
     now_iso,
 )
+from kiosk.gallery.frontdesk_api import STAFF, VISITOR
 from kiosk.gallery.schema import SCHEMA_VERSION
 from kiosk.gallery.stored_faces import decode_png, encode_png
 from kiosk.security.audit import AuditAction
@@ -82,6 +86,10 @@ def _write_zip(gallery: GalleryStore, out: _ZipOutput, person_ids: list[int] | N
     records = []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for person in people:
+            if not person.n_samples:
+                # A visitor who signed in without face consent is a visit-log record, not a face
+                # to carry to another gallery (`gallery copy` carries them).
+                continue
             samples = []
             for sample in gallery.samples(person.id, with_templates=True):
                 name = f"samples/{person.id}_{sample.id}.png"
@@ -100,7 +108,7 @@ def _write_zip(gallery: GalleryStore, out: _ZipOutput, person_ids: list[int] | N
             records.append({
                 "name": person.name, "company": person.company, "host": person.host, "notes": person.notes,
                 "consent_at": person.consent_at, "consent_text": person.consent_text,
-                "retention_until": person.retention_until, "samples": samples,
+                "retention_until": person.retention_until, "kind": person.kind, "samples": samples,
             })
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "schema_version": SCHEMA_VERSION,
@@ -202,7 +210,8 @@ def _person(zf: zipfile.ZipFile, rec: dict[str, Any], model_version: str, reembe
                                  bool(s["masked"]), face_crop))
     details = PersonDetails(
         clean_name(name), _text(rec.get("company")), _text(rec.get("host")), _text(rec.get("notes")),
-        _text(rec.get("consent_text")), rec.get("consent_at") or None, rec.get("retention_until") or None)
+        _text(rec.get("consent_text")), rec.get("consent_at") or None, rec.get("retention_until") or None,
+        VISITOR if rec.get("kind") == VISITOR else STAFF)
     return ImportedPerson(details, samples)
 
 

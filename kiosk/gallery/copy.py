@@ -15,7 +15,9 @@ people copied are logged once, by the final "import" record (not one "enroll" ea
 there and back adds exactly one "import" record per copy. Visit event ids are kept (or made
 from the source's gallery id and visit id), so copying again never doubles a visit.
 The admin PIN comes along when the target has none (its hash; the lockout starts afresh,
-sealed with the target's key). Not copied: people's created/updated times (the copy's time).
+sealed with the target's key). The front desk's records come too (kiosk.gallery.copy_frontdesk:
+hosts, visitors' hosts and agreements, sign-outs, invitations). Not copied: people's
+created/updated times (the copy's time).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Any
 from kiosk.errors import GalleryError
 from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
+from kiosk.gallery.copy_frontdesk import copy_frontdesk
+from kiosk.gallery.frontdesk_api import VISITOR, NewVisitor
 from kiosk.security.audit import AuditAction
 from kiosk.security.pin_policy import LockoutState, seal
 
@@ -42,6 +46,7 @@ class CopyReport:
     visits: int
     audit_records: int
     source_audit_ok: bool
+    invitations: int = 0
     already_there: int = 0  # people the target had already (the same stable id): kept, not doubled
 
 
@@ -66,14 +71,21 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, merge: bool = Fa
     before = target.counts()
     there = {p.uid: p.id for p in target.people() if p.uid}
     mapping: dict[int, int] = {}
-    people = source.people()
-    new_people = [p for p in people if p.uid not in there]
-    for person in people:
+    everyone = source.people()
+    for person in everyone:
         if person.uid in there:
             mapping[person.id] = there[person.uid]
+    new_people = [p for p in everyone if p.uid not in there]
+    # Visitors who signed in without face consent have no samples: written one by one as visitors.
+    for person in new_people:
+        if not person.n_samples and person.kind == VISITOR:
+            mapping[person.id] = target.add_visitor(NewVisitor(
+                person.name, person.company, None, person.agreement_version, "", person.retention_until,
+                person.notes, uid=person.uid or None), [], model_version).person_id
+    with_faces = [p for p in new_people if p.n_samples or p.kind != VISITOR]
     want = {"people": len(new_people), "samples": 0, "templates": 0}
-    for start in range(0, len(new_people), BATCH):
-        batch = new_people[start:start + BATCH]
+    for start in range(0, len(with_faces), BATCH):
+        batch = with_faces[start:start + BATCH]
         items = []
         for person in batch:
             samples = [NewSample(s.aligned, [NewTemplate(t.kind, t.embedding, t.quality) for t in s.templates],
@@ -82,20 +94,24 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, merge: bool = Fa
             want["samples"] += len(samples)
             want["templates"] += sum(len(s.templates) for s in samples)
             details = PersonDetails(person.name, person.company, person.host, person.notes, person.consent_text,
-                                    person.consent_at, person.retention_until, person.uid or None)
+                                    person.consent_at, person.retention_until, person.kind, uid=person.uid or None)
             items.append((details, samples))
         for person, new_id in zip(batch, target.add_people(items, model_version, imported=True), strict=True):
             mapping[person.id] = new_id
     dropped = visits = 0
-    for visit in sorted(source.visits(), key=lambda v: (v.ts, v.id)):
+    visit_ids: dict[int, int] = {}
+    source_visits = sorted(source.visits(), key=lambda v: (v.ts, v.id))
+    for visit in source_visits:
         pid = None if visit.person_id is None else mapping.get(visit.person_id)
         if visit.person_id is not None and pid is None:
             dropped += 1  # someone erased: their visit goes with them
             continue
-        target.record_visit(pid, visit.kind, visit.score, visit.masked, visit.source, visit.ts,
-                            site=visit.site, kiosk=visit.kiosk,
-                            event_id=visit.event_id or f"copy-{source.gallery_id}-{visit.id}")
+        visit_ids[visit.id] = target.record_visit(
+            pid, visit.kind, visit.score, visit.masked, visit.source, visit.ts, site=visit.site, kiosk=visit.kiosk,
+            event_id=visit.event_id or f"copy-{source.gallery_id}-{visit.id}")
         visits += 1
+    copied_now = {p.id for p in new_people}
+    desk = copy_frontdesk(source, target, mapping, visit_ids, source_visits, only=copied_now)
     pin = source.get_setting(HASH_KEY)
     pin_copied = bool(pin) and not target.get_setting(HASH_KEY)
     if pin_copied:
@@ -104,9 +120,10 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, merge: bool = Fa
     verdict = source.verify_audit()
     copied = _copy_audit(source, target)
     target.record_event(AuditAction.IMPORT, "gallery copy", {
-        "from": source_name, "people": want["people"], "people_already_there": len(people) - want["people"],
+        "from": source_name, "people": want["people"], "people_already_there": len(everyone) - want["people"],
         "visits": visits, "audit_records": copied, "source_audit_ok": verdict.ok,
-        "source_audit_reason": verdict.reason, "admin_pin": pin_copied})
+        "source_audit_reason": verdict.reason, "admin_pin": pin_copied, "hosts": desk.hosts,
+        "invitations": desk.invitations, "sign_outs": desk.sign_outs})
     after = target.counts()
     got = {k: after[k] - before[k] for k in after}
     # Visits copied before (the same event ids) are not added again: at most `visits` new ones.
@@ -115,7 +132,7 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, merge: bool = Fa
         raise GalleryError(f"the copy's counts differ from the source's (copied {got}, expected {want}, "
                            f"visits {visits})")
     return CopyReport(got["people"], got["samples"], got["templates"], got["visits"], copied + 1, verdict.ok,
-                      len(people) - want["people"])
+                      desk.invitations, len(everyone) - want["people"])
 
 
 def _origin(record: Any, gallery_id: str) -> tuple[str, int]:

@@ -13,6 +13,7 @@ from kiosk.gallery.row_seal import PERSON_SEALED, VISIT_SEALED, mac_ok, person_m
 
 #: The people columns a check needs, in the order `person_intact` takes them: id, sealed, mac.
 PERSON_CHECK_COLUMNS = "id, " + ", ".join(PERSON_SEALED) + ", mac"
+PERSON_CHECK_COLUMNS_P = ", ".join(f"p.{c}" for c in ("id", *PERSON_SEALED, "mac"))  # `p` is people
 VISIT_CHECK_COLUMNS = ", ".join(VISIT_SEALED) + ", mac"
 _BATCH = 500
 
@@ -53,6 +54,17 @@ class PgIntegrity(PgConnection):
         for row in rows:
             conn.execute("UPDATE people SET mac = %s WHERE id = %s", (self._person_mac(int(row[0]), tuple(row[1:-1])),
                                                                       row[0]))
+
+    def person_intact_now(self, conn: psycopg.Connection, person_id: int) -> bool:
+        """Whether the person's row, as `conn` sees it now, carries the app's MAC."""
+        row = conn.execute(f"SELECT {PERSON_CHECK_COLUMNS} FROM people WHERE id = %s", (person_id,)).fetchone()  # noqa: S608
+        return row is not None and self.person_intact(row)
+
+    def _seal_visits(self, conn: psycopg.Connection, ids: list[int]) -> None:
+        """Write the MAC of these visits rows as they are now (inside the writing transaction)."""
+        for row in conn.execute(f"SELECT id, {VISIT_CHECK_COLUMNS} FROM visits WHERE id = ANY(%s)",  # noqa: S608
+                                (ids,)).fetchall():
+            conn.execute("UPDATE visits SET mac = %s WHERE id = %s", (self._visit_seal(tuple(row[1:-1])), row[0]))
 
     def seal_unsealed(self, conn: psycopg.Connection) -> tuple[int, int]:
         """Seal the rows written before schema 6 (no MAC yet): run by `gallery migrate`, which

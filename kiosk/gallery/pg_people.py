@@ -13,6 +13,7 @@ import psycopg
 
 from kiosk.errors import GalleryError, KioskError
 from kiosk.gallery.api import (
+    PERSON_COLUMNS,
     PERSON_FIELDS,
     NewSample,
     Person,
@@ -20,24 +21,22 @@ from kiosk.gallery.api import (
     Sample,
     StoredTemplate,
     clean_name,
-    host_contacts,
     new_uid,
     now_iso,
+    person_from_row,
     resolve_person,
     resolve_person_by_name,
+    unique_contacts,
 )
+from kiosk.gallery.frontdesk_api import person_kind
 from kiosk.gallery.pg_connection import GalleryPermissionError, one_row
-from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS
+from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS, PERSON_CHECK_COLUMNS_P
 from kiosk.gallery.pg_templates import PgTemplates
 from kiosk.gallery.row_seal import PERSON_SEALED
 from kiosk.security.audit import AuditAction
 
 log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
-
-_PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
-                   " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
-                   " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
-                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id), p.uid, p.mac")
+_PERSON_WIDTH = PERSON_COLUMNS.count(",") + 1  # how many columns PERSON_COLUMNS selects (no comma inside one)
 
 
 class PgPeople(PgTemplates):
@@ -59,12 +58,16 @@ class PgPeople(PgTemplates):
             _check_new_person(details, samples)
         with self._transaction("enrolling") as conn:
             for details, samples in people:
+                # The kind only for a visitor (staff is the column's default, as in every schema).
+                kind = () if person_kind(details.kind) == "staff" else (details.kind,)
+                kind_column, kind_value = (", kind", ",%s") if kind else ("", "")
                 row = one_row(conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    " created_at, updated_at, uid) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    f" created_at, updated_at, uid{kind_column}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s{kind_value})"
+                    " RETURNING id",
                     (clean_name(details.name), clean_name(details.company), clean_name(details.host),
                      clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp, details.uid or new_uid())))
+                     details.retention_until, stamp, stamp, details.uid or new_uid(), *kind)))
                 ids.append(int(row[0]))
                 self._seal_people(conn, ids[-1:])
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
@@ -204,20 +207,28 @@ class PgPeople(PgTemplates):
         return self._people_query("", ())
 
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
-        sql = f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
-        return [_person(row, self.person_intact((row[0], row[13], *row[1:8], row[14])))
+        sql = (f"SELECT {PERSON_COLUMNS}, {PERSON_CHECK_COLUMNS_P} FROM people p {where}"  # noqa: S608
+               " ORDER BY lower(p.name), p.id")
+        return [dataclasses.replace(person_from_row(row[:_PERSON_WIDTH]), edited=not self.person_intact(row[_PERSON_WIDTH:]))
                 for row in self._rows(sql, params)]
 
     def contacts_for(self, person_id: int) -> list[str]:
-        """The person's host contacts (e-mail or apprise URL), written in their host field; none
-        from a row changed outside face-kiosk (its host may be anyone's address now)."""
-        rows = self._rows(f"SELECT {PERSON_CHECK_COLUMNS} FROM people WHERE id=%s", (person_id,),  # noqa: S608
+        """The person's host contacts (e-mail or apprise URL): their host field and their host's
+        contact; none from a row changed outside face-kiosk (it may hold anyone's address now)."""
+        rows = self._rows(f"SELECT {PERSON_CHECK_COLUMNS} FROM people WHERE id = %s"  # noqa: S608
+                          " OR id = (SELECT host_id FROM people WHERE id = %s)", (person_id, person_id),
                           "reading a host contact")
-        if rows and not self.person_intact(rows[0]):
+        by_id = {int(r[0]): r for r in rows}
+        person = by_id.get(person_id)
+        if person is None:
+            return []
+        if not self.person_intact(person):
             log.warning("%s: person %d was edited outside face-kiosk; their host is not notified", self.where,
                         person_id)
             return []
-        return host_contacts(rows[0][1 + PERSON_SEALED.index("host")] or "") if rows else []
+        host = by_id.get(person[1 + PERSON_SEALED.index("host_id")])
+        contact = host[1 + PERSON_SEALED.index("contact")] if host is not None and self.person_intact(host) else ""
+        return unique_contacts(person[1 + PERSON_SEALED.index("host")], contact)
 
     # -- samples -------------------------------------------------------------------------
 

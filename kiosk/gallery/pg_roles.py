@@ -25,7 +25,7 @@ from kiosk.errors import KioskError
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SITE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 KIOSK_READS = ("meta", "people", "samples", "templates", "gallery_changes", "settings", "audit", "audit_head",
-               "fleet", "visits")
+               "fleet", "visits", "invitations")
 
 
 def _check_name(role: str, what: str) -> str:
@@ -47,8 +47,11 @@ def admin_grants(role: str, database: str) -> str:
     ])
 
 
-def kiosk_grants(role: str, site: str, database: str) -> str:
-    """SQL (for the admin role, after `gallery migrate`) that makes `role` a kiosk of `site`."""
+def kiosk_grants(role: str, site: str, database: str, *, front_desk: bool = False) -> str:
+    """SQL (a superuser's, after `gallery migrate`) that makes `role` a kiosk of `site`; with
+    `front_desk`, one that also signs visitors in and out (docs/front-desk.md): it then adds
+    visitors (people, their photos with consent, templates), stores their accepted agreement
+    and host, and marks sign-outs and invitations; it still cannot delete anything."""
     role, database = _check_name(role, "role"), _check_name(database, "database")
     if not _SITE.match(site):
         raise KioskError(f"site {site!r}: letters, digits and . _ : - only (at most 64)")
@@ -65,4 +68,12 @@ def kiosk_grants(role: str, site: str, database: str) -> str:
         f"GRANT USAGE ON SEQUENCE visits_id_seq, audit_id_seq TO {role};",
         f"INSERT INTO kiosk_roles(role, site) VALUES ('{role}', '{site}')"
         " ON CONFLICT (role) DO UPDATE SET site = excluded.site;",
+        *([
+            "-- the front desk at this kiosk (visitor sign-in and sign-out):",
+            f"GRANT INSERT ON people, samples, templates, invitations TO {role};",
+            f"GRANT UPDATE (agreement_version, agreement_at, host_id, updated_at, mac) ON people TO {role};",
+            f"GRANT UPDATE (signed_out_at, signed_out_how, mac) ON visits TO {role};",
+            f"GRANT UPDATE (status, visit_id, updated_at) ON invitations TO {role};",
+            f"GRANT USAGE ON SEQUENCE people_id_seq, samples_id_seq, templates_id_seq, invitations_id_seq TO {role};",
+        ] if front_desk else []),
     ])

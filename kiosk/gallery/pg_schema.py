@@ -3,7 +3,8 @@
 Numbered like the SQLite schema (kiosk.gallery.schema): version N means the same data model on
 both backends (1: people, samples, templates, visits, settings; 2: each sample's loose face
 crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits; 5: the security
-audit's, a placeholder here; 6: the fleet, below). The SQL is
+audit's; 6: the fleet, below; 7: the front desk's person kinds, hosts, sign-outs and
+invitations). The SQL is
 PostgreSQL's own: bigserial ids, bytea, booleans, a pgvector column for templates that may be
 searched on the server (only when templates are stored unencrypted, see kiosk.gallery.postgres).
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from kiosk.security.audit import AuditRecord, canonical_json
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 CHANNEL = "face_kiosk_changes"
 REKEY_PAYLOAD = "rekey"  # NOTIFY payload of a finished `gallery rekey`: kiosks check their key
 
@@ -164,6 +165,7 @@ _V6 = f"""
 ALTER TABLE people ADD COLUMN uid text;
 UPDATE people SET uid = md5(random()::text || clock_timestamp()::text || id::text) WHERE uid IS NULL;
 ALTER TABLE people ALTER COLUMN uid SET NOT NULL;
+ALTER TABLE people ALTER COLUMN uid SET DEFAULT md5(random()::text || clock_timestamp()::text);
 CREATE UNIQUE INDEX people_uid ON people (uid);
 ALTER TABLE people ADD COLUMN mac text;
 ALTER TABLE visits ADD COLUMN mac text;
@@ -211,14 +213,49 @@ DESCRIPTIONS = [
     "the security audit's step (none on this branch)",
     "stable person ids, row MACs on people and visits, the fleet heartbeat table, kiosk roles "
     "with row-level security by site (the existing rows are sealed right after, by the app)",
+    "the front desk: person kinds, hosts, visitors' hosts and agreements, visit sign-out, invitations",
 ]
 #: The oldest face-kiosk schema that can use a gallery of this schema (`meta.min_schema`): a
 #: later additive migration keeps it, so older kiosks keep running through a rolling upgrade.
-MIN_SCHEMA = 6
+MIN_SCHEMA = 7
 
 
-def _reserved_5(conn: Any) -> None:
-    """Schema 5 is the security audit's (issue 20): its owner fills it. Nothing here."""
+# The front desk (issue 22): the same columns and table as SQLite's (kiosk.gallery.schema.V7_SQL).
+_V7 = """
+ALTER TABLE people ADD COLUMN kind text NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor'));
+ALTER TABLE people ADD COLUMN is_host boolean NOT NULL DEFAULT false;
+ALTER TABLE people ADD COLUMN contact text NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN host_id bigint REFERENCES people(id) ON DELETE SET NULL;
+ALTER TABLE people ADD COLUMN agreement_version text NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN agreement_at text;
+ALTER TABLE visits ADD COLUMN signed_out_at text;
+ALTER TABLE visits ADD COLUMN signed_out_how text NOT NULL DEFAULT '';
+CREATE INDEX visits_person ON visits (person_id);
+CREATE INDEX people_host ON people (host_id);
+CREATE TABLE invitations (
+    id bigserial PRIMARY KEY,
+    person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    host_id bigint REFERENCES people(id) ON DELETE SET NULL,
+    day text NOT NULL,
+    status text NOT NULL DEFAULT 'expected' CHECK (status IN ('expected', 'arrived', 'cancelled')),
+    visit_id bigint REFERENCES visits(id) ON DELETE SET NULL,
+    created_at text NOT NULL,
+    updated_at text NOT NULL
+);
+CREATE INDEX invitations_day ON invitations (day);
+CREATE INDEX invitations_person ON invitations (person_id);
+CREATE INDEX invitations_host ON invitations (host_id);
+CREATE INDEX invitations_visit ON invitations (visit_id);
+CREATE TRIGGER invitations_changed AFTER INSERT OR UPDATE OR DELETE ON invitations
+    FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
+"""
+
+
+def _nothing_yet(owner: str) -> Callable[[Any], None]:
+    def run(conn: Any) -> None:
+        """Reserved; its owner fills it."""
+    run.__doc__ = f"Reserved for {owner}; its owner fills it. Nothing here yet."
+    return run
 
 
 def _script(sql: str) -> Callable[[Any], None]:
@@ -229,7 +266,8 @@ def _script(sql: str) -> Callable[[Any], None]:
 
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
 MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4),
-                                           _reserved_5, _script(_V6)]
+                                           _nothing_yet("the security audit (issue 20)"), _script(_V6),
+                                           _script(_V7)]
 assert len(MIGRATIONS) == SCHEMA_VERSION == len(DESCRIPTIONS)
 
 

@@ -4,6 +4,7 @@ back; the visit log; settings and row counts."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -11,7 +12,7 @@ import uuid
 import psycopg
 
 from kiosk.errors import KioskError
-from kiosk.gallery.api import Visit, now_iso
+from kiosk.gallery.api import VISIT_COLUMNS, Visit, now_iso, visit_from_row
 from kiosk.gallery.pg_connection import GalleryOfflineError
 from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS, PgIntegrity
 from kiosk.gallery.row_seal import EDITED_LABEL
@@ -96,8 +97,7 @@ class PgVisits(PgIntegrity):
                 params.append(value)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = self._rows(
-            "SELECT v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source, v.site, v.kiosk, v.event_id,"
-            f" v.mac FROM visits v LEFT JOIN people p ON p.id = v.person_id {where}"  # noqa: S608
+            f"SELECT {VISIT_COLUMNS}, v.mac FROM visits v LEFT JOIN people p ON p.id = v.person_id {where}"  # noqa: S608
             " ORDER BY v.ts DESC, v.id DESC", tuple(params))
         pids = sorted({int(r[3]) for r in rows if r[3] is not None})
         edited_people = {int(r[0]) for r in self._rows(
@@ -105,9 +105,10 @@ class PgVisits(PgIntegrity):
             if not self.person_intact(r)} if pids else set()
         out = []
         for r in rows:
-            intact = self.visit_intact((r[10], r[3], r[1], r[2], r[5], r[6], r[7], r[8], r[9], r[11]))
-            name = EDITED_LABEL if r[3] in edited_people else r[4]
-            out.append(Visit(r[0], r[1], r[2], r[3], name, r[5], bool(r[6]), r[7], r[8], r[9], r[10], not intact))
+            visit = visit_from_row(r[:-1])
+            intact = self.visit_intact((r[10], r[3], r[1], r[2], r[5], r[6], r[7], r[8], r[9], r[-1]))
+            out.append(dataclasses.replace(visit, name=EDITED_LABEL if r[3] in edited_people else visit.name,
+                                           edited=not intact))
         return out
 
     # -- settings ------------------------------------------------------------------------

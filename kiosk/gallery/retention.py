@@ -1,7 +1,7 @@
 """The retention rule, in one place: who and what is purged, and when.
 
-People past their `retention_until` date and visits older than `privacy.visits_retention_days`
-are deleted (`GalleryStore.purge_expired`: one transaction, audited as `purge`, the files
+People past their `retention_until` date (visitors get theirs from the front desk), visits older
+than `privacy.visits_retention_days` and invitations of days that long ago are deleted (`GalleryStore.purge_expired`: one transaction, audited as `purge`, the files
 scrubbed). Every process that holds a gallery runs it:
 
 - the CLI, each time it opens a gallery (kiosk.gallery.target.open_target_gallery);
@@ -44,6 +44,7 @@ def purge_retention(gallery: GalleryStore, privacy: PrivacyConfig, today: dt.dat
     """Delete the people and visits the retention rule says must go (as of `today`)."""
     day = today or dt.date.today()
     people, visits = gallery.purge_expired(day, privacy.visits_retention_days)
+    gallery.purge_invitations(day - dt.timedelta(days=privacy.visits_retention_days))
     if people or visits:
         log.info("retention: %d people past their retention date and %d visits older than %d days deleted",
                  people, visits, privacy.visits_retention_days)

@@ -29,7 +29,8 @@ from kiosk.security.audit import canonical_json
 #: What is shown instead of a name from a row that was changed outside the app.
 EDITED_LABEL = "(edited outside face-kiosk)"
 #: The people columns a MAC covers (besides the id), in the order the queries select them.
-PERSON_SEALED = ("uid", "name", "company", "host", "notes", "consent_at", "consent_text", "retention_until")
+PERSON_SEALED = ("uid", "name", "company", "host", "notes", "consent_at", "consent_text", "retention_until",
+                 "kind", "is_host", "contact", "host_id", "agreement_version", "agreement_at")
 #: The visits columns a MAC covers; the event id binds it to its row.
 VISIT_SEALED = ("event_id", "person_id", "ts", "kind", "score", "masked", "source", "site", "kiosk")
 

@@ -1,16 +1,18 @@
 """Gallery schema and its migrations. Version 1 is the first release; version 2 keeps each
 sample's loose face crop, so templates can be re-made after a landmark or embedder change;
 version 3 adds the audit log; version 4 adds the site and kiosk that saw a visit, and an event id
-that makes writing a visit twice (a spool flushed again) a no-op; version 5 is the security
-audit's (a placeholder on this branch); version 6 gives each person a stable id (`uid`, random,
-kept by `gallery copy`, so a copy merged into a gallery that has the person never doubles them)."""
+that makes writing a visit twice (a spool flushed again) a no-op; version 5 belongs to the
+security audit; version 6 gives each person a stable id (`uid`, random, kept by `gallery copy`,
+so a copy merged into a gallery that has the person never doubles them); version 7 is the front
+desk's (kiosk.gallery.frontdesk_api): person kinds, hosts, visitors' hosts and accepted
+agreement, visit sign-out, invitations."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -106,7 +108,7 @@ def _v4(conn: sqlite3.Connection) -> None:
 
 
 def _v5(conn: sqlite3.Connection) -> None:
-    """Reserved for the security audit (issue 20): its owner fills it. Nothing here."""
+    """Reserved for the security audit (issue 20); its owner fills it. Nothing here yet."""
 
 
 def _v6(conn: sqlite3.Connection) -> None:
@@ -118,8 +120,44 @@ def _v6(conn: sqlite3.Connection) -> None:
         CREATE UNIQUE INDEX IF NOT EXISTS people_uid ON people(uid)
         """,
     )
+    # Every way in gets a uid (ADD COLUMN cannot take a random default in SQLite).
+    conn.execute("CREATE TRIGGER IF NOT EXISTS people_uid_made AFTER INSERT ON people WHEN NEW.uid IS NULL"
+                 " BEGIN UPDATE people SET uid = lower(hex(randomblob(16))) WHERE id = NEW.id; END")
+
+
+# The front desk (issue 22). The same columns and table on PostgreSQL (pg_schema._V7).
+V7_SQL = """
+ALTER TABLE people ADD COLUMN kind TEXT NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor'));
+ALTER TABLE people ADD COLUMN is_host INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE people ADD COLUMN contact TEXT NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN host_id INTEGER REFERENCES people(id) ON DELETE SET NULL;
+ALTER TABLE people ADD COLUMN agreement_version TEXT NOT NULL DEFAULT '';
+ALTER TABLE people ADD COLUMN agreement_at TEXT;
+ALTER TABLE visits ADD COLUMN signed_out_at TEXT;
+ALTER TABLE visits ADD COLUMN signed_out_how TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS visits_person ON visits(person_id);
+CREATE INDEX IF NOT EXISTS people_host ON people(host_id);
+CREATE TABLE IF NOT EXISTS invitations (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    host_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+    day TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'expected' CHECK (status IN ('expected', 'arrived', 'cancelled')),
+    visit_id INTEGER REFERENCES visits(id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS invitations_day ON invitations(day);
+CREATE INDEX IF NOT EXISTS invitations_person ON invitations(person_id);
+CREATE INDEX IF NOT EXISTS invitations_host ON invitations(host_id);
+CREATE INDEX IF NOT EXISTS invitations_visit ON invitations(visit_id)
+"""
+
+
+def _v7(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V7_SQL)
 
 
 # MIGRATIONS[i] takes a database from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 assert len(MIGRATIONS) == SCHEMA_VERSION

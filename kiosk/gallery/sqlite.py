@@ -23,12 +23,19 @@ import numpy as np
 import sqlcipher3.dbapi2 as sqlcipher  # type: ignore[import-untyped]
 
 from kiosk.errors import GalleryError, ModelMismatchError
-from kiosk.gallery.api import NewTemplate, TemplateSet, Visit, now_iso
-from kiosk.gallery.sqlite_people import SqlitePeople
+from kiosk.gallery.api import (
+    VISIT_COLUMNS,
+    NewTemplate,
+    TemplateSet,
+    Visit,
+    now_iso,
+    visit_from_row,
+)
+from kiosk.gallery.sqlite_frontdesk import SqliteFrontDesk
 from kiosk.gallery.stored_faces import encode_png, mismatch_message
 
 
-class Gallery(SqlitePeople):
+class Gallery(SqliteFrontDesk):
     """The SQLite gallery database. Thread-safe; keep one instance per process.
 
     `create=False` refuses a path with no gallery (read commands must not make an empty one);
@@ -37,8 +44,8 @@ class Gallery(SqlitePeople):
     go on visits recorded without their own.
 
     Built in parts, one concern each: the file, key, schema, transactions and audit log
-    (sqlite_connection), people and samples (sqlite_people); here: templates, visits and
-    settings.
+    (sqlite_connection), people and samples (sqlite_people), the front desk (sqlite_frontdesk);
+    here: templates, visits and settings.
     """
 
     def __enter__(self) -> Gallery:
@@ -151,10 +158,9 @@ class Gallery(SqlitePeople):
                 params.append(value)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = self._rows(
-            "SELECT v.id, v.ts, v.kind, v.person_id, p.name, v.score, v.masked, v.source, v.site, v.kiosk, v.event_id"
-            f" FROM visits v LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC",  # noqa: S608
+            f"SELECT {VISIT_COLUMNS} FROM visits v LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC",  # noqa: S608
             tuple(params))
-        return [Visit(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], r[10]) for r in rows]
+        return [visit_from_row(r) for r in rows]
 
     # -- settings ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from kiosk.errors import GalleryError, KioskError
 from kiosk.gallery.api import (
+    PERSON_COLUMNS,
     PERSON_FIELDS,
     NewSample,
     NewTemplate,
@@ -20,13 +21,15 @@ from kiosk.gallery.api import (
     Sample,
     StoredTemplate,
     clean_name,
-    host_contacts,
     new_uid,
     now_iso,
+    person_from_row,
     resolve_person,
     resolve_person_by_name,
     storable,
+    unique_contacts,
 )
+from kiosk.gallery.frontdesk_api import person_kind
 from kiosk.gallery.sqlite_connection import SqliteConnection
 from kiosk.gallery.stored_faces import decode_png, encode_png, unit_vector
 from kiosk.security import erase
@@ -34,11 +37,6 @@ from kiosk.security.audit import AuditAction
 from kiosk.security.sqlcipher import DB_ERRORS
 
 log = logging.getLogger("kiosk.gallery.sqlite")  # one logger for the whole backend
-
-_PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.consent_text,"
-                   " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
-                   " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
-                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id), p.uid")
 
 
 class SqlitePeople(SqliteConnection):
@@ -58,12 +56,15 @@ class SqlitePeople(SqliteConnection):
             _check_new_person(details, samples)
         with self._transaction() as conn:
             for details, samples in people:
+                # The kind only for a visitor (staff is the column's default, as in every schema).
+                kind = () if person_kind(details.kind) == "staff" else (details.kind,)
+                kind_column, kind_value = (", kind", ",?") if kind else ("", "")
                 cur = conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    " created_at, updated_at, uid) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f" created_at, updated_at, uid{kind_column}) VALUES (?,?,?,?,?,?,?,?,?,?{kind_value})",
                     (clean_name(details.name), clean_name(details.company), clean_name(details.host),
                      clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp, details.uid or new_uid()),
+                     details.retention_until, stamp, stamp, details.uid or new_uid(), *kind),
                 )
                 ids.append(int(cur.lastrowid or 0))
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
@@ -210,8 +211,8 @@ class SqlitePeople(SqliteConnection):
         return self._people_query("", ())
 
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
-        sql = f"SELECT {_PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
-        return [Person(*row) for row in self._rows(sql, params)]
+        sql = f"SELECT {PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
+        return [person_from_row(row) for row in self._rows(sql, params)]
 
     # -- samples ---------------------------------------------------------------------
 
@@ -239,8 +240,9 @@ class SqlitePeople(SqliteConnection):
 
     def contacts_for(self, person_id: int) -> list[str]:
         """The person's host contacts (e-mail or apprise URL), for arrival notifications."""
-        rows = self._rows("SELECT host FROM people WHERE id=?", (person_id,))
-        return host_contacts(rows[0][0] or "") if rows else []
+        rows = self._rows("SELECT p.host, h.contact FROM people p LEFT JOIN people h ON h.id = p.host_id"
+                          " WHERE p.id=?", (person_id,))
+        return unique_contacts(rows[0][0], rows[0][1]) if rows else []
 
 
 def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:

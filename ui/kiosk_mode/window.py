@@ -37,6 +37,7 @@ from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore, Visit
 from kiosk.security.audit import AuditAction
 from ui.kiosk_mode.camera import KioskCamera
+from ui.kiosk_mode.front_desk import KioskFrontDesk, PrintBadge
 from ui.kiosk_mode.look import kiosk_font, kiosk_label, load_logo, round_photo, set_page_colours
 from ui.kiosk_mode.pin_lock import PinLock
 from ui.kiosk_mode.restart import WorkerRestarts
@@ -68,6 +69,7 @@ class KioskWindow(QWidget):
         wall_clock: Callable[[], dt.datetime] = local_now,
         unlock: Callable[[QWidget], bool] | None = None,
         publish: Publish | None = None,
+        print_badge: PrintBadge | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -97,6 +99,16 @@ class KioskWindow(QWidget):
                                     wall_clock=wall_clock, on_visit=self.visit_recorded.emit)
         self.flow = self.session.flow
         self.flow.subscribe(self._on_state)
+        if print_badge is None and config.badges.print_on_sign_in:
+            from ui.badge import BadgePrinter
+
+            print_badge = BadgePrinter(config, gallery, today=lambda: self._wall_clock().date())
+        # The visitor's touch screens (sign-in, expected list, leaving) and their language.
+        self.front = KioskFrontDesk(worker, gallery, config, QColor(kc.accent_colour), clock=flow_clock,
+                                    publish=publish, print_badge=print_badge, parent=self)
+        self.front.changed.connect(lambda: self._show(self.flow.state))
+        self.front.language_changed.connect(self._set_language)
+        self.front.visit_recorded.connect(self.visit_recorded.emit)
 
         self._accent = QColor(kc.accent_colour)
         self._bg = QColor(kc.background_colour)
@@ -154,7 +166,8 @@ class KioskWindow(QWidget):
         self.stack = QStackedWidget(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.front.start_bar)
 
         # Attract: logo, the invitation, the time.
         self.attract_page = QWidget()
@@ -214,7 +227,7 @@ class KioskWindow(QWidget):
         col.addWidget(self.message_detail)
         col.addStretch(1)
 
-        for page in (self.attract_page, self.camera_page, self.greeting_page, self.message_page):
+        for page in (self.attract_page, self.camera_page, self.greeting_page, self.message_page, self.front.panel):
             self.stack.addWidget(page)
         self._apply_fonts()
 
@@ -233,6 +246,7 @@ class KioskWindow(QWidget):
                 int(self.width() * 0.5), int(h * 0.22), Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
         self._photo_px = int(h * 0.34)
+        self.front.scale(h)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -255,7 +269,12 @@ class KioskWindow(QWidget):
         """Show the screen for `state` (the only place that decides what is on screen)."""
         texts = self.texts
         screen = state.screen
+        self.front.start_bar.setVisible(not self.front.busy and screen is not Screen.UNAVAILABLE)
+        if self.front.busy:
+            self.stack.setCurrentWidget(self.front.panel)
+            return
         if screen is Screen.ATTRACT:
+            self.attract_label.setText(texts.attract)
             self._update_clock()
             self.stack.setCurrentWidget(self.attract_page)
         elif screen in (Screen.APPROACHING, Screen.LOWER_MASK):
@@ -284,6 +303,11 @@ class KioskWindow(QWidget):
             self.message_detail.setText(texts.unavailable_detail)
             set_page_colours(self.message_page, self._bg, self._fg)
             self.stack.setCurrentWidget(self.message_page)
+
+    def _set_language(self, code: str) -> None:
+        """The visitor's language (their tap, or the kiosk's own again once they left)."""
+        self.texts = texts_for(self.config.kiosk, code)
+        self._show(self.flow.state)
 
     def _show_photo(self, person_id: int | None) -> None:
         self.photo.clear()
@@ -320,6 +344,7 @@ class KioskWindow(QWidget):
             return
         self.restarts.healthy()  # results flow: the worker is healthy
         self.session.observe(result)
+        self.front.on_result(result)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
         if self._closing:
@@ -365,6 +390,7 @@ class KioskWindow(QWidget):
 
     def _tick(self) -> None:
         self.flow.tick()
+        self.front.tick(nobody_in_view=self.flow.state.screen is Screen.ATTRACT)
         if self.flow.state.screen is Screen.ATTRACT:
             self._update_clock()
         if (self._press_started is not None

@@ -1,0 +1,112 @@
+"""Screenshots of the kiosk's visitor screens, for a person to look at (docs/i18n.md).
+
+    .venv/bin/python tools/kiosk_screens.py --size 1280x800 --language de --out /tmp/screens
+
+Makes a throw-away gallery with two hosts and an expected guest, opens the kiosk window with a
+stand-in camera, walks through every visitor screen and saves one PNG per screen. Run it under
+`xvfb-run -a` to see a real X window, or with QT_QPA_PLATFORM=offscreen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Save a PNG per visitor screen."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--language", default="en")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.split("x"))
+
+    import numpy as np
+    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.capture.reader import CameraState, CameraStatus
+    from kiosk.config import Config
+    from kiosk.frontdesk import FrontDesk, InvitationForm
+    from kiosk.gallery import Gallery, PersonDetails
+    from kiosk.gallery.api import NewSample, NewTemplate
+    from ui.kiosk_mode import KioskWindow
+
+    class StillWorker(QObject):
+        result_ready = Signal(object)
+        camera_status = Signal(object)
+        failed = Signal(str)
+        finished = Signal()
+        camera = CameraStatus(CameraState.LIVE, "still")
+
+        def latest_frame(self):
+            return None
+
+        def isRunning(self) -> bool:  # noqa: N802
+            return True
+
+    app = QApplication.instance() or QApplication([])
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        gallery = Gallery(Path(tmp) / "g.db")
+        config = Config.model_validate({"kiosk": {"language": args.language}, "privacy": {"encrypt": False}})
+        rng = np.random.default_rng(0)
+        for name in ("Grace Hopper", "Alan Turing"):
+            # Hosts are staff: enrolled with a face (a random stand-in here).
+            sample = NewSample(rng.integers(0, 255, (112, 112, 3), np.uint8),
+                               [NewTemplate("full", rng.standard_normal(8).astype(np.float32), 0.5)])
+            pid = gallery.add_person(PersonDetails(name), [sample], "stand-in@0")
+            gallery.set_host(pid, True, "")
+        desk = FrontDesk(gallery, config)
+        desk.invite(InvitationForm("Katherine Johnson", gallery.hosts()[0].id, dt.date.today()))
+        w = KioskWindow(StillWorker(), gallery, config, unlock=lambda parent: True)
+        w.resize(width, height)
+        w.show()
+        front, flow = w.front, w.front.flow
+
+        def shot(name: str) -> None:
+            app.processEvents()
+            w.grab().save(str(args.out / f"{args.language}-{width}x{height}-{name}.png"))
+
+        shot("01-attract")
+        flow.start_sign_in()
+        front.panel.name_page.name.setText("Ada Lovelace")
+        front.panel.name_page.company.setText("Analytical Engines Ltd")
+        shot("02-name")
+        flow.submit_name("Ada Lovelace", "Analytical Engines Ltd")
+        front.panel.host_page.search.setText("gra")
+        shot("03-host")
+        flow.choose_host(gallery.hosts("Grace")[0])
+        shot("04-agreement")
+        flow.accept()
+        shot("05-face-consent")
+        flow.choose_face(True)
+        shot("06-capture")
+        flow.skip_capture()
+        shot("07-done")
+        flow.cancel()
+        flow.start_expected()
+        front.panel.expected_page.search.setText("kat")
+        shot("08-expected")
+        flow.start_leaving()
+        shot("09-leaving")
+        flow.timing = type(flow.timing)(leaving_s=0.0)
+        flow.tick()
+        shot("10-not-recognised")
+        flow.cancel()
+        w.locked = False
+        w.close()
+        gallery.close()
+    print(f"screens in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
