@@ -18,6 +18,7 @@ from kiosk.cli import main
 from kiosk.errors import GalleryError
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import PersonDetails
+from kiosk.gallery.pg_schema import SCHEMA_VERSION
 from kiosk.gallery.postgres import PgGallery
 from kiosk.gallery.stored_faces import encode_png
 from kiosk.security.site_key import BlobCipher
@@ -128,7 +129,7 @@ def test_an_older_gallery_is_migrated_only_by_gallery_migrate(pg_url, tmp_path, 
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
     assert main(["gallery", "migrate", "--db", pg_url]) == 0
-    assert "schema 4 -> 6; existing rows sealed" in capsys.readouterr().out
+    assert f"schema 4 -> {SCHEMA_VERSION}; existing rows sealed" in capsys.readouterr().out
     assert main(["gallery", "migrate", "--db", pg_url]) == 0
     assert "nothing to do" in capsys.readouterr().out
     with PgGallery(pg_url, listen=False, spool_path=tmp_path / "s.db") as g:
@@ -146,6 +147,6 @@ def test_fleet_status_lists_every_kiosk(pg_url, tmp_path, capsys):
         assert wait_for(lambda: [b.last_sync for b in k1.fleet()] == [k1.last_sync])
     assert main(["fleet", "status", "--db", pg_url, "--jsonl"]) == 0
     beat = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert beat["site"] == "hq" and beat["kiosk"] == "door-1" and beat["schema"] == 6 and not beat["stale"]
+    assert beat["site"] == "hq" and beat["kiosk"] == "door-1" and beat["schema"] == SCHEMA_VERSION and not beat["stale"]
     assert main(["fleet", "status", "--db", pg_url]) == 0
     assert "door-1" in capsys.readouterr().out

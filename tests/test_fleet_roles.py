@@ -13,6 +13,7 @@ from kiosk.errors import GalleryError, KioskError
 from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY
 from kiosk.gallery.api import PersonDetails
 from kiosk.gallery.pg_connection import GalleryPermissionError
+from kiosk.gallery.pg_schema import SCHEMA_VERSION
 from kiosk.gallery.postgres import PgGallery
 
 pytest_plugins = ["pg_fixtures"]
@@ -62,7 +63,8 @@ def test_a_kiosk_role_reads_people_and_logs_its_own_site_only(fleet, tmp_path):
         with pytest.raises(GalleryPermissionError, match="row-level security"):
             hq.record_visit(fleet["ada"], "checkin", 0.8, site="lab", kiosk="lab-1")
         assert hq.get_setting(HASH_KEY) == "the admin PIN's hash"
-        assert hq.verify_audit().ok
+        hq.record_event("kiosk_unlock", "kiosk hq-k")  # a kiosk appends to the audit log
+        assert hq.verify_audit().ok and hq.audit_records()[-1].action == "kiosk_unlock"
     with _kiosk(fleet["lab"], tmp_path, "lab") as lab:
         assert [(v.site, v.event_id) for v in lab.visits()] == [("lab", "lab-1")]
     with PgGallery(fleet["admin"], listen=False, spool_path=tmp_path / "a.db") as admin:
@@ -124,7 +126,7 @@ def test_kiosk_heartbeats_are_scoped_by_site_too(fleet, tmp_path):
     with PgGallery(fleet["admin"], listen=False, spool_path=tmp_path / "a.db") as admin:
         beats = admin.fleet()
     assert [(b.site, b.kiosk) for b in beats] == [("hq", "hq-door"), ("lab", "lab-door")]
-    assert all(b.version and b.schema_version == 6 and not b.stale for b in beats)
+    assert all(b.version and b.schema_version == SCHEMA_VERSION and not b.stale for b in beats)
     with psycopg.connect(fleet["hq"], autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("INSERT INTO fleet(site, kiosk, version, schema_version, online) VALUES ('lab', 'fake', '1', 6,"
                      " true)")
@@ -148,3 +150,30 @@ def test_the_kiosk_role_cannot_migrate_and_an_older_gallery_names_the_command(fl
     with pytest.raises(GalleryError) as exc:
         _kiosk(fleet["hq"], tmp_path, "hq")
     assert "face-kiosk gallery migrate" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_front_desk_kiosk_signs_visitors_in_and_out_and_its_rows_are_sealed(pg_server, fleet, tmp_path):
+    from fleet_helpers import run_sql
+
+    from kiosk.gallery.frontdesk_api import NewVisitor, VisitStamp
+    from kiosk.gallery.pg_roles import kiosk_grants
+
+    more = kiosk_grants(fleet["hq_role"], "hq", fleet["db"], front_desk=True)  # the role exists: its grants only
+    run_sql(pg_server, "\n".join(ln for ln in more.splitlines() if not ln.startswith("CREATE ROLE")), dbname=fleet["db"])
+    with _kiosk(fleet["hq"], tmp_path, "hq") as hq:
+        added = hq.add_visitor(NewVisitor("Alan", "ACME", None, "v1", "face ok"), [sample(7)], MODEL,
+                               sign_in=VisitStamp("2026-12-07T10:00:00+00:00", "hq", "hq-k", "fd-1"))
+        hq.accept_agreement(added.person_id, "v2", "2026-12-07T10:01:00+00:00")
+        assert hq.sign_out(at="2026-12-07T11:00:00+00:00", how="kiosk", visit_id=added.visit_id) == [added.visit_id]
+        with pytest.raises(GalleryPermissionError):
+            hq.remove_person(added.person_id)  # signing in is allowed, erasing is not
+        with pytest.raises(GalleryPermissionError):  # nor a sign-in for another site
+            hq.add_visitor(NewVisitor("Eve"), [], MODEL, sign_in=VisitStamp("2026-12-07T10:00:00+00:00", "lab"))
+    with psycopg.connect(fleet["admin"], autocommit=True) as conn:
+        conn.execute("UPDATE people SET company = 'Evil Corp' WHERE name = 'Alan'")
+    with _kiosk(fleet["hq"], tmp_path, "hq") as hq:
+        hq.accept_agreement(added.person_id, "v3", "2026-12-07T12:00:00+00:00")  # does not bless the edit
+    with PgGallery(fleet["admin"], listen=False, spool_path=tmp_path / "a.db") as admin:
+        report = admin.integrity_report()
+        assert report.people == [added.person_id] and report.visits == []
+        assert [v.signed_out_at for v in admin.visits() if v.id == added.visit_id] == ["2026-12-07T11:00:00+00:00"]

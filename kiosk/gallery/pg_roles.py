@@ -64,7 +64,7 @@ def kiosk_grants(role: str, site: str, database: str, *, front_desk: bool = Fals
         f"GRANT INSERT ON visits, audit TO {role};",
         f"GRANT UPDATE (last_seen) ON people TO {role};",
         f"GRANT INSERT, UPDATE ON settings, fleet TO {role};",
-        f"GRANT UPDATE ON audit_head TO {role};",
+        f"GRANT INSERT, UPDATE ON audit_head TO {role};",
         f"GRANT USAGE ON SEQUENCE visits_id_seq, audit_id_seq TO {role};",
         f"INSERT INTO kiosk_roles(role, site) VALUES ('{role}', '{site}')"
         " ON CONFLICT (role) DO UPDATE SET site = excluded.site;",
