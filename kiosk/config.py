@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, os_reason
 from kiosk.events.config import EventsConfig
 from kiosk.i18n.catalog import N_, languages
 
@@ -263,6 +263,34 @@ class CameraConfig(_Strict):
     height: int = Field(480, ge=120, le=2160)
 
 
+#: What the liveness check does: off (as before it existed), passive (the cues alone), active
+#: (and a challenge when they are unsure). The one list: the CLI's choices read it too.
+LivenessMode = Literal["off", "passive", "active"]
+LIVENESS_MODES: tuple[str, ...] = get_args(LivenessMode)
+
+
+class LivenessConfig(_Strict):
+    """Presentation-attack detection (docs/liveness.md). The scores are the fused evidence mapped
+    to 0..1; the defaults come from development data (kiosk/liveness/fusion.py says how)."""
+
+    mode: LivenessMode = Field(
+        "passive", description="off: no check (a photo of an enrolled person is greeted as them); passive: "
+        "greet only faces the cues judge live (motion, blinks, the passive model); active: also ask an unsure "
+        "visitor to turn their head (or blink)",
+    )
+    # The two ranges do not meet (attack at most 0.4, live at least 0.6): a face is never both.
+    live_score: float = Field(0.95, ge=0.6, le=0.999, description="fused score at or above which a face is live")
+    attack_score: float = Field(0.05, ge=0.001, le=0.4, description="fused score at or below which a face is an attack")
+    passive_interval_s: float = Field(
+        1.0, ge=1.0, le=10.0, description="the passive model runs at most once per track this often")
+    challenge: Literal["turn", "blink"] = Field(
+        "turn", description="active mode: what to ask for (a turn is harder to fake with a replayed video)")
+    challenge_after_s: float = Field(
+        2.5, ge=0.5, le=15.0, description="active mode: ask when a face is still unsure this long after it appeared")
+    challenge_timeout_s: float = Field(
+        5.0, ge=2.0, le=20.0, description="active mode: a visitor who has not done it by then is refused")
+
+
 class Config(_Strict):
     """Everything the app can be told, saved as JSON in the user config dir."""
 
@@ -275,6 +303,7 @@ class Config(_Strict):
     gallery: GalleryConfig = GalleryConfig()
     frontdesk: FrontDeskConfig = FrontDeskConfig()
     badges: BadgeConfig = BadgeConfig()
+    liveness: LivenessConfig = LivenessConfig()
     # Where recognition events go (webhooks, MQTT, host notifications) and this kiosk's site and
     # id, which visits and events carry.
     events: EventsConfig = EventsConfig()
@@ -297,7 +326,11 @@ def load_config(path: Path | None = None) -> Config:
     """Read the config file (defaults when it does not exist). Errors are one line naming the
     bad key; types are strict (no "0.5" for a number, no 1 for true); a UTF-8 BOM is fine."""
     path = path or default_config_path()
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # a name too long, a folder we may not enter
+        raise KioskError(f"config {path}: cannot read ({os_reason(exc)})") from None
+    if not exists:
         return Config()
     if not path.is_file():  # a FIFO would block the read for ever
         raise KioskError(f"config {path}: not a regular file (a folder, FIFO or device?)")

@@ -25,7 +25,8 @@ class ModelSpec:
     licence: str
     source: str
     commercial_use: bool = True
-    # Embedder contract (ignored for detectors): 112x112 NCHW float32.
+    # Input contract of the ONNX models: NCHW float32, (x - mean) / std in this colour order
+    # (embedders: 112x112 RGB; the passive anti-spoofing models: 80x80 BGR, raw 0..255).
     colour: str = "RGB"
     mean: float = 0.0
     std: float = 1.0
@@ -121,6 +122,26 @@ MODELS: dict[str, ModelSpec] = {
             sha256="466e6e70908d95ac310b3ec599ae03fc916b281d9b73914db88de7b208c586b3",
             licence="Apache-2.0 (face-kiosk's own; only used with the non-commercial mbf model)",
             source="score adapter (centring mean + NAP) for SFace+mbf, made by tools/calibrate.py on lfw-dev",
+        ),
+        ModelSpec(
+            key="minifasnet-v2",
+            filename="MiniFASNetV2.onnx",
+            sha256="4eed38f0bde33c9b805942a5f25e42ce1161e2bda545254be622be957727794e",
+            licence="Apache-2.0 (minivision-ai/Silent-Face-Anti-Spoofing weights; LICENSE-minifasnet)",
+            source="yakhyo/face-anti-spoofing commit c175efef505bc275f7835cc9aa2aecab305ac184, weights/: ONNX of "
+            "minivision-ai/Silent-Face-Anti-Spoofing 2.7_80x80_MiniFASNetV2.pth (checked by "
+            "tools/check_minifasnet_onnx.py); passive anti-spoofing, face box x2.7",
+            colour="BGR",
+        ),
+        ModelSpec(
+            key="minifasnet-v1se",
+            filename="MiniFASNetV1SE.onnx",
+            sha256="d819a69bac6b9ade2a0f4d9b60b618e1260f7bf3ba1fddff6c5d82131cb1083f",
+            licence="Apache-2.0 (minivision-ai/Silent-Face-Anti-Spoofing weights; LICENSE-minifasnet)",
+            source="yakhyo/face-anti-spoofing commit c175efef505bc275f7835cc9aa2aecab305ac184, weights/: ONNX of "
+            "minivision-ai/Silent-Face-Anti-Spoofing 4_0_0_80x80_MiniFASNetV1SE.pth (checked by "
+            "tools/check_minifasnet_onnx.py); passive anti-spoofing, face box x4.0",
+            colour="BGR",
         ),
         ModelSpec(
             key="mbf",

@@ -182,3 +182,41 @@ def test_rekey_from_the_command_line_writes_the_new_key_for_the_other_kiosks(no_
     assert main(["gallery", "key", "import", str(tmp_path / "new.key"), "--db", no_env_key]) == 0
     with PgGallery(no_env_key, create=False, listen=False) as g:
         assert g.templates(MODEL).names == {1: "Ada"}
+
+
+def test_rekey_keeps_the_admin_pin_and_every_kiosk_s_record_of_the_log(no_env_key, tmp_path):
+    """The PIN's hash and lockout are sealed (issue 20) with the site key at a point of the audit
+    log: a rekey seals them again, so the PIN still works and `audit verify` is ok; a kiosk that
+    saw the log before the rekey (its anchor names macs the rekey replaced) takes the re-signed
+    log once it has the new key, and an older copy is still noticed."""
+    from kiosk.gallery.admin_pin import AdminPin, PinPolicy
+    from kiosk.security.site_key import store_site_key
+
+    fast, pin = PinPolicy(scrypt_n=2**10), "735196"
+    with _open(no_env_key, tmp_path, "admin") as g:
+        g.add_person(PersonDetails("Ada"), [sample(1)], MODEL)
+        AdminPin(g, fast).set_pin(pin)
+        assert not AdminPin(g, fast).check("000000").ok  # one wrong PIN: the lockout holds 1
+        gid = g.gallery_id
+    shutil.copytree(tmp_path / "admin", tmp_path / "door")
+    with _open(no_env_key, tmp_path, "door") as door:
+        door.record_event("kiosk_unlock", "kiosk")  # door's anchor: this record and its mac
+    with _open(no_env_key, tmp_path, "admin") as g:
+        report = rekey_gallery(g)
+        assert report.audit_records == len(g.audit_records())
+    with _open(no_env_key, tmp_path, "admin") as g:
+        assert g.verify_audit().ok and AdminPin(g, fast).problem() == ""
+        assert AdminPin(g, fast).failures() == 1
+        assert AdminPin(g, fast).check(pin).ok
+        assert not AdminPin(g, fast).check("000000").ok
+        new_key = g.key.key
+    store_site_key(gid, new_key, keys_dir=tmp_path / "door", replace=True)  # `gallery key import` at door
+    with _open(no_env_key, tmp_path, "door") as door:
+        assert door.verify_audit().ok, door.verify_audit().reason  # re-signed by the rekey, not replaced
+        assert AdminPin(door, fast).check(pin).ok  # and door can still write (the unlock's record)
+    with psycopg.connect(no_env_key, autocommit=True) as conn:  # an older copy: the newest records gone
+        last = conn.execute("SELECT max(seq) FROM audit").fetchone()[0]
+        conn.execute("ALTER TABLE audit DISABLE TRIGGER audit_no_edit")
+        conn.execute("DELETE FROM audit WHERE seq > %s", (last - 2,))
+    with _open(no_env_key, tmp_path, "door") as door:
+        assert "older than this computer last saw it" in door.guard.problem and not door.verify_audit().ok

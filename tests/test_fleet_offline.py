@@ -141,3 +141,32 @@ def test_the_watch_command_greets_from_the_local_copy_with_the_server_down(pg_ur
         with psycopg.connect(pg_url) as conn:  # the offline visit waits in the kiosk's spool until it runs again
             assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 1
         assert [v.name for v in admin.visits()] == ["Eileen"]
+
+
+def test_the_local_copy_is_among_the_gallery_s_own_files(pg_url, tmp_path):
+    """Like the spool and the key files (issue 20 row 2): no export, visits CSV or --force
+    overwrites the local copy or its key file, online or started offline."""
+    from datetime import date
+
+    from kiosk.checkin.visits import export_day_csv
+    from kiosk.gallery.archive import export_people
+    from kiosk.security.keys import key_file_path
+
+    with PgGallery(pg_url, listen=False, spool_path=tmp_path / "a.db") as admin:
+        admin.add_person(PersonDetails("Ada"), [sample(1)], MODEL)
+    with _kiosk(pg_url, tmp_path) as kiosk:
+        kiosk.templates(MODEL)
+        kiosk.close()  # the copy's last write is done
+        own = kiosk.own_files()
+    copy = tmp_path / "copy.db"
+    assert copy in own and key_file_path(copy) in own and tmp_path / "copy.db-wal" in own
+    with _kiosk(pg_url, tmp_path) as kiosk:
+        for target in (copy, key_file_path(copy)):
+            with pytest.raises(KioskError, match="gallery's own file"):
+                export_people(kiosk, target, passphrase="correct horse battery", overwrite=True,
+                              protected=kiosk.own_files())
+            with pytest.raises(KioskError, match="gallery's own file"):
+                export_day_csv(kiosk, date.today(), target)
+    kept = LocalCopy(copy)  # still the kiosk's copy, opened with its own key
+    assert kept.meta()["gallery_id"] and kept.load(MODEL).templates.names
+    kept.close()

@@ -38,7 +38,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """Bring a shared gallery to this face-kiosk's schema (or make a new one), or show the steps."""
     import psycopg
 
-    from kiosk.gallery.pg_connection import redact_url
+    from kiosk.gallery.pg_connection import first_line, redact_url
     from kiosk.gallery.pg_migrate import pending_steps, read_meta
 
     url = _url(args, "gallery migrate")
@@ -47,7 +47,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
                 steps = pending_steps(read_meta(conn, redact_url(url)))
         except psycopg.Error as exc:
-            raise KioskError(f"{redact_url(url)}: {str(exc).splitlines()[0]}") from None
+            raise KioskError(f"{redact_url(url)}: {first_line(exc, url)}") from None
         if not steps:
             print(f"{redact_url(url)}: up to date; nothing to do")
         for step in steps:

@@ -62,7 +62,7 @@ def walk_up_frames(photo: np.ndarray, rng: np.random.Generator, seconds: float =
     """Frames of a visitor walking up to the camera (`photo` already holds any mask); endless
     after `seconds` (the visitor stands at the kiosk)."""
     w, h = FRAME_SIZE
-    background = _background(rng)
+    background = lobby_background(rng)
     drift = rng.uniform(-40, 40)
     tilt = rng.uniform(-6, 6)
     gain = rng.uniform(0.75, 1.15)
@@ -89,7 +89,8 @@ def walk_up_frames(photo: np.ndarray, rng: np.random.Generator, seconds: float =
         i += 1
 
 
-def _background(rng: np.random.Generator) -> np.ndarray:
+def lobby_background(rng: np.random.Generator) -> np.ndarray:
+    """A plain lobby-like wall: a random colour, a vertical light ramp, blurred grain."""
     w, h = FRAME_SIZE
     base = rng.uniform(60, 200, 3)
     ramp = np.linspace(-25, 25, h)[:, None, None] * rng.uniform(0.5, 1.5)

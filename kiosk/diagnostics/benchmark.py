@@ -15,6 +15,7 @@ import numpy as np
 
 from kiosk.capture.images import load_rgb
 from kiosk.config import Config
+from kiosk.diagnostics.liveness_bench import liveness_table
 from kiosk.diagnostics.memory import peak_rss_mb
 from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.matching import Matcher
@@ -142,6 +143,11 @@ def main_bench(args: argparse.Namespace, config: Config) -> int:
         med, p95 = _time(one_face, repeat)
         verdict = "ok" if med <= TARGET_ONE_FACE_MS else f"MISSES by {med - TARGET_ONE_FACE_MS:.1f} ms"
         print(f"{label:<42}{med:>10.2f}{p95:>10.2f}   target <= {TARGET_ONE_FACE_MS:.0f} ms: {verdict}")
+
+    print(f"\n{'liveness (kiosk.liveness, passive mode)':<42}{'median ms':>10}")
+    face = pipeline.analyze(rgb, max_faces=1)[0]
+    for name, med in liveness_table(rgb, face, repeat):
+        print(f"{name:<42}{med:>10.2f}")
 
     print(f"\n{'events (what recognition pays)':<42}{'median us':>10}{'p95 us':>10}")
     for name, med, p95 in events_table(repeat):

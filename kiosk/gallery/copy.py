@@ -14,10 +14,12 @@ record the target already has (its own, or one copied before) is not appended ag
 people copied are logged once, by the final "import" record (not one "enroll" each). So a copy
 there and back adds exactly one "import" record per copy. Visit event ids are kept (or made
 from the source's gallery id and visit id), so copying again never doubles a visit.
-The admin PIN comes along when the target has none (its hash; the lockout starts afresh,
-sealed with the target's key). The front desk's records come too (kiosk.gallery.copy_frontdesk:
-hosts, visitors' hosts and agreements, sign-outs, invitations). Not copied: people's
-created/updated times (the copy's time).
+The admin PIN comes along when the target has none and the source's is intact (its hash,
+sealed again for the target; the lockout starts afresh). A target that has its own PIN keeps
+it: sealed again after the copied records when some of them are PIN records (they would
+otherwise name a newer setter than its seal). The front desk's records come too
+(kiosk.gallery.copy_frontdesk: hosts, visitors' hosts and agreements, sign-outs, invitations).
+Not copied: people's created/updated times (the copy's time).
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.errors import GalleryError
-from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY
+from kiosk.gallery.admin_pin import LOCKOUT_RECORDS, AdminPin
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.copy_frontdesk import copy_frontdesk
 from kiosk.gallery.frontdesk_api import VISITOR, NewVisitor
 from kiosk.security.audit import AuditAction
-from kiosk.security.pin_policy import LockoutState, seal
 
 BATCH = 100  # people per target transaction
 
@@ -70,6 +71,10 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, merge: bool = Fa
     model_version = next(iter(versions), "none")
     before = target.counts()
     there = {p.uid: p.id for p in target.people() if p.uid}
+    target_pin = AdminPin(target)
+    target_had_pin = target_pin.is_set()
+    own_pin = target_pin.stored_hash()  # sealed again after the copied records, if they name a PIN
+    pin_mark = target.audit_tail(LOCKOUT_RECORDS).newest(LOCKOUT_RECORDS)
     mapping: dict[int, int] = {}
     everyone = source.people()
     for person in everyone:
@@ -112,13 +117,15 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, merge: bool = Fa
         visits += 1
     copied_now = {p.id for p in new_people}
     desk = copy_frontdesk(source, target, mapping, visit_ids, source_visits, only=copied_now)
-    pin = source.get_setting(HASH_KEY)
-    pin_copied = bool(pin) and not target.get_setting(HASH_KEY)
-    if pin_copied:
-        target.set_setting(HASH_KEY, pin)
-        target.set_setting(LOCKOUT_KEY, seal(LockoutState(0, 0.0), target.integrity_key, target.gallery_id))
     verdict = source.verify_audit()
     copied = _copy_audit(source, target)
+    # After the copied records (some of them PIN records): the PIN's seal names the newest one.
+    pin = AdminPin(source).stored_hash()
+    pin_copied = bool(pin) and not target_had_pin
+    if pin and pin_copied:
+        AdminPin(target).adopt_hash(pin)  # sealed for the target, audited there as pin_set (copied)
+    elif own_pin and target.audit_tail(LOCKOUT_RECORDS).newest(LOCKOUT_RECORDS) != pin_mark:
+        target_pin.adopt_hash(own_pin)  # its own PIN, sealed after the copied PIN records
     target.record_event(AuditAction.IMPORT, "gallery copy", {
         "from": source_name, "people": want["people"], "people_already_there": len(everyone) - want["people"],
         "visits": visits, "audit_records": copied, "source_audit_ok": verdict.ok,

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -27,7 +26,17 @@ from kiosk.gallery.pg_schema import PgAuditStore
 from kiosk.gallery.row_seal import row_key
 from kiosk.gallery.spool import VisitSpool, default_spool_path
 from kiosk.gallery.stored_faces import decode_png, encode_png
-from kiosk.security.audit import AuditAction, AuditLog, AuditRecord, AuditVerdict
+from kiosk.gallery.url_secrets import redact_url as redact_url
+from kiosk.gallery.url_secrets import scrub_secrets
+from kiosk.security.audit import (
+    AuditAction,
+    AuditError,
+    AuditLog,
+    AuditRecord,
+    AuditTail,
+    AuditVerdict,
+)
+from kiosk.security.audit_anchor import GalleryGuard, anchor_path
 from kiosk.security.keys import GalleryKey
 from kiosk.security.site_key import BlobCipher, find_site_key
 
@@ -54,22 +63,6 @@ class GalleryStatus:
     local_copy: str = ""  # started offline: when the local copy it recognises from was saved
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password (in the netloc or as ?password=) replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://(unparseable URL)"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def site_ref(url: str) -> str:
     """What names this gallery for its site key: user@host:port/dbname (no password)."""
     info = conninfo_to_dict(url)
@@ -85,8 +78,10 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.InterfaceError)
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def first_line(exc: BaseException, url: str = "") -> str:
+    """The error's first line, with every piece of the URL's secrets scrubbed (libpq may echo them)."""
+    text = scrub_secrets(str(exc), url) if url else str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _is_unreachable(message: str) -> bool:
@@ -94,8 +89,8 @@ def _is_unreachable(message: str) -> bool:
     return ": cannot reach the PostgreSQL server (" in message
 
 
-def _connect_message(where: str, exc: BaseException) -> str:
-    text = str(exc)
+def _connect_message(where: str, exc: BaseException, url: str = "") -> str:
+    text = scrub_secrets(str(exc), url) if url else str(exc)
     low = text.lower()
     if "password authentication failed" in low or "no password supplied" in low or "authentication failed" in low:
         return f"{where}: the server refused the login (wrong user name or password)"
@@ -137,6 +132,7 @@ class PgConnection:
         self._offline_reason = ""
         self._from_copy = ""  # when the local copy was saved, while the kiosk runs from it
         self._stop = threading.Event()
+        self._appended: AuditRecord | None = None  # the newest audit record the open transaction wrote
         self._kwargs: dict[str, Any] = {"autocommit": True, "application_name": "face-kiosk"}
         if "connect_timeout" not in url:
             self._kwargs["connect_timeout"] = max(1, int(connect_timeout))
@@ -151,13 +147,14 @@ class PgConnection:
         self._spool_path = Path(spool_path) if spool_path else default_spool_path(self.ref)
         self._spool: VisitSpool | None = VisitSpool(self._spool_path) if self._spool_path.exists() else None
         self._local: LocalCopy | None = None
+        self._local_path = Path(local_copy) if local_copy is not None else None
         if local_copy is not None:
             self._local = LocalCopy(local_copy)
         self.migrated_from = 0
         try:
             probe = psycopg.connect(url, **self._kwargs)
         except psycopg.Error as exc:
-            message = _connect_message(self.where, exc)
+            message = _connect_message(self.where, exc, self.url)
             copy_meta = self._local.meta() if self._local is not None else {}
             if not _is_unreachable(message) or "gallery_id" not in copy_meta:
                 self._close_files()
@@ -178,11 +175,12 @@ class PgConnection:
             self._ensure_vector(probe)
             state = open_schema(probe, where=self.where, ref=self.ref, create=create, migrate=migrate,
                                 keys_dir=self._keys_dir, encrypt_templates=encrypt_templates)
+            self._use_key(state.key, state.gallery_id)
+            self._look_at_anchor(probe)
         except psycopg.Error as exc:
-            raise GalleryError(f"{self.where}: {_first_line(exc)}") from None
+            raise GalleryError(f"{self.where}: {first_line(exc, self.url)}") from None
         finally:
             probe.close()
-        self._use_key(state.key, state.gallery_id)
         if state.role_site is not None:  # a kiosk role: the server decides its site
             if self.site and self.site != state.role_site:
                 raise KioskError(f"{self.where}: this database role is a kiosk of site {state.role_site!r}, but this "
@@ -215,6 +213,10 @@ class PgConnection:
         return self._gallery_id != copy_id
 
     def _use_key(self, key: GalleryKey | None, gallery_id: str) -> None:
+        if getattr(self, "_gallery_id", None) != gallery_id:
+            # What this computer saw of the gallery, by its id (kiosk.security.audit_anchor);
+            # checked once the server answers (_look_at_anchor).
+            self.guard = GalleryGuard(anchor_path(gallery_id, self.ref, self._keys_dir))
         self._gallery_id = gallery_id
         self._key: GalleryKey | None = key
         self._cipher: BlobCipher | None = BlobCipher(key.key) if key is not None else None
@@ -246,12 +248,48 @@ class PgConnection:
                              "runs in this database: CREATE EXTENSION vector; (on a managed service: its "
                              "extension setting)") from None
 
+    def _look_at_anchor(self, conn: psycopg.Connection) -> None:
+        """Compare the log with what this computer saw last (a restored copy shows), and move
+        the record on when the gallery is as seen or newer."""
+        store = PgAuditStore(conn)
+        last = store.last()
+        if not self.guard.check(last.seq if last else 0, store.mac_at, resigned_since=self._resigned_since(store)) \
+                and last is not None:
+            self.guard.seen(last.seq, last.mac)
+
+    @staticmethod
+    def _resigned_since(store: PgAuditStore) -> Callable[[int], bool]:
+        """Whether `gallery rekey` re-signed the log after record `seq` (its macs then differ from
+        those this computer saw, and rightly)."""
+        def since(seq: int) -> bool:
+            rekey = AuditAction.GALLERY_REKEY.value
+            rekeyed = store.last_seqs((rekey,)).get(rekey)
+            return rekeyed is not None and rekeyed > seq
+        return since
+
     # -- identity, lifecycle -------------------------------------------------------------
 
     @property
     def gallery_id(self) -> str:
         """A stable id of this gallery (made when it was created, stored in it)."""
         return self._gallery_id
+
+    def own_files(self) -> tuple[Path, ...]:
+        """Every file this gallery keeps on this computer, which no export or CSV may replace:
+        the visit spool and the local copy (each with its -wal/-shm and key files), and the
+        site key files (both slots, the name from before schema 6, and the one it was found in)."""
+        from kiosk.security.keys import key_file_path
+        from kiosk.security.private_files import gallery_files
+        from kiosk.security.site_key import legacy_site_key_path, site_key_path
+
+        files = [site_key_path(self._gallery_id, self._keys_dir), site_key_path(self._gallery_id, self._keys_dir, "next"),
+                 legacy_site_key_path(self.ref, self._keys_dir)]
+        for path in (self._spool_path, self._local_path):
+            if path is not None:
+                files += [*gallery_files(path), *(key_file_path(path, slot=slot) for slot in ("current", "next"))]
+        if self._key is not None and self._key.source == "file":
+            files.append(Path(self._key.location))
+        return tuple(files)
 
     @property
     def key(self) -> GalleryKey:
@@ -306,10 +344,11 @@ class PgConnection:
 
     def _set_offline(self, exc: BaseException) -> None:
         if self._online:
-            log.warning("%s: the shared gallery is offline (%s)", self.where, str(exc).splitlines()[0] if str(exc)
+            log.warning("%s: the shared gallery is offline (%s)", self.where,
+                        scrub_secrets(str(exc), self.url).splitlines()[0] if str(exc)
                         else type(exc).__name__)
         self._online = False
-        self._offline_reason = _connect_message(self.where, exc)
+        self._offline_reason = _connect_message(self.where, exc, self.url)
 
     def data_version(self) -> int:
         """A number that changes whenever any process changed the gallery."""
@@ -338,30 +377,82 @@ class PgConnection:
                 raise self._offline_error(what) from None
             if isinstance(exc, pg_errors.InsufficientPrivilege):
                 raise GalleryPermissionError(f"{self.where}: this database role may not do that ({what}): "
-                                             f"{_first_line(exc)}") from None
-            raise GalleryError(f"{self.where}: {_first_line(exc)}") from None
+                                             f"{first_line(exc, self.url)}") from None
+            raise GalleryError(f"{self.where}: {first_line(exc, self.url)}") from None
 
     @contextmanager
     def _transaction(self, what: str = "changing the gallery", *, audited: bool = True) -> Iterator[psycopg.Connection]:
         """One server transaction: all of it commits, or none (also when this process dies)."""
+        self._appended = None
         with self._conn(what) as conn, conn.transaction():
             if audited:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
             yield conn
         self._bump()
+        appended, self._appended = self._appended, None
+        if appended is not None:
+            self.guard.seen(appended.seq, appended.mac)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = (), what: str = "reading the gallery") -> list[tuple[Any, ...]]:
         with self._conn(what) as conn:
             return conn.execute(sql, params).fetchall()
 
     def _audit(self, conn: psycopg.Connection, action: AuditAction | str, subject: str,
-               details: dict[str, Any] | None = None) -> None:
-        AuditLog(PgAuditStore(conn), self.key.key).append(action, self.actor, subject, details or {})
+               details: dict[str, Any] | None = None) -> AuditRecord:
+        """Record an action in the audit log, inside the write's transaction. Refused (AuditError)
+        while the gallery is older than this computer saw it, as for a broken head."""
+        store = PgAuditStore(conn)
+        if not self.guard.problem:
+            last = store.last()
+            self.guard.check(last.seq if last else 0, store.mac_at, resigned_since=self._resigned_since(store))
+        if self.guard.problem:
+            raise AuditError(f"{self.guard.problem}; nothing was changed. An admin must check it (audit verify) "
+                             "and accept it (audit recover)")
+        record = AuditLog(store, self.key.key).append(action, self.actor, subject, details or {})
+        self._appended = record
+        return record
+
+    def seal_settings(self, make: Callable[[int], dict[str, str]], action: AuditAction | str | None = None,
+                      subject: str = "", details: dict[str, Any] | None = None, *,
+                      audit_required: bool = True) -> int:
+        """Write settings sealed at a point of the audit log, in one transaction (see the SQLite
+        gallery's `seal_settings`). Returns the seq."""
+        with self._transaction("writing the admin PIN") as conn:
+            record = None
+            if action is not None:
+                try:
+                    record = self._audit(conn, action, subject, details)
+                except AuditError as exc:
+                    if audit_required:
+                        raise
+                    log.warning("%s: not in the audit log (%s)", action, exc)
+            if record is not None:
+                seq = record.seq
+            else:
+                last = PgAuditStore(conn).last()
+                seq = last.seq if last else 0
+            for key, value in make(seq).items():
+                conn.execute("INSERT INTO settings(key, value) VALUES (%s, %s)"
+                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+        return seq
+
+    def audit_tail(self, actions: tuple[str, ...] = ()) -> AuditTail:
+        """The end of the audit log (kiosk.security.audit.AuditTail)."""
+        with self._conn("reading the audit log") as conn:
+            return AuditLog(PgAuditStore(conn), self.key.key).tail(actions)
 
     def record_event(self, action: AuditAction | str, subject: str = "", details: dict[str, Any] | None = None) -> None:
         """Record an action that is not itself a write (export, kiosk unlock, wrong PIN)."""
         with self._transaction("writing the audit log") as conn:
             self._audit(conn, action, subject, details)
+
+    def recover_audit(self) -> AuditRecord:
+        """Accept a broken audit log (kiosk.security.audit.AuditLog.recover): a record saying what
+        was wrong, after which writes are possible again. The caller checked the admin PIN."""
+        with self._transaction("recovering the audit log") as conn:
+            record = AuditLog(PgAuditStore(conn), self.key.key).recover(self.actor, self.guard.problem)
+        self.guard.accept(record.seq, record.mac)
+        return record
 
     def audit_records(self) -> list[AuditRecord]:
         """The audit log, oldest first."""
@@ -371,7 +462,10 @@ class PgConnection:
     def verify_audit(self) -> AuditVerdict:
         """Whether the audit log is whole and unedited."""
         with self._conn("checking the audit log") as conn:
-            return AuditLog(PgAuditStore(conn), self.key.key).verify()
+            verdict = AuditLog(PgAuditStore(conn), self.key.key).verify()
+        if verdict.ok and self.guard.problem:
+            return AuditVerdict(False, verdict.count, verdict.count + 1, self.guard.problem)
+        return verdict
 
     # -- encryption of faces --------------------------------------------------------------
 
@@ -402,3 +496,4 @@ class PgConnection:
         if isinstance(row_vec, (bytes, bytearray, memoryview)):  # raw binary (see _RawBinary)
             return np.frombuffer(bytes(row_vec)[4:], ">f4").astype(np.float32)
         return np.asarray(row_vec.to_numpy() if hasattr(row_vec, "to_numpy") else row_vec, np.float32)
+

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import psycopg
 
 from kiosk import __version__
-from kiosk.gallery.pg_connection import PgConnection
+from kiosk.gallery.pg_connection import PgConnection, first_line
 
 log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
 
@@ -71,7 +71,7 @@ class PgFleet(PgConnection):
         except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable) as exc:
             self._beats_refused = True
             log.warning("%s: this kiosk cannot write its fleet heartbeat (%s); see docs/shared-gallery.md: roles",
-                        self.where, str(exc).splitlines()[0])
+                        self.where, first_line(exc, self.url))
 
     def fleet(self) -> list[KioskBeat]:
         """Every kiosk's last heartbeat (a kiosk role: its own site's), by site and kiosk."""

@@ -102,7 +102,10 @@ def open_schema(conn: Any, *, where: str, ref: str, create: bool, migrate: bool,
         if version < SCHEMA_VERSION:
             for step in MIGRATIONS[version:]:
                 step(conn)
-            AuditLog(PgAuditStore(conn), key.key).create_schema()  # seals the first head (idempotent)
+            audit = AuditLog(PgAuditStore(conn), key.key)
+            audit.create_schema()  # seals the first head (idempotent)
+            if version and version < 5:
+                seal_for_schema_5(conn, audit, key.key, gallery_id)
             for k, v in (("schema_version", str(SCHEMA_VERSION)), ("min_schema", str(MIN_SCHEMA))):
                 conn.execute("INSERT INTO meta(key, value) VALUES (%s, %s)"
                              " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (k, v))
@@ -122,3 +125,28 @@ def wrong_key_message(where: str, key: GalleryKey, meta: dict[str, str]) -> str:
                 f"{meta['rekeyed_at']} (gallery rekey); import the new one: `face-kiosk gallery key import FILE`")
     return (f"{where}: the site key ({key.location}) is not this gallery's; use the key of the kiosk that "
             "created it (`face-kiosk gallery key export` there, `gallery key import` here, or FACE_KIOSK_SITE_KEY)")
+
+
+def seal_for_schema_5(conn: Any, audit: AuditLog, key: bytes, gallery_id: str) -> None:
+    """Photo paths to keyed hashes of their names, the PIN sealed for schema 5
+    (kiosk.gallery.sealing): the part of the security audit's step that needs the site key,
+    in the migration's transaction."""
+    from kiosk.gallery.admin_pin import LOCKOUT_RECORDS
+    from kiosk.gallery.sealing import reseal_pin
+    from kiosk.gallery.stored_faces import photo_provenance
+
+    for table in ("samples", "templates"):
+        for (source,) in conn.execute(f"SELECT DISTINCT source FROM {table}").fetchall():  # noqa: S608
+            conn.execute(f"UPDATE {table} SET source = %s WHERE source = %s",  # noqa: S608 - fixed names
+                         (photo_provenance(source, key), source))
+
+    def get(name: str) -> str | None:
+        row = conn.execute("SELECT value FROM settings WHERE key = %s", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def put(name: str, value: str) -> None:
+        conn.execute("INSERT INTO settings(key, value) VALUES (%s, %s)"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (name, value))
+
+    # Schema 4 bound the lockout to the same id (PostgreSQL galleries always had their own).
+    reseal_pin(get, put, key, gallery_id, gallery_id, audit.tail(LOCKOUT_RECORDS))

@@ -12,12 +12,15 @@ stopped:
    opened with either key, so a batch repeated after a crash is harmless.
 3. Visits' MACs, in batches likewise (`meta.rekey_visits`).
 4. One last transaction, with new writes held off (table locks): what was added meanwhile, the
-   PIN lockout, the audit log re-signed (its rows keep every field; only the MACs change, so
+   admin PIN's hash and lockout (sealed again at the same audit seq), the audit log re-signed (its rows keep every field; only the MACs change, so
    the append-only trigger is set aside inside this transaction: the gallery's owner runs
    rekey), the new check value and `meta.rekeyed_at`, a `gallery_rekey` audit record, and a
    NOTIFY that tells every kiosk to check its key. Kiosks with the old key are refused from
    then on (one line naming `gallery key import`).
-5. The new key becomes this machine's current key; the old one is forgotten here.
+5. The new key becomes this machine's current key; the old one is forgotten here, and what
+   this machine saw of the log (kiosk.security.audit_anchor) is the re-signed log. Other
+   kiosks' records of it name macs the rekey replaced: they compare only sequence numbers up
+   to the `gallery_rekey` record (PgConnection._resigned_since).
 
 A row whose MAC already failed under the old key (edited outside face-kiosk) is not blessed by
 the rekey: it gets a MAC that fails under the new key too, and stays flagged.
@@ -33,23 +36,17 @@ from typing import Any
 import psycopg
 
 from kiosk.errors import GalleryError, KioskError
-from kiosk.gallery.admin_pin import LOCKOUT_KEY
 from kiosk.gallery.api import now_iso
 from kiosk.gallery.pg_connection import AUDIT_LOCK
 from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS, VISIT_CHECK_COLUMNS
 from kiosk.gallery.pg_schema import CHANNEL, REKEY_PAYLOAD, PgAuditStore
+from kiosk.gallery.resealing import reseal_pin, resign_audit
 from kiosk.gallery.row_seal import mac_ok, person_mac, row_key, visit_mac
 from kiosk.security.audit import (
-    GENESIS,
-    AuditHead,
+    AuditAction,
     AuditLog,
-    AuditRecord,
-    audit_key,
-    compute_mac,
-    seal_head,
 )
 from kiosk.security.keys import KEY_BYTES, GalleryKey
-from kiosk.security.pin_policy import seal, unseal
 from kiosk.security.site_key import (
     BlobCipher,
     find_site_key,
@@ -161,19 +158,18 @@ def rekey_gallery(gallery: Any, *, batch: int = 200, progress: Callable[[str], N
         for table in ("people", "visits"):
             while _reseal_batch(conn, keys, table, batch, counts):
                 pass
-        lockout = conn.execute("SELECT value FROM settings WHERE key = %s", (LOCKOUT_KEY,)).fetchone()
-        if lockout:
-            state = unseal(lockout[0], old, gid)
-            conn.execute("UPDATE settings SET value = %s WHERE key = %s", (seal(state, new, gid), LOCKOUT_KEY))
+        _reseal_pin_settings(conn, gid, old, new)
         n_audit = _resign_audit(conn, old, new)
         conn.execute("DELETE FROM meta WHERE key IN ('rekey_to', 'rekey_people', 'rekey_visits')")
         _set_meta(conn, key_check=key_check(new), rekeyed_at=now_iso())
-        AuditLog(PgAuditStore(conn), new).append("gallery_rekey", gallery.actor, "gallery", {
+        record = AuditLog(PgAuditStore(conn), new).append(AuditAction.GALLERY_REKEY, gallery.actor, "gallery", {
             **{f"{k}_resealed": v for k, v in counts.items()}, "audit_records": n_audit, "resumed": resumed})
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, REKEY_PAYLOAD))
     stored = store_site_key(gid, new, keys_dir=gallery._keys_dir, replace=True)
     forget_site_key(gid, keys_dir=gallery._keys_dir, slot="next")
     gallery._use_key(stored, gid)
+    # Every record's mac changed: what this computer saw is the re-signed log now.
+    gallery.guard.accept(record.seq, record.mac)
     return RekeyReport(counts["people"], counts["samples"], counts["templates"], counts["visits"], n_audit + 1,
                        stored, resumed)
 
@@ -220,19 +216,27 @@ def _reseal_person(conn: psycopg.Connection, keys: _Keys, pid: int, counts: dict
         counts["templates"] += 1
 
 
+def _reseal_pin_settings(conn: psycopg.Connection, gallery_id: str, old: bytes, new: bytes) -> None:
+    def get(name: str) -> str | None:
+        row = conn.execute("SELECT value FROM settings WHERE key = %s", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def put(name: str, value: str) -> None:
+        conn.execute("UPDATE settings SET value = %s WHERE key = %s", (value, name))
+
+    reseal_pin(get, put, old, new, gallery_id)
+
+
 def _resign_audit(conn: psycopg.Connection, old: bytes, new: bytes) -> int:
     """Every audit record's MAC chain and the head, under the new key (the fields unchanged)."""
-    store = PgAuditStore(conn)
-    if not AuditLog(store, old).verify().ok:
-        raise GalleryError("the audit log changed during the rekey; nothing was re-signed")
-    key = audit_key(new)
-    records: list[AuditRecord] = list(store.records())
+    def update(seq: int, prev: str, mac: str) -> None:
+        conn.execute("UPDATE audit SET prev_mac = %s, mac = %s WHERE seq = %s", (prev, mac, seq))
+
+    # Set aside inside this transaction only: a failure rolls the ALTER back with the rest.
     conn.execute("ALTER TABLE audit DISABLE TRIGGER audit_no_edit")
-    prev = GENESIS
-    for r in records:
-        mac = compute_mac(key, r.seq, r.ts, r.actor, r.action, r.subject, r.details, prev)
-        conn.execute("UPDATE audit SET prev_mac = %s, mac = %s WHERE seq = %s", (prev, mac, r.seq))
-        prev = mac
+    try:
+        n = resign_audit(PgAuditStore(conn), old, new, update)
+    except GalleryError:
+        raise GalleryError("the audit log changed during the rekey; nothing was re-signed") from None
     conn.execute("ALTER TABLE audit ENABLE TRIGGER audit_no_edit")
-    store.set_head(seal_head(key, AuditHead(records[-1].seq if records else 0, prev)))
-    return len(records)
+    return n

@@ -81,7 +81,8 @@ def _parse(text: str, where: str) -> bytes:
     return raw
 
 
-def _legacy_path(ref: str, keys_dir: Path | None) -> Path:
+def legacy_site_key_path(ref: str, keys_dir: Path | None = None) -> Path:
+    """The key file's name before schema 6 (a hash of `user@host:port/db`), still read."""
     digest = hashlib.sha256(ref.encode("utf-8")).hexdigest()[:32]
     return (keys_dir or default_keys_dir()) / f"site-{digest}.key"
 
@@ -125,7 +126,7 @@ def find_site_key(gallery_id: str, *, keys_dir: Path | None = None, slot: SiteSl
                 return GalleryKey(_parse(secret, "keyring"), "keyring", f"keyring {KEYRING_SERVICE}/{user}")
     paths = [site_key_path(gallery_id, keys_dir, slot)]
     if legacy_ref and slot == "current":
-        paths.append(_legacy_path(legacy_ref, keys_dir))
+        paths.append(legacy_site_key_path(legacy_ref, keys_dir))
     for path in paths:
         if path.exists():
             return GalleryKey(_read_file(path), "file", str(path))
