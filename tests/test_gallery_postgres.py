@@ -302,7 +302,7 @@ def test_an_older_schema_is_migrated_in_place(pg_url, tmp_path, monkeypatch):
                              " 'checkin')", (pid,))
             assert old.schema_version == 3
     with PgGallery(pg_url, spool_path=tmp_path / "s.db", listen=False) as new:
-        assert new.schema_version == SCHEMA_VERSION == 7
+        assert new.schema_version == SCHEMA_VERSION == 8
         assert [(v.name, v.site, v.kiosk, v.event_id) for v in new.visits()] == [("Old", "", "", None)]
         new.record_visit(pid, "checkin", 0.9, site="hq", event_id="x")
         assert len(new.visits(site="hq")) == 1 and new.verify_audit().ok

@@ -69,7 +69,7 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, force: bool = Fa
         if not person.n_samples and person.kind == VISITOR:
             mapping[person.id] = target.add_visitor(NewVisitor(
                 person.name, person.company, None, person.agreement_version, "", person.retention_until,
-                person.notes), [], model_version).person_id
+                person.notes, person.agreement_language), [], model_version).person_id
     for start in range(0, len(people), BATCH):
         batch = people[start:start + BATCH]
         items = []

@@ -5,7 +5,8 @@ both backends (1: people, samples, templates, visits, settings; 2: each sample's
 crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits; 5: photo paths as
 keyed hashes and the PIN sealed for this version, done by the connection with the site key,
 kiosk.gallery.sealing; bigserial ids are never given again already; 6: the fleet's; 7: the
-front desk's person kinds, hosts, sign-outs and invitations). The SQL is
+front desk's person kinds, hosts, sign-outs and invitations; 8: the language of the
+accepted agreement). The SQL is
 PostgreSQL's own: bigserial ids, bytea, booleans, a pgvector column for templates that may be
 searched on the server (only when templates are stored unencrypted, see kiosk.gallery.postgres).
 
@@ -22,7 +23,7 @@ from typing import Any
 
 from kiosk.security.audit import AuditRecord, canonical_json
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 CHANNEL = "face_kiosk_changes"
 
 _V1 = """
@@ -179,6 +180,9 @@ CREATE TRIGGER invitations_changed AFTER INSERT OR UPDATE OR DELETE ON invitatio
     FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
 """
 
+# The front desk: the accepted agreement's language (kiosk.gallery.schema.V8_SQL).
+_V8 = "ALTER TABLE people ADD COLUMN agreement_language text NOT NULL DEFAULT ''"
+
 
 def _nothing_yet(owner: str) -> Callable[[Any], None]:
     def run(conn: Any) -> None:
@@ -200,7 +204,7 @@ def _v5(conn: Any) -> None:
 
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
 MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4), _v5,
-                                           _nothing_yet("the fleet (issue 21)"), _script(_V7)]
+                                           _nothing_yet("the fleet (issue 21)"), _script(_V7), _script(_V8)]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
