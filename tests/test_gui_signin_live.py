@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-pytestmark = [pytest.mark.gui, pytest.mark.data]
+# The per-test limit as a hang guard only: about 2 minutes at load 20 on 2 cores, all in lockstep.
+pytestmark = [pytest.mark.gui, pytest.mark.data, pytest.mark.timeout(1200)]
 
 from PySide6.QtCore import Qt  # noqa: E402
 
