@@ -34,7 +34,6 @@ from kiosk.gallery.api import NewSample, NewTemplate  # noqa: E402
 from kiosk.signin.flow import Step  # noqa: E402
 from tests.conftest import shared  # noqa: E402
 from tests.stage import GONE_FRAMES, Stage, Watcher  # noqa: E402
-from tests.test_gui_kiosk import MediaClock  # noqa: E402
 from tests.test_gui_signin import _tap, _type  # noqa: E402
 
 pytest_plugins = ["live_fixtures", "events_fixtures"]
@@ -116,11 +115,10 @@ def test_a_stranger_signs_in_and_is_greeted_by_name_next_time_only_with_consent(
     bus = EventBus.from_config(config.events, directory=directory)
     stage = Stage()
     worker = LiveWorker(config, gallery, lambda: stage, lockstep=True)
-    clock = MediaClock()
-    worker.result_ready.connect(clock.follow)  # before the window: its clock moves first
     watcher = Watcher()
     worker.result_ready.connect(watcher.seen)
-    w = KioskWindow(worker, gallery, config, flow_clock=clock, unlock=lambda parent: False, publish=bus.publish)
+    # No flow clock: on a lockstep worker the window decides on the frames' own time (MediaClock).
+    w = KioskWindow(worker, gallery, config, unlock=lambda parent: False, publish=bus.publish)
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
@@ -185,7 +183,6 @@ def test_a_stranger_signs_in_and_is_greeted_by_name_next_time_only_with_consent(
         assert worker.wait(20_000)
         # Results still queued for the GUI thread go nowhere once the test's objects are gone.
         worker.result_ready.disconnect(watcher.seen)
-        worker.result_ready.disconnect(clock.follow)
         w.locked = False
         w.close()
     # The host heard of each sign-in once.
