@@ -232,7 +232,7 @@ def test_row14_postgres_the_migration_replaces_stored_paths_and_keeps_the_pin(pg
 PG_AFTER_SCHEMA_4_UNDONE = (
     "DROP TABLE invitations",  # 7: the front desk
     "ALTER TABLE people DROP COLUMN kind, DROP COLUMN is_host, DROP COLUMN contact, DROP COLUMN host_id,"
-    " DROP COLUMN agreement_version, DROP COLUMN agreement_at",
+    " DROP COLUMN agreement_version, DROP COLUMN agreement_at, DROP COLUMN agreement_language",  # 8: its language
     "ALTER TABLE visits DROP COLUMN signed_out_at, DROP COLUMN signed_out_how",
     "DROP INDEX visits_person",
     # 6: the fleet (row-level security and its policies, kiosk roles, heartbeats, uid and row MACs)

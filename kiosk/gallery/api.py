@@ -114,7 +114,7 @@ class Person:
     n_templates: int = 0
     # The front desk's (schema version 7, kiosk.gallery.frontdesk_api): staff or visitor, whether
     # a staff member is a host and their notification contact, a visitor's host, and the visitor
-    # agreement they accepted.
+    # agreement they accepted (schema version 8: and the language they read it in, a code like "de").
     kind: str = "staff"
     is_host: bool = False
     contact: str = ""
@@ -123,6 +123,7 @@ class Person:
     agreement_at: str | None = None
     uid: str = ""  # stable across copies between galleries (schema version 6)
     edited: bool = False  # the row was changed outside face-kiosk (its MAC fails): never greeted
+    agreement_language: str = ""
 
     @property
     def details(self) -> PersonDetails:
@@ -201,14 +202,16 @@ PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.con
                   " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
                   " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id),"
-                  " p.kind, p.is_host, p.contact, p.host_id, p.agreement_version, p.agreement_at, p.uid")
+                  " p.kind, p.is_host, p.contact, p.host_id, p.agreement_version, p.agreement_at, p.uid,"
+                  " p.agreement_language")
 
 
 def person_from_row(row: tuple[Any, ...]) -> Person:
     """A Person from a row of PERSON_COLUMNS (either backend)."""
     return Person(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11],
                   row[12], kind=row[13], is_host=bool(row[14]), contact=row[15], host_id=row[16],
-                  agreement_version=row[17], agreement_at=row[18], uid=row[19] or "")
+                  agreement_version=row[17], agreement_at=row[18], uid=row[19] or "",
+                  agreement_language=row[20])
 
 
 #: The columns of a visit row every backend selects (`v` is visits, `p` its person).

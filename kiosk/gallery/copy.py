@@ -86,7 +86,8 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, merge: bool = Fa
         if not person.n_samples and person.kind == VISITOR:
             mapping[person.id] = target.add_visitor(NewVisitor(
                 person.name, person.company, None, person.agreement_version, "", person.retention_until,
-                person.notes, uid=person.uid or None), [], model_version).person_id
+                person.notes, uid=person.uid or None,
+                agreement_language=person.agreement_language), [], model_version).person_id
     with_faces = [p for p in new_people if p.n_samples or p.kind != VISITOR]
     want = {"people": len(new_people), "samples": 0, "templates": 0}
     for start in range(0, len(with_faces), BATCH):

@@ -41,7 +41,7 @@ def copy_frontdesk(source: Any, target: Any, people: dict[int, int], visits: dic
         if p.id not in people:
             continue
         if p.agreement_version:
-            target.accept_agreement(people[p.id], p.agreement_version, p.agreement_at or "")
+            target.accept_agreement(people[p.id], p.agreement_version, p.agreement_at or "", p.agreement_language)
         if p.host_id is not None and p.host_id in people:
             try:
                 target.set_visitor_host(people[p.id], people[p.host_id])

@@ -71,7 +71,7 @@ def kiosk_grants(role: str, site: str, database: str, *, front_desk: bool = Fals
         *([
             "-- the front desk at this kiosk (visitor sign-in and sign-out):",
             f"GRANT INSERT ON people, samples, templates, invitations TO {role};",
-            f"GRANT UPDATE (agreement_version, agreement_at, host_id, updated_at, mac) ON people TO {role};",
+            f"GRANT UPDATE (agreement_version, agreement_at, agreement_language, host_id, updated_at, mac) ON people TO {role};",
             f"GRANT UPDATE (signed_out_at, signed_out_how, mac) ON visits TO {role};",
             f"GRANT UPDATE (status, visit_id, updated_at) ON invitations TO {role};",
             f"GRANT USAGE ON SEQUENCE people_id_seq, samples_id_seq, templates_id_seq, invitations_id_seq TO {role};",

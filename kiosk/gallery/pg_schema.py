@@ -6,7 +6,7 @@ crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits; 5: 
 keyed hashes and the PIN sealed for this version, done with the site key right after the steps
 (kiosk.gallery.pg_migrate, kiosk.gallery.sealing); bigserial ids are never given again
 already; 6: the fleet, below; 7: the front desk's person kinds, hosts, sign-outs and
-invitations). The SQL is
+invitations; 8: the language of the accepted agreement). The SQL is
 PostgreSQL's own: bigserial ids, bytea, booleans, a pgvector column for templates that may be
 searched on the server (only when templates are stored unencrypted, see kiosk.gallery.postgres).
 
@@ -32,7 +32,7 @@ from typing import Any
 
 from kiosk.security.audit import AuditRecord, canonical_json
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 CHANNEL = "face_kiosk_changes"
 REKEY_PAYLOAD = "rekey"  # NOTIFY payload of a finished `gallery rekey`: kiosks check their key
 
@@ -217,6 +217,7 @@ DESCRIPTIONS = [
     "stable person ids, row MACs on people and visits, the fleet heartbeat table, kiosk roles "
     "with row-level security by site (the existing rows are sealed right after, by the app)",
     "the front desk: person kinds, hosts, visitors' hosts and agreements, visit sign-out, invitations",
+    "the language of a visitor's accepted agreement",
 ]
 #: The oldest face-kiosk schema that can use a gallery of this schema (`meta.min_schema`): a
 #: later additive migration keeps it, so older kiosks keep running through a rolling upgrade.
@@ -253,6 +254,9 @@ CREATE TRIGGER invitations_changed AFTER INSERT OR UPDATE OR DELETE ON invitatio
     FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
 """
 
+# The front desk: the accepted agreement's language (kiosk.gallery.schema.V8_SQL).
+_V8 = "ALTER TABLE people ADD COLUMN agreement_language text NOT NULL DEFAULT ''"
+
 
 def _script(sql: str) -> Callable[[Any], None]:
     def run(conn: Any) -> None:
@@ -267,7 +271,7 @@ def _v5(conn: Any) -> None:
 
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
 MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4), _v5,
-                                           _script(_V6), _script(_V7)]
+                                           _script(_V6), _script(_V7), _script(_V8)]
 assert len(MIGRATIONS) == SCHEMA_VERSION == len(DESCRIPTIONS)
 
 

@@ -9,7 +9,8 @@ photo paths into keyed hashes of their file names and seals the admin PIN again
 each person a stable id (`uid`, random, kept by `gallery copy`, so a copy merged into a
 gallery that has the person never doubles them); version 7 is the front desk's
 (kiosk.gallery.frontdesk_api): person kinds, hosts, visitors' hosts and accepted agreement,
-visit sign-out, invitations."""
+visit sign-out, invitations; version 8 (the front desk too) adds the language the
+visitor read the accepted agreement in."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -244,6 +245,15 @@ def _v7(conn: sqlite3.Connection) -> None:
     _run_script(conn, V7_SQL)
 
 
+# The front desk: which translation of the agreement was accepted (its version alone does not
+# say what the visitor read). The same column on PostgreSQL (pg_schema._V8).
+V8_SQL = "ALTER TABLE people ADD COLUMN agreement_language TEXT NOT NULL DEFAULT ''"
+
+
+def _v8(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V8_SQL)
+
+
 # MIGRATIONS[i] takes a database from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 assert len(MIGRATIONS) == SCHEMA_VERSION
