@@ -94,9 +94,11 @@ class FacePipeline:
         calibration) are only comparable within one version."""
         return template_version(self.embedding.version)
 
-    def detect(self, rgb: np.ndarray) -> Detections:
-        """Faces (boxes and rough points) at least `min_face_px` wide, best first."""
-        found = self.detector.detect(rgb)
+    def detect(self, rgb: np.ndarray, tracked: np.ndarray | None = None) -> Detections:
+        """Faces (boxes and rough points) at least `min_face_px` wide, best first. `tracked`: the
+        boxes tracked in a live video whose next frame this is (possibly none); with them the
+        detector may skip work where it is sure. Without them the image is judged on its own."""
+        found = self.detector.detect(rgb, tracked)
         if not len(found):
             return found
         widths = found.xyxy[:, 2] - found.xyxy[:, 0]
