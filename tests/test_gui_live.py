@@ -289,3 +289,18 @@ def test_run_app_opens_the_configured_source_and_quits_cleanly(qtbot, tmp_path):
     QTimer.singleShot(50, close_when_playing)
     assert run_app(args) == 0
     assert seen == ["head-pose-face-detection-male.gif"]
+
+
+def test_the_window_says_the_models_are_loading_until_they_are(qtbot, tmp_path, gallery):
+    """The window and the camera come first; the models load behind them, and the video says so."""
+    from ui.main_window import MainWindow
+    from ui.video_widget import MODELS_LOADING
+
+    window = MainWindow(Config(), gallery, lambda: ScriptedSource(), config_path=tmp_path / "config.json")
+    qtbot.addWidget(window)
+    assert window.video.status_text() == MODELS_LOADING  # shown before any model is loaded
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.video.status_text() == "", timeout=WAIT_MS)
+    assert window.worker.stats().models_ready  # the banner went because the models are ready
+    window.close()
