@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import importlib
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -224,7 +225,7 @@ class MainWindow(QMainWindow):
     def _on_first_result(self, result) -> None:
         # Start-up time: packaging/README.md measures double-click to this line under Xvfb.
         self.worker.result_ready.disconnect(self._on_first_result)
-        log.info("first frame analysed %.2f s after start", process_age_s())
+        log.info("first frame analysed %.2f s after start (%.2f s of CPU)", process_age_s(), time.process_time())
 
     def _on_worker_failed(self, message: str) -> None:
         self.video.set_models_loading(False)

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
@@ -50,8 +51,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     def on_first_frame() -> None:
         if args.verbose:
-            print(f"face-kiosk watch: first frame analysed {process_age_s():.2f} s after start", file=sys.stderr,
-                  flush=True)
+            print(f"face-kiosk watch: first frame analysed {process_age_s():.2f} s after start "
+                  f"({time.process_time():.2f} s of CPU)", file=sys.stderr, flush=True)
 
     def on_event(event: KioskEvent) -> None:
         # The journal keeps lines for months, readable by the adm group: no names in it.
