@@ -76,6 +76,9 @@ class CheckinLog:
         now = self.clock()
         try:
             rows = [row for day in _days_back(now, self.cooldown) for row in self.store.visits(day)]
+        except KioskError as exc:  # e.g. a shared gallery's server down at start: said in one line
+            log.warning("could not read the recent visits (%s); cooldowns start empty", exc)
+            return
         except Exception:  # a damaged log must not stop the kiosk from greeting people
             log.exception("could not read the recent visits; cooldowns start empty")
             return

@@ -80,6 +80,7 @@ class NewVisitor:
     face_consent_text: str = ""
     retention_until: str | None = None
     notes: str = ""
+    uid: str | None = None  # a stable id kept across copies (schema 6; None: a new random one)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,15 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol, cast
 
 from kiosk.errors import GalleryError
-from kiosk.gallery.api import VISIT_COLUMNS, NewSample, Visit, clean_name, now_iso, visit_from_row
+from kiosk.gallery.api import (
+    VISIT_COLUMNS,
+    NewSample,
+    Visit,
+    clean_name,
+    new_uid,
+    now_iso,
+    visit_from_row,
+)
 from kiosk.gallery.frontdesk_api import (
     INVITATION_STATUSES,
     SIGN_IN,
@@ -92,11 +100,11 @@ class FrontDeskSql:
                 _check_host(tx, visitor.host_id)
             person_id = int(tx.run(
                 "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until, created_at,"
-                " updated_at, kind, host_id, agreement_version, agreement_at) VALUES (?,?,'',?,?,?,?,?,?,'visitor',?,?,?)"
-                " RETURNING id",
+                " updated_at, kind, host_id, agreement_version, agreement_at, uid)"
+                " VALUES (?,?,'',?,?,?,?,?,?,'visitor',?,?,?,?) RETURNING id",
                 (name, clean_name(visitor.company), clean_name(visitor.notes),
                  stamp if visitor.face_consent_text else None, visitor.face_consent_text, visitor.retention_until,
-                 stamp, stamp, visitor.host_id, visitor.agreement_version, agreed_at))[0][0])
+                 stamp, stamp, visitor.host_id, visitor.agreement_version, agreed_at, visitor.uid or new_uid()))[0][0])
             tx.insert_samples(person_id, samples, model_version, stamp)
             visit_id = invitation_id = None
             if sign_in is not None:
