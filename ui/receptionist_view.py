@@ -1,4 +1,5 @@
-"""The receptionist's view: today's (or any day's) visits, unknown-visitor alerts, CSV export,
+"""The receptionist's view: today's (or any day's) visits, unknown-visitor alerts, the faces the
+kiosk's liveness check refused (a photo or a screen held up: `add_attack`), CSV export,
 and the front desk's tabs (ui.frontdesk_panels): expected guests and no-shows, sign-ins with
 undo, who is on site (the evacuation list, one click from the top bar).
 
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.checkin.attacks import PresentationAttack
 from kiosk.checkin.visits import CHECKIN, UNKNOWN, export_day_csv
 from kiosk.config import Config
 from kiosk.errors import KioskError
@@ -50,6 +52,7 @@ POLL_MS = 5000
 COLUMNS = ("Time", "Who", "Score", "Mask", "Where")
 ALL_SITES, ALL_KIOSKS = "All sites", "All kiosks"
 ALERT_BG = QColor("#ffb000")
+ATTACK_BG = QColor("#b00020")  # a refused face (presentation attack): red, white text
 MAX_ALERTS = 20  # older unknown-visitor alerts drop off the list
 
 
@@ -64,6 +67,7 @@ class ReceptionistView(QWidget):
     """Visits of one day (today by default), newest first, with alerts for unknown visitors."""
 
     alert = Signal(object)  # the visit dict of a new unknown visitor
+    attack = Signal(object)  # kiosk.checkin.attacks.PresentationAttack, as it is marked
 
     def __init__(self, gallery: GalleryStore, config=None, parent: QWidget | None = None, *,
                  today: Callable[[], dt.date] = dt.date.today, poll_ms: int = POLL_MS,
@@ -105,9 +109,9 @@ class ReceptionistView(QWidget):
 
         self.alerts = QListWidget()
         self.alerts.setMaximumHeight(120)
-        self.alerts.setToolTip("Unknown visitors at the kiosk (double-click to dismiss)")
+        self.alerts.setToolTip("Unknown visitors and refused faces at the kiosk (double-click to dismiss)")
         self.alerts.itemDoubleClicked.connect(lambda item: self.alerts.takeItem(self.alerts.row(item)))
-        self.alerts_label = QLabel("Unknown visitors waiting:")
+        self.alerts_label = QLabel("Unknown visitors waiting, faces refused:")
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -285,6 +289,21 @@ class ReceptionistView(QWidget):
             self.alerts.takeItem(self.alerts.count() - 1)
         self.alert.emit(visit)
         QWidget.window(self).setWindowTitle("face-kiosk - visits (unknown visitor!)")
+        QTimer.singleShot(10_000, self, lambda: QWidget.window(self).setWindowTitle("face-kiosk - visits"))
+
+    def add_attack(self, attack: PresentationAttack) -> None:
+        """Mark a track the kiosk's liveness check refused (a photo or a screen was held up):
+        a red alert with the reason and whom the picture looked like (staff only)."""
+        now = dt.datetime.now().strftime("%H:%M:%S")
+        item = QListWidgetItem(f"{now}  {attack.describe()}")
+        item.setBackground(ATTACK_BG)
+        item.setForeground(QColor("#ffffff"))
+        item.setToolTip(f"liveness {attack.decision.as_dict()}")
+        self.alerts.insertItem(0, item)
+        while self.alerts.count() > MAX_ALERTS:
+            self.alerts.takeItem(self.alerts.count() - 1)
+        self.attack.emit(attack)
+        QWidget.window(self).setWindowTitle("face-kiosk - visits (face refused!)")
         QTimer.singleShot(10_000, self, lambda: QWidget.window(self).setWindowTitle("face-kiosk - visits"))
 
     # -- export -----------------------------------------------------------------------------
