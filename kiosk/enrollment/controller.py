@@ -270,6 +270,7 @@ class EnrollmentController:
         an attack (a photo or a screen held up) stops the capture and drops what it gave."""
         if self.closed:
             return None
+        waiting = bool(self.liveness.not_live(self.capture))
         attack = self.liveness.observe(faces)
         if attack is not None and self._capturing:
             dropped = self.liveness.refuse(attack.track_id, self.capture)
@@ -282,7 +283,6 @@ class EnrollmentController:
             log.warning("enrollment: the liveness check refused the camera's face (%s)", attack.liveness.reason.value)
             self._notify(Change.CAPTURE | Change.SAMPLES | Change.STATE)
             return None
-        waiting = bool(self.liveness.not_live(self.capture))
         offer = self.offer_frame([f.analysis for f in faces], frame_size, timestamp)
         if offer is not None and offer.captured is not None:
             self.liveness.captured(offer.captured.step, offer.captured.face, faces)
