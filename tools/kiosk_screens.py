@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from kiosk.capture.reader import CameraState, CameraStatus
+    from kiosk.checkin.flow import KioskState, Screen
     from kiosk.config import Config
     from kiosk.frontdesk import FrontDesk, InvitationForm
     from kiosk.gallery import Gallery, PersonDetails
@@ -101,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         flow.tick()
         shot("10-not-recognised")
         flow.cancel()
+        # The recognition screens that carry words: the liveness check's prompts and its card.
+        for name, state in (("11-approaching", KioskState(Screen.APPROACHING, 0.0, 1)),
+                            ("12-turn-head", KioskState(Screen.CHALLENGE, 0.0, 1, challenge="turn")),
+                            ("13-blink", KioskState(Screen.CHALLENGE, 0.0, 1, challenge="blink")),
+                            ("14-refused", KioskState(Screen.REFUSED, 0.0, 1))):
+            w._show(state)
+            shot(name)
         w.locked = False
         w.close()
         gallery.close()
