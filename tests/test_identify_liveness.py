@@ -19,7 +19,11 @@ LIVE = SAMPLES / "minivision_image_T1.jpg"
 def _identify(capsys, *argv: str) -> list[dict]:
     capsys.readouterr()
     assert main(["identify", *argv]) == 0
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    out, err = capsys.readouterr()
+    mode = argv[argv.index("--liveness") + 1]
+    # Said once, whatever the number of images: on a still only the passive model can judge.
+    assert err.count("the passive model alone") == (0 if mode == "off" else 1), err
+    return [json.loads(line) for line in out.splitlines()]
 
 
 @pytest.mark.data

@@ -57,14 +57,18 @@ def cmd_identify(args: argparse.Namespace) -> int:
     from kiosk.recognition.recognizer import Recognizer
 
     config = config_from_args(args)
-    scorer = None
-    if config.liveness.mode != "off":
-        from kiosk.liveness import PassiveScorer
-
-        scorer = PassiveScorer()
     with common.open_gallery(args) as gallery:
         recognizer = Recognizer(config, gallery, command_pipeline(config))
         recognizer.matcher  # noqa: B018 - fail early on a model mismatch, before the batch
+        scorer = None
+        if config.liveness.mode != "off":
+            from kiosk.liveness import PassiveScorer
+
+            scorer = PassiveScorer()
+            # Said once, on stderr (the JSON lines stay as they are): a still has no motion, no
+            # blinks and nobody to ask, so both modes are the passive model's word alone.
+            common.say(f"identify: liveness {config.liveness.mode} on still images is the passive model alone "
+                       "(no motion, no blinks, no challenge): the weakest form of the check", err=True)
         for image in _image_list(args.images, args.list):
             record: dict[str, Any] = {"image": image, "faces": [], "error": None}
             try:
