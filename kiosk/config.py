@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, os_reason
 from kiosk.events.config import EventsConfig
 from kiosk.i18n.catalog import N_, languages
 
@@ -329,7 +329,11 @@ def load_config(path: Path | None = None) -> Config:
     """Read the config file (defaults when it does not exist). Errors are one line naming the
     bad key; types are strict (no "0.5" for a number, no 1 for true); a UTF-8 BOM is fine."""
     path = path or default_config_path()
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # a name too long, a folder we may not enter
+        raise KioskError(f"config {path}: cannot read ({os_reason(exc)})") from None
+    if not exists:
         return Config()
     if not path.is_file():  # a FIFO would block the read for ever
         raise KioskError(f"config {path}: not a regular file (a folder, FIFO or device?)")

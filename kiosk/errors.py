@@ -8,6 +8,11 @@ def as_sentence(message: object) -> str:
     return text[:1].upper() + text[1:]
 
 
+def os_reason(exc: OSError) -> str:
+    """Why the OS refused a path, in a few words ("File name too long", "Permission denied")."""
+    return exc.strerror or type(exc).__name__
+
+
 class KioskError(Exception):
     """Base for errors that are shown to the user as a one-line message."""
 

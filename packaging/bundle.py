@@ -27,17 +27,12 @@ EXCLUDES = [
     "IPython", "jupyter_client", "notebook",
     "pytest", "_pytest", "pytestqt", "ruff", "importlinter", "grimp",
     "PyInstaller", "setuptools", "pip",
-    "scipy", "sklearn", "onnx", "pandas", "torch", "tensorflow", "jax",
-    # mediapipe's vision package imports matplotlib.pyplot for drawing helpers the app never
-    # calls: packaging/rthooks/pyi_rth_no_matplotlib.py stands in for it (saves ~25 MB and the
-    # font scan matplotlib runs on its first start).
-    "matplotlib", "kiwisolver", "contourpy", "fontTools", "cycler",
-    # mediapipe's audio tasks import sounddevice lazily; the app records no audio.
-    "sounddevice", "_sounddevice_data",
-    # PySide6 modules face-kiosk does not use (QtCore, QtGui and QtWidgets are what it needs).
+    "scipy", "sklearn", "onnx", "pandas", "torch", "tensorflow", "jax", "matplotlib",
+    # PySide6 modules face-kiosk does not use (QtCore, QtGui and QtWidgets are what it needs, and
+    # QtPrintSupport for the visitor badge and the evacuation list).
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets",
     "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSql", "PySide6.QtTest",
-    "PySide6.QtDBus", "PySide6.QtPrintSupport", "PySide6.QtSvg", "PySide6.QtSvgWidgets",
+    "PySide6.QtDBus", "PySide6.QtSvg", "PySide6.QtSvgWidgets",
     "PySide6.QtXml", "PySide6.QtConcurrent", "PySide6.QtDesigner", "PySide6.QtHelp",
     "PySide6.QtUiTools", "PySide6.QtMultimedia", "PySide6.QtMultimediaWidgets",
     "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore",
@@ -49,15 +44,8 @@ EXCLUDES = [
 
 # Files collected by dependency hooks that face-kiosk never opens (destination prefixes).
 DROP_PREFIXES = (
-    # opencv-contrib-python's own Qt5 plugins and fonts (HighGUI windows, which the app never
-    # opens). Left in, they can hijack PySide6's platform plugin ("could not load xcb").
-    "cv2/qt/",
-    # Haar cascades: detection uses MediaPipe and YuNet.
+    # Haar cascades: detection uses BlazeFace and YuNet.
     "cv2/data/",
-    # matplotlib's fonts, styles and sample data (mediapipe imports pyplot; nothing is drawn).
-    "matplotlib/mpl-data/sample_data/",
-    "matplotlib/mpl-data/fonts/afm/",
-    "matplotlib/mpl-data/fonts/pdfcorefonts/",
 )
 
 # Qt translations: keep only qtbase (standard dialog buttons) for the languages the app ships.
@@ -111,11 +99,6 @@ def version(root: Path = ROOT) -> str:
     raise ValueError("no __version__ in kiosk/__init__.py")
 
 
-def runtime_hooks(root: Path = ROOT) -> list[Path]:
-    """Scripts PyInstaller runs at start-up, before the app (packaging/rthooks/*.py)."""
-    return sorted((root / "packaging" / "rthooks").glob("*.py"))
-
-
 def is_vendored_lib(dest: str) -> bool:
     """True for a shared library a wheel vendors beside its package (auditwheel's `<dist>.libs/`)."""
     parts = dest.replace("\\", "/").split("/")
@@ -126,8 +109,7 @@ def prune_vendored_libs(entries: Iterable[tuple], needs: Callable[[str], set[str
     """Drop vendored libraries (`*.libs/`) that no other kept binary links to.
 
     `entries` are PyInstaller TOC tuples (dest, src, typecode); `needs(src)` gives the library
-    names a binary links to. Dropping cv2's Qt plugins leaves their X11/xcb libraries behind
-    (~70 MB): nothing else needs them, so they go too.
+    names a binary links to: a library only a dropped file used goes with it.
     """
     entries = list(entries)
     vendored = {e[0].replace("\\", "/").rsplit("/", 1)[-1]: e for e in entries if is_vendored_lib(e[0])}

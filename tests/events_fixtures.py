@@ -50,10 +50,8 @@ def no_leftover_threads() -> Iterator[None]:
     while True:
         # A _DummyThread is Python's placeholder for a thread it did not start (a QThread that
         # ran Python code): it never leaves threading.enumerate() and is no thread of ours.
-        # "mediapipe-closer" is kiosk.vision.detectors' one process-wide closer, started with the
-        # first detector, whichever test that is.
         left = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                and not isinstance(t, threading._DummyThread) and t.name != "mediapipe-closer"]
+                and not isinstance(t, threading._DummyThread)]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.02)

@@ -11,13 +11,16 @@ from conftest import ManualClock
 
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinCheck, PinError, PinPolicy
+from kiosk.gallery.schema import SCHEMA_VERSION
 from kiosk.security.audit import AuditAction
 from kiosk.security.pin_policy import (
     RESTRICTIVE_FAILURES,
     LockoutState,
     PinPolicyError,
     _tag,
+    seal_pin_hash,
     unseal,
+    unseal_legacy,
     validate_pin,
 )
 
@@ -42,11 +45,20 @@ def lock_out(pin: AdminPin) -> None:
         pin.check(WRONG)
 
 
-def test_a_pin_hash_stored_by_an_earlier_kiosk_still_opens(gallery):
-    pin = AdminPin(gallery, FAST)
-    pin.set_pin("482913")  # writes a sealed lockout row next to the hash
-    gallery.set_setting(HASH_KEY, EARLIER_HASH)
-    assert pin.check(RIGHT).ok
+def test_a_pin_hash_stored_by_an_earlier_kiosk_still_opens(tmp_path):
+    """Schema 4 stored the hash unsealed: the migration to schema 5 seals it (with the record
+    that set it), so the earlier kiosk's PIN still opens; written in afterwards it would not."""
+    db = tmp_path / "g.db"
+    with Gallery(db) as gallery:
+        AdminPin(gallery, FAST).set_pin("482913")
+        gallery.set_setting(HASH_KEY, EARLIER_HASH)  # as schema 4 kept it
+        assert not AdminPin(gallery, FAST).check(RIGHT).ok  # unsealed, in a schema 5 gallery: edited
+        gallery.set_setting(HASH_KEY, EARLIER_HASH)
+        with gallery._transaction() as conn:
+            conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    with Gallery(db) as gallery:
+        assert gallery.schema_version == SCHEMA_VERSION
+        assert AdminPin(gallery, FAST).check(RIGHT).ok
 
 
 def test_a_damaged_or_foreign_hash_lets_nobody_in(gallery):
@@ -161,13 +173,15 @@ def test_an_edited_lockout_row_waits_the_sites_own_longest_delay_even_above_the_
 
 
 def test_a_lockout_state_sealed_by_an_earlier_kiosk_still_verifies():
-    assert unseal(EARLIER_SEAL, KEY, GID, now=NOW) == LockoutState(3, NOW + 60)
+    # Read by the migration to schema 5 only (which seals it again), never by the app itself.
+    assert unseal_legacy(EARLIER_SEAL, KEY, GID) == LockoutState(3, NOW + 60)
+    assert unseal(EARLIER_SEAL, KEY, GID, now=NOW).tampered
 
 
 def test_a_correctly_tagged_impossible_state_is_still_refused():
     # Only someone with the key can tag these (seal refuses them); they still give the strictest state.
     for failures, until in ((-1, repr(NOW + 60)), (3, "inf"), (3, "nan")):
-        state = unseal(f"v1:{failures}:{until}:{_tag(KEY, GID, failures, until)}", KEY, GID, now=NOW)
+        state = unseal(f"v2:{failures}:{until}:0:{_tag(KEY, GID, failures, until, 0)}", KEY, GID, now=NOW)
         assert state.tampered and state.failures == RESTRICTIVE_FAILURES, (failures, until)
 
 
@@ -245,8 +259,11 @@ def test_wrong_pins_are_logged_with_their_count(gallery, caplog):
 def test_a_damaged_hash_is_logged_with_what_is_wrong_with_it(gallery, caplog):
     pin = AdminPin(gallery, FAST)
     pin.set_pin(RIGHT)
-    _, n, r, p, salt, digest = gallery.get_setting(HASH_KEY).split("$")
-    gallery.set_setting(HASH_KEY, f"bcrypt${n}${r}${p}${salt}${digest}")
+    # Damaged inside a valid seal (only the key's holder can write that): the hash itself is refused.
+    _, seq, hash_text, _ = gallery.get_setting(HASH_KEY).split("#")
+    _, n, r, p, salt, digest = hash_text.split("$")
+    gallery.set_setting(HASH_KEY, seal_pin_hash(f"bcrypt${n}${r}${p}${salt}${digest}", gallery.integrity_key,
+                                                gallery.gallery_id, int(seq)))
     caplog.set_level(logging.ERROR, logger="kiosk.gallery.admin_pin")
     assert not pin.check(RIGHT).ok
     assert pin_log(caplog) == [("ERROR", "admin PIN: the stored hash is damaged (bcrypt)")]
@@ -260,7 +277,7 @@ def test_an_edited_lockout_row_is_logged_once(gallery, caplog):
     pin.locked_for()
     pin.locked_for()  # the strictest state was stored: it verifies now
     assert pin_log(caplog) == [
-        ("WARNING", "admin PIN: the lockout state was edited or removed; treating it as the strictest")]
+        ("WARNING", "admin PIN: the lockout state was edited, written back or removed; treating it as the strictest")]
 
 
 def test_a_clock_set_back_during_a_lockout_holds_it_no_longer_than_the_longest_wait(gallery):

@@ -57,15 +57,17 @@ def test_hosts_invite_and_the_days_list(db, capsys):
     assert code == 1 and "'grace' is not a host" in err and "did you mean: Grace Hopper" in err
     code, _, err = _run(capsys, "invite", "--db", str(db), "--name", "Ada", "--host", "Grace Hopper", "--date", "x")
     assert code == 1 and "not a date" in err
+    # Tomorrow: today's invitation would read "no-show" once the clock passes no_show_after.
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     code, out, _ = _run(capsys, "invite", "--db", str(db), "--name", "Ada Lovelace", "--host", "Grace Hopper",
-                        "--company", "Engines", "--jsonl")
+                        "--company", "Engines", "--date", tomorrow, "--jsonl")
     ada = json.loads(out)
     assert code == 0 and (ada["name"], ada["host"], ada["date"], ada["status"], ada["face"]) == \
-        ("Ada Lovelace", "Grace Hopper", TODAY, "expected", False)
-    code, out, _ = _run(capsys, "invitations", "--db", str(db))
+        ("Ada Lovelace", "Grace Hopper", tomorrow, "expected", False)
+    code, out, _ = _run(capsys, "invitations", "--db", str(db), "--date", tomorrow)
     assert code == 0 and "Ada Lovelace (Engines), host Grace Hopper: expected" in out
     code, out, _ = _run(capsys, "invitations", "--db", str(db), "--cancel", str(ada["id"]))
-    code, out, _ = _run(capsys, "invitations", "--db", str(db), "--jsonl")
+    code, out, _ = _run(capsys, "invitations", "--db", str(db), "--date", tomorrow, "--jsonl")
     assert json.loads(out)["status"] == "cancelled"
 
 

@@ -18,7 +18,7 @@ from kiosk.errors import GalleryError, ModelMismatchError
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.schema import SCHEMA_VERSION
-from kiosk.gallery.stored_faces import decode_png, encode_png, unit_vector
+from kiosk.gallery.stored_faces import decode_png, encode_png, photo_provenance, unit_vector
 from kiosk.recognition.matching import Matcher
 from kiosk.security.sqlcipher import GalleryBusyError, connect_encrypted, is_plaintext_sqlite
 
@@ -159,7 +159,8 @@ def test_a_new_gallery_records_its_schema_version_and_when_it_was_made(tmp_path)
     conn = sqlite3.connect(path)
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     conn.close()
-    assert set(meta) == {"schema_version", "created_at"}, meta
+    assert set(meta) == {"schema_version", "created_at", "gallery_id"}, meta
+    assert len(meta["gallery_id"]) == 32  # its own random id (schema 5), not derived from its path
     assert meta["schema_version"] == str(SCHEMA_VERSION)
     assert dt.datetime.fromisoformat(meta["created_at"]).tzinfo is not None
 
@@ -276,8 +277,10 @@ def test_samples_come_back_as_stored(tmp_path):
         ada = g.add_person(PersonDetails("Ada"), [first], MODEL)
         bob = g.add_person(PersonDetails("Bob"), [second], MODEL)
         everyone = g.samples()
+        # A label is kept; a file name only as a keyed hash of it (issue 20: never the photo's path).
         assert [(s.person_id, s.source, s.quality, s.masked, s.templates) for s in everyone] == [
-            (ada, "camera", 0.75, False, ()), (bob, "photo.jpg", 0.25, True, ())]
+            (ada, "camera", 0.75, False, ()), (bob, photo_provenance("photo.jpg", g.integrity_key), 0.25, True, ())]
+        assert everyone[1].source.startswith("photo:") and "photo.jpg" not in everyone[1].source
         np.testing.assert_array_equal(everyone[0].aligned, first.aligned)
         assert first.face_crop is not None and everyone[0].face_crop is not None
         np.testing.assert_array_equal(everyone[0].face_crop, first.face_crop)

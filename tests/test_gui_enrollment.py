@@ -19,6 +19,7 @@ from kiosk.enrollment.guided import CaptureSettings
 from kiosk.errors import KioskError
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import AdminPin, PinPolicy
+from kiosk.gallery.stored_faces import photo_provenance
 
 pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
@@ -174,7 +175,8 @@ def test_enroll_from_files_then_the_live_window_names_them(qtbot, tmp_path, gall
     qtbot.waitUntil(lambda: bool(saved), timeout=WAIT_MS)
     assert gallery.get_person(saved[0]).n_samples == 3
     sources = {s.source for s in gallery.samples(saved[0])}
-    assert sources == {str(p) for p in paths}
+    # Where each photo came from, as a keyed hash of its file name: never its path (issue 20).
+    assert sources == {photo_provenance(str(p), gallery.integrity_key) for p in paths}
     window = open_window(qtbot, tmp_path, gallery, str(clip))
     names: list = []
     window.video.frame_painted.connect(lambda info: names.append(info.names))
@@ -376,15 +378,19 @@ def test_the_modal_pin_dialog_for_kiosk_mode(qtbot, gallery):
 
 
 def test_a_private_pipeline_is_released_even_when_closed_mid_job():
-    """A MediaPipe graph left to the garbage collector can deadlock another MediaPipe call."""
+    """close() waits for the running job, cancels the queued ones and lets the models go."""
+    import gc
     import time
-    from types import SimpleNamespace
+    import weakref
 
     from ui.jobs import PipelineThread
 
-    closed: list = []
-    fake = SimpleNamespace(detector=SimpleNamespace(close=lambda: closed.append(True)))
-    runner = PipelineThread(Config(), factory=lambda cfg: fake)
+    class Fake:
+        pass
+
+    made = [Fake()]
+    released = weakref.ref(made[0])
+    runner = PipelineThread(Config(), factory=lambda cfg: made[0])
 
     def busy(pipeline):
         while not runner.closing:  # still running when close() starts
@@ -394,9 +400,12 @@ def test_a_private_pipeline_is_released_even_when_closed_mid_job():
     running = runner.run_on_worker(busy)
     queued = runner.run_on_worker(lambda p: "never")
     runner.close()
-    assert running.result(timeout=5) is fake
+    assert running.result(timeout=5) is made[0]
     assert queued.cancelled()
-    assert closed == [True]
+    made.clear()
+    del running
+    gc.collect()
+    assert released() is None  # the runner holds the pipeline no more
     late = runner.run_on_worker(lambda p: 1)
     with pytest.raises(KioskError, match="this window is closing"):
         late.result(timeout=5)

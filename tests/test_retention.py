@@ -75,9 +75,19 @@ def test_schedule_runs_at_start_and_once_per_day(tmp_path):
 
 def test_a_failed_purge_is_logged_and_retried(tmp_path, caplog):
     from kiosk.errors import GalleryError
+    from kiosk.security.audit import AuditTail
 
     class Busy:
         calls = 0
+
+        def get_setting(self, key):  # no PIN, nothing approved yet
+            return None
+
+        def set_setting(self, key, value):
+            pass
+
+        def audit_tail(self, actions=()):
+            return AuditTail(0, None, {})
 
         def purge_expired(self, today, days):
             Busy.calls += 1

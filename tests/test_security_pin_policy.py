@@ -20,7 +20,8 @@ GID = "0123456789abcdef0123456789abcdef"
 NOW = 1_800_000_000.0
 
 
-@pytest.mark.parametrize("pin", ["583920", "27051938", "604417", "918273645", "293847561029"])
+# 918273645 (9 18 27 36 45, the nine times table) was here; it counts up by 9 and is refused now.
+@pytest.mark.parametrize("pin", ["583920", "27051938", "604417", "918273654", "293847561029"])
 def test_ordinary_pins_are_accepted(pin):
     validate_pin(pin)
 
@@ -49,9 +50,9 @@ def test_weak_pins_are_refused_in_one_line(pin, why):
 
 
 def test_seal_round_trip():
-    state = LockoutState(7, NOW + 120.5)
-    text = seal(state, KEY, GID)
-    assert text.startswith("v1:7:")
+    state = LockoutState(7, NOW + 120.5, seq=12)
+    text = seal(state, KEY, GID, seq=12)
+    assert text.startswith("v2:7:")
     assert unseal(text, KEY, GID, now=NOW) == state
 
 
@@ -60,15 +61,40 @@ def worst(state: LockoutState) -> bool:
 
 
 def test_an_edited_lockout_row_gives_the_most_restrictive_state():
-    text = seal(LockoutState(9, NOW + 600), KEY, GID)
-    _, failures, until, tag = text.split(":")
-    for edited in (f"v1:0:{until}:{tag}", f"v1:{failures}:0.0:{tag}", f"v1:{failures}:{until}:{'0' * 64}",
-                   "v1:0:0.0", "", "garbage", f"v2:{failures}:{until}:{tag}", f"v1:-1:{until}:{tag}",
-                   f"v1:{failures}:nan:{tag}"):
+    text = seal(LockoutState(9, NOW + 600), KEY, GID, seq=5)
+    _, failures, until, seq, tag = text.split(":")
+    for edited in (f"v2:0:{until}:{seq}:{tag}", f"v2:{failures}:0.0:{seq}:{tag}", f"v2:{failures}:{until}:9:{tag}",
+                   f"v2:{failures}:{until}:{seq}:{'0' * 64}", "v2:0:0.0:0", "", "garbage",
+                   f"v1:{failures}:{until}:{seq}:{tag}", f"v2:-1:{until}:{seq}:{tag}", f"v2:{failures}:nan:{seq}:{tag}",
+                   f"v1:{failures}:{until}:{tag}"):
         assert worst(unseal(edited, KEY, GID, now=NOW)), edited
     # Copied from another gallery, or checked with another key:
     assert worst(unseal(text, KEY, "another-gallery", now=NOW))
     assert worst(unseal(text, bytes(32), GID, now=NOW))
+
+
+def test_a_schema_4_lockout_is_read_only_by_the_migration_and_only_when_it_verifies():
+    from kiosk.security.pin_policy import _tag, unseal_legacy
+
+    until = repr(NOW + 60)
+    legacy = f"v1:6:{until}:{_tag(KEY, 'path-id', 6, until)}"
+    assert unseal_legacy(legacy, KEY, "path-id") == LockoutState(6, NOW + 60)
+    assert unseal_legacy(legacy, KEY, "other-path") is None
+    assert unseal_legacy(legacy.replace("v1:6:", "v1:0:"), KEY, "path-id") is None
+    assert worst(unseal(legacy, KEY, "path-id", now=NOW))  # the app itself never accepts it
+
+
+def test_a_sealed_pin_hash_shows_an_edit_a_swap_and_another_gallery():
+    from kiosk.security.pin_policy import open_pin_hash, seal_pin_hash
+
+    text = seal_pin_hash("scrypt$1$2$3$c2FsdA==$ZGlnZXN0", KEY, GID, 4)
+    assert open_pin_hash(text, KEY, GID) == ("scrypt$1$2$3$c2FsdA==$ZGlnZXN0", 4)
+    version, seq, hash_text, tag = text.split("#")
+    for edited in (f"{version}#5#{hash_text}#{tag}", f"{version}#{seq}#{hash_text[:-1]}#{tag}",
+                   "scrypt$1$2$3$c2FsdA==$ZGlnZXN0", f"v1#{seq}#{hash_text}#{tag}", ""):
+        assert open_pin_hash(edited, KEY, GID) is None, edited
+    assert open_pin_hash(text, KEY, "another-gallery") is None
+    assert open_pin_hash(text, bytes(32), GID) is None
 
 
 def test_missing_state_is_zero_only_when_none_is_expected():

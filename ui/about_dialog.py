@@ -14,7 +14,6 @@ from kiosk.models import MODELS
 LIBRARIES = (
     ("Qt for Python (PySide6)", "LGPL-3.0"),
     ("OpenCV", "Apache-2.0"),
-    ("MediaPipe", "Apache-2.0"),
     ("ONNX Runtime", "MIT"),
     ("NumPy", "BSD-3-Clause"),
     ("Pillow", "MIT-CMU (HPND)"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -13,24 +12,9 @@ from kiosk.errors import KioskError
 log = logging.getLogger(__name__)
 
 
-def _drop_cv2_qt_paths() -> None:
-    """Undo the Qt plugin paths that importing cv2 sets (they point at OpenCV's own Qt 5 build).
-
-    opencv-contrib-python's cv2/config-3.py exports QT_QPA_PLATFORM_PLUGIN_PATH and
-    QT_QPA_FONTDIR on import; PySide6 must use its own plugins, whatever was imported first.
-    """
-    import cv2
-
-    cv2_dir = os.path.dirname(os.path.abspath(cv2.__file__))
-    for key in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
-        value = os.environ.get(key, "")
-        if value and os.path.abspath(value).startswith(cv2_dir):
-            del os.environ[key]
-
-
 def make_application():
-    """The QApplication (created once), safe to create after cv2 and mediapipe were imported."""
-    _drop_cv2_qt_paths()
+    """The QApplication (created once). OpenCV is the headless build: importing cv2 first
+    brings no Qt plugins of its own (tests/test_startup.py)."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.errors import KioskError, as_sentence
-from kiosk.security.keys import MIN_PASSPHRASE_CHARS, validate_passphrase
+from kiosk.security.keys import MIN_PASSPHRASE_CHARS, validate_new_passphrase
 
 
 class ExportSecretDialog(QDialog):
@@ -76,7 +76,7 @@ class ExportSecretDialog(QDialog):
             self.error.setText("The two passphrases differ.")
             return
         try:
-            validate_passphrase(self.first.text())
+            validate_new_passphrase(self.first.text())
         except KioskError as exc:
             self.error.setText(f"{as_sentence(exc)}.")
             return

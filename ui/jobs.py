@@ -12,7 +12,7 @@ kiosk.enrollment.controller and kiosk.enrollment.gallery_admin, decide what runs
   `PipelineThread` (a private pipeline on its own thread).
 
 Why not superqt. `thread_worker` runs on QThreadPool's shared threads, any of them, which fits
-neither the one writer nor the models (MediaPipe graphs and onnxruntime sessions are used from
+neither the one writer nor the models (LiteRT interpreters and onnxruntime sessions are used from
 one thread only). `ensure_main_thread` was used for `post` and crashed the test suite
 (segfault, about one full run in four, PySide6 6.11): called from a plain Python thread it
 asks Qt for that thread's QThread and creates a QObject there (see PYSIDE-2254). `GuiPost`,
@@ -26,7 +26,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TypeVar
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
@@ -40,13 +40,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WRITER_THREAD = "face-kiosk-gallery-writer"
-
-
-@runtime_checkable
-class _Closable(Protocol):
-    """A detector holding native resources (MediaPipe's graphs); FaceDetector does not promise it."""
-
-    def close(self) -> None: ...
 
 
 class GuiPost(QObject):
@@ -93,9 +86,7 @@ class PipelineThread:
     """A private FacePipeline on its own thread (a ModelRunner), loaded by the first job.
 
     For a dialog opened without the live window. `close()` drops the queued jobs, waits for
-    the running one and releases the models on their own thread: a MediaPipe graph left to
-    the garbage collector can be closed in the middle of another MediaPipe call on whatever
-    thread collects it, and deadlock there.
+    the running one and lets the models go on their own thread, after their last use.
     """
 
     def __init__(self, config: Config, factory: Callable[[Config], FacePipeline] | None = None) -> None:
@@ -127,9 +118,7 @@ class PipelineThread:
         return self._pipeline
 
     def _release(self) -> None:
-        pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None and isinstance(pipeline.detector, _Closable):
-            pipeline.detector.close()
+        self._pipeline = None
 
     def close(self) -> None:
         """Drop the queued jobs, wait for the running one, release the models (idempotent)."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from kiosk.errors import ImageError
+from kiosk.errors import ImageError, os_reason
 
 # A 20000x20000 photo would need 1.2 GB decoded. JPEGs are reduced while decoding
 # (libjpeg "draft" mode, nearly free); other formats above the limit are refused.
@@ -24,11 +25,15 @@ MAX_ASPECT = 20.0  # a 1x20000 strip is no photo
 def load_rgb(path: str | Path, max_side: int = WORK_LONG_SIDE) -> np.ndarray:
     """Read an image file as an RGB uint8 array, upright (EXIF), long side <= `max_side`."""
     path = Path(path)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as exc:  # a name too long, a folder we may not enter: this image only
+        raise ImageError(f"{path}: cannot read ({os_reason(exc)})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise ImageError(f"{path}: is a folder, not an image")
-    if not path.is_file():  # a FIFO or a device would block the read, or never end
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the read, or never end
         raise ImageError(f"{path}: not a regular file (a FIFO, socket or device?); skipped")
     try:
         with warnings.catch_warnings():

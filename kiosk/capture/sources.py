@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from kiosk.capture.images import IMAGE_SUFFIXES, load_rgb
-from kiosk.errors import ImageError, KioskError
+from kiosk.errors import ImageError, KioskError, os_reason
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -410,6 +410,12 @@ def make_source(
         source = StreamSource(spec)
     else:
         path = Path(os.path.expanduser(spec[7:] if spec.startswith("file://") else spec))
+        try:
+            path.stat()
+        except FileNotFoundError:
+            pass  # said below, with what a source may be
+        except OSError as exc:  # a name too long, a folder we may not enter
+            raise SourceError(f"{spec}: cannot open ({os_reason(exc)})") from None
         if path.is_dir():
             source = ImageFolderSource(path, interval_s=interval_s, loop=loop)
         elif path.is_file():

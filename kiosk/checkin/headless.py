@@ -255,11 +255,12 @@ def _media_frames(source: FrameSource, ids: Iterator[int]) -> Iterator[Frame]:
         source.close()
 
 
-def describe_event(event: KioskEvent) -> str:
-    """One human-readable line (stderr with -v)."""
+def describe_event(event: KioskEvent, *, names: bool = True) -> str:
+    """One human-readable line (stderr with -v); `names=False` says "person 12" instead of the name."""
     if event.event == "arrival":
         score = "" if event.score is None else f" ({event.score:.2f})"
-        who = f"{event.person}{score}{'' if event.logged else ', in cooldown'}"
+        name = event.person if names and event.person is not None else f"person {event.person_id}"
+        who = f"{name}{score}{'' if event.logged else ', in cooldown'}"
     elif event.event == "unknown":
         who = "an unknown visitor: sent to the receptionist"
     elif event.event in ("sign_in", "sign_out"):

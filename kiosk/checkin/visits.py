@@ -203,7 +203,8 @@ def export_day_csv(store: VisitStore, day: dt.date, path: str | Path) -> int:
     (a save dialog) has confirmed replacing an existing file. Returns the number of visits.
     """
     visits = store.visits(day)
-    with private_output(Path(path), overwrite=True) as raw:
+    own_files = getattr(store, "own_files", None)  # never onto the gallery, its keys or spool
+    with private_output(Path(path), overwrite=True, protected=own_files() if own_files else ()) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         csv.writer(text, lineterminator="\r\n").writerows(visits_csv_rows(visits))
         text.flush()

@@ -10,7 +10,7 @@ from kiosk.capture.images import IMAGE_SUFFIXES
 from kiosk.cli import common
 from kiosk.cli.pipelines import command_pipeline
 from kiosk.config import config_from_args
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, os_reason
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -38,7 +38,11 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         jobs.append((args.name, [Path(p) for p in args.images]))
     else:
         root = Path(args.from_dir)
-        if not root.is_dir():
+        try:
+            is_folder = root.is_dir()
+        except OSError as exc:  # a name too long, a folder we may not enter
+            raise KioskError(f"{root}: cannot open ({os_reason(exc)})") from None
+        if not is_folder:
             raise KioskError(f"{root}: not a folder")
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

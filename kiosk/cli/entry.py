@@ -4,7 +4,6 @@ dispatch (main). Models load once per command; bad items never stop a batch."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
@@ -36,24 +35,16 @@ log = logging.getLogger("kiosk")
 
 def start_privately() -> None:
     """What every face-kiosk process does first: no native telemetry (before onnxruntime is
-    imported), files private to the user (umask 077), matplotlib's cache (mediapipe imports it)
-    kept out of ~/.cache."""
+    imported), files private to the user (umask 077)."""
     from kiosk.security.private_files import set_private_umask
     from kiosk.security.telemetry import disable_native_telemetry
 
     disable_native_telemetry(import_onnxruntime=False)
     set_private_umask()
-    if "MPLCONFIGDIR" not in os.environ:
-        from kiosk.config import default_data_dir
-        from kiosk.security.private_files import ensure_private_dir
-
-        # An unwritable home: matplotlib picks a temporary folder itself.
-        with contextlib.suppress(KioskError, OSError):
-            os.environ["MPLCONFIGDIR"] = str(ensure_private_dir(default_data_dir() / "matplotlib"))
 
 
 def _quiet_native_logs() -> None:
-    # MediaPipe/TFLite print INFO lines on stderr; they drown the one-line messages we owe users.
+    # LiteRT/TFLite print INFO lines on stderr; they drown the one-line messages we owe users.
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -132,6 +123,10 @@ def main(
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the OS refuses that no check above caught: still one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        common.say(f"face-kiosk: error: {where}{exc.strerror or exc}", err=True)
+        return 1
     finally:
         close_pipelines()
 

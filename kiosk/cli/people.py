@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 def cmd_people(args: argparse.Namespace) -> int:
     """List, show, rename, remove or re-embed people."""
 
-    admin = args.action in ("remove", "rename", "reembed")
-    with common.open_gallery(args, admin=admin, purpose=f"people {args.action}") as gallery:
+    # Every action needs the PIN: list and show reveal hosts' contacts, notes and consent, as
+    # much as `visits` does.
+    with common.open_gallery(args, admin=True, purpose=f"people {args.action}") as gallery:
         if args.action == "list":
             people = gallery.people(args.search or "")
             if args.jsonl:
@@ -80,13 +81,12 @@ def _person(gallery: GalleryStore, args: argparse.Namespace) -> Person:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write people to an export: encrypted with a passphrase unless --plain."""
     from kiosk.gallery.archive import export_people
-    from kiosk.security.private_files import gallery_files
 
     with common.open_gallery(args, admin=True, purpose="export") as gallery:
         ids = [gallery.resolve(ref).id for ref in args.person] if args.person else None
         secret = None if args.plain else common.passphrase(confirm=True, what=f"the export {args.archive}")
         n = export_people(gallery, args.archive, ids, passphrase=secret, overwrite=args.force,
-                          protected=gallery_files(gallery.path))
+                          protected=gallery.own_files())
     kind = "a plain zip (unencrypted: keep it safe)" if args.plain else "encrypted"
     print(f"exported {n} people to {args.archive}, {kind}")
     return 0

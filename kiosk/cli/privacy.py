@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kiosk.cli.common import PIN_ENV, jsonl, open_gallery, require_admin
 from kiosk.errors import KioskError
+from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.target import gallery_file, gallery_target
 
 
@@ -68,10 +69,26 @@ def _audit(path: Path, action: str, details: dict[str, object]) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """List the audit log, or check it is whole and unedited (exit 1 when it is not)."""
-    with open_gallery(args, admin=args.action == "list", purpose="audit list") as gallery:
+    """List the audit log, check it is whole and unedited (exit 1 when it is not), or recover
+    it after a break (admin PIN; the break stays visible in the log)."""
+    admin = args.action in ("list", "recover")
+    with open_gallery(args, admin=admin, purpose=f"audit {args.action}") as gallery:
+        if args.action == "recover":
+            verdict = gallery.verify_audit()
+            if verdict.ok:
+                print(f"audit log ok: {verdict.count} records; nothing to recover")
+                return 0
+            record = gallery.recover_audit()
+            print(f"audit log recovered: record {record.seq} notes what was wrong ({verdict.reason}, first bad "
+                  f"record: seq {verdict.first_bad_seq}); writes are possible again (edited or missing records "
+                  "cannot be repaired: `audit verify` goes on showing them)")
+            return 0
         if args.action == "verify":
             verdict = gallery.verify_audit()
+            problem = AdminPin(gallery).problem()
+            if verdict.ok and problem:  # the log is whole, but the PIN it set is not there as set
+                print(f"audit log NOT ok: {problem} ({verdict.count} records read)", file=sys.stderr)
+                return 1
             if verdict.ok:
                 print(f"audit log ok: {verdict.count} records, chain and head intact")
                 return 0
@@ -88,23 +105,36 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_admin(args: argparse.Namespace) -> int:
-    """Set or change the admin PIN (the current one is asked first)."""
-    from kiosk.gallery.admin_pin import AdminPin
+    """Set or change the admin PIN (the current one is asked first), or reset one that was
+    removed or edited outside face-kiosk (no PIN can be entered then; audited)."""
 
-    with open_gallery(args, create=True) as gallery:
+    with open_gallery(args, create=args.action == "set-pin") as gallery:
         pin = AdminPin(gallery)
+        if args.action == "reset-pin":
+            reason = pin.problem()
+            if not reason:
+                raise KioskError("the admin PIN is intact; change it with `face-kiosk admin set-pin`")
+            new = _new_pin(pin)
+            pin.reset_pin(*new)
+            print(f"admin PIN reset ({reason}); the reset is in the audit log")
+            return 0
         if pin.is_set():
             require_admin(gallery, "changing the admin PIN")
-        new = os.environ.get(f"{PIN_ENV}_NEW")
-        if new is None:
-            if not sys.stdin.isatty():
-                raise KioskError(f"set {PIN_ENV}_NEW or run it in a terminal")
-            new = getpass.getpass("New admin PIN (6-12 digits): ")
-            pin.set_pin(new, getpass.getpass("The same PIN again: "))
-        else:
-            pin.set_pin(new)
+        pin.set_pin(*_new_pin(pin))
     print("admin PIN set")
     return 0
+
+
+def _new_pin(pin: AdminPin) -> tuple[str, str | None]:
+    """The new PIN and its confirmation: FACE_KIOSK_ADMIN_PIN_NEW (no confirmation), else asked twice."""
+    new = os.environ.get(f"{PIN_ENV}_NEW")
+    if new is not None:
+        pin.validate_new(new)
+        return new, None
+    if not sys.stdin.isatty():
+        raise KioskError(f"set {PIN_ENV}_NEW or run it in a terminal")
+    first = getpass.getpass("New admin PIN (6-12 digits): ")
+    return first, getpass.getpass("The same PIN again: ")
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -115,10 +145,11 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--to", metavar="PATH_OR_URL", help="copy: where to (a file or a postgresql:// URL)")
     p.add_argument("--force", action="store_true", help="copy: into a gallery that is not empty")
     p.set_defaults(func=cmd_gallery)
-    p = sub.add_parser("audit", parents=[common], help="the audit log: list it, or verify it is intact")
-    p.add_argument("action", choices=["list", "verify"])
+    p = sub.add_parser("audit", parents=[common],
+                       help="the audit log: list it, verify it is intact, or recover it after a break (admin PIN)")
+    p.add_argument("action", choices=["list", "verify", "recover"])
     p.add_argument("--jsonl", action="store_true", help="one JSON object per record")
     p.set_defaults(func=cmd_audit)
-    p = sub.add_parser("admin", parents=[common], help="the admin PIN")
-    p.add_argument("action", choices=["set-pin"])
+    p = sub.add_parser("admin", parents=[common], help="the admin PIN (reset-pin: only when it was tampered with)")
+    p.add_argument("action", choices=["set-pin", "reset-pin"])
     p.set_defaults(func=cmd_admin)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -43,13 +45,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
     sources = parse_sources(args.source, config.events.kiosk)
     lock = threading.Lock()
 
+    ids_only = args.ids_only or to_the_journal()
+
     def on_event(event: KioskEvent) -> None:
+        # The journal keeps lines for months, readable by the adm group: no names in it.
+        line = event.to_json() if not ids_only else json.dumps(
+            {**event.to_dict(), "person": None}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         with lock:
             if args.jsonl:
-                sys.stdout.write(event.to_json() + "\n")
+                sys.stdout.write(line + "\n")
                 sys.stdout.flush()
             if args.verbose or not args.jsonl:
-                print(describe_event(event), file=sys.stderr if args.jsonl else sys.stdout, flush=True)
+                print(describe_event(event, names=not ids_only), file=sys.stderr if args.jsonl else sys.stdout,
+                      flush=True)
 
     with open_gallery(gallery_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
                       site=config.events.site, kiosk=config.events.kiosk,
@@ -91,10 +99,21 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def to_the_journal() -> bool:
+    """Whether stdout or stderr is connected to the systemd journal (systemd says which stream
+    in JOURNAL_STREAM as "device:inode"): then events carry ids, never names."""
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    for fd in (1, 2):
+        with contextlib.suppress(OSError, ValueError):
+            st = os.fstat(fd)
+            if stream == f"{st.st_dev}:{st.st_ino}":
+                return True
+    return False
+
+
 def with_gallery_status(health: Health, gallery: GalleryStore) -> Health:
     """/health plus a shared gallery's state ("gallery": online, spooled, detail). An offline
     gallery does not make the kiosk unhealthy: it keeps recognising and spools visits."""
-    import dataclasses
 
     status = getattr(gallery, "status", None)
     if not callable(status):
@@ -130,6 +149,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                         "NAME is that source's kiosk id; a NAME of exit or exit-...: an exit camera, which "
                         "signs out whoever it recognises)")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
+    p.add_argument("--ids-only", action="store_true",
+                   help="events on stdout/stderr name people by id only (always so when they go to the systemd "
+                        "journal)")
     p.add_argument("--site", help="site id in events and visits (default: the config's events.site)")
     p.add_argument("--kiosk", help="kiosk id in events and visits (default: the config's events.kiosk)")
     p.add_argument("--status-port", type=int, metavar="PORT",

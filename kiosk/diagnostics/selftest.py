@@ -10,12 +10,13 @@ exits 0, or 1 with the reason of the first failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,12 +105,16 @@ class _Runner:
 def _load_model(key: str, path: Path, threads: int) -> str:
     """Load one model with the runtime the app uses for it; returns that runtime's name."""
     if key.startswith("mediapipe"):
-        # The MediaPipe task alone: MediaPipeDetector would also load YuNet, blurring the reason.
-        from mediapipe.tasks.python import BaseOptions, vision
+        # BlazeFace alone: MediaPipeDetector would also load YuNet, blurring the reason.
+        from kiosk.vision.blazeface import BlazeFace
 
-        options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_buffer=path.read_bytes()))
-        vision.FaceDetector.create_from_options(options).close()
-        return "MediaPipe"
+        BlazeFace(key)
+        return "LiteRT"
+    if key == "face-mesh":
+        from kiosk.vision.landmarks import FaceMesh
+
+        FaceMesh()
+        return "LiteRT"
     if key == "yunet":
         from kiosk.vision.detectors import YuNetDetector
 
@@ -249,7 +254,7 @@ def run_checks(config: Config, db_path: Path | str | None) -> SelfTestReport:
 
     runner.run("embedding", embedding)
 
-    with tempfile.TemporaryDirectory(prefix="face-kiosk-self-test-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="face-kiosk-self-test-") as tmp, _forgotten(Path(tmp) / "gallery.db"):
         temp_db = Path(tmp) / "gallery.db"
 
         def enroll() -> tuple[str, Any]:
@@ -367,6 +372,18 @@ def _db_path(args: argparse.Namespace) -> Path | str:
     if getattr(args, "db", None) and is_url(args.db):
         return str(args.db).strip()  # a PostgreSQL URL, passed through
     return Path(args.db) if getattr(args, "db", None) else default_data_dir() / "gallery.db"
+
+
+@contextlib.contextmanager
+def _forgotten(temp_db: Path) -> Iterator[None]:
+    """The throw-away gallery's key (and what the key store keeps of it) goes with it: a run
+    leaves no key file behind for a gallery that no longer exists."""
+    from kiosk.gallery.sqlite_connection import forget_gallery
+
+    try:
+        yield
+    finally:
+        forget_gallery(temp_db)
 
 
 def run_self_test(args: argparse.Namespace) -> int:

@@ -34,7 +34,6 @@ from kiosk.enrollment.threads import ModelRunner, Post, Writer, deliver, run_her
 from kiosk.errors import FaceNotFoundError
 from kiosk.gallery.api import GalleryStore, NewTemplate, Person, Sample
 from kiosk.gallery.archive import export_people
-from kiosk.security.private_files import gallery_files
 from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
@@ -254,8 +253,7 @@ class GalleryManagerController:
         if not ids:
             return False
         gallery = self.gallery
-        own = getattr(gallery, "path", None)  # a file-backed gallery: its files are off limits
-        protected = gallery_files(own) if own is not None else ()
+        protected = gallery.own_files()  # the gallery, its keys, salt and spool are off limits
         kind = "encrypted" if passphrase is not None else "unencrypted: keep it safe"
         return self._write(f"Exporting {len(ids)} people…",
                            lambda: export_people(gallery, path, ids, passphrase=passphrase, overwrite=overwrite,

@@ -1,15 +1,26 @@
 """The admin PIN: a salted scrypt hash in the gallery's settings, and a persisted lockout.
 
-Enrollment, the gallery manager, leaving kiosk mode and the destructive or exporting CLI
-commands ask for it. A 6-digit PIN has a million values, so its hash (scrypt, ~0.3 s a try)
+Enrollment, the gallery manager, leaving kiosk mode and the destructive, exporting or revealing
+CLI commands ask for it. A 6-digit PIN has a million values, so its hash (scrypt, ~0.3 s a try)
 only slows reading it off a stolen copy; what protects it is the encrypted gallery and the
 lockout: after `free_tries` wrong PINs every further wrong PIN waits a delay that doubles each
-time. The failure count and the end of the current delay are stored next to the hash, sealed
-with an HMAC under the gallery's key (kiosk.security.pin_policy): editing that row to reset the
-count makes it the most restrictive state instead. Weak PINs (runs, repeats, keypad lines,
-the most common ones) are refused. Setting, changing, entering a wrong PIN and unlocking the
-kiosk are recorded in the audit log. Wall-clock time is used because a monotonic clock does
-not survive a restart.
+time. Weak PINs (runs, repeats, keypad lines, counted numbers, the most common ones) are
+refused. Setting, changing, resetting, entering a wrong PIN and unlocking the kiosk are recorded
+in the audit log. Wall-clock time is used because a monotonic clock does not survive a restart.
+
+Against whoever can write the database without the gallery's key (a plaintext gallery, the DBA
+of a shared one), both the hash and the lockout state are sealed (kiosk.security.pin_policy)
+with the gallery's integrity key, bound to the gallery's own id and to the audit record
+written with them, in one transaction:
+
+- a hash that was edited (another PIN's hash written in), written back from earlier (its
+  record is not the newest pin_set / pin_change / pin_reset), or removed although the audit
+  log says a PIN was set, is "tampered": no PIN is accepted, the admin commands are refused,
+  and only `face-kiosk admin reset-pin` (audited as pin_reset, with why) sets a new one;
+- a lockout state that was edited, removed, or written back from before a later wrong PIN
+  counts as the strictest state (the longest wait, from now), never as a reset;
+- when the whole gallery is older than this computer last saw it (a restored copy,
+  kiosk.security.audit_anchor), the failures counted here still count.
 """
 
 from __future__ import annotations
@@ -27,12 +38,25 @@ from dataclasses import dataclass
 from kiosk.errors import KioskError
 from kiosk.gallery.api import GalleryStore
 from kiosk.security.audit import AuditAction
-from kiosk.security.pin_policy import LockoutState, PinPolicyError, seal, unseal, validate_pin
+from kiosk.security.pin_policy import (
+    LockoutState,
+    PinPolicyError,
+    open_pin_hash,
+    seal,
+    seal_pin_hash,
+    strictest,
+    unseal,
+    validate_pin,
+)
 
 log = logging.getLogger(__name__)
 
 HASH_KEY = "admin_pin"
 LOCKOUT_KEY = "admin_pin_lockout"
+#: The audit records that (re)set the PIN hash; a lockout state is also as new as the newest
+#: wrong PIN (`LOCKOUT_RECORDS`).
+PIN_RECORDS = ("pin_set", "pin_change", "pin_reset")
+LOCKOUT_RECORDS = (*PIN_RECORDS, "pin_failed")
 
 
 class PinError(KioskError):
@@ -97,8 +121,25 @@ class AdminPin:
     # -- setting ------------------------------------------------------------------------
 
     def is_set(self) -> bool:
-        """True once a PIN has been chosen (first run: False)."""
-        return bool(self.gallery.get_setting(HASH_KEY))
+        """True once a PIN has been chosen (first run: False), also while it is tampered."""
+        if self.gallery.get_setting(HASH_KEY):
+            return True
+        return self.gallery.audit_tail(PIN_RECORDS).newest(PIN_RECORDS) is not None
+
+    def problem(self) -> str:
+        """Why the stored PIN cannot be trusted (edited, written back, removed), or ""."""
+        text = self.gallery.get_setting(HASH_KEY)
+        setter = self.gallery.audit_tail(PIN_RECORDS).newest(PIN_RECORDS)
+        if not text:
+            if setter is None:
+                return ""
+            return f"the admin PIN was removed outside face-kiosk (audit record {setter[1]} set it)"
+        opened = open_pin_hash(text, self.gallery.integrity_key, self.gallery.gallery_id)
+        if opened is None:
+            return "the stored admin PIN was edited outside face-kiosk"
+        if opened[1] != (setter[1] if setter else 0):
+            return "the stored admin PIN is not the one the audit log set last (an older one written back?)"
+        return ""
 
     def validate_new(self, pin: str, confirm: str | None = None) -> None:
         """Raise PinError when `pin` cannot be a PIN (or differs from `confirm`)."""
@@ -120,15 +161,51 @@ class AdminPin:
         """Store a new PIN (salted scrypt) and clear the lockout. The caller must already
         have checked the old PIN (or there was none: first run)."""
         self.validate_new(pin, confirm)
+        if self.problem():
+            raise PinError(f"{self.problem()}; reset it with `face-kiosk admin reset-pin`")
+        action = AuditAction.PIN_CHANGE if self.is_set() else AuditAction.PIN_SET
+        self._store_hash(self._new_hash(pin), action, {})
+        log.info("admin PIN set")
+
+    def reset_pin(self, pin: str, confirm: str | None = None) -> str:
+        """Set a new PIN when the stored one is tampered (`problem`): nobody can enter the old
+        one, so whoever holds the gallery's key (who runs this) sets a new one. Audited as
+        pin_reset with the reason; returns it. PinError while the stored PIN is sound."""
+        self.validate_new(pin, confirm)
+        reason = self.problem()
+        if not reason:
+            raise PinError("the admin PIN is intact; change it with `face-kiosk admin set-pin` (the current PIN "
+                           "is asked)")
+        self._store_hash(self._new_hash(pin), "pin_reset", {"reason": reason})
+        log.warning("admin PIN reset (%s)", reason)
+        return reason
+
+    def stored_hash(self) -> str | None:
+        """The PIN's hash as `adopt_hash` takes it (to copy a gallery), or None when there is
+        no PIN or it is tampered."""
+        text = self.gallery.get_setting(HASH_KEY)
+        if not text or self.problem():
+            return None
+        opened = open_pin_hash(text, self.gallery.integrity_key, self.gallery.gallery_id)
+        return opened[0] if opened else None
+
+    def adopt_hash(self, hash_text: str) -> None:
+        """Take another gallery's PIN (`stored_hash`) as this one's: sealed for this gallery,
+        audited as pin_set (copied), the lockout starting afresh."""
+        self._store_hash(hash_text, AuditAction.PIN_SET, {"adopted": True})
+
+    def _new_hash(self, pin: str) -> str:
         p = self.policy
         salt = os.urandom(16)
         digest = _hash(pin, salt, p.scrypt_n, p.scrypt_r, p.scrypt_p)
-        changed = self.is_set()
-        self.gallery.set_setting(
-            HASH_KEY, f"scrypt${p.scrypt_n}${p.scrypt_r}${p.scrypt_p}${_b64(salt)}${_b64(digest)}")
-        self._save_lockout(0, 0.0)
-        self.gallery.record_event(AuditAction.PIN_CHANGE if changed else AuditAction.PIN_SET, "admin PIN")
-        log.info("admin PIN set")
+        return f"scrypt${p.scrypt_n}${p.scrypt_r}${p.scrypt_p}${_b64(salt)}${_b64(digest)}"
+
+    def _store_hash(self, hash_text: str, action: AuditAction | str, details: dict[str, object]) -> None:
+        key, gid = self.gallery.integrity_key, self.gallery.gallery_id
+        self.gallery.seal_settings(lambda seq: {HASH_KEY: seal_pin_hash(hash_text, key, gid, seq),
+                                                LOCKOUT_KEY: seal(LockoutState(0, 0.0), key, gid, seq)},
+                                   action, "admin PIN", details)
+        self.gallery.guard.set_lockout(0, 0.0)
 
     # -- checking -----------------------------------------------------------------------
 
@@ -154,16 +231,23 @@ class AdminPin:
         wait = self.locked_for()
         if wait > 0:
             return PinCheck(False, locked_for_s=wait, message=f"Too many wrong PINs. Try again in {format_wait(wait)}.")
+        problem = self.problem()
+        if problem:
+            return PinCheck(False, message=f"No PIN can be accepted: {problem}. Whoever holds the gallery's key "
+                                           "can set a new one: face-kiosk admin reset-pin (audited).")
         stored = self.gallery.get_setting(HASH_KEY)
         if not stored:
             return PinCheck(False, message="No admin PIN has been set yet.")
-        if self._matches(pin, stored):
+        opened = open_pin_hash(stored, self.gallery.integrity_key, self.gallery.gallery_id)
+        if opened is not None and self._matches(pin, opened[0]):
             self._save_lockout(0, 0.0)
             return PinCheck(True, tries_left=self.policy.free_tries, message="PIN accepted.")
         failures = self.failures() + 1
         delay = self.delay_after(failures)
-        self._save_lockout(failures, self._clock() + delay if delay else 0.0)
-        self.gallery.record_event(AuditAction.PIN_FAILED, "admin PIN", {"in_a_row": failures})
+        # The count and its audit record in one transaction; a log that refuses records (its
+        # head broken) still gets the count, or breaking the log would switch the lockout off.
+        self._save_lockout(failures, self._clock() + delay if delay else 0.0,
+                           audit=(AuditAction.PIN_FAILED, {"in_a_row": failures}))
         log.warning("admin PIN: wrong PIN (%d in a row)", failures)
         if delay:
             return PinCheck(False, locked_for_s=delay,
@@ -197,15 +281,35 @@ class AdminPin:
     # -- lockout state --------------------------------------------------------------------
 
     def _load_lockout(self) -> tuple[int, float]:
-        state = unseal(self.gallery.get_setting(LOCKOUT_KEY), self.gallery.integrity_key, self.gallery.gallery_id,
-                       expected=self.is_set(), now=self._clock(), max_delay_s=self.policy.max_delay_s)
+        gallery = self.gallery
+        now = self._clock()
+        text = gallery.get_setting(LOCKOUT_KEY)
+        state = unseal(text, gallery.integrity_key, gallery.gallery_id, expected=self.is_set(), now=now,
+                       max_delay_s=self.policy.max_delay_s)
+        if not state.tampered and text is not None:
+            tail = gallery.audit_tail(LOCKOUT_RECORDS)
+            newest = tail.newest(LOCKOUT_RECORDS)
+            if (newest is not None and state.seq < newest[1]) or state.seq > tail.last_seq:
+                # A sealed state from before a later wrong PIN (written back), or from a log
+                # that is no longer there.
+                state = strictest(now, self.policy.max_delay_s)
         if state.tampered:
-            log.warning("admin PIN: the lockout state was edited or removed; treating it as the strictest")
+            log.warning("admin PIN: the lockout state was edited, written back or removed; treating it as the "
+                        "strictest")
             # Stored once, so the longest wait counts from now: rebuilt on every read it would
             # start again each time, and no PIN would ever be tried again.
             self._save_lockout(state.failures, state.locked_until)
+            return state.failures, state.locked_until
+        if gallery.guard.problem:
+            # An older copy of the gallery: the failures this computer counted still count.
+            seen_failures, seen_until = gallery.guard.lockout()
+            return max(state.failures, seen_failures), max(state.locked_until, seen_until)
         return state.failures, state.locked_until
 
-    def _save_lockout(self, failures: int, locked_until: float) -> None:
-        self.gallery.set_setting(LOCKOUT_KEY, seal(LockoutState(failures, locked_until), self.gallery.integrity_key,
-                                                   self.gallery.gallery_id))
+    def _save_lockout(self, failures: int, locked_until: float,
+                      audit: tuple[AuditAction, dict[str, object]] | None = None) -> None:
+        key, gid = self.gallery.integrity_key, self.gallery.gallery_id
+        action, details = audit if audit is not None else (None, {})
+        self.gallery.seal_settings(lambda seq: {LOCKOUT_KEY: seal(LockoutState(failures, locked_until), key, gid, seq)},
+                                   action, "admin PIN", details, audit_required=False)
+        self.gallery.guard.set_lockout(failures, locked_until)

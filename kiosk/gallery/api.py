@@ -12,12 +12,18 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from kiosk.errors import GalleryError
 from kiosk.gallery.frontdesk_api import FrontDeskStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kiosk.security.audit import AuditTail
+    from kiosk.security.audit_anchor import GalleryGuard
 
 
 def now_iso() -> str:
@@ -324,6 +330,29 @@ class GalleryStore(FrontDeskStore, Protocol):
     def audit_records(self) -> list[Any]: ...
 
     def verify_audit(self) -> Any: ...
+
+    def recover_audit(self) -> Any:
+        """Accept a broken audit log: a record says what was wrong; writes are possible again."""
+        ...
+
+    def audit_tail(self, actions: tuple[str, ...] = ()) -> AuditTail:
+        """The end of the audit log: newest record, sealed head, newest of each of `actions`."""
+        ...
+
+    def seal_settings(self, make: Callable[[int], dict[str, str]], action: Any = None, subject: str = "",
+                      details: dict[str, Any] | None = None, *, audit_required: bool = True) -> int:
+        """Settings sealed at a point of the audit log, written with its record in one transaction."""
+        ...
+
+    @property
+    def guard(self) -> GalleryGuard:
+        """What this computer last saw of the gallery (kiosk.security.audit_anchor)."""
+        ...
+
+    def own_files(self) -> tuple[Path, ...]:
+        """The files this gallery keeps on this computer (itself, its keys, salt, spool): an
+        export or a CSV must never replace one."""
+        ...
 
     @property
     def integrity_key(self) -> bytes: ...

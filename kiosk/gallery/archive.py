@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import zipfile
 from collections.abc import Callable, Iterable
@@ -125,6 +126,7 @@ MAX_MEMBER_BYTES = 64 * 1024 * 1024  # people.json of ~50k people
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 MAX_TOTAL_BYTES = 8 * 1024 * 1024 * 1024
 MAX_RATIO = 200
+UNIT_NORM = (0.99, 1.01)  # float32 unit vectors come back within 1e-6 of 1
 ALIGNED_SHAPE = (112, 112, 3)
 FACE_SHAPE = (256, 256, 3)
 
@@ -149,7 +151,13 @@ def read_archive(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]
 
 def _check_sizes(zf: zipfile.ZipFile, path: str | Path) -> None:
     total = 0
+    seen: set[str] = set()
     for info in zf.infolist():
+        # Two members of one name: zipfile reads the last, another tool the first. Refused, so
+        # nobody can show one list of people and import another.
+        if info.filename in seen:
+            raise GalleryError(f"{path}: {info.filename} appears twice in the archive; not imported")
+        seen.add(info.filename)
         limit = MAX_IMAGE_BYTES if info.filename.endswith(".png") else MAX_MEMBER_BYTES
         total += info.file_size
         if info.file_size > limit or total > MAX_TOTAL_BYTES:
@@ -170,15 +178,36 @@ def read_people(path: str | Path, model_version: str, reembed: ReEmbed | None = 
     """
     _, records, zf = read_archive(path)
     people = []
+    seen: dict[bytes, int] = {}  # an entry's fingerprint -> its index
     with zf:
         for index, rec in enumerate(records, 1):
             try:
-                people.append(_person(zf, rec, model_version, reembed, dim))
+                person = _person(zf, rec, model_version, reembed, dim)
+                first = seen.setdefault(_fingerprint(zf, rec, person), index)
+                if first != index:
+                    raise GalleryError(f"an exact copy of person {first} (the same details and face data); "
+                                       "not imported")
+                people.append(person)
             except GalleryError as exc:
                 raise GalleryError(f"{path}: person {index}: {exc}") from None
             except (KeyError, TypeError, ValueError, AttributeError, binascii.Error, zipfile.BadZipFile) as exc:
                 raise GalleryError(f"{path}: person {index}: malformed entry ({type(exc).__name__}: {exc})") from None
     return people
+
+
+def _fingerprint(zf: zipfile.ZipFile, rec: dict[str, Any], person: ImportedPerson) -> bytes:
+    """What makes an entry the same person as another: the same details, crops and templates
+    (an archive of 5000 copies of one person is refused). Two people who only share a photo
+    stay apart: a gallery may hold them (enrolled with --allow-duplicate) and its backup must
+    restore them."""
+    digest = hashlib.sha256(repr(person.details).encode("utf-8", "surrogatepass"))
+    for s in rec["samples"]:
+        for member in (s["file"], s.get("face_file")):
+            digest.update(hashlib.sha256(zf.read(member)).digest() if member else b"-")
+    for sample in person.samples:
+        for t in sample.templates:
+            digest.update(t.kind.encode() + np.asarray(t.embedding, np.float32).tobytes())
+    return digest.digest()
 
 
 def _person(zf: zipfile.ZipFile, rec: dict[str, Any], model_version: str, reembed: ReEmbed | None,
@@ -197,6 +226,7 @@ def _person(zf: zipfile.ZipFile, rec: dict[str, Any], model_version: str, reembe
                 vec = np.frombuffer(base64.b64decode(t["embedding"], validate=True), np.float32)
                 if dim is not None and vec.shape != (dim,):
                     raise GalleryError(f"a template has {vec.size} numbers, {model_version} makes {dim}")
+                _check_template(vec)
                 templates.append(NewTemplate(str(t["kind"]), vec, float(t["quality"])))
         elif reembed is not None:
             templates, face_crop = reembed(aligned, face_crop, bool(s["masked"]))
@@ -213,6 +243,17 @@ def _person(zf: zipfile.ZipFile, rec: dict[str, Any], model_version: str, reembe
         _text(rec.get("consent_text")), rec.get("consent_at") or None, rec.get("retention_until") or None,
         VISITOR if rec.get("kind") == VISITOR else STAFF)
     return ImportedPerson(details, samples)
+
+
+def _check_template(vec: np.ndarray) -> None:
+    """An exported template is a unit vector (the gallery stores them so): NaN, infinity or a
+    length far from 1 (1e38s, zeros) is a made-up entry, refused rather than stored as noise."""
+    if not vec.size or not np.isfinite(vec).all():
+        raise GalleryError("a template holds NaN or infinity")
+    norm = float(np.linalg.norm(vec.astype(np.float64)))
+    if not UNIT_NORM[0] <= norm <= UNIT_NORM[1]:
+        raise GalleryError(f"a template has length {norm:.3g}, not 1 (exported templates are unit vectors)")
+
 
 
 def _image(zf: zipfile.ZipFile, member: str, shape: tuple[int, int, int]) -> np.ndarray:

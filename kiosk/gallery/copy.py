@@ -8,10 +8,10 @@ log is re-signed with the target's key: each record is appended again with its o
 time, actor and sequence number in its details, after the source's chain was verified, and a
 final "import" record names the source. Visit event ids are kept (or made from the source's
 gallery id and visit id), so copying again into the same target never doubles a visit.
-The admin PIN comes along when the target has none (its hash; the lockout starts afresh,
-sealed with the target's key). The front desk's records come too (kiosk.gallery.copy_frontdesk:
-hosts, visitors' hosts and agreements, sign-outs, invitations). Not copied: people's
-created/updated times (the copy's time).
+The admin PIN comes along when the target has none and the source's is intact (its hash,
+sealed again for the target; the lockout starts afresh). The front desk's records come too
+(kiosk.gallery.copy_frontdesk: hosts, visitors' hosts and agreements, sign-outs, invitations).
+Not copied: people's created/updated times (the copy's time).
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.errors import GalleryError
-from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY
+from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.copy_frontdesk import copy_frontdesk
 from kiosk.gallery.frontdesk_api import VISITOR, NewVisitor
 from kiosk.security.audit import AuditAction
-from kiosk.security.pin_policy import LockoutState, seal
 
 BATCH = 100  # people per target transaction
 
@@ -61,6 +60,7 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, force: bool = Fa
                            "run `face-kiosk people reembed` on it first")
     model_version = next(iter(versions), "none")
     before = target.counts()
+    target_had_pin = AdminPin(target).is_set()
     src = source.counts()
     mapping: dict[int, int] = {}
     # Visitors who signed in without face consent have no samples: written one by one as visitors.
@@ -94,16 +94,16 @@ def copy_gallery(source: Any, target: Any, *, source_name: str, force: bool = Fa
             pid, visit.kind, visit.score, visit.masked, visit.source, visit.ts, site=visit.site, kiosk=visit.kiosk,
             event_id=visit.event_id or f"copy-{source.gallery_id}-{visit.id}")
     desk = copy_frontdesk(source, target, mapping, visit_ids, source_visits)
-    pin = source.get_setting(HASH_KEY)
-    pin_copied = bool(pin) and not target.get_setting(HASH_KEY)
-    if pin_copied:
-        target.set_setting(HASH_KEY, pin)
-        target.set_setting(LOCKOUT_KEY, seal(LockoutState(0, 0.0), target.integrity_key, target.gallery_id))
     verdict = source.verify_audit()
     records = source.audit_records()
     for r in records:
         record = {"copied": {"seq": r.seq, "ts": r.ts, "actor": r.actor}, **dict(r.details)}
         target.record_event(r.action, r.subject, record)
+    # After the copied records (some of them PIN records): the PIN's seal names the newest one.
+    pin = AdminPin(source).stored_hash()
+    pin_copied = bool(pin) and not target_had_pin
+    if pin and pin_copied:
+        AdminPin(target).adopt_hash(pin)  # sealed for the target, audited there as pin_set (copied)
     target.record_event(AuditAction.IMPORT, "gallery copy", {
         "from": source_name, "people": len(mapping), "visits": src["visits"] - dropped, "audit_records": len(records),
         "source_audit_ok": verdict.ok, "source_audit_reason": verdict.reason, "admin_pin": pin_copied,

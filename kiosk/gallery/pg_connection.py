@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -25,7 +24,17 @@ from kiosk.gallery.api import now_iso
 from kiosk.gallery.pg_schema import MIGRATIONS, SCHEMA_VERSION, PgAuditStore
 from kiosk.gallery.spool import VisitSpool, default_spool_path
 from kiosk.gallery.stored_faces import decode_png, encode_png
-from kiosk.security.audit import AuditAction, AuditLog, AuditRecord, AuditVerdict
+from kiosk.gallery.url_secrets import redact_url as redact_url
+from kiosk.gallery.url_secrets import scrub_secrets
+from kiosk.security.audit import (
+    AuditAction,
+    AuditError,
+    AuditLog,
+    AuditRecord,
+    AuditTail,
+    AuditVerdict,
+)
+from kiosk.security.audit_anchor import GalleryGuard, anchor_path
 from kiosk.security.keys import GalleryKey
 from kiosk.security.site_key import BlobCipher, key_check, load_site_key
 
@@ -48,22 +57,6 @@ class GalleryStatus:
     detail: str  # why it is offline, or ""
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password (in the netloc or as ?password=) replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://(unparseable URL)"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def site_ref(url: str) -> str:
     """What names this gallery for its site key: user@host:port/dbname (no password)."""
     info = conninfo_to_dict(url)
@@ -79,8 +72,8 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.InterfaceError)
 
 
-def _connect_message(where: str, exc: BaseException) -> str:
-    text = str(exc)
+def _connect_message(where: str, exc: BaseException, url: str = "") -> str:
+    text = scrub_secrets(str(exc), url) if url else str(exc)
     low = text.lower()
     if "password authentication failed" in low or "no password supplied" in low or "authentication failed" in low:
         return f"{where}: the server refused the login (wrong user name or password)"
@@ -118,6 +111,7 @@ class PgConnection:
         self._online = True
         self._offline_reason = ""
         self._stop = threading.Event()
+        self._appended: AuditRecord | None = None  # the newest audit record the open transaction wrote
         self._kwargs: dict[str, Any] = {"autocommit": True, "application_name": "face-kiosk"}
         if "connect_timeout" not in url:
             self._kwargs["connect_timeout"] = max(1, int(connect_timeout))
@@ -129,7 +123,7 @@ class PgConnection:
         try:
             probe = psycopg.connect(url, **self._kwargs)
         except psycopg.Error as exc:
-            raise KioskError(_connect_message(self.where, exc)) from None
+            raise KioskError(_connect_message(self.where, exc, self.url)) from None
         try:
             self._ensure_vector(probe)
             self.key = self._migrate(probe, create=create, keys_dir=keys_dir, encrypt_templates=encrypt_templates)
@@ -139,6 +133,8 @@ class PgConnection:
             probe.close()
         self._cipher = BlobCipher(self.key.key)
         self._pool = self._new_pool()
+        self.guard = GalleryGuard(anchor_path(self._gallery_id, self.ref, keys_dir))
+        self._look_at_anchor()
         self.audit_key_source = self.key.source
         self._spool_path = Path(spool_path) if spool_path else default_spool_path(self.ref)
         self._spool: VisitSpool | None = VisitSpool(self._spool_path) if self._spool_path.exists() else None
@@ -195,17 +191,29 @@ class PgConnection:
             if version < SCHEMA_VERSION:
                 for step in MIGRATIONS[version:]:
                     step(conn)
-                AuditLog(PgAuditStore(conn), key.key).create_schema()  # seals the first head
+                audit = AuditLog(PgAuditStore(conn), key.key)
+                audit.create_schema()  # seals the first head
                 conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s)"
                              " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
                 for k, v in (("created_at", now_iso()), ("gallery_id", uuid.uuid4().hex),
                              ("key_check", key_check(key.key)), ("templates_encrypted", "1" if encrypt_templates else "0")):
                     conn.execute("INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (k, v))
                 meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                if version and version < 5:
+                    _seal_for_schema_5(conn, audit, key.key, meta["gallery_id"])
         self._gallery_id = meta["gallery_id"]
         self.templates_encrypted = meta.get("templates_encrypted", "1") == "1"
         self._schema_version = int(meta["schema_version"])
         return key
+
+    def _look_at_anchor(self) -> None:
+        """Compare the log with what this computer saw last (a restored copy shows), and move
+        the record on when the gallery is as seen or newer."""
+        with self._conn("reading the audit log") as conn:
+            store = PgAuditStore(conn)
+            last = store.last()
+            if not self.guard.check(last.seq if last else 0, store.mac_at) and last is not None:
+                self.guard.seen(last.seq, last.mac)
 
     # -- identity, lifecycle -------------------------------------------------------------
 
@@ -213,6 +221,19 @@ class PgConnection:
     def gallery_id(self) -> str:
         """A stable id of this gallery (made when it was created, stored in it)."""
         return self._gallery_id
+
+    def own_files(self) -> tuple[Path, ...]:
+        """Every file this gallery keeps on this computer, which no export or CSV may replace:
+        the visit spool with its -wal/-shm and key files, and the site key file."""
+        from kiosk.security.keys import key_file_path
+        from kiosk.security.private_files import gallery_files
+        from kiosk.security.site_key import site_key_path
+
+        files = [*gallery_files(self._spool_path), site_key_path(self.ref),
+                 *(key_file_path(self._spool_path, slot=slot) for slot in ("current", "next"))]
+        if self.key.source == "file":
+            files.append(Path(self.key.location))
+        return tuple(files)
 
     @property
     def integrity_key(self) -> bytes:
@@ -248,10 +269,11 @@ class PgConnection:
 
     def _set_offline(self, exc: BaseException) -> None:
         if self._online:
-            log.warning("%s: the shared gallery is offline (%s)", self.where, str(exc).splitlines()[0] if str(exc)
+            log.warning("%s: the shared gallery is offline (%s)", self.where,
+                        scrub_secrets(str(exc), self.url).splitlines()[0] if str(exc)
                         else type(exc).__name__)
         self._online = False
-        self._offline_reason = _connect_message(self.where, exc)
+        self._offline_reason = _connect_message(self.where, exc, self.url)
 
     def data_version(self) -> int:
         """A number that changes whenever any process changed the gallery."""
@@ -283,24 +305,76 @@ class PgConnection:
     @contextmanager
     def _transaction(self, what: str = "changing the gallery", *, audited: bool = True) -> Iterator[psycopg.Connection]:
         """One server transaction: all of it commits, or none (also when this process dies)."""
+        self._appended = None
         with self._conn(what) as conn, conn.transaction():
             if audited:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
             yield conn
         self._bump()
+        appended, self._appended = self._appended, None
+        if appended is not None:
+            self.guard.seen(appended.seq, appended.mac)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = (), what: str = "reading the gallery") -> list[tuple[Any, ...]]:
         with self._conn(what) as conn:
             return conn.execute(sql, params).fetchall()
 
     def _audit(self, conn: psycopg.Connection, action: AuditAction | str, subject: str,
-               details: dict[str, Any] | None = None) -> None:
-        AuditLog(PgAuditStore(conn), self.key.key).append(action, self.actor, subject, details or {})
+               details: dict[str, Any] | None = None) -> AuditRecord:
+        """Record an action in the audit log, inside the write's transaction. Refused (AuditError)
+        while the gallery is older than this computer saw it, as for a broken head."""
+        store = PgAuditStore(conn)
+        if not self.guard.problem:
+            last = store.last()
+            self.guard.check(last.seq if last else 0, store.mac_at)
+        if self.guard.problem:
+            raise AuditError(f"{self.guard.problem}; nothing was changed. An admin must check it (audit verify) "
+                             "and accept it (audit recover)")
+        record = AuditLog(store, self.key.key).append(action, self.actor, subject, details or {})
+        self._appended = record
+        return record
+
+    def seal_settings(self, make: Callable[[int], dict[str, str]], action: AuditAction | str | None = None,
+                      subject: str = "", details: dict[str, Any] | None = None, *,
+                      audit_required: bool = True) -> int:
+        """Write settings sealed at a point of the audit log, in one transaction (see the SQLite
+        gallery's `seal_settings`). Returns the seq."""
+        with self._transaction("writing the admin PIN") as conn:
+            record = None
+            if action is not None:
+                try:
+                    record = self._audit(conn, action, subject, details)
+                except AuditError as exc:
+                    if audit_required:
+                        raise
+                    log.warning("%s: not in the audit log (%s)", action, exc)
+            if record is not None:
+                seq = record.seq
+            else:
+                last = PgAuditStore(conn).last()
+                seq = last.seq if last else 0
+            for key, value in make(seq).items():
+                conn.execute("INSERT INTO settings(key, value) VALUES (%s, %s)"
+                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+        return seq
+
+    def audit_tail(self, actions: tuple[str, ...] = ()) -> AuditTail:
+        """The end of the audit log (kiosk.security.audit.AuditTail)."""
+        with self._conn("reading the audit log") as conn:
+            return AuditLog(PgAuditStore(conn), self.key.key).tail(actions)
 
     def record_event(self, action: AuditAction | str, subject: str = "", details: dict[str, Any] | None = None) -> None:
         """Record an action that is not itself a write (export, kiosk unlock, wrong PIN)."""
         with self._transaction("writing the audit log") as conn:
             self._audit(conn, action, subject, details)
+
+    def recover_audit(self) -> AuditRecord:
+        """Accept a broken audit log (kiosk.security.audit.AuditLog.recover): a record saying what
+        was wrong, after which writes are possible again. The caller checked the admin PIN."""
+        with self._transaction("recovering the audit log") as conn:
+            record = AuditLog(PgAuditStore(conn), self.key.key).recover(self.actor, self.guard.problem)
+        self.guard.accept(record.seq, record.mac)
+        return record
 
     def audit_records(self) -> list[AuditRecord]:
         """The audit log, oldest first."""
@@ -310,7 +384,10 @@ class PgConnection:
     def verify_audit(self) -> AuditVerdict:
         """Whether the audit log is whole and unedited."""
         with self._conn("checking the audit log") as conn:
-            return AuditLog(PgAuditStore(conn), self.key.key).verify()
+            verdict = AuditLog(PgAuditStore(conn), self.key.key).verify()
+        if verdict.ok and self.guard.problem:
+            return AuditVerdict(False, verdict.count, verdict.count + 1, self.guard.problem)
+        return verdict
 
     # -- encryption of faces --------------------------------------------------------------
 
@@ -335,3 +412,26 @@ class PgConnection:
         if isinstance(row_vec, (bytes, bytearray, memoryview)):  # raw binary (see _RawBinary)
             return np.frombuffer(bytes(row_vec)[4:], ">f4").astype(np.float32)
         return np.asarray(row_vec.to_numpy() if hasattr(row_vec, "to_numpy") else row_vec, np.float32)
+
+
+def _seal_for_schema_5(conn: psycopg.Connection, audit: AuditLog, key: bytes, gallery_id: str) -> None:
+    """Photo paths to keyed hashes of their names, the PIN sealed for schema 5 (kiosk.gallery.sealing)."""
+    from kiosk.gallery.admin_pin import LOCKOUT_RECORDS
+    from kiosk.gallery.sealing import reseal_pin
+    from kiosk.gallery.stored_faces import photo_provenance
+
+    for table in ("samples", "templates"):
+        for (source,) in conn.execute(f"SELECT DISTINCT source FROM {table}").fetchall():  # noqa: S608
+            conn.execute(f"UPDATE {table} SET source = %s WHERE source = %s",  # noqa: S608 - fixed names
+                         (photo_provenance(source, key), source))
+
+    def get(name: str) -> str | None:
+        row = conn.execute("SELECT value FROM settings WHERE key = %s", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def put(name: str, value: str) -> None:
+        conn.execute("INSERT INTO settings(key, value) VALUES (%s, %s)"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (name, value))
+
+    # Schema 4 bound the lockout to the same id (PostgreSQL galleries always had their own).
+    reseal_pin(get, put, key, gallery_id, gallery_id, audit.tail(LOCKOUT_RECORDS))

@@ -24,11 +24,13 @@ from kiosk.gallery.api import (
     person_from_row,
     resolve_person,
     resolve_person_by_name,
+    storable,
     unique_contacts,
 )
 from kiosk.gallery.frontdesk_api import person_kind
 from kiosk.gallery.pg_connection import one_row
 from kiosk.gallery.pg_templates import PgTemplates
+from kiosk.gallery.stored_faces import photo_provenance
 from kiosk.security.audit import AuditAction
 
 log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
@@ -76,13 +78,14 @@ class PgPeople(PgTemplates):
     def _insert_samples(self, conn: psycopg.Connection, person_id: int, samples: list[NewSample],
                         model_version: str, stamp: str) -> None:
         for sample in samples:
+            source = photo_provenance(storable(sample.source), self.key.key)  # never the photo's path
             row = one_row(conn.execute(
                 "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
                 " VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                 (person_id, self._seal_png(sample.aligned, "aligned", person_id),
                  None if sample.face_crop is None else self._seal_png(sample.face_crop, "face", person_id),
-                 sample.source, float(sample.quality), bool(sample.masked), stamp)))
-            self._insert_templates(conn, person_id, int(row[0]), sample.source, sample.templates, model_version, stamp)
+                 source, float(sample.quality), bool(sample.masked), stamp)))
+            self._insert_templates(conn, person_id, int(row[0]), source, sample.templates, model_version, stamp)
 
     def update_person(self, person_id: int, **fields: str | None) -> None:
         """Change details (name, company, host, notes, consent_*, retention_until)."""

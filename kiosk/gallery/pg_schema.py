@@ -2,9 +2,10 @@
 
 Numbered like the SQLite schema (kiosk.gallery.schema): version N means the same data model on
 both backends (1: people, samples, templates, visits, settings; 2: each sample's loose face
-crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits; 5 and 6: the
-security audit's and the fleet's; 7: the front desk's person kinds, hosts, sign-outs and
-invitations). The SQL is
+crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits; 5: photo paths as
+keyed hashes and the PIN sealed for this version, done by the connection with the site key,
+kiosk.gallery.sealing; bigserial ids are never given again already; 6: the fleet's; 7: the
+front desk's person kinds, hosts, sign-outs and invitations). The SQL is
 PostgreSQL's own: bigserial ids, bytea, booleans, a pgvector column for templates that may be
 searched on the server (only when templates are stored unencrypted, see kiosk.gallery.postgres).
 
@@ -192,9 +193,13 @@ def _script(sql: str) -> Callable[[Any], None]:
     return run
 
 
+def _v5(conn: Any) -> None:
+    """Nothing in SQL: ids are bigserial (never given again unless a DBA resets the sequence);
+    the rest of version 5 needs the site key (PgConnection._seal_for_schema_5)."""
+
+
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
-MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4),
-                                           _nothing_yet("the security audit (issue 20)"),
+MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4), _v5,
                                            _nothing_yet("the fleet (issue 21)"), _script(_V7)]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -254,6 +259,15 @@ class PgAuditStore:
     def set_head(self, text: str) -> None:
         self.conn.execute("INSERT INTO audit_head(id, value) VALUES (1, %s)"
                           " ON CONFLICT (id) DO UPDATE SET value = excluded.value", (text,))
+
+    def mac_at(self, seq: int) -> str | None:
+        row = self.conn.execute("SELECT mac FROM audit WHERE seq = %s", (seq,)).fetchone()
+        return str(row[0]) if row else None
+
+    def last_seqs(self, actions: tuple[str, ...]) -> dict[str, int]:
+        rows = self.conn.execute("SELECT action, max(seq) FROM audit WHERE action = ANY(%s) GROUP BY action",
+                                 (list(actions),)).fetchall()
+        return {str(a): int(seq) for a, seq in rows}
 
     def records(self) -> Iterator[AuditRecord]:
         for row in self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id").fetchall():

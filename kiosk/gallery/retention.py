@@ -27,6 +27,10 @@ from kiosk.security.sqlcipher import DB_ERRORS
 
 log = logging.getLogger(__name__)
 
+#: The settings key of the visits' retention period an admin approved last (days).
+APPROVED_KEY = "visits_retention_days_approved"
+DEFAULT_VISITS_DAYS = PrivacyConfig().visits_retention_days
+
 #: How often (seconds) a long-running process checks whether the day changed.
 CHECK_EVERY_S = 600.0
 
@@ -40,15 +44,56 @@ class Purged:
     visits: int
 
 
-def purge_retention(gallery: GalleryStore, privacy: PrivacyConfig, today: dt.date | None = None) -> Purged:
-    """Delete the people and visits the retention rule says must go (as of `today`)."""
+def purge_retention(gallery: GalleryStore, privacy: PrivacyConfig, today: dt.date | None = None, *,
+                    admin: bool = False) -> Purged:
+    """Delete the people and visits the retention rule says must go (as of `today`).
+
+    `admin`: the admin PIN was checked for this run. The visits' period comes from the config,
+    which anyone running a command can choose (`--config`): a period shorter than the one an
+    admin last approved is only applied with the PIN (`visits_days`)."""
     day = today or dt.date.today()
-    people, visits = gallery.purge_expired(day, privacy.visits_retention_days)
-    gallery.purge_invitations(day - dt.timedelta(days=privacy.visits_retention_days))
+    days = visits_days(gallery, privacy.visits_retention_days, admin=admin)
+    people, visits = gallery.purge_expired(day, days)
+    gallery.purge_invitations(day - dt.timedelta(days=days))
     if people or visits:
         log.info("retention: %d people past their retention date and %d visits older than %d days deleted",
-                 people, visits, privacy.visits_retention_days)
+                 people, visits, days)
     return Purged(day, people, visits)
+
+
+def visits_days(gallery: GalleryStore, wanted: int, *, admin: bool) -> int:
+    """How many days of visits to keep: the config's `wanted`, unless it is shorter than the
+    period an admin approved last and this run has no admin (the PIN was not checked, and the
+    gallery has one); then the approved period, with a warning. An admin's run approves
+    `wanted`; a gallery without a PIN keeps `wanted`. Before anything was approved, the default
+    (90 days)."""
+    from kiosk.gallery.admin_pin import AdminPin
+
+    if not AdminPin(gallery).is_set():
+        return wanted  # nobody to ask: whoever runs it is the admin
+    approved_text = gallery.get_setting(APPROVED_KEY)
+    if admin:
+        if approved_text != str(wanted):
+            gallery.set_setting(APPROVED_KEY, str(wanted))
+        return wanted
+    approved = int(approved_text) if approved_text and approved_text.isdigit() else DEFAULT_VISITS_DAYS
+    if wanted < approved:
+        log.warning("retention: the config keeps visits %d days, the admin approved %d; the shorter period "
+                    "needs the admin PIN (run an admin command such as `face-kiosk visits` with this config)",
+                    wanted, approved)
+        return approved
+    return wanted
+
+
+def purge_on_open(gallery: GalleryStore, privacy: PrivacyConfig, *, admin: bool) -> Purged | None:
+    """`purge_retention` when a command opens the gallery; a purge that fails (the audit log
+    refuses a write, the gallery is busy) is logged and the command goes on: retention must
+    never stop anyone from reading the gallery (or from repairing it)."""
+    try:
+        return purge_retention(gallery, privacy, admin=admin)
+    except (KioskError,) + DB_ERRORS as exc:
+        log.warning("retention purge skipped this time: %s", exc)
+        return None
 
 
 class RetentionSchedule:

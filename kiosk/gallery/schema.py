@@ -1,13 +1,19 @@
 """Gallery schema and its migrations. Version 1 is the first release; version 2 keeps each
 sample's loose face crop, so templates can be re-made after a landmark or embedder change;
 version 3 adds the audit log; version 4 adds the site and kiosk that saw a visit, and an event id
-that makes writing a visit twice (a spool flushed again) a no-op; versions 5 and 6 belong to
-the security audit and the fleet; version 7 is the front desk's (kiosk.gallery.frontdesk_api):
-person kinds, hosts, visitors' hosts and accepted agreement, visit sign-out, invitations."""
+that makes writing a visit twice (a spool flushed again) a no-op; version 5 (the security audit,
+issue 20) gives the gallery an id of its own (not derived from its path) and never reuses the
+id of a removed person, sample or visit (AUTOINCREMENT). The connection then also rewrites
+photo paths into keyed hashes of their file names and seals the admin PIN again
+(kiosk.gallery.sealing), which needs the gallery's key. Version 6 belongs to the fleet;
+version 7 is the front desk's (kiosk.gallery.frontdesk_api): person kinds, hosts, visitors'
+hosts and accepted agreement, visit sign-out, invitations."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import uuid
 from collections.abc import Callable
 
 SCHEMA_VERSION = 7
@@ -105,8 +111,88 @@ def _v4(conn: sqlite3.Connection) -> None:
     )
 
 
+# Version 5's tables: as before, with AUTOINCREMENT ids (a removed row's id is never given again,
+# so "person 7" in the audit log, a webhook or a visit always means one person).
+_V5_TABLES = {
+    "people": """CREATE TABLE people_v5 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            company TEXT NOT NULL DEFAULT '',
+            host TEXT NOT NULL DEFAULT '',
+            notes TEXT NOT NULL DEFAULT '',
+            consent_at TEXT,
+            consent_text TEXT NOT NULL DEFAULT '',
+            retention_until TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_seen TEXT)""",
+    "samples": """CREATE TABLE samples_v5 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            aligned_png BLOB NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            quality REAL NOT NULL DEFAULT 0,
+            masked INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            face_png BLOB)""",
+    "visits": """CREATE TABLE visits_v5 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+            ts TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            score REAL,
+            masked INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT '',
+            site TEXT NOT NULL DEFAULT '',
+            kiosk TEXT NOT NULL DEFAULT '',
+            event_id TEXT)""",
+}
+_V5_INDEXES = """
+    CREATE INDEX IF NOT EXISTS people_name ON people(name);
+    CREATE INDEX IF NOT EXISTS samples_person ON samples(person_id);
+    CREATE INDEX IF NOT EXISTS visits_ts ON visits(ts);
+    CREATE UNIQUE INDEX IF NOT EXISTS visits_event ON visits(event_id);
+    CREATE INDEX IF NOT EXISTS visits_site ON visits(site, kiosk)
+"""
+
+
 def _v5(conn: sqlite3.Connection) -> None:
-    """Reserved for the security audit (issue 20); its owner fills it. Nothing here yet."""
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('gallery_id', ?)", (uuid.uuid4().hex,))
+    # Each table is made again (SQLite cannot add AUTOINCREMENT to a table). Dropping a parent
+    # table with foreign keys enforced would cascade to its children: this runs, as every
+    # migration, before the connection turns them on; make sure.
+    if conn.execute("PRAGMA foreign_keys").fetchone()[0]:
+        raise RuntimeError("schema 5 rebuilds tables: run it with foreign keys off")
+    for table, ddl in _V5_TABLES.items():
+        columns = ddl[ddl.index("(") + 1:].split(",\n")
+        names = ", ".join(line.split()[0] for line in columns)
+        conn.execute(ddl)
+        conn.execute(f"INSERT INTO {table}_v5({names}) SELECT {names} FROM {table}")  # noqa: S608 - fixed names
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {table}_v5 RENAME TO {table}")
+    _run_script(conn, _V5_INDEXES)
+    # Ids removed before this version may have been given again already; at least the ones the
+    # audit log still names are never given again from now on.
+    named = _ids_in_audit_log(conn)
+    if named:
+        conn.execute("INSERT OR IGNORE INTO sqlite_sequence(name, seq) VALUES ('people', 0)")
+        conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'people'", (max(named),))
+
+
+def _ids_in_audit_log(conn: sqlite3.Connection) -> list[int]:
+    """Person ids the audit log names ("person 12" subjects, purges' lists of people)."""
+    ids = []
+    for subject, details in conn.execute("SELECT subject, details FROM audit"
+                                         " WHERE subject LIKE 'person %' OR action = 'purge'"):
+        if subject.startswith("person ") and subject[7:].isdigit():
+            ids.append(int(subject[7:]))
+        try:
+            people = json.loads(details).get("people", [])
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(people, list):
+            ids.extend(i for i in people if isinstance(i, int))
+    return ids
 
 
 def _v6(conn: sqlite3.Connection) -> None:
@@ -126,7 +212,7 @@ ALTER TABLE visits ADD COLUMN signed_out_how TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS visits_person ON visits(person_id);
 CREATE INDEX IF NOT EXISTS people_host ON people(host_id);
 CREATE TABLE IF NOT EXISTS invitations (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
     host_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
     day TEXT NOT NULL,

@@ -30,7 +30,7 @@ from kiosk.gallery.api import (
 )
 from kiosk.gallery.frontdesk_api import person_kind
 from kiosk.gallery.sqlite_connection import SqliteConnection
-from kiosk.gallery.stored_faces import decode_png, encode_png, unit_vector
+from kiosk.gallery.stored_faces import decode_png, encode_png, photo_provenance, unit_vector
 from kiosk.security import erase
 from kiosk.security.audit import AuditAction
 from kiosk.security.sqlcipher import DB_ERRORS
@@ -83,14 +83,15 @@ class SqlitePeople(SqliteConnection):
     def _insert_samples(self, conn: sqlite3.Connection, person_id: int, samples: list[NewSample],
                         model_version: str, stamp: str) -> None:
         for sample in samples:
+            source = photo_provenance(storable(sample.source), self.key.key)  # never the photo's path
             cur = conn.execute(
                 "INSERT INTO samples(person_id, aligned_png, face_png, source, quality, masked, created_at)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (person_id, encode_png(sample.aligned),
-                 None if sample.face_crop is None else encode_png(sample.face_crop), storable(sample.source),
+                 None if sample.face_crop is None else encode_png(sample.face_crop), source,
                  float(sample.quality), int(sample.masked), stamp),
             )
-            self._insert_templates(conn, person_id, int(cur.lastrowid or 0), storable(sample.source), sample.templates,
+            self._insert_templates(conn, person_id, int(cur.lastrowid or 0), source, sample.templates,
                                    model_version, stamp)
 
     @staticmethod

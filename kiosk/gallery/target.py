@@ -3,10 +3,11 @@
 
 The target is `--db` (a path or a postgresql:// URL), else the config's `gallery.url`, else
 the user data folder's `gallery.db`. The config is the file plus the run's overrides
-(kiosk.config.config_from_args). Opening it: a read never creates a gallery (`create`), the
+(kiosk.config.config_from_args). Opening it: a read never creates a gallery (`create`),
+`check_admin` (the admin PIN, asked the caller's way: a prompt, a dialog) runs first, then the
 expired people and visits are purged (kiosk.gallery.retention) unless the caller runs its own
-schedule, and `check_admin` (the admin PIN, asked the caller's way: a prompt, a dialog) runs
-before the gallery is handed out; whatever fails closes the gallery again.
+schedule (a failed purge is logged and never blocks the command); whatever fails closes the
+gallery again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from kiosk.config import Config, config_from_args, default_data_dir
 from kiosk.errors import KioskError
 from kiosk.gallery.api import GalleryStore
 from kiosk.gallery.open import is_url, open_gallery
-from kiosk.gallery.retention import purge_retention
+from kiosk.gallery.retention import purge_on_open
 
 
 def gallery_target(args: argparse.Namespace, config: Config | None = None) -> str | Path:
@@ -45,18 +46,19 @@ def open_target_gallery(args: argparse.Namespace, config: Config, *, actor: str,
                         listen: bool = False, purge: bool = True,
                         check_admin: Callable[[GalleryStore], None] | None = None) -> GalleryStore:
     """The run's gallery (gallery_target), opened by the rules: made only when `create`;
-    expired people and visits purged when `purge` (a long-running process passes False and
-    runs a RetentionSchedule instead); then `check_admin` (e.g. the admin PIN) when given.
+    `check_admin` (e.g. the admin PIN) when given; then expired people and visits purged when
+    `purge` (a long-running process passes False and runs a RetentionSchedule instead; a
+    shorter visits period than the approved one needs `check_admin`).
     `actor` names who acts in the audit log; `listen` starts the shared gallery's change
     listener (a long-running process)."""
     gallery = open_gallery(gallery_target(args, config), create=create, encrypt=config.privacy.encrypt, actor=actor,
                            site=config.events.site, kiosk=config.events.kiosk,
                            encrypt_templates=config.gallery.encrypt_templates, listen=listen)
     try:
-        if purge:
-            purge_retention(gallery, config.privacy)
         if check_admin is not None:
             check_admin(gallery)
+        if purge:
+            purge_on_open(gallery, config.privacy, admin=check_admin is not None)
     except BaseException:
         gallery.close()
         raise

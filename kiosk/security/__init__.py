@@ -8,6 +8,7 @@ One job per module, each usable on its own:
 - `encrypted_gallery`: the above put together in the order that never loses a key or a file.
 - `export_crypto`: passphrase-encrypted, streamed export files (AES-256-GCM chunks).
 - `audit`: an append-only audit log whose HMAC chain shows edits, deletions and truncation.
+- `audit_anchor`: what this computer last saw of a gallery, so a restored older copy shows.
 - `pin_policy`: which admin PINs are refused, and a lockout state sealed with an HMAC.
 - `telemetry`: no phoning home from the native libraries.
 - `erase`: what it takes for deleted rows to leave the SQLite files.
@@ -41,11 +42,18 @@ Log an admin action, in the gallery's own transaction::
     log.append(audit.AuditAction.REMOVE, actor, f"person {pid}", {"samples": n})
     conn.execute("COMMIT")                    # ROLLBACK on error: neither is kept
 
-Seal the PIN lockout (with the PIN hash, in the same settings write)::
+Seal the PIN hash and lockout (in the transaction of their audit record, `seq`; the gallery's
+own id is kept inside it, kiosk.gallery.admin_pin does all of this)::
 
     pin_policy.validate_pin(new_pin)                          # when a PIN is set
-    text = pin_policy.seal(LockoutState(failures, until), key.key, keys.gallery_id(db_path))
+    text = pin_policy.seal(LockoutState(failures, until), key.key, gallery_id, seq)
     state = pin_policy.unseal(stored_text, key.key, gallery_id, expected=pin_is_set)
+    hashed = pin_policy.seal_pin_hash(hash_text, key.key, gallery_id, seq)
+
+Notice a restored older copy (what this computer last saw, kept in its key folder)::
+
+    guard = audit_anchor.GalleryGuard(audit_anchor.anchor_path(gallery_id, where))
+    guard.check(last_seq, store.mac_at)        # after every audited commit: guard.seen(seq, mac)
 
 Erase a person for real::
 

@@ -19,20 +19,18 @@ appends an "audit_recover" record saying what was wrong and reseals the head: th
 kept in the log itself. After a cut at the end, `append` continues after the head's seq, so
 the cut stays visible as a gap instead of being refilled.
 
-Limits: a rollback of the whole database to an older copy (records and head together, e.g.
-restoring a backup), or writing back a head and records copied earlier, is consistent and
-cannot be seen from inside; ship the head elsewhere (syslog, a remote log) now and then if
-that matters. Anyone with the gallery key can forge records: the key is what the kiosk
-itself uses. On an encrypted gallery nobody without the key can edit rows at all; the macs
-matter for plaintext galleries, copies, and a future shared (PostgreSQL) store.
+Limits: a rollback of the whole database to an older copy (records and head together) is
+consistent and cannot be seen from inside; each computer's record of the newest head it saw
+(kiosk.security.audit_anchor) shows it. Anyone with the gallery key can forge records: the
+key is what the kiosk itself uses. The macs matter for plaintext galleries, copies and the
+shared PostgreSQL gallery (whose DBA has no key).
 
 No biometric data and no names go in: subjects are ids ("person 12"), and `details` refuses
-keys such as "embedding", "image" or "name" and long number lists (a template), so erasing a
-person never has to rewrite the log.
+keys such as "embedding", "image" or "name" and long number lists (a template).
 
-The logic is storage-agnostic (pure functions over `AuditRecord`s); `SqliteAuditStore`
-holds all the SQL, so a PostgreSQL store only has to implement `AuditStore`. Store `details`
-as TEXT there (not jsonb, which reformats the JSON and would break the macs).
+The logic is storage-agnostic (pure functions over `AuditRecord`s); `SqliteAuditStore` holds
+SQLite's SQL, kiosk.gallery.pg_schema.PgAuditStore PostgreSQL's (`details` as TEXT: jsonb
+would reformat the JSON and break the macs).
 """
 
 from __future__ import annotations
@@ -282,6 +280,21 @@ def head_problem(key: bytes, head: str | None, last: AuditRecord | None) -> tupl
     return None
 
 
+@dataclass(frozen=True)
+class AuditTail:
+    """The end of the log, for values sealed at a point of it (the PIN hash and lockout): the
+    newest record (0: none), the sealed head's seq when authentic, the newest of some actions."""
+
+    last_seq: int
+    head_seq: int | None
+    last_of: Mapping[str, int]
+
+    def newest(self, actions: Iterable[str]) -> tuple[str, int] | None:
+        """The newest of these actions and its seq, or None when none is in the log."""
+        found = [(seq, action) for action, seq in self.last_of.items() if action in set(actions)]
+        return (max(found)[1], max(found)[0]) if found else None  # (action, seq)
+
+
 # -- storage --------------------------------------------------------------------------------
 
 
@@ -296,16 +309,16 @@ class AuditStore(Protocol):
     def insert(self, record: AuditRecord) -> None: ...
     def set_head(self, text: str) -> None: ...
     def records(self) -> Iterator[AuditRecord]: ...
+    def mac_at(self, seq: int) -> str | None: ...
+    def last_seqs(self, actions: tuple[str, ...]) -> dict[str, int]: ...
 
 
 class SqliteAuditStore:
     """The audit tables on a SQLite / SQLCipher connection (DB-API, sqlite3 dialect).
 
     Rows are read in insertion order (`id`), so rows moved around show as "reordered". The
-    triggers refuse UPDATE and DELETE of records and DELETE of the head: they stop the app's
-    own code from editing the log by mistake; someone with the database can drop them,
-    which is why the macs exist. No other table is touched (the gallery's `meta` neither).
-    """
+    triggers (no UPDATE or DELETE of records, no DELETE of the head) stop the app's own code;
+    someone with the database can drop them, which is why the macs exist."""
 
     DDL = (
         "CREATE TABLE IF NOT EXISTS audit ("
@@ -373,6 +386,16 @@ class SqliteAuditStore:
             (text,),
         )
 
+    def mac_at(self, seq: int) -> str | None:
+        row = self.conn.execute("SELECT mac FROM audit WHERE seq = ?", (seq,)).fetchone()
+        return str(row[0]) if row else None
+
+    def last_seqs(self, actions: tuple[str, ...]) -> dict[str, int]:
+        marks = ",".join("?" * len(actions))
+        rows = self.conn.execute(f"SELECT action, max(seq) FROM audit WHERE action IN ({marks})"  # noqa: S608
+                                 " GROUP BY action", actions).fetchall()
+        return {str(a): int(seq) for a, seq in rows}
+
     def records(self) -> Iterator[AuditRecord]:
         cur = self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id")
         while True:
@@ -422,20 +445,17 @@ class AuditLog:
         problem = head_problem(self._key, self.store.head(), last)
         if problem is not None:
             if problem[1] != "truncated at the end":
-                raise AuditError(
-                    f"the audit log's {problem[1]} (seq {problem[0]}); nothing was changed. "
-                    "An admin must check it (audit verify) and recover it"
-                )
+                raise AuditError(f"the audit log's {problem[1]} (seq {problem[0]}); nothing was changed. "
+                                 "An admin must check it (audit verify) and recover it")
             # Records cut off the end: continue after the head so the gap stays visible,
             # instead of reusing their seqs and hiding the cut.
             prev, _ = open_head(self._key, self.store.head())
         return self._write(prev, action, actor, subject, details)
 
-    def recover(self, actor: str) -> AuditRecord:
-        """Accept a broken head: append an "audit_recover" record naming what `verify` found
-        and reseal the head after it. Earlier damage stays visible to `verify` (edited or
-        missing records cannot be repaired); only appending becomes possible again. Inside
-        the caller's transaction, like `append`."""
+    def recover(self, actor: str, problem: str = "") -> AuditRecord:
+        """Accept a broken head: append an "audit_recover" record naming what `verify` found (or
+        `problem`, what else the caller found: an older copy) and reseal the head after it.
+        Edited or missing records stay visible to `verify`. In the caller's transaction."""
         self._require_transaction("recover")
         verdict = self.verify()
         last = self.store.last()
@@ -443,6 +463,8 @@ class AuditLog:
         pointer, authentic = open_head(self._key, self.store.head())
         if pointer is not None and authentic and pointer.seq > (prev.seq if prev else 0):
             prev = pointer
+        if verdict.ok and problem:  # the log is whole, but not what this computer saw (a restored copy)
+            verdict = AuditVerdict(False, verdict.count, verdict.count + 1, problem)
         details = {"ok_before": verdict.ok, "reason": verdict.reason, "first_bad_seq": verdict.first_bad_seq}
         return self._write(prev, RECOVER_ACTION, actor, "audit log", details)
 
@@ -460,6 +482,15 @@ class AuditLog:
     def records(self) -> list[AuditRecord]:
         """All records in storage order."""
         return list(self.store.records())
+
+    def tail(self, actions: tuple[str, ...] = ()) -> AuditTail:
+        """The end of the log (`AuditTail`); a log without tables has none."""
+        if not self.store.exists():
+            return AuditTail(0, None, {})
+        last = self.store.last()
+        head, authentic = open_head(self._key, self.store.head())
+        return AuditTail(last.seq if last else 0, head.seq if head is not None and authentic else None,
+                         self.store.last_seqs(actions) if actions else {})
 
     def verify(self) -> AuditVerdict:
         """Check the whole log and its head pointer ("audit log missing" without tables)."""

@@ -30,6 +30,7 @@ from kiosk.security.keys import (
     Slot,
     candidate_keys,
     delete_key,
+    find_moved_key,
     load_key,
     new_key,
     salt_path,
@@ -79,8 +80,21 @@ def open_gallery(
             candidate = promoted
         return conn, candidate
     if not tried:
+        moved = find_moved_key(db, lambda key: _opens(db, key), keys_dir=keys_dir)
+        if moved is not None:
+            return connect_encrypted(db, moved.key), moved
         raise GalleryError(f"{db}: no key for this gallery (keyring, key file or environment)")
     raise GalleryError(f"{db}: wrong key, or not an encrypted face-kiosk gallery (tried {', '.join(tried)})")
+
+
+def _opens(db: Path, key: bytes) -> bool:
+    try:
+        connect_encrypted(db, key).close()
+    except GalleryBusyError:
+        raise
+    except GalleryError:
+        return False
+    return True
 
 
 def migrate_to_encrypted(db_path: str | os.PathLike[str], *, keys_dir: Path | None = None) -> GalleryKey:

@@ -51,7 +51,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kiosk.errors import KioskError
-from kiosk.security.keys import validate_passphrase
+from kiosk.security.keys import validate_new_passphrase
 from kiosk.security.private_files import private_output, shred_file
 
 MAGIC = b"FKX1"
@@ -107,7 +107,7 @@ class EncryptingWriter(io.RawIOBase):
     def __init__(self, out: BinaryIO, passphrase: str, *, chunk_size: int = CHUNK_SIZE) -> None:
         # Checked before the IOBase exists: its finaliser calls close(), which must find a
         # fully built writer (or the "aborted" flag) and never seal half a file.
-        passphrase = validate_passphrase(passphrase)
+        passphrase = validate_new_passphrase(passphrase)
         if not 4096 <= chunk_size <= 16 << 20:
             raise ValueError("chunk_size must be 4 KiB to 16 MiB")
         self._aborted = True
@@ -169,7 +169,10 @@ class EncryptingWriter(io.RawIOBase):
         super().close()
 
     def __del__(self) -> None:
-        # IOBase's finaliser would close(), i.e. seal a final chunk after an error; abort.
+        # IOBase's finaliser would close(), i.e. seal a final chunk after an error; abort. A
+        # writer whose __init__ refused its passphrase has no buffer yet: nothing to abort.
+        if "_buf" not in self.__dict__:
+            return
         if not self.closed:
             self.abort()
 
@@ -205,8 +208,9 @@ def encrypt_file(
     overwrite: bool = False,
     protected: Iterable[_PathLike] = (),
 ) -> None:
-    """Encrypt the file `src` into `dst` (FKX1), streaming; passphrase >= 10 characters."""
-    validate_passphrase(passphrase)
+    """Encrypt the file `src` into `dst` (FKX1), streaming; a passphrase of >= 10 characters
+    that is not obviously guessable (kiosk.security.keys.validate_new_passphrase)."""
+    validate_new_passphrase(passphrase)
     with open(src, "rb") as plain, encrypting_writer(
         dst, passphrase, overwrite=overwrite, protected=protected
     ) as writer:

@@ -2,8 +2,9 @@
 
 Looked up in this order (the first that has a key wins):
 
-1. ``FACE_KIOSK_GALLERY_KEY``: 64 hex characters, for headless starts (a systemd credential,
-   a container secret). Never written anywhere by us.
+1. ``FACE_KIOSK_GALLERY_KEY``: 64 hex characters, for headless starts (a container secret),
+   or ``FACE_KIOSK_GALLERY_KEY_FILE``: a file holding them (a systemd credential,
+   ``LoadCredential=``, kept apart from the service's state folder). Never written by us.
 2. ``FACE_KIOSK_GALLERY_PASSPHRASE``: at least 10 characters, stretched with scrypt
    (n=2**17, r=8, p=1: ~0.4 s and 128 MiB here) and a per-gallery random salt. The salt is
    not secret; it lives NEXT to the gallery in ``<gallery>.keysalt`` (JSON: the KDF and its
@@ -71,7 +72,7 @@ import logging
 import os
 import secrets
 import stat
-import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -83,6 +84,9 @@ import platformdirs
 from keyring.backends import chainer, fail
 
 from kiosk.errors import KioskError
+from kiosk.security.passphrases import MIN_PASSPHRASE_CHARS as MIN_PASSPHRASE_CHARS
+from kiosk.security.passphrases import validate_new_passphrase as validate_new_passphrase
+from kiosk.security.passphrases import validate_passphrase as validate_passphrase
 from kiosk.security.private_files import atomic_write, ensure_private_dir, shred_file
 
 log = logging.getLogger(__name__)
@@ -91,8 +95,10 @@ APP_NAME = "face-kiosk"  # the same as kiosk.config.APP_NAME (a test keeps them 
 KEYRING_SERVICE = "face-kiosk"
 ENV_KEY = "FACE_KIOSK_GALLERY_KEY"
 ENV_PASSPHRASE = "FACE_KIOSK_GALLERY_PASSPHRASE"
+# A file holding the 64 hex characters: a systemd credential (LoadCredential=, %d/gallery-key)
+# or a root-owned file outside the service's state folder.
+ENV_KEY_FILE = "FACE_KIOSK_GALLERY_KEY_FILE"
 KEY_BYTES = 32
-MIN_PASSPHRASE_CHARS = 10
 SALT_SUFFIX = ".keysalt"
 # ~0.4 s and 128 MiB on the 2-core target: paid once per start, and what an attacker pays
 # per guessed passphrase.
@@ -121,15 +127,6 @@ class GalleryKey:
 def new_key() -> bytes:
     """32 bytes from the OS's CSPRNG."""
     return secrets.token_bytes(KEY_BYTES)
-
-
-def validate_passphrase(passphrase: str) -> str:
-    """The passphrase in Unicode NFC form (the same bytes whichever OS typed it), or a
-    one-line KioskError when it is shorter than 10 characters."""
-    normal = unicodedata.normalize("NFC", passphrase)
-    if len(normal) < MIN_PASSPHRASE_CHARS:
-        raise KioskError(f"the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters")
-    return normal
 
 
 def gallery_ref(db_path: str | os.PathLike[str]) -> str:
@@ -278,11 +275,20 @@ def candidate_keys(
 
 def _key_from_env(db_path: str | os.PathLike[str], *, create: bool) -> GalleryKey | None:
     hex_key = os.environ.get(ENV_KEY)
+    key_file = os.environ.get(ENV_KEY_FILE)
     passphrase = os.environ.get(ENV_PASSPHRASE)
-    if hex_key and passphrase:
-        raise KioskError(f"set only one of {ENV_KEY} and {ENV_PASSPHRASE}")
+    if sum(map(bool, (hex_key, key_file, passphrase))) > 1:
+        raise KioskError(f"set only one of {ENV_KEY}, {ENV_KEY_FILE} and {ENV_PASSPHRASE}")
     if hex_key:
         return GalleryKey(_parse_hex(hex_key, ENV_KEY), "env", ENV_KEY)
+    if key_file:
+        try:
+            with open(key_file, "rb") as f:
+                text = f.read(4096).decode("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KioskError(f"{ENV_KEY_FILE}={key_file}: cannot read the gallery key "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+        return GalleryKey(_parse_hex(text, key_file), "env", key_file)
     if passphrase:
         return passphrase_key(db_path, passphrase, create=create)
     return None
@@ -313,6 +319,7 @@ def passphrase_key(db_path: str | os.PathLike[str], passphrase: str, *, create: 
                 f"{path}: missing; the passphrase cannot open the gallery without this file "
                 "(restore it from the gallery's backup)"
             )
+        validate_new_passphrase(passphrase)  # a new gallery's passphrase is being chosen
         salt = _Salt(*PASSPHRASE_SCRYPT, secrets.token_bytes(16))
         record = {
             "format": _SALT_FORMAT, "version": 1, "kdf": "scrypt", "n": salt.n, "r": salt.r,
@@ -387,6 +394,31 @@ def _read_key_file(path: Path, db_path: str | os.PathLike[str], slot: Slot) -> G
     if data.get("gallery") not in (None, gallery_ref(db_path)):
         raise KioskError(f"{path}: this key file belongs to {data.get('gallery')}")
     return GalleryKey(_parse_hex(text, str(path)), "file", str(path), slot)
+
+
+def find_moved_key(
+    db_path: str | os.PathLike[str], opens: Callable[[bytes], bool], *, keys_dir: Path | None = None
+) -> GalleryKey | None:
+    """The key of a gallery that was moved or copied to `db_path` (its key is stored under the
+    path it had): the first key file in the key folder for which `opens(key)` is true (the
+    file decrypts with it; a plaintext gallery's audit head verifies with it). It is then
+    stored under the new path too, so the next open finds it at once. None when no key opens
+    it. Keyring entries cannot be listed: a key kept there is not found this way."""
+    folder = keys_dir or default_keys_dir()
+    try:
+        names = sorted(p for p in folder.glob("*.key") if not p.name.startswith("site-"))
+    except OSError:
+        return None
+    for path in names:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            key = _parse_hex(str(data["key"]), str(path)) if data.get("format") == _KEY_FORMAT else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, KioskError):
+            continue
+        if key is not None and opens(key):
+            log.info("%s: its key was found in %s (the gallery was moved or copied)", db_path, path)
+            return store_key(db_path, key, where="file", keys_dir=keys_dir)
+    return None
 
 
 # -- storing and deleting -----------------------------------------------------------------------

@@ -10,12 +10,15 @@ PIN. What actually protects it:
 - the lockout: at the kiosk, guesses are online and slowed down (after the free tries every
   wrong PIN doubles the wait, up to an hour), and the failure count survives a restart.
 
-So the lockout state must not be editable by someone who can write the database but does
-not have the key (a plaintext gallery, a copied file): `seal` adds an HMAC bound to the
-gallery, and `unseal` answers an edited, damaged or missing-but-expected state with the most
-restrictive state there is (a long run of failures and the longest wait), never with zero
-failures. A replayed OLDER sealed state (copied before, written back) is not detected; on an
-encrypted gallery that needs the key anyway.
+So neither the lockout state nor the PIN hash may be editable by someone who can write the
+database but does not have the key (a plaintext gallery, a copied file, the DBA of a shared
+gallery): `seal` and `seal_pin_hash` add an HMAC under the gallery's integrity key, bound to
+the gallery's own id (kept inside it, so a moved or copied file still verifies) and to the
+audit log's sequence number at which the value was written. `unseal` answers an edited,
+damaged or missing-but-expected state with the most restrictive state there is (a long run of
+failures and the longest wait), never with zero failures; the caller (kiosk.gallery.admin_pin)
+also refuses a state older than the newest PIN record of the audit log, so an older sealed
+value written back (a replay) does not verify either.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ MAX_DIGITS = 12
 RESTRICTIVE_FAILURES = 99
 # ...and the longest wait of kiosk.admin_pin.PinPolicy (max_delay_s).
 DEFAULT_MAX_DELAY_S = 3600.0
-_SEAL_VERSION = "v1"
+_SEAL_VERSION = "v2"
+_LEGACY_VERSION = "v1"  # schema 4: bound to the gallery's path, no sequence number
 
 # The most common 6-digit PINs. Sources:
 # - Markert, Bailey, Golla, Dürmuth, Aviv: "This PIN Can Be Easily Guessed: Analyzing the
@@ -98,7 +102,33 @@ def _weakness(pin: str) -> str:
         return "digits in pairs or triples (like 112233)"
     if _keypad_lines(pin):
         return "a line pattern on the keypad (like 147258 or 159357)"
+    if _counted_run(pin):
+        return "numbers counted up or down (like 246810 or 102030)"
     return ""
+
+
+def _counted_run(pin: str) -> bool:
+    """The PIN is three or more numbers written one after another that count up or down by the
+    same step (2 4 6 8 10, 10 20 30, 5 10 15 20, 1 3 5 7 9 11, 10 8 6 4 2): the runs of whole
+    numbers that the digit-step rule misses once a number has two digits. Steps of 1 to 10
+    and multiples of 10; no number starts with a 0 (except 0 itself)."""
+    n = len(pin)
+    for first in range(1, n // 3 + 1):
+        for second in range(1, (n - first) // 2 + 1):
+            a, b = pin[:first], pin[first:first + second]
+            if (len(a) > 1 and a[0] == "0") or (len(b) > 1 and b[0] == "0"):
+                continue
+            step = int(b) - int(a)
+            if step == 0 or not (abs(step) <= 10 or step % 10 == 0):
+                continue
+            text, value, terms = a + b, int(b), 2
+            while len(text) < n and value + step >= 0:
+                value += step
+                text += str(value)
+                terms += 1
+            if terms >= 3 and text == pin:
+                return True
+    return False
 
 
 def _is_repeated_block(pin: str) -> bool:
@@ -134,33 +164,41 @@ def _keypad_lines(pin: str) -> bool:
 @dataclass(frozen=True)
 class LockoutState:
     """Wrong PINs in a row, and the wall-clock time (epoch s) before which no PIN is tried.
+    `seq`: the audit log's sequence number when it was written (what binds it to its time).
     `tampered`: this state was made up by `unseal` because the stored one failed its check."""
 
     failures: int
     locked_until: float
     tampered: bool = False
+    seq: int = 0
+
+
+def _derived(gallery_key: bytes, info: bytes) -> bytes:
+    # One key per purpose (not the gallery key itself, not the audit key).
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(gallery_key)
 
 
 def _seal_key(gallery_key: bytes) -> bytes:
-    # Its own key (not the gallery key itself, not the audit key): one key per purpose.
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"face-kiosk lockout v1").derive(
-        gallery_key
-    )
+    return _derived(gallery_key, b"face-kiosk lockout v1")
 
 
-def _tag(key: bytes, gallery_id: str, failures: int, until: str) -> str:
-    # The gallery id is in the MAC: a state copied from another gallery does not verify.
-    msg = f"face-kiosk lockout|{_SEAL_VERSION}|{gallery_id}|{failures}|{until}".encode()
+def _tag(key: bytes, gallery_id: str, failures: int, until: str, seq: int | None = None) -> str:
+    # The gallery id is in the MAC: a state copied from another gallery does not verify; the
+    # sequence number (v2) ties the state to the point of the audit log it was written at.
+    version = _LEGACY_VERSION if seq is None else _SEAL_VERSION
+    tail = "" if seq is None else f"|{seq}"
+    msg = f"face-kiosk lockout|{version}|{gallery_id}|{failures}|{until}{tail}".encode()
     return hmac.new(_seal_key(key), msg, hashlib.sha256).hexdigest()
 
 
-def seal(state: LockoutState, key: bytes, gallery_id: str) -> str:
-    """The text to store: "v1:<failures>:<locked_until>:<hmac>". `key` is the gallery key,
-    `gallery_id` names the gallery (e.g. `keys.gallery_id(db_path)`)."""
-    if state.failures < 0 or not math.isfinite(state.locked_until):
-        raise ValueError("a lockout state needs failures >= 0 and a finite time")
+def seal(state: LockoutState, key: bytes, gallery_id: str, seq: int = 0) -> str:
+    """The text to store: "v2:<failures>:<locked_until>:<seq>:<hmac>". `key` is the gallery's
+    integrity key, `gallery_id` its own id (kept inside it), `seq` the audit log's newest
+    sequence number (the wrong PIN's own record, when one was written with it)."""
+    if state.failures < 0 or not math.isfinite(state.locked_until) or seq < 0:
+        raise ValueError("a lockout state needs failures >= 0, a finite time and seq >= 0")
     until = repr(float(state.locked_until))
-    return f"{_SEAL_VERSION}:{state.failures}:{until}:{_tag(key, gallery_id, state.failures, until)}"
+    return f"{_SEAL_VERSION}:{state.failures}:{until}:{seq}:{_tag(key, gallery_id, state.failures, until, seq)}"
 
 
 def unseal(
@@ -172,7 +210,7 @@ def unseal(
     now: float | None = None,
     max_delay_s: float = DEFAULT_MAX_DELAY_S,
 ) -> LockoutState:
-    """The stored lockout state, checked.
+    """The stored lockout state, checked (the "v2" form of `seal`).
 
     `expected`: a state should exist (a PIN is set; the kiosk writes the state with the
     PIN). Missing-but-expected, unparseable, or a failed HMAC give the most restrictive
@@ -181,17 +219,71 @@ def unseal(
     no failures.
     """
     clock = time.time() if now is None else now
-    worst = LockoutState(RESTRICTIVE_FAILURES, clock + max_delay_s, tampered=True)
+    worst = strictest(clock, max_delay_s)
     if text is None:
         return worst if expected else LockoutState(0, 0.0)
     try:
-        version, failures_text, until, tag = text.split(":")
-        failures = int(failures_text)
+        version, failures_text, until, seq_text, tag = text.split(":")
+        failures, seq = int(failures_text), int(seq_text)
         locked_until = float(until)
-        if version != _SEAL_VERSION or failures < 0 or not math.isfinite(locked_until):
+        if version != _SEAL_VERSION or failures < 0 or seq < 0 or not math.isfinite(locked_until):
             return worst
     except ValueError:
         return worst
-    if not hmac.compare_digest(_tag(key, gallery_id, failures, until), tag):
+    if not hmac.compare_digest(_tag(key, gallery_id, failures, until, seq), tag):
         return worst
+    return LockoutState(failures, locked_until, seq=seq)
+
+
+def strictest(now: float, max_delay_s: float = DEFAULT_MAX_DELAY_S) -> LockoutState:
+    """What an edited, replayed or missing state counts as: a long run of failures and the
+    longest wait, from `now`."""
+    return LockoutState(RESTRICTIVE_FAILURES, now + max_delay_s, tampered=True)
+
+
+def unseal_legacy(text: str | None, key: bytes, legacy_id: str) -> LockoutState | None:
+    """A lockout state sealed by schema 4 ("v1", bound to the gallery's path), or None when it
+    does not verify. Only the migration to schema 5 reads these, to seal them again."""
+    if text is None:
+        return None
+    try:
+        version, failures_text, until, tag = text.split(":")
+        failures, locked_until = int(failures_text), float(until)
+    except ValueError:
+        return None
+    if version != _LEGACY_VERSION or failures < 0 or not math.isfinite(locked_until):
+        return None
+    if not hmac.compare_digest(_tag(key, legacy_id, failures, until), tag):
+        return None
     return LockoutState(failures, locked_until)
+
+
+# -- the PIN hash --------------------------------------------------------------------------------
+
+
+def _pin_tag(key: bytes, gallery_id: str, hash_text: str, seq: int) -> str:
+    msg = f"face-kiosk admin pin|{_SEAL_VERSION}|{gallery_id}|{seq}|{hash_text}".encode()
+    return hmac.new(_derived(key, b"face-kiosk admin pin v2"), msg, hashlib.sha256).hexdigest()
+
+
+def seal_pin_hash(hash_text: str, key: bytes, gallery_id: str, seq: int) -> str:
+    """The PIN hash as stored: "v2#<seq>#<hash>#<hmac>", `seq` being the audit record that set it
+    (pin_set, pin_change, pin_reset): another hash written in (a PIN the editor knows), or an
+    older one written back, does not verify."""
+    if "#" in hash_text or seq < 0:
+        raise ValueError("a PIN hash has no '#', and seq >= 0")
+    return f"{_SEAL_VERSION}#{seq}#{hash_text}#{_pin_tag(key, gallery_id, hash_text, seq)}"
+
+
+def open_pin_hash(text: str, key: bytes, gallery_id: str) -> tuple[str, int] | None:
+    """(hash, seq) of a sealed PIN hash, or None when it is edited, damaged or not sealed."""
+    try:
+        version, seq_text, hash_text, tag = text.split("#")
+        seq = int(seq_text)
+    except ValueError:
+        return None
+    if version != _SEAL_VERSION or seq < 0:
+        return None
+    if not hmac.compare_digest(_pin_tag(key, gallery_id, hash_text, seq), tag):
+        return None
+    return hash_text, seq

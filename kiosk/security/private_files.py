@@ -235,6 +235,8 @@ def _lstat(path: Path) -> os.stat_result | None:
         return os.lstat(path)
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a name too long, a folder we may not enter: one line, not a traceback
+        raise KioskError(f"{path}: {exc.strerror or type(exc).__name__}") from None
 
 
 def _is_protected(target: Path, protected: Iterable[str | os.PathLike[str]]) -> bool:
@@ -262,9 +264,9 @@ def _is_protected(target: Path, protected: Iterable[str | os.PathLike[str]]) -> 
 def _check_target(target: Path, overwrite: bool, protected: tuple[Path, ...]) -> None:
     """Every refusal, as a one-line KioskError (run before the write and again before the move)."""
     parent = target.parent
+    st = _lstat(target)  # first: a name the OS refuses is said as such
     if not parent.is_dir():
         raise KioskError(f"{target}: the folder {parent} does not exist")
-    st = _lstat(target)
     if st is not None and stat.S_ISLNK(st.st_mode):
         raise KioskError(f"{target}: is a symbolic link; refusing to write through it")
     if st is not None and stat.S_ISDIR(st.st_mode):

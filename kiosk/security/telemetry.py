@@ -1,7 +1,8 @@
 """No phoning home from the native libraries: call `disable_native_telemetry()` first thing.
 
 What the dependencies do, checked on Linux with strace and a fresh $HOME (onnxruntime 1.32,
-mediapipe 1.2.3, ai-edge-litert 2.3.0, opencv-contrib-python 5.1):
+ai-edge-litert 2.3.0, opencv-contrib-python-headless 5.1); tests/test_no_egress.py runs every
+command under strace and fails on any connection that is not loopback or configured:
 
 - onnxruntime (official builds) has Microsoft's 1DS telemetry compiled in and ON by
   default. At IMPORT time its native threads write a persistent device id and an event
@@ -13,11 +14,13 @@ mediapipe 1.2.3, ai-edge-litert 2.3.0, opencv-contrib-python 5.1):
   (onnxruntime's Privacy.md says the same). Windows builds for apps use ETW instead, which
   that API call does turn off. So this function must run before anything imports
   onnxruntime (kiosk.vision.embedders does, at import).
-- mediapipe: opens one UDP socket at library load (Abseil's ``IPv4SocketsPreferred`` probe),
-  never connects or sends. Its matplotlib dependency writes a font cache under
-  ``~/.cache/matplotlib`` (no network; set MPLCONFIGDIR to move it). Nothing to turn off.
 - ai_edge_litert (LiteRT): its metrics hooks are no-op stubs in the pip package
-  (``metrics_portable``); no socket, no file. Nothing to turn off.
+  (``metrics_portable``); no socket, no file. Nothing to turn off. MediaPipe's models (BlazeFace,
+  the face mesh) run in it.
+- mediapipe is no longer used: its Tasks runtime (``libmediapipe.so``, 1.2.3) posts usage
+  metrics to Google from a native thread (``tasks::core::logging`` ``CurlClient::Post``: DNS
+  look-ups, then HTTPS to play.googleapis.com; mediapipe issue 6291); its Python API offers
+  no switch for it. kiosk.vision.blazeface runs the detector models in LiteRT instead.
 - OpenCV: no telemetry. It opens network streams only when given a URL (an RTSP camera,
   the user's choice). Nothing to turn off.
 """

@@ -9,16 +9,12 @@
 - `yunet`: YuNet alone on the whole frame.
 
 Small images are upscaled for YuNet (to `min_side`): its smallest anchors are ~10 px, and the
-faces in small photos are smaller than that.
+faces in small photos are smaller than that. BlazeFace runs in LiteRT (kiosk.vision.blazeface),
+not in MediaPipe's Tasks runtime, whose library posts usage metrics to Google.
 """
 
 from __future__ import annotations
 
-import gc
-import queue
-import sys
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +24,7 @@ import numpy as np
 
 from kiosk.config import DETECTOR_NAMES
 from kiosk.models import verified_model_path
+from kiosk.vision.blazeface import BlazeFace
 from kiosk.vision.geometry import iou_matrix
 from kiosk.vision.native_logs import native_stderr_quiet
 from kiosk.vision.types import Detections
@@ -83,54 +80,6 @@ class YuNetDetector:
         kps = faces[:, 4:14].reshape(-1, 5, 2)
         return Detections(
             (xyxy * unscale).astype(np.float32), faces[:, 14].astype(np.float32), (kps * unscale).astype(np.float32)
-        )
-
-
-class BlazeFace:
-    """One MediaPipe BlazeFace model: boxes and its 6 keypoints (eyes, nose, mouth, ears)."""
-
-    def __init__(self, model: str = "mediapipe-full", score_threshold: float = 0.5) -> None:
-        import mediapipe as mp
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        path = verified_model_path(model)
-        options = vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
-            min_detection_confidence=score_threshold,
-        )
-        self._mp_image = mp.Image
-        self._mp_format = mp.ImageFormat.SRGB
-        with native_stderr_quiet():
-            self._detector = vision.FaceDetector.create_from_options(options)
-            self.detect(np.zeros((64, 64, 3), np.uint8))  # warm up (and its first-run log lines)
-        # mediapipe's own __del__ fails when it runs during interpreter shutdown;
-        # a finalizer closes the graph earlier (at exit, or when we are collected).
-        _start_closer()
-        self._finalizer = weakref.finalize(self, _close_when_collected, self._detector)
-
-    def close(self) -> None:
-        """Release MediaPipe's graph now rather than at interpreter exit."""
-        if self._finalizer.detach() is not None:
-            _close_quietly(self._detector)
-
-    def detect(self, rgb: np.ndarray) -> Detections:
-        """Faces with BlazeFace's 6 keypoints, best first."""
-        h, w = rgb.shape[:2]
-        image = self._mp_image(image_format=self._mp_format, data=np.ascontiguousarray(rgb))
-        result = self._detector.detect(image)
-        if not result.detections:
-            return Detections.empty(k=6)
-        boxes, scores, kps = [], [], []
-        for det in result.detections:
-            bb = det.bounding_box
-            boxes.append([bb.origin_x, bb.origin_y, bb.origin_x + bb.width, bb.origin_y + bb.height])
-            scores.append(det.categories[0].score if det.categories else 0.0)
-            kps.append([[k.x * w, k.y * h] for k in det.keypoints])
-        order = np.argsort(-np.asarray(scores))
-        return Detections(
-            np.asarray(boxes, np.float32)[order],
-            np.asarray(scores, np.float32)[order],
-            np.asarray(kps, np.float32).reshape(len(boxes), -1, 2)[order],
         )
 
 
@@ -201,11 +150,6 @@ class MediaPipeDetector:
         # Whole-frame YuNet, upscaling small images (its smallest anchors are ~10 px).
         self._yunet = YuNetDetector(score_threshold=min(self.rule.agree, self.rule.strong_yunet), min_side=min_side)
 
-    def close(self) -> None:
-        """Release MediaPipe's graphs now rather than at interpreter exit."""
-        for blaze in self._blazeface:
-            blaze.close()
-
     def detect_blazeface(self, rgb: np.ndarray) -> Detections:
         """The primary BlazeFace alone: boxes and its 6 keypoints (for the benchmark)."""
         found = self._blazeface[0].detect(rgb)
@@ -234,55 +178,6 @@ class MediaPipeDetector:
         order = np.argsort(-np.asarray(scores), kind="stable")
         return Detections(np.asarray(boxes, np.float32)[order], np.asarray(scores, np.float32)[order],
                           np.asarray(kps, np.float32)[order])
-
-
-class _MediaPipeTask(Protocol):
-    """What _close_quietly touches of a MediaPipe task (mediapipe ships no types)."""
-
-    _handle: object
-
-    def close(self) -> None: ...
-
-
-
-
-# Closing a MediaPipe task joins its dispatcher thread. When the garbage collector runs the
-# finalizer it may do so anywhere, e.g. inside threading.enumerate() while that holds the
-# threads' registry lock, which the joined thread needs to end: a deadlock (seen in the test
-# suite). Collected tasks are therefore closed by a thread of their own, started beforehand.
-_to_close: queue.SimpleQueue[_MediaPipeTask] = queue.SimpleQueue()  # put() is safe from finalizers
-_closer: threading.Thread | None = None
-_closer_lock = threading.Lock()
-
-
-def _start_closer() -> None:
-    global _closer
-    with _closer_lock:
-        if _closer is None or not _closer.is_alive():
-            _closer = threading.Thread(target=_close_forever, name="mediapipe-closer", daemon=True)
-            _closer.start()
-
-
-def _close_forever() -> None:
-    while True:
-        _close_quietly(_to_close.get())
-
-
-def _close_when_collected(detector: _MediaPipeTask) -> None:
-    # At exit weakref runs the finalizers itself, with the collector off and no lock held:
-    # close at once (a daemon thread may never get to it then).
-    if gc.isenabled() and not sys.is_finalizing() and _closer is not None and _closer.is_alive():
-        _to_close.put(detector)
-    else:
-        _close_quietly(detector)
-
-
-def _close_quietly(detector: _MediaPipeTask) -> None:
-    """Close a MediaPipe task; at interpreter exit its dispatcher may already be gone."""
-    try:
-        detector.close()
-    except Exception:  # noqa: BLE001 - at exit: mark closed so mediapipe's __del__ stays quiet
-        detector._handle = None
 
 
 def five_from_blazeface(kps6: np.ndarray) -> np.ndarray:

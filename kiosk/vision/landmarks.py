@@ -21,7 +21,6 @@ Runtime: the TFLite graph through LiteRT (`ai-edge-litert`), ~3 ms per pass on o
 from __future__ import annotations
 
 import math
-import weakref
 import zipfile
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ import numpy as np
 
 from kiosk.errors import ModelError
 from kiosk.models import verified_model_path
-from kiosk.vision.native_logs import native_stderr_quiet
+from kiosk.vision.litert import QuietInterpreter
 
 MESH_KEY = "face-mesh"
 LANDMARKS_MEMBER = "face_landmarks_detector.tflite"
@@ -122,18 +121,10 @@ class FaceMesh:
         try:
             with zipfile.ZipFile(path) as zf:
                 model = zf.read(LANDMARKS_MEMBER)
-            from ai_edge_litert.interpreter import Interpreter
-
-            with native_stderr_quiet():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
-                self._interp = Interpreter(model_content=model, num_threads=max(1, threads))
-                self._interp.allocate_tensors()
-        except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError) as exc:
+        except (OSError, KeyError, zipfile.BadZipFile) as exc:
             raise ModelError(f"cannot load the face mesh model {path.name}: {exc}") from exc
-        # LiteRT prints "DestroyAccelerator" on fd 2 when an interpreter is freed: free it quietly.
-        self._finalizer = weakref.finalize(self, _release_quietly, self.__dict__)
-        self._input = self._interp.get_input_details()[0]["index"]
-        outputs = {d["name"]: d["index"] for d in self._interp.get_output_details()}
-        self._points, self._logit = outputs["Identity"], outputs["Identity_1"]
+        self._model = QuietInterpreter(model, f"the face mesh model {path.name}", threads)
+        self._points, self._logit = self._model.outputs["Identity"], self._model.outputs["Identity_1"]
         self.run(np.zeros((INPUT_SIDE, INPUT_SIDE, 3), np.uint8), Roi(128, 128, 256))  # warm up
 
     def run(self, rgb: np.ndarray, roi: Roi) -> MeshLandmarks:
@@ -141,10 +132,9 @@ class FaceMesh:
         m = roi.matrix()
         crop = cv2.warpAffine(rgb, m, (INPUT_SIDE, INPUT_SIDE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
-        self._interp.set_tensor(self._input, (crop.astype(np.float32) / 255.0)[None])
-        self._interp.invoke()
-        raw = self._interp.get_tensor(self._points).reshape(N_POINTS, 3).astype(np.float64)
-        logit = float(self._interp.get_tensor(self._logit).reshape(-1)[0])
+        points, logits = self._model.run((crop.astype(np.float32) / 255.0)[None], (self._points, self._logit))
+        raw = points.reshape(N_POINTS, 3).astype(np.float64)
+        logit = float(logits.reshape(-1)[0])
         inv = cv2.invertAffineTransform(m)
         xy = raw[:, :2] @ inv[:, :2].T + inv[:, 2]
         z = raw[:, 2:] / (INPUT_SIDE / roi.side)
@@ -195,14 +185,6 @@ class FaceMesh:
             if moved < SETTLED_FRACTION * _eye_distance(result):
                 break
         return result
-
-
-def _release_quietly(state: dict[str, object]) -> None:
-    with native_stderr_quiet():
-        state.pop("_interp", None)
-        import gc
-
-        gc.collect()
 
 
 def _eye_distance(mesh: MeshLandmarks) -> float:
