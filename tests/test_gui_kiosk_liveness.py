@@ -88,6 +88,8 @@ def test_a_refused_face_gets_the_receptionist_card_and_the_staff_screen_marks_it
     assert (event.event, event.person, event.logged) == ("presentation_attack", None, False)
     assert gallery.visits() == []
     _force_close(w)
+    # The closed staff screen stops reading the gallery (its owner closes it next).
+    assert not w.receptionist._poll.isActive()
 
 
 def test_the_active_challenge_asks_in_the_visitors_language_then_greets(qtbot, gallery):  # noqa: F811

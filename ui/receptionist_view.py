@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QCloseEvent, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -244,6 +244,17 @@ class ReceptionistView(QWidget):
         self.summary.setText(f"{known} check-in(s), {len(visits) - known} unknown visitor(s)")
         if self._seen_unknown is None:  # the first load: old unknown visits are not new alerts
             self._seen_unknown = max((v.id for v in visits if v.kind == UNKNOWN), default=0)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Poll again when shown again (closing stopped it)."""
+        if not self._poll.isActive():
+            self._poll.start()
+        super().showEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        """Stop polling: a closed view must not read a gallery its owner may close next."""
+        self._poll.stop()
+        super().closeEvent(event)
 
     def poll(self) -> None:
         """Pick up visits logged since the last look (also by another process), alerting on strangers."""
