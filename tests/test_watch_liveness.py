@@ -25,6 +25,9 @@ from tests.conftest import shared
 from tests.test_watch import NAME, events_of, watch
 
 pytest_plugins = ["events_fixtures"]
+# Each test runs `watch` over clips of half a minute or more, twice: minutes on a shared machine.
+# The limit only stops a hung run; nothing here depends on how fast it is.
+pytestmark = pytest.mark.timeout(1200)
 
 VISIT_S = 5.0  # each photo in front of the camera
 GAP_S = 3.0  # empty frames between two (the track ends, the kiosk goes idle)
