@@ -10,6 +10,7 @@ import threading
 import weakref
 
 import pytest
+from live_helpers import HANG_GUARD_MS
 
 _started: weakref.WeakSet = weakref.WeakSet()
 _patched = False
@@ -53,9 +54,9 @@ def no_dangling_threads(qapp):
             if stop is not None:
                 stop()
             thread.quit()
-            thread.wait(10_000)
+            thread.wait(HANG_GUARD_MS)
     capture = [t.name for t in _capture_threads()]
     for t in _capture_threads():
-        t.join(10)
+        t.join(HANG_GUARD_MS / 1000)  # a guard: a loaded PC may take seconds to let go
     if running or capture:
         pytest.fail(f"threads left running after the test: QThreads {running}, capture threads {capture}")

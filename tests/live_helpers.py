@@ -1,4 +1,12 @@
-"""Helpers for the live-window tests: a scripted source and clip frames for enrollment."""
+"""Helpers for the live-window tests: a scripted source, clip frames for enrollment, the live
+window in lockstep.
+
+Lockstep: the window's worker hands every frame of a file (or of a scripted source) to the
+models in order and stamps it with the media's own time (kiosk.capture.reader.FrameReader), and
+kiosk mode decides on that time (kiosk.checkin.session.MediaClock). A busy machine then changes
+how long a test takes, never what it sees. Waits poll for a state; HANG_GUARD_MS only turns a
+hang into a failure.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,10 @@ import numpy as np
 
 from kiosk.capture.sources import FrameSource, SourceError
 from kiosk.gallery.api import PersonDetails
+
+#: How long a GUI test waits for a state before it fails (a hang guard, not a timing: the
+#: slowest wait takes a few seconds on an idle 2-core PC, well under a minute under load).
+HANG_GUARD_MS = 120_000
 
 
 class ScriptedSource(FrameSource):
@@ -73,7 +85,7 @@ def enroll_from_frames(pipeline, gallery, name: str, frames: list[np.ndarray]) -
     return gallery.add_person(PersonDetails(name), samples, pipeline.model_version)
 
 
-def wait_for(predicate, limit_s: float = 30.0, step_s: float = 0.01) -> bool:
+def wait_for(predicate, limit_s: float = 60.0, step_s: float = 0.01) -> bool:
     """Poll until `predicate()` holds (a guard against hanging, not a timing assertion)."""
     end = time.monotonic() + limit_s
     while time.monotonic() < end:
@@ -81,3 +93,26 @@ def wait_for(predicate, limit_s: float = 30.0, step_s: float = 0.01) -> bool:
             return True
         time.sleep(step_s)
     return bool(predicate())
+
+
+def open_live_window(qtbot, tmp_path, gallery, source, *, config=None, lockstep: bool = True,
+                     start: bool = True):
+    """The live window (ui.main_window.MainWindow) on `source`, shown, and started unless
+    `start=False` (connect to the worker's signals first, then call `window.start()`: nothing
+    the worker says is missed, however quickly it says it).
+
+    `lockstep=True` (the default) replays files and scripted sources frame by frame at their
+    own time; `lockstep=False` is the camera's path (real time, newest frame wins), for the
+    tests whose outcome does not depend on which frames get analysed.
+    """
+    from kiosk.config import Config
+    from ui.main_window import MainWindow
+
+    window = MainWindow(config or Config(), gallery, source, config_path=tmp_path / "config.json",
+                        lockstep=lockstep)
+    qtbot.addWidget(window)
+    window.resize(800, 560)
+    window.show()
+    if start:
+        window.start()
+    return window

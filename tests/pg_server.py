@@ -132,8 +132,9 @@ class PgTestServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def wait_for(condition, timeout: float = 20.0, interval: float = 0.05) -> bool:  # noqa: ANN001
-    """Poll until `condition()` is true; False on timeout (the caller asserts)."""
+def wait_for(condition, timeout: float = 60.0, interval: float = 0.05) -> bool:  # noqa: ANN001
+    """Poll until `condition()` is true; False on timeout (the caller asserts). The timeout is a
+    hang guard, several times what a loaded 2-core PC needs."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if condition():

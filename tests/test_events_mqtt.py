@@ -88,7 +88,7 @@ def test_events_and_retained_status(broker: Broker, subscribers: Callable[..., S
     late = subscribers(broker.port)
     late.wait(on(STATUS_TOPIC, b"online", retained=True), "retained online")
 
-    assert bus.close(timeout=10) is True
+    assert bus.close(timeout=60) is True
     watcher.wait(on(STATUS_TOPIC, b"offline"), "offline after a clean close")
     after = subscribers(broker.port)
     after.wait(on(STATUS_TOPIC, b"offline", retained=True), "retained offline")

@@ -139,7 +139,7 @@ def test_only_logged_arrivals_with_a_host_are_notified(receivers: Receivers,
     bus.publish(arrival(person_id=99, name="Charles Babbage"))  # no host contact
     bus.publish(arrival())
     host.wait_requests(1)
-    assert bus.close(timeout=10) is True
+    assert bus.close(timeout=60) is True
     assert [m["message"] for m in messages(host)] == ["Ada Lovelace has arrived at Reception A"]
     status = bus.status()[0]
     assert status.failed == 0 and status.dropped == 0

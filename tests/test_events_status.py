@@ -10,7 +10,7 @@ from typing import Any
 
 import prometheus_client
 import pytest
-from events_servers import Receivers, closed_port, wait_for
+from events_servers import WAIT_S, Receivers, closed_port, wait_for
 
 from kiosk.events import (
     EventBus,
@@ -38,7 +38,7 @@ METRIC_NAMES = (
 def get(url: str) -> tuple[int, str, bytes]:
     """(status, content type, body), for error codes too."""
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=WAIT_S) as response:
             return response.status, response.headers["Content-Type"], response.read()
     except urllib.error.HTTPError as error:
         with error:

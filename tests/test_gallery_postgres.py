@@ -232,7 +232,7 @@ def test_visits_while_the_server_is_down_arrive_exactly_once(pg_server, pg_url, 
             assert "\n" not in str(exc.value)
         finally:
             pg_server.start()
-        assert wait_for(lambda: g.online and g.status().spooled == 0, timeout=30)
+        assert wait_for(lambda: g.online and g.status().spooled == 0)
         visits = g.visits()
     assert sorted(v.event_id for v in visits if v.event_id.startswith("ev-")) == \
         ["ev-0", "ev-1", "ev-2", "ev-unknown"]

@@ -95,7 +95,7 @@ def test_enrolled_at_a_greeted_at_b_and_forgotten_after_removal(pg_url, tmp_path
         finally:
             open(spool + ".stop", "w").close()
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=120)  # a hang guard
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

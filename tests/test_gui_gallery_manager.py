@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import pytest
 from conftest import ManualClock
+from live_helpers import HANG_GUARD_MS
 
 from kiosk.config import Config
 from kiosk.enrollment.samples import make_sample
@@ -16,7 +17,7 @@ from kiosk.gallery.api import PersonDetails
 pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
 
-WAIT_MS = 90_000
+WAIT_MS = HANG_GUARD_MS
 
 
 @pytest.fixture
@@ -255,7 +256,7 @@ def test_choosing_the_first_pin_says_why_one_is_refused_in_plain_sentences(qtbot
     enter("815037")
     enter("815038")
     assert gate.message.text() == "The two PINs differ; enter the same PIN twice. Try again."
-    with qtbot.waitSignal(gate.unlocked):
+    with qtbot.waitSignal(gate.unlocked, timeout=WAIT_MS):
         enter("815037")
         enter("815037")
     assert AdminPin(gallery).check("815037").ok

@@ -1,7 +1,9 @@
 """The live window on offscreen Qt: overlays, names, reconnects, "no camera", clean shutdown.
 
 Clips come from ../shared/data/video (skipped without it); failures are scripted sources.
-Waits poll (qtbot.waitUntil) rather than waitSignal; nothing asserts a duration.
+Clips play in lockstep (live_helpers.open_live_window): every frame analysed in order at the
+clip's own time, so a busy machine changes only how long a test takes. Waits poll
+(qtbot.waitUntil) rather than waitSignal; nothing asserts a duration.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ import sys
 import numpy as np
 import pytest
 from conftest import shared
-from live_helpers import ScriptedSource, clip_frames, enroll_from_frames
+from live_helpers import (
+    HANG_GUARD_MS,
+    ScriptedSource,
+    clip_frames,
+    enroll_from_frames,
+    open_live_window,
+)
 
 from kiosk.capture.reader import CameraState
 from kiosk.config import Config, load_config
@@ -22,7 +30,7 @@ from kiosk.models import MODELS
 pytest_plugins = ["live_fixtures"]
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_dangling_threads")]
 
-WAIT_MS = 60_000  # generous: the machine may be busy; these are hang guards, not timings
+WAIT_MS = HANG_GUARD_MS
 
 
 @pytest.fixture
@@ -31,15 +39,8 @@ def gallery(tmp_path):
         yield g
 
 
-def open_window(qtbot, tmp_path, gallery, source, config: Config | None = None):
-    from ui.main_window import MainWindow
-
-    window = MainWindow(config or Config(), gallery, source, config_path=tmp_path / "config.json")
-    qtbot.addWidget(window)
-    window.resize(800, 560)
-    window.show()
-    window.start()
-    return window
+def open_window(qtbot, tmp_path, gallery, source, **kwargs):
+    return open_live_window(qtbot, tmp_path, gallery, source, **kwargs)
 
 
 def record_paints(window) -> list:
@@ -81,10 +82,11 @@ def test_an_enrolled_person_is_named(qtbot, tmp_path, gallery, pipeline):
 
     clip = shared("video", "head-pose-face-detection-female.gif")
     enroll_from_frames(pipeline, gallery, "Demo person", clip_frames(clip, [2, 10, 18]))
-    window = open_window(qtbot, tmp_path, gallery, str(clip))
+    window = open_window(qtbot, tmp_path, gallery, str(clip), start=False)
     arrivals: list = []
     window.worker.person_arrived.connect(arrivals.append)
     paints = record_paints(window)
+    window.start()
     qtbot.waitUntil(lambda: any(p.names == ("Demo person",) for p in paints), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.video.current_result is not None
                     and bool(window.video.current_result.named), timeout=WAIT_MS)
@@ -111,7 +113,8 @@ def test_someone_enrolled_while_the_window_runs_is_named_without_restart(qtbot, 
 
 def test_the_worker_stops_cleanly_on_close(qtbot, tmp_path, gallery):
     log: dict = {}
-    window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource(log=log))
+    # The camera's path (real time, newest frame wins): what is checked does not depend on it.
+    window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource(log=log), lockstep=False)
     qtbot.waitUntil(lambda: window.worker.stats().models_ready, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.video.frames_painted > 3, timeout=WAIT_MS)
     future = window.worker.run_on_worker(lambda p: p.model_version)
@@ -130,7 +133,8 @@ def test_the_worker_stops_cleanly_on_close(qtbot, tmp_path, gallery):
 
 def test_a_source_that_fails_mid_stream_reconnects(qtbot, tmp_path, gallery):
     log: dict = {}
-    window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource(fail_after=10, log=log))
+    window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource(fail_after=10, log=log),
+                         lockstep=False, start=False)
     states: list = []
     banners: list = []
 
@@ -138,7 +142,8 @@ def test_a_source_that_fails_mid_stream_reconnects(qtbot, tmp_path, gallery):
         states.append(status.state)
         banners.append(window.video.status_text())
 
-    window.worker.camera_status.connect(on_status)
+    window.worker.camera_status.connect(on_status)  # before the start: the loss is never missed
+    window.start()
     qtbot.waitUntil(lambda: CameraState.LOST in states, timeout=WAIT_MS)
     lost_at = states.index(CameraState.LOST)
     assert banners[lost_at].startswith("Camera lost: unplugged")
@@ -154,20 +159,25 @@ def test_a_source_that_fails_mid_stream_reconnects(qtbot, tmp_path, gallery):
 def test_no_camera_shows_a_panel_and_offers_a_file(qtbot, tmp_path, gallery, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource(fail_open=True))
+    window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource(fail_open=True), start=False)
+    # What the window was told, in order (its own slot runs first): the worker's `camera` is
+    # set on the reader's thread before the window hears of it, so the test waits for the window.
+    told: list = []
+    window.worker.camera_status.connect(lambda status: told.append((status.state, status.description)))
+    window.start()
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.no_camera, timeout=WAIT_MS)
     assert "no such device" in window.no_camera.message.text()
     clip = str(shared("video", "head-pose-face-detection-male.gif"))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (clip, "")))
     window.no_camera.file_button.click()
-    qtbot.waitUntil(lambda: window.worker.camera.state is CameraState.LIVE, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: (CameraState.LIVE, "head-pose-face-detection-male.gif") in told, timeout=WAIT_MS)
     assert window.stack.currentWidget() is window.video
     assert window.worker.camera.description == "head-pose-face-detection-male.gif"
     # Another device from the panel's picker: there is no camera 4 here, so "no camera" again.
     window.no_camera.device_combo.setCurrentIndex(4)
     window.no_camera.device_button.click()
-    qtbot.waitUntil(lambda: window.worker.camera.description == "camera 4"
-                    and window.worker.camera.state is CameraState.NO_CAMERA, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: (CameraState.NO_CAMERA, "camera 4") in told, timeout=WAIT_MS)
+    assert window.stack.currentWidget() is window.no_camera
     window.close()
 
 
@@ -275,17 +285,33 @@ def test_run_app_opens_the_configured_source_and_quits_cleanly(qtbot, tmp_path):
     config = Config()
     config.camera.source = str(shared("video", "head-pose-face-detection-male.gif"))
     save_config(config, tmp_path / "config.json")
-    args = build_parser().parse_args(["gui", "--db", str(tmp_path / "g.db"), "--config", str(tmp_path / "config.json")])
     seen: list = []
 
     def close_when_playing() -> None:
         windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
         if windows and windows[0].video.frames_painted > 2:
-            seen.append(windows[0].worker.camera.description)
+            seen.append((windows[0].worker.camera.description, windows[0].worker.lockstep))
             windows[0].close()  # the last window: the app quits
         else:
             QTimer.singleShot(50, close_when_playing)
 
-    QTimer.singleShot(50, close_when_playing)
-    assert run_app(args) == 0
-    assert seen == ["head-pose-face-detection-male.gif"]
+    common = ["--db", str(tmp_path / "g.db"), "--config", str(tmp_path / "config.json")]
+    for extra in ([], ["--every-frame"]):
+        QTimer.singleShot(50, close_when_playing)
+        assert run_app(build_parser().parse_args(["gui", *common, *extra])) == 0
+    assert seen == [("head-pose-face-detection-male.gif", False), ("head-pose-face-detection-male.gif", True)]
+
+
+def test_every_frame_is_refused_for_a_camera(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from kiosk.cli import build_parser
+    from ui.app import run_app
+
+    told: list = []
+    monkeypatch.setattr(QMessageBox, "critical", staticmethod(lambda *a, **k: told.append(a[2])))
+    args = build_parser().parse_args(["gui", "--db", str(tmp_path / "g.db"), "--source", "0", "--every-frame"])
+    with pytest.raises(KioskError, match="a camera or a stream cannot wait"):
+        run_app(args)
+    assert told and "--every-frame" in told[0]
+    assert not (tmp_path / "g.db").exists()  # refused before anything was opened

@@ -61,6 +61,6 @@ def test_an_offline_shared_gallery_is_shown_to_staff(qtbot, pg_server, pg_galler
         assert "1 visit(s) waiting" in view.gallery_state.text()
     finally:
         pg_server.start()
-    assert wait_for(lambda: pg_gallery.online and pg_gallery.status().spooled == 0, timeout=30)
+    assert wait_for(lambda: pg_gallery.online and pg_gallery.status().spooled == 0)
     view.poll()
     assert view.gallery_state.isHidden()

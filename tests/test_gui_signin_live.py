@@ -17,7 +17,7 @@ from kiosk.config import Config  # noqa: E402
 from kiosk.gallery import Gallery, PersonDetails  # noqa: E402
 from kiosk.signin.flow import Step  # noqa: E402
 from tests.conftest import shared  # noqa: E402
-from tests.test_gui_kiosk import FEMALE, MediaClock, _Clip  # noqa: E402
+from tests.test_gui_kiosk import FEMALE, _Clip  # noqa: E402
 from tests.test_gui_signin import _sample  # noqa: E402
 
 pytest_plugins = ["live_fixtures"]
@@ -35,10 +35,9 @@ def test_a_consenting_stranger_is_greeted_by_name_next_time(qtbot, tmp_path, no_
     gallery.set_host(host, True, "")
     config = Config.model_validate({"kiosk": {"greeting_s": 1, "cooldown_s": 600}, "privacy": {"encrypt": False}})
     worker = LiveWorker(config, gallery, lambda: clip, lockstep=True)
-    clock = MediaClock()
-    worker.result_ready.connect(clock.follow)
     seen_embeddings: list[np.ndarray] = []
-    w = KioskWindow(worker, gallery, config, flow_clock=clock, unlock=lambda parent: False)
+    # No flow clock: on a lockstep worker the window decides on the clip's own time (MediaClock).
+    w = KioskWindow(worker, gallery, config, unlock=lambda parent: False)
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()

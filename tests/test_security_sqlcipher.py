@@ -172,7 +172,7 @@ def kiosk_process(db: Path, key: bytes | None = None):
     finally:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.close()
-        proc.wait(timeout=30)
+        proc.wait(timeout=120)  # a hang guard
         proc.stdout.close()
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import shared
-from live_helpers import ScriptedSource, wait_for
+from live_helpers import HANG_GUARD_MS, ScriptedSource, wait_for
 from PIL import Image
 
 from kiosk.capture.reader import CameraState, FrameReader, Mailbox
@@ -24,6 +24,9 @@ from kiosk.capture.sources import (
     open_source,
     parse_size,
 )
+
+#: How long a stopped reader or consumer may take to end (a hang guard, not a timing).
+JOIN_S = HANG_GUARD_MS / 1000
 
 
 def coloured(i: int, size=(64, 48)) -> np.ndarray:
@@ -200,7 +203,7 @@ def test_mailbox_close_wakes_a_waiting_consumer():
     consumer = threading.Thread(target=lambda: got.append(box.take(None)))
     consumer.start()
     box.close()
-    consumer.join(10)
+    consumer.join(JOIN_S)
     assert not consumer.is_alive()
     assert got == [None]
     assert box.put(1) is False and box.closed
@@ -218,7 +221,7 @@ def run_reader(factory, until, backoff=(0.01,)):
         ok = wait_for(lambda: until(reader, box, statuses))
     finally:
         reader.stop()
-        assert reader.join(10)
+        assert reader.join(JOIN_S)
     return ok, reader, box, statuses
 
 
@@ -272,4 +275,32 @@ def test_reader_stops_while_waiting_to_reconnect():
     reader.start()
     assert wait_for(lambda: reader.status.state is CameraState.NO_CAMERA)
     reader.stop()
-    assert reader.join(10)  # the hour-long backoff is interrupted
+    assert reader.join(JOIN_S)  # the hour-long backoff is interrupted
+
+
+def test_lockstep_hands_over_every_frame_at_the_media_time():
+    box: Mailbox[Frame] = Mailbox()
+    reader = FrameReader(lambda: ScriptedSource(coloured, fps=10.0, length=6), box, lockstep=True)
+    reader.start()
+    try:
+        frames = [box.take(60) for _ in range(6)]  # a slow consumer: the reader waits for it
+    finally:
+        reader.stop()
+        assert reader.join(JOIN_S)
+    assert [f.frame_id for f in frames] == [1, 2, 3, 4, 5, 6] and box.dropped == 0
+    assert [int(f.rgb[0, 0, 0]) for f in frames] == [0, 40, 80, 120, 160, 200]
+    assert np.diff([f.timestamp for f in frames]) == pytest.approx([0.1] * 5)  # the clip's clock
+
+
+def test_lockstep_does_not_hold_back_a_camera():
+    box: Mailbox[Frame] = Mailbox()
+    camera = ScriptedSource(coloured, fps=None)
+    camera.live = True  # a device: its frames come whether or not anyone takes them
+    reader = FrameReader(lambda: camera, box, lockstep=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: reader.frames_read >= 5)  # nobody takes: newest wins, as always
+    finally:
+        reader.stop()
+        assert reader.join(JOIN_S)
+    assert box.dropped >= 4

@@ -24,6 +24,10 @@ from kiosk.gallery import Gallery
 from kiosk.gallery.api import PersonDetails
 
 pytest_plugins = ["events_fixtures"]
+# Each test runs `watch` out of process one to three times (models loaded each time): 30 s to
+# 314 s per test measured on this 2-core PC under load (CPU burners on both cores and other
+# sessions' jobs), so a limit several times that.
+pytestmark = pytest.mark.timeout(1200)
 
 #: The contract of the issue: exactly these keys, in this order.
 EVENT_KEYS = ["time", "t", "event", "person", "person_id", "score", "masked", "track", "logged", "kiosk", "liveness"]
@@ -33,15 +37,26 @@ VISIT_S = 4.0
 
 
 def write_clip(path: Path, photo: np.ndarray, *, visits: int = 1, seconds: float = VISIT_S,
-               gap_s: float = GAP_S) -> Path:
-    """An MJPG .avi at the analysis rate: `visits` walk-ups, separated by `gap_s` of empty frames."""
+               gap_s: float = GAP_S, made_s: float | None = None) -> Path:
+    """An MJPG .avi at the analysis rate: `visits` walk-ups, separated by `gap_s` of empty frames.
+
+    `made_s`: only that much of each visit is rendered; the rest repeats its last second (the
+    visitor stands still), so minutes of clip are written in a second or two.
+    """
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, FRAME_SIZE)
     assert writer.isOpened()
     empty = np.zeros((FRAME_SIZE[1], FRAME_SIZE[0], 3), np.uint8)
     for visit in range(visits):
         frames = walk_up_frames(photo, np.random.default_rng(visit), seconds=2.0)
-        for _ in range(int(seconds * FPS)):
-            writer.write(cv2.cvtColor(next(frames), cv2.COLOR_RGB2BGR))
+        made: list[np.ndarray] = []
+        for i in range(int(seconds * FPS)):
+            if made_s is None or i < made_s * FPS:
+                made.append(cv2.cvtColor(next(frames), cv2.COLOR_RGB2BGR))
+                bgr = made[-1]
+            else:
+                last_second = made[-int(FPS):]
+                bgr = last_second[i % len(last_second)]
+            writer.write(bgr)
         if visit < visits - 1:
             for _ in range(int(gap_s * FPS)):
                 writer.write(empty)
@@ -82,7 +97,12 @@ def empty(tmp_path) -> Path:
     return db
 
 
-def watch(*args: str | Path, timeout: float = 300, liveness: str = "off") -> subprocess.CompletedProcess[str]:
+#: A hang guard for one `watch` run, not a duration it must meet: a run that took 30 s idle
+#: took several minutes here with both cores busy.
+WATCH_HANG_S = 900
+
+
+def watch(*args: str | Path, timeout: float = WATCH_HANG_S, liveness: str = "off") -> subprocess.CompletedProcess[str]:
     """`face-kiosk watch --liveness off ...` (another `liveness` mode when given) in its own
     process (the XDG sandbox of conftest is inherited)."""
     return subprocess.run([sys.executable, "-m", "ui.launcher", "watch", "--liveness", liveness, *map(str, args)],
@@ -206,7 +226,7 @@ def test_the_bench_prices_events_per_frame_and_per_event():
 def test_sigterm_stops_a_run_cleanly_with_the_visit_written(enrolled, tmp_path, astronaut_rgb):
     import signal
 
-    long_clip = write_clip(tmp_path / "long.avi", astronaut_rgb, seconds=120.0)  # minutes to analyse
+    long_clip = write_clip(tmp_path / "long.avi", astronaut_rgb, seconds=120.0, made_s=VISIT_S)  # minutes to analyse
     proc = subprocess.Popen([sys.executable, "-m", "ui.launcher", "watch", "--liveness", "off", "--db", str(enrolled),
                              "--source", str(long_clip), "--jsonl"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
@@ -215,7 +235,7 @@ def test_sigterm_stops_a_run_cleanly_with_the_visit_written(enrolled, tmp_path, 
         first = json.loads(proc.stdout.readline())  # blocks until the first event
         assert (first["event"], first["person"], first["logged"]) == ("arrival", NAME, True)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=WATCH_HANG_S)  # a hang guard only
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -36,6 +36,7 @@ def make_application():
 def run_app(args: argparse.Namespace) -> int:
     """Start the desktop app on `--source` (default: the configured camera); returns the exit code."""
     # The rules the CLI follows too, so the GUI reads --config/--db/--embedder exactly as it does.
+    from kiosk.capture.sources import make_source
     from kiosk.config import config_from_args
     from kiosk.gallery.target import open_target_gallery
 
@@ -46,14 +47,17 @@ def run_app(args: argparse.Namespace) -> int:
 
     try:
         config = config_from_args(args)
+        source = args.source if getattr(args, "source", None) else config.camera.source
+        every_frame = bool(getattr(args, "every_frame", False))
+        if every_frame and make_source(source).live:
+            raise KioskError("--every-frame replays a video file or a folder; a camera or a stream cannot wait")
         # The main window purges expired people at start and then daily (RetentionSchedule).
         gallery = open_target_gallery(args, config, actor="gui", create=True, listen=True, purge=False)
     except KioskError as exc:
         QMessageBox.critical(None, "face-kiosk", str(exc))
         raise
-    source = args.source if getattr(args, "source", None) else config.camera.source
     config_path = Path(args.config) if getattr(args, "config", None) else None
-    window = MainWindow(config, gallery, source, config_path=config_path)
+    window = MainWindow(config, gallery, source, config_path=config_path, lockstep=every_frame)
     try:
         window.start()
         if getattr(args, "kiosk", False):

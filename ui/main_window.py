@@ -73,16 +73,20 @@ class MainWindow(QMainWindow):
         *,
         config_path: Path | None = None,
         worker: LiveWorker | None = None,
+        lockstep: bool = False,
         today: Callable[[], dt.date] = dt.date.today,
         parent: QWidget | None = None,
     ) -> None:
+        """`lockstep=True` replays files frame by frame at their own time (`gui --every-frame`;
+        see ui.worker.LiveWorker), so what the window and kiosk mode decide does not depend on
+        how fast this PC analyses frames."""
         super().__init__(parent)
         self.setWindowTitle("face-kiosk")
         self.resize(960, 640)
         self.config = config
         self.gallery = gallery
         self.config_path = config_path
-        self.worker = worker or LiveWorker(config, gallery, source, parent=self)
+        self.worker = worker or LiveWorker(config, gallery, source, lockstep=lockstep, parent=self)
         # The one thread the dialogs write the gallery from (ui.jobs).
         self.gallery_writer = gallery_writer()
         self._child_windows: list[QWidget] = []

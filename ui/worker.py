@@ -102,8 +102,8 @@ class LiveWorker(QThread):
         lockstep: bool = False,
         parent=None,
     ) -> None:
-        """`lockstep=True` analyses every frame of a file at media time (tests, benchmarks);
-        see kiosk.capture.reader.FrameReader."""
+        """`lockstep=True` analyses every frame of a file at media time (`gui --every-frame`,
+        tests, benchmarks); see kiosk.capture.reader.FrameReader."""
         super().__init__(parent)
         self.setObjectName("face-kiosk-inference")
         self.config = config
@@ -156,6 +156,12 @@ class LiveWorker(QThread):
             timings=result.timings if result else Timings(),
             warning=self._warning,
         )
+
+    @property
+    def lockstep(self) -> bool:
+        """True when files are replayed frame by frame at their own time (the kiosk window then
+        runs its decisions on that time too)."""
+        return self._lockstep
 
     @property
     def camera(self) -> CameraStatus:

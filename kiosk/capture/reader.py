@@ -116,10 +116,10 @@ class FrameReader:
     `make_source` is called on the reader thread each time it (re)connects, so every device
     handle lives and dies on that thread. Frames go to `mailbox` with increasing ids.
 
-    `lockstep=True` (replaying a file for a test or a benchmark) hands over every frame: the
-    reader waits until the consumer took the previous one, and stamps frames with the media's
-    own time (start + n / fps) instead of the wall clock, so the result does not depend on how
-    fast the machine is.
+    `lockstep=True` (replaying a file for a test, a benchmark or `gui --every-frame`) hands over
+    every frame: the reader waits until the consumer took the previous one, and stamps frames
+    with the media's own time (start + n / fps) instead of the wall clock, so the result does not
+    depend on how fast the machine is. A camera or a stream cannot wait: they are read as usual.
     """
 
     def __init__(
@@ -221,11 +221,12 @@ class FrameReader:
     def _pump(self, source: FrameSource) -> str | None:
         """Read until stopped (None), the end ("ended") or a failure (its message)."""
         live_reported = False
+        lockstep = self._lockstep and not source.live
         interval = 1.0 / source.fps if source.fps else 0.0
         due = self._clock()
         media_start, media_frames = due, 0
         while not self._stop.is_set():
-            if self._lockstep:
+            if lockstep:
                 while not self.mailbox.wait_taken(0.1):
                     if self._stop.is_set():
                         return None
@@ -243,7 +244,7 @@ class FrameReader:
             if rgb is None:
                 return "ended"
             now = self._clock()
-            if self._lockstep:
+            if lockstep:
                 now = media_start + media_frames * (interval or 1 / 25)
                 media_frames += 1
             self.mailbox.put(Frame(next(self._ids), rgb, now))
@@ -251,7 +252,7 @@ class FrameReader:
             if not live_reported:
                 self._set_status(CameraStatus(CameraState.LIVE, self.description))
                 live_reported = True
-            if interval and not self._lockstep:
+            if interval and not lockstep:
                 # Keep the file's rhythm, but never try to catch up after a stall with a burst.
                 due = max(due + interval, now)
         return None

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from kiosk.capture.reader import CameraState, CameraStatus, FrameReader, Mailbox
 from kiosk.capture.sources import Frame, FrameSource, SourceError, make_source
-from kiosk.checkin.session import KioskSession, Publish
+from kiosk.checkin.session import KioskSession, MediaClock, Publish
 from kiosk.config import Config
 from kiosk.events.bus import SinkStatus
 from kiosk.events.event import KioskEvent
@@ -96,14 +96,14 @@ class HeadlessRunner:
         self.retention_check_s = CHECK_EVERY_S
         self._stop = threading.Event()
         self._ids = itertools.count(1)
-        self._clocks: dict[str, _MediaClock] = {}
+        self._clocks: dict[str, MediaClock] = {}
         self.cameras = [self._camera(s) for s in sources]
         self.end_of_day = EndOfDaySchedule(self.cameras[0].session.frontdesk) if self.cameras else None
         self.frames_processed = 0
 
     def _camera(self, source: WatchSource) -> _Camera:
         live = LiveRecognizer(Recognizer(self.config, self.gallery, self.pipeline))
-        media = _MediaClock()
+        media = MediaClock()
 
         def emit(event: KioskEvent) -> None:
             if self.metrics is not None:
@@ -230,16 +230,6 @@ class HeadlessRunner:
         return kiosk_health(last_frame_age_s=max(ages) if ages else None, camera_state=state,
                             gallery_size=self.cameras[0].live.gallery_people() if self.cameras else 0,
                             sinks=sinks or [])
-
-
-class _MediaClock:
-    """The time the kiosk flow sees: the latest frame's timestamp."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _media_frames(source: FrameSource, ids: Iterator[int]) -> Iterator[Frame]:

@@ -42,6 +42,22 @@ log = logging.getLogger(__name__)
 Publish = Callable[[KioskEvent], None]
 
 
+class MediaClock:
+    """The flow's clock when a file is replayed frame by frame at its own time (`watch` on a
+    file, `gui --every-frame`): the capture time of the newest frame seen, so every timeout
+    counts the media's seconds, not how long this machine took to analyse them."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def follow(self, timestamp: float) -> None:
+        """Move on to a newer frame's capture time (never back)."""
+        self.t = max(self.t, timestamp)
+
+    def __call__(self) -> float:
+        return self.t
+
+
 def is_exit_camera(kiosk: str) -> bool:
     """Whether a camera's kiosk id names an exit (`watch --source exit=...`)."""
     name = kiosk.lower()

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="camera index, video file, image folder or stream URL")
     p.add_argument("--kiosk", action="store_true", help="start straight into fullscreen kiosk mode")
     add_liveness_option(p)
+    p.add_argument("--every-frame", action="store_true",
+                   help="replay a video file or folder frame by frame at its own time (slower than real "
+                        "time on a slow PC; decides what `watch` decides on the file)")
     p.set_defaults(func=cmd_gui)
     # The order of `face-kiosk --help`.
     enroll.add_parsers(sub, common)

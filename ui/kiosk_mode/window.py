@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.capture.reader import CameraState, CameraStatus
 from kiosk.checkin.flow import KioskState, Screen
-from kiosk.checkin.session import KioskSession, Publish
+from kiosk.checkin.session import KioskSession, MediaClock, Publish
 from kiosk.checkin.texts import greeting_for, texts_for
 from kiosk.checkin.visits import local_now
 from kiosk.config import Config
@@ -54,6 +54,9 @@ class KioskWindow(QWidget):
 
     `flow_clock` (monotonic seconds) and `wall_clock` (aware datetimes) are injectable for
     tests; `unlock(parent) -> bool` asks for the admin PIN (default: `PinLock`, the PIN pad).
+    Without a `flow_clock`, a worker that replays a file in lockstep (`worker.lockstep`) gives
+    the decisions the frames' own time (kiosk.checkin.session.MediaClock), as `face-kiosk
+    watch` does for files; the long press on a corner is always timed on the real clock.
     """
 
     visit_recorded = Signal(object)  # kiosk.gallery.api.Visit
@@ -67,7 +70,7 @@ class KioskWindow(QWidget):
         gallery: GalleryStore,
         config: Config,
         *,
-        flow_clock: Callable[[], float] = time.monotonic,
+        flow_clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], dt.datetime] = local_now,
         unlock: Callable[[QWidget], bool] | None = None,
         publish: Publish | None = None,
@@ -86,7 +89,9 @@ class KioskWindow(QWidget):
         kc = config.kiosk
         self.texts = texts_for(kc)
         self._wall_clock = wall_clock
-        self._flow_clock = flow_clock
+        self._press_clock = flow_clock or time.monotonic
+        self._media_clock = MediaClock() if flow_clock is None and getattr(worker, "lockstep", False) else None
+        flow_clock = flow_clock or self._media_clock or time.monotonic
         self._unlock = unlock or PinLock(gallery)
         self.locked = True
         self._closing = False
@@ -348,6 +353,8 @@ class KioskWindow(QWidget):
         if self._closing:
             return
         self.restarts.healthy()  # results flow: the worker is healthy
+        if self._media_clock is not None:
+            self._media_clock.follow(result.timestamp)
         self.session.observe(result)
         with contextlib.suppress(AttributeError):  # active liveness asks only the visitor the screen faces
             self.worker.set_liveness_focus(self.session.liveness_focus)
@@ -401,7 +408,7 @@ class KioskWindow(QWidget):
         if self.flow.state.screen is Screen.ATTRACT:
             self._update_clock()
         if (self._press_started is not None
-                and self._flow_clock() - self._press_started >= LONG_PRESS_S):
+                and self._press_clock() - self._press_started >= LONG_PRESS_S):
             self._press_started = None
             self.request_unlock()
 
@@ -415,7 +422,7 @@ class KioskWindow(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         if event.button() == Qt.MouseButton.LeftButton and self._in_corner(event.position()):
-            self._press_started = self._flow_clock()
+            self._press_started = self._press_clock()
         event.accept()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
