@@ -126,6 +126,21 @@ def test_a_restart_reads_back_as_many_days_as_a_day_long_cooldown_spans(gallery)
     assert not CheckinLog(gallery, cooldown_s=86_400, clock=clock).in_cooldown(alice)
 
 
+def test_a_sign_in_by_touch_is_the_visit_the_face_then_seen_belongs_to(gallery, clock):
+    ada, alan = _person(gallery, "Ada"), _person(gallery, "Alan")
+    log = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    log.arrived(ada)  # she signed in on the screen just now
+    clock.advance(60)
+    assert log.checkin(ada, 0.8, False) is None  # recognised a minute later: the same visit
+    # Alan signed in on another kiosk (or before a restart): his sign_in row seeds the cooldown.
+    gallery.record_visit(alan, "sign_in", None, False, "kiosk", clock().isoformat(timespec="seconds"))
+    clock.advance(60)
+    restarted = CheckinLog(gallery, cooldown_s=600, clock=clock)
+    assert restarted.in_cooldown(alan) and restarted.checkin(alan, 0.8, False) is None
+    clock.advance(600)
+    assert log.checkin(ada, 0.8, False) is not None and restarted.checkin(alan, 0.8, False) is not None
+
+
 def test_unknown_visitor_once_per_track(gallery, clock):
     log = CheckinLog(gallery, cooldown_s=600, clock=clock)
     assert log.unknown(track_id=7, score=0.2, masked=False) is not None

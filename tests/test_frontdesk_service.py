@@ -115,6 +115,41 @@ def test_a_sign_in_with_consent_enrols_a_visitor(gallery, config, clock):
     assert done.person_id in set(gallery.templates(MODEL).person_ids)  # greeted on the next walk-up
 
 
+def test_the_accepted_agreement_is_stored_with_the_language_it_was_read_in(gallery, config, clock):
+    from kiosk.i18n import translator
+
+    host = _host(gallery)
+    desk = _desk(gallery, config, clock)
+    german = desk.agreement("de")
+    assert german.language == "de" and german.version == "1"
+    assert german.face_consent == translator("de")(config.frontdesk.face_consent_text).replace("{face_days}", "90")
+    assert german.face_consent != desk.agreement().face_consent and "{" not in german.privacy
+    with pytest.raises(GalleryError, match="language 'xx'"):
+        desk.agreement("xx")
+    done = desk.sign_in(SignInForm("Grete Hermann", "", host, "1", face_consent=True, agreement_language="de"),
+                        [_sample(7)], MODEL)
+    grete = gallery.get_person(done.person_id)
+    # What she read and ticked, in the words she read it in: the German consent, version 1, "de".
+    assert (grete.agreement_version, grete.agreement_language, grete.consent_text) == \
+        ("1", "de", german.face_consent)
+    plain = gallery.get_person(desk.sign_in(SignInForm("Ada Lovelace", "", host, "1")).person_id)
+    assert (plain.agreement_version, plain.agreement_language) == ("1", "")  # nobody said which: none stored
+
+
+def test_visitors_on_site_are_who_may_sign_out_by_name(gallery, config, clock):
+    host = _host(gallery)
+    desk = _desk(gallery, config, clock)
+    gallery.record_visit(host, "checkin", 0.9, False, "lobby", clock.now.isoformat(), site="hq", kiosk="lobby")
+    ada = desk.sign_in(SignInForm("Ada Lovelace", "", host, "1"))
+    alan = desk.sign_in(SignInForm("Alan Turing", "", host, "1"))
+    assert [r.name for r in desk.on_site().rows] == ["Grace Hopper", "Ada Lovelace", "Alan Turing"]
+    assert [r.name for r in desk.visitors_on_site()] == ["Ada Lovelace", "Alan Turing"]  # staff: not by name
+    desk.sign_out_person(alan.person_id, "kiosk")
+    assert [r.person_id for r in desk.visitors_on_site()] == [ada.person_id]
+    clock.at(9, days=1)
+    assert desk.visitors_on_site() == []  # yesterday's open visit is not today's
+
+
 def test_undo_within_the_day_only(gallery, config, clock):
     desk = _desk(gallery, config, clock)
     done = desk.sign_in(SignInForm("Oops", agreement_version="1", face_consent=True), [_sample(3)], MODEL)
@@ -161,10 +196,11 @@ def test_a_guest_without_a_photo_picks_their_name(gallery, config, clock):
     with pytest.raises(GalleryError, match="not marked as a host"):
         desk.invite(InvitationForm("Nobody's", joan.person_id, clock.now.date()))
     assert [i.name for i in desk.expected_to_pick()] == ["Joan Clarke"]
-    result = desk.arrive(joan.id, "1")
+    result = desk.arrive(joan.id, "1", "es")
     assert result.invitation.status == "arrived" and result.visit_id is not None
     assert [e.event for e in events] == ["sign_in"] and desk.expected_to_pick() == []
-    assert gallery.get_person(joan.person_id).agreement_version == "1"
+    joan_now = gallery.get_person(joan.person_id)
+    assert (joan_now.agreement_version, joan_now.agreement_language) == ("1", "es")
     with pytest.raises(GalleryError, match="not expected any more"):
         desk.arrive(joan.id, "1")
 

@@ -39,19 +39,22 @@ def _host(g, name: str = "Grace Hopper", contact: str = "grace@example.com") -> 
 def test_a_visitor_without_consent_has_no_face_data_and_one_visit(any_gallery):
     g = any_gallery
     host = _host(g)
-    added = g.add_visitor(NewVisitor("Ada Lovelace", "Engines", host, "v3", "", "2027-03-07"), [], MODEL,
-                          sign_in=VisitStamp(_ts(9), "hq", "lobby"))
+    added = g.add_visitor(NewVisitor("Ada Lovelace", "Engines", host, "v3", "", "2027-03-07",
+                                     agreement_language="de"), [], MODEL, sign_in=VisitStamp(_ts(9), "hq", "lobby"))
     ada = g.get_person(added.person_id)
-    assert (ada.kind, ada.company, ada.host_id, ada.agreement_version, ada.n_samples, ada.n_templates) == \
-        ("visitor", "Engines", host, "v3", 0, 0)
+    assert (ada.kind, ada.company, ada.host_id, ada.agreement_version, ada.agreement_language, ada.n_samples,
+            ada.n_templates) == ("visitor", "Engines", host, "v3", "de", 0, 0)
     assert ada.consent_at is None and ada.retention_until == "2027-03-07" and ada.agreement_at == _ts(9)
     visit = g.get_visit(added.visit_id)
     assert (visit.kind, visit.person_id, visit.site, visit.kiosk, visit.signed_out_at) == \
         ("sign_in", ada.id, "hq", "lobby", None)
     assert g.contacts_for(ada.id) == ["grace@example.com"]  # the host's contact reaches the notifier
     [signed] = g.self_sign_ins(DAY)
-    assert (signed.visit_id, signed.name, signed.host_name, signed.has_face, signed.agreement_version) == \
-        (added.visit_id, "Ada Lovelace", "Grace Hopper", False, "v3")
+    assert (signed.visit_id, signed.name, signed.host_name, signed.has_face, signed.agreement_version,
+            signed.agreement_language) == (added.visit_id, "Ada Lovelace", "Grace Hopper", False, "v3", "de")
+    g.accept_agreement(ada.id, "v4", _ts(10), "fr")  # read again, in French, on a later visit
+    again = g.get_person(ada.id)
+    assert (again.agreement_version, again.agreement_language, again.agreement_at) == ("v4", "fr", _ts(10))
 
 
 def test_samples_need_consent_and_a_host_must_be_a_host(any_gallery):
@@ -203,8 +206,8 @@ def test_gallery_copy_carries_the_front_desk(tmp_path, pg_gallery):
     with Gallery(tmp_path / "src.db") as src:
         host = _host(src)
         src.add_person(PersonDetails("Plain Staff"), [_sample(3)], MODEL)
-        faceless = src.add_visitor(NewVisitor("Faceless", "Co", host, "v2", "", "2027-01-01"), [], MODEL,
-                                   sign_in=VisitStamp(_ts(9)))
+        faceless = src.add_visitor(NewVisitor("Faceless", "Co", host, "v2", "", "2027-01-01",
+                                              agreement_language="nl"), [], MODEL, sign_in=VisitStamp(_ts(9)))
         faced = src.add_visitor(NewVisitor("Faced", "", host, "v2", "consent"), [_sample(4)], MODEL,
                                 invite_day=DAY)
         arrived = src.record_visit(faced.person_id, "checkin", 0.8, ts=_ts(10))
@@ -218,8 +221,8 @@ def test_gallery_copy_carries_the_front_desk(tmp_path, pg_gallery):
     assert (grace.name, grace.contact) == ("Grace Hopper", "grace@example.com")
     people = {p.name: p for p in g.people()}
     assert (people["Faceless"].kind, people["Faceless"].n_samples, people["Faceless"].host_id,
-            people["Faceless"].agreement_version, people["Faceless"].retention_until) == \
-        ("visitor", 0, grace.id, "v2", "2027-01-01")
+            people["Faceless"].agreement_version, people["Faceless"].agreement_language,
+            people["Faceless"].retention_until) == ("visitor", 0, grace.id, "v2", "nl", "2027-01-01")
     assert people["Faced"].kind == "visitor" and people["Faced"].n_templates == 1
     assert people["Plain Staff"].kind == "staff" and not people["Plain Staff"].is_host
     visits = {v.name: v for v in g.visits()}

@@ -64,3 +64,41 @@ def test_an_offline_shared_gallery_is_shown_to_staff(qtbot, pg_server, pg_galler
     assert wait_for(lambda: pg_gallery.online and pg_gallery.status().spooled == 0)
     view.poll()
     assert view.gallery_state.isHidden()
+
+
+def test_the_fleet_edited_rows_and_a_cold_start_from_the_local_copy(qtbot, pg_server, pg_url, tmp_path):
+    """Staff see every kiosk's heartbeat, a visit or a person changed outside face-kiosk, and a
+    kiosk that started without the server, recognising from its local copy (issue 21)."""
+    import psycopg
+
+    from kiosk.gallery.postgres import PgGallery
+    from ui.receptionist_view import ReceptionistView
+
+    with PgGallery(pg_url, site="hq", kiosk="door-1", spool_path=tmp_path / "s.db", local_copy=tmp_path / "c.db") as k:
+        _fill(k)
+        k.templates("m")  # the local copy is saved at the sync
+        assert wait_for(lambda: [b.kiosk for b in k.fleet()] == ["door-1"])
+        view = ReceptionistView(k, today=lambda: DAY, poll_ms=60_000)
+        qtbot.addWidget(view)
+        view.show()
+        assert view.fleet_state.isVisible() and "hq / door-1: ok" in view.fleet_state.text()
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("UPDATE visits SET site = 'hq' WHERE kind = 'unknown'")  # a DBA's edit
+            conn.execute("UPDATE people SET name = 'Mallory'")
+        view.refresh()
+        who = sorted(view.table.item(r, 1).text() for r in range(view.table.rowCount()))
+        assert who == ["(edited outside face-kiosk)", "Unknown visitor - this visit was edited outside face-kiosk"]
+        view.close()
+    pg_server.stop()
+    try:
+        with PgGallery(pg_url, create=False, site="hq", kiosk="door-1", spool_path=tmp_path / "s.db",
+                       local_copy=tmp_path / "c.db") as cold:
+            view = ReceptionistView(cold, today=lambda: DAY, poll_ms=60_000)
+            qtbot.addWidget(view)
+            view.show()
+            text = view.gallery_state.text()
+            assert view.gallery_state.isVisible() and "started without the server" in text and "local copy" in text
+            assert not view.fleet_state.isVisible()
+            view.close()
+    finally:
+        pg_server.start()

@@ -67,10 +67,10 @@ def _host(g, name: str, contact: str = "") -> int:
     return pid
 
 
-def _window(qtbot, gallery, config, *, clock=None, publish=None, size=(1280, 800)):
+def _window(qtbot, gallery, config, *, clock=None, publish=None, size=(1280, 800), wall_clock=lambda: NOON):
     from ui.kiosk_mode import KioskWindow
 
-    w = KioskWindow(FakeWorker(), gallery, config, flow_clock=clock or Clock(), wall_clock=lambda: NOON,
+    w = KioskWindow(FakeWorker(), gallery, config, flow_clock=clock or Clock(), wall_clock=wall_clock,
                     unlock=lambda parent: False, publish=publish)
     qtbot.addWidget(w)
     w.resize(*size)
@@ -157,7 +157,8 @@ def test_a_stranger_signs_in_by_touch_and_the_host_is_told(qtbot, desk_gallery, 
         # The visitor: no face data at all without consent, the agreement version stored.
         visitor = next(p for p in desk_gallery.people() if p.name == "Ada Lovelace")
         assert (visitor.kind, visitor.n_samples, visitor.n_templates) == ("visitor", 0, 0)
-        assert visitor.host_id == grace and visitor.agreement_version == "1" and not visitor.consent_text
+        assert visitor.host_id == grace and not visitor.consent_text
+        assert (visitor.agreement_version, visitor.agreement_language) == ("1", "en")
         # The badge PDF: private, and it names the visitor and the host.
         [badge] = list((tmp_path / "badges").glob("*.pdf"))
         assert badge.stat().st_mode & 0o777 == 0o600 and "Ada" not in badge.name
@@ -259,6 +260,48 @@ def test_leaving_signs_out_whom_the_camera_recognises(qtbot, desk_gallery, tmp_p
     _close(w)
 
 
+def test_a_visitor_without_face_data_signs_out_by_typing_their_name(qtbot, desk_gallery, tmp_path):
+    from kiosk.frontdesk import SignInForm
+
+    grace = _host(desk_gallery, "Grace Hopper")
+    config = _config(tmp_path)
+    desk = FrontDesk(desk_gallery, config)  # the kiosk's desk runs on the wall clock: signed in today
+    desk.gallery.record_visit(grace, "checkin", 0.8, False, "lobby", dt.datetime.now().astimezone()
+                              .isoformat(timespec="seconds"), site="hq", kiosk="lobby")
+    ada = desk.sign_in(SignInForm("Ada Lovelace", "Engines", grace, "1"))  # no consent: no face to see
+    desk.sign_in(SignInForm("Adam Smith", "", grace, "1"))
+    w = _window(qtbot, desk_gallery, config, wall_clock=lambda: dt.datetime.now().astimezone())  # today's log
+    panel = w.front.panel
+    page = panel.leaving_name_page
+    assert w.session.checkins.in_cooldown(ada.person_id)  # her sign-in is her visit: seen now, not logged again
+    try:
+        _tap(qtbot, w.front.start_bar.leaving)
+        assert panel.currentWidget() is panel.leaving_page
+        _tap(qtbot, panel.leaving_page.by_name)
+        assert panel.currentWidget() is page and page.title.text() == "Find your name to sign out"
+        _type(qtbot, page, "gr")
+        _type(qtbot, page, "a")
+        assert not any(b.isVisible() for b in page.choices)  # staff are not on this list
+        assert page.none_found.text() == "We could not find you among today's visitors. Please see the receptionist."
+        for _ in range(3):
+            _tap(qtbot, page.keyboard.keys["⌫"])
+        _type(qtbot, page, "ad")
+        assert not any(b.isVisible() for b in page.choices)  # two letters: who is inside is never listed
+        _type(qtbot, page, "a l")
+        assert [b.text() for b in page.choices if b.isVisible()] == ["Ada Lovelace"]
+        _tap(qtbot, page.choices[0])
+        assert panel.card_page.title.text() == "Goodbye, Ada Lovelace!"
+        assert panel.card_page.lines[0].text() == "You are signed out. Thank you for your visit."
+        assert [r.name for r in desk.on_site().rows] == ["Grace Hopper", "Adam Smith"]
+        visit = desk.gallery.get_visit(ada.visit_id)
+        assert visit.signed_out_at is not None and visit.signed_out_how == "kiosk"
+        assert not w.session.checkins.in_cooldown(ada.person_id)  # coming back in is a new visit
+        _tap(qtbot, panel.card_page.done)
+        assert page.search.text() == "" and not any(b.isVisible() for b in page.choices)  # nothing left on it
+    finally:
+        _close(w)
+
+
 # -- languages, sizes, touch targets ----------------------------------------------------------------------
 
 
@@ -323,6 +366,9 @@ def _walk(w, desk_gallery, visit) -> None:
     visit("expected")
     flow.start_leaving()
     visit("leaving")
+    flow.leave_by_name()
+    w.front.panel.leaving_name_page.search.setText("zzz")
+    visit("leaving-name")
 
 
 def test_no_visitor_facing_text_is_left_untranslated(qtbot, desk_gallery, tmp_path, monkeypatch):
@@ -365,7 +411,8 @@ def test_every_screen_fits_with_large_targets(qtbot, desk_gallery, tmp_path, lan
         for button in w.findChildren(QAbstractButton):
             if not button.isVisibleTo(w):
                 continue
-            if min(button.width(), button.height()) < 48:
+            # 9 mm on a 10.1" 1280x800 tablet (149 dpi) is 53.4 px; never below 48 px anywhere.
+            if min(button.width(), button.height()) < max(54 * size[1] // 800, 48):
                 problems.append((name, button.text(), "target", button.size()))
             advance = max(button.fontMetrics().horizontalAdvance(t) for t in button.text().split("\n"))
             if advance > button.width() - 6:

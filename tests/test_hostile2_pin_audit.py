@@ -221,6 +221,41 @@ def test_row07_a_copy_in_another_folder_opens_with_the_right_pin(tmp_path, capsy
         assert AdminPin(g, FAST).failures() == 0  # the right PIN above cleared it; no hour's lockout
 
 
+# -- gallery rekey: the seals made with the old key are made again ------------------------------------
+
+
+def test_rekey_keeps_the_audit_log_whole_and_the_admin_pin_working(tmp_path, capsys, monkeypatch):
+    """The file's integrity key is its SQLCipher key: a rekey that only re-encrypted the pages
+    left the audit log's macs and the PIN's seal under the old key (audit verify failed, no
+    PIN was accepted). Now they are re-made in the rekey's own transaction."""
+    db = tmp_path / "g.db"
+    pid = _gallery(db)
+    with Gallery(db) as g:
+        old_key = g.key.key
+        before = [(r.seq, r.action) for r in g.audit_records()]
+    monkeypatch.setenv(PIN_ENV, PIN)
+    code, out, err = run(capsys, "gallery", "rekey", "--db", str(db))
+    assert code == 0 and "sealed with it" in out, err
+    code, out, err = run(capsys, "audit", "verify", "--db", str(db))
+    assert code == 0 and "audit log ok" in out, err
+    with Gallery(db) as g:
+        assert g.key.key != old_key
+        records = g.audit_records()
+        assert [(r.seq, r.action) for r in records[:len(before)]] == before  # every record kept, re-signed
+        assert records[-1].action == "gallery_rekey" and g.verify_audit().ok
+        assert AdminPin(g, FAST).problem() == ""
+    monkeypatch.setenv(PIN_ENV, "999999")
+    code, _, err = run(capsys, "people", "rename", "--db", str(db), "--id", str(pid), "Bea")
+    assert code == 1 and "Wrong PIN" in one_line_error(err)
+    with Gallery(db) as g:
+        assert AdminPin(g, FAST).failures() == 1  # the lockout counts under the new key
+    monkeypatch.setenv(PIN_ENV, PIN)
+    code, _, err = run(capsys, "people", "rename", "--db", str(db), "--id", str(pid), "Bea")
+    assert code == 0, err
+    code, out, err = run(capsys, "audit", "verify", "--db", str(db))
+    assert code == 0 and "audit log ok" in out, err
+
+
 # -- row 15: reads behind the PIN, a purge from a hostile --config ----------------------------------------
 
 

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from kiosk.cli.common import PASSPHRASE_ENV, PIN_ENV
+from kiosk.errors import GalleryError
 from kiosk.gallery import Gallery
 from kiosk.gallery.admin_pin import HASH_KEY, LOCKOUT_KEY, AdminPin, PinPolicy
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
@@ -217,9 +218,12 @@ def test_row14_postgres_the_migration_replaces_stored_paths_and_keeps_the_pin(pg
     _dba(pg_url, f"UPDATE samples SET source = '{PHOTO}'", f"UPDATE templates SET source = '{PHOTO}'",
          f"UPDATE settings SET value = '{sealed.split('#')[2]}' WHERE key = '{HASH_KEY}'",
          *PG_AFTER_SCHEMA_4_UNDONE, "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
-    with PgGallery(pg_url, spool_path=tmp_path / "spool.db", listen=False) as g:
+    with pytest.raises(GalleryError, match="gallery migrate"):  # a kiosk never migrates (the fleet)
+        PgGallery(pg_url, spool_path=tmp_path / "spool.db", listen=False)
+    with PgGallery(pg_url, spool_path=tmp_path / "spool.db", listen=False, migrate=True) as g:
         assert g.schema_version == SCHEMA_VERSION
         assert AdminPin(g, FAST).check(PIN).ok  # sealed by the migration, with the record that set it
+        assert g.verify_audit().ok and g.integrity_report().ok  # and the rows sealed for schema 6
     with psycopg.connect(pg_url) as conn:
         _no_path(conn.execute("SELECT source FROM samples UNION ALL SELECT source FROM templates").fetchall())
 
@@ -229,9 +233,23 @@ def test_row14_postgres_the_migration_replaces_stored_paths_and_keeps_the_pin(pg
 PG_AFTER_SCHEMA_4_UNDONE = (
     "DROP TABLE invitations",  # 7: the front desk
     "ALTER TABLE people DROP COLUMN kind, DROP COLUMN is_host, DROP COLUMN contact, DROP COLUMN host_id,"
-    " DROP COLUMN agreement_version, DROP COLUMN agreement_at",
+    " DROP COLUMN agreement_version, DROP COLUMN agreement_at, DROP COLUMN agreement_language",  # 8: its language
     "ALTER TABLE visits DROP COLUMN signed_out_at, DROP COLUMN signed_out_how",
     "DROP INDEX visits_person",
+    # 6: the fleet (row-level security and its policies, kiosk roles, heartbeats, uid and row MACs)
+    *(f"DROP POLICY {name} ON settings" for name in ("settings_read", "settings_add", "settings_change",
+                                                      "settings_drop")),
+    "DROP POLICY visits_by_site ON visits",
+    "ALTER TABLE settings DISABLE ROW LEVEL SECURITY",
+    "ALTER TABLE visits DISABLE ROW LEVEL SECURITY",
+    "DROP TABLE fleet",
+    "DROP FUNCTION fk_role_site(name)",
+    "DROP TABLE kiosk_roles",
+    "ALTER TABLE people DROP COLUMN uid, DROP COLUMN mac",
+    "ALTER TABLE visits DROP COLUMN mac",
+    *(f"ALTER FUNCTION {name}() SECURITY INVOKER RESET search_path" for name in (
+        "fk_notify", "fk_people_new", "fk_people_renamed", "fk_people_gone", "fk_templates_new", "fk_templates_gone")),
+    "DELETE FROM meta WHERE key = 'min_schema'",
 )
 
 

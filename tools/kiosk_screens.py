@@ -2,8 +2,9 @@
 
     .venv/bin/python tools/kiosk_screens.py --size 1280x800 --language de --out /tmp/screens
 
-Makes a throw-away gallery with two hosts and an expected guest, opens the kiosk window with a
-stand-in camera, walks through every visitor screen and saves one PNG per screen. Run it under
+Makes a throw-away gallery with two hosts, an expected guest and a visitor signed in without
+face data, opens the kiosk window with a stand-in camera (the vendored portrait standing in the
+lobby), walks through every visitor screen and saves one PNG per screen. Run it under
 `xvfb-run -a` to see a real X window, or with QT_QPA_PLATFORM=offscreen.
 """
 
@@ -32,13 +33,20 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QObject, Signal
     from PySide6.QtWidgets import QApplication
 
+    from kiosk.capture.images import load_rgb
     from kiosk.capture.reader import CameraState, CameraStatus
+    from kiosk.capture.sources import Frame
     from kiosk.checkin.flow import KioskState, Screen
     from kiosk.config import Config
-    from kiosk.frontdesk import FrontDesk, InvitationForm
+    from kiosk.diagnostics.arrivals import walk_up_frames
+    from kiosk.frontdesk import FrontDesk, InvitationForm, SignInForm
     from kiosk.gallery import Gallery, PersonDetails
     from kiosk.gallery.api import NewSample, NewTemplate
     from ui.kiosk_mode import KioskWindow
+
+    portrait = load_rgb(ROOT / "resources" / "images" / "astronaut.png")[::2, ::2]  # about LFW's face size
+    walk = walk_up_frames(portrait, np.random.default_rng(0), seconds=0.2)
+    still = Frame(0, [next(walk) for _ in range(3)][-1], 0.0)
 
     class StillWorker(QObject):
         result_ready = Signal(object)
@@ -48,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         camera = CameraStatus(CameraState.LIVE, "still")
 
         def latest_frame(self):
-            return None
+            return still
 
         def isRunning(self) -> bool:  # noqa: N802
             return True
@@ -67,12 +75,17 @@ def main(argv: list[str] | None = None) -> int:
             gallery.set_host(pid, True, "")
         desk = FrontDesk(gallery, config)
         desk.invite(InvitationForm("Katherine Johnson", gallery.hosts()[0].id, dt.date.today()))
+        # Signed in without face consent: she leaves by typing her name.
+        desk.sign_in(SignInForm("Dorothy Vaughan", "NASA", gallery.hosts()[0].id, config.frontdesk.agreement_version))
         w = KioskWindow(StillWorker(), gallery, config, unlock=lambda parent: True)
         w.resize(width, height)
         w.show()
         front, flow = w.front, w.front.flow
 
         def shot(name: str) -> None:
+            from PySide6.QtTest import QTest
+
+            QTest.qWait(200)  # the camera pages pull their picture on a timer
             app.processEvents()
             w.grab().save(str(args.out / f"{args.language}-{width}x{height}-{name}.png"))
 
@@ -90,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         shot("05-face-consent")
         flow.choose_face(True)
         shot("06-capture")
+        from kiosk.signin.capture import OR_JUST_LOOK, VISITOR_STEPS
+
+        t = front.panel.t  # what the page says at a turn step once the visitor had time to turn
+        front.panel.capture_page.prompt.setText(t(VISITOR_STEPS[1].instruction))
+        front.panel.capture_page.second.setText(t(OR_JUST_LOOK))
+        front.panel.capture_page.progress.setText(t("Photo {n} of {total}", n=2, total=3))
+        shot("06b-capture-turn")
         flow.skip_capture()
         shot("07-done")
         flow.cancel()
@@ -98,15 +118,22 @@ def main(argv: list[str] | None = None) -> int:
         shot("08-expected")
         flow.start_leaving()
         shot("09-leaving")
+        flow.leave_by_name()
+        front.panel.leaving_name_page.search.setText("doro")
+        shot("10-leaving-by-name")
+        flow.pick_leaving(flow.leaving_matches("doro")[0])
+        shot("11-signed-out")
+        flow.cancel()
+        flow.start_leaving()
         flow.timing = type(flow.timing)(leaving_s=0.0)
         flow.tick()
-        shot("10-not-recognised")
+        shot("12-not-recognised")
         flow.cancel()
         # The recognition screens that carry words: the liveness check's prompts and its card.
-        for name, state in (("11-approaching", KioskState(Screen.APPROACHING, 0.0, 1)),
-                            ("12-turn-head", KioskState(Screen.CHALLENGE, 0.0, 1, challenge="turn")),
-                            ("13-blink", KioskState(Screen.CHALLENGE, 0.0, 1, challenge="blink")),
-                            ("14-refused", KioskState(Screen.REFUSED, 0.0, 1))):
+        for name, state in (("13-approaching", KioskState(Screen.APPROACHING, 0.0, 1)),
+                            ("14-turn-head", KioskState(Screen.CHALLENGE, 0.0, 1, challenge="turn")),
+                            ("15-blink", KioskState(Screen.CHALLENGE, 0.0, 1, challenge="blink")),
+                            ("16-refused", KioskState(Screen.REFUSED, 0.0, 1))):
             w._show(state)
             shot(name)
         w.locked = False

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.errors import KioskError
 from kiosk.frontdesk import FrontDesk, OnSiteReport
+from kiosk.gallery.frontdesk_api import SelfSignIn
 from kiosk.security.private_files import private_output
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,13 @@ def hhmm(ts: str | None) -> str:
         return dt.datetime.fromisoformat(ts).strftime("%H:%M")
     except ValueError:
         return ts
+
+
+def _agreement(s: SelfSignIn) -> str:
+    """The accepted agreement: its version and the language it was read in ("2 (de)")."""
+    if not s.agreement_version:
+        return "-"
+    return f"{s.agreement_version} ({s.agreement_language})" if s.agreement_language else s.agreement_version
 
 
 def _table(columns: Sequence[str], stretch: int = 1) -> QTableWidget:
@@ -218,7 +226,7 @@ class SignInsPanel(_Panel):
             self.summary.setText(f"Cannot read the sign-ins: {exc}")
             return
         rows = [(s.visit_id, [hhmm(s.ts), s.name, s.company, s.host_name or "-", "kept" if s.has_face else "none",
-                              s.agreement_version or "-", hhmm(s.signed_out_at)]) for s in signed]
+                              _agreement(s), hhmm(s.signed_out_at)]) for s in signed]
         _fill(self.table, rows, lambda r: None)
         self._names = {s.visit_id: s.name for s in signed}
         faces = sum(1 for s in signed if s.has_face)

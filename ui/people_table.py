@@ -68,10 +68,13 @@ class PeopleTable(QTableWidget):
         self.setSortingEnabled(False)
         self.setRowCount(len(people))
         for row, person in enumerate(people):
-            name = _SortItem(person.name, person.name.lower())
+            shown = f"{person.name} (edited outside face-kiosk)" if getattr(person, "edited", False) else person.name
+            name = _SortItem(shown, person.name.lower())
             name.setIcon(self._icon(person))
             name.setData(Qt.ItemDataRole.UserRole, person.id)
-            name.setToolTip(f"{person.n_samples} samples, {person.n_templates} templates")
+            name.setToolTip(f"{person.n_samples} samples, {person.n_templates} templates"
+                            + ("; changed outside face-kiosk: not recognised until an admin checks and saves "
+                               "the details" if getattr(person, "edited", False) else ""))
             cells = (
                 name,
                 _SortItem(person.company, person.company.lower()),

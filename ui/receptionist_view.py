@@ -6,7 +6,9 @@ undo, who is on site (the evacuation list, one click from the top bar).
 It reads the gallery's visit log, so it works next to the kiosk window (live updates through
 `add_visit`) and on its own (it polls the log, so visits logged by another process show up
 too). It is for staff only: the kiosk screen itself never shows this list. On a shared
-(PostgreSQL) gallery it filters by site and kiosk, and says when the gallery is offline.
+(PostgreSQL) gallery it filters by site and kiosk, says when the gallery is offline (and when
+the kiosk started from its local copy), shows every kiosk's heartbeat (the fleet), and flags
+visits and people changed outside face-kiosk.
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ class ReceptionistView(QWidget):
         self.gallery_state = QLabel()
         self.gallery_state.setStyleSheet("background: #b00020; color: white; padding: 4px; font-weight: bold")
         self.gallery_state.setVisible(False)
+        self.fleet_state = QLabel()  # the shared gallery's kiosks and their heartbeats
+        self.fleet_state.setWordWrap(True)
+        self.fleet_state.setVisible(False)
 
         self.alerts = QListWidget()
         self.alerts.setMaximumHeight(120)
@@ -160,6 +165,7 @@ class ReceptionistView(QWidget):
         bar.addWidget(self.on_site_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.gallery_state)
+        layout.addWidget(self.fleet_state)
         layout.addLayout(bar)
         layout.addWidget(self.alerts_label)
         layout.addWidget(self.alerts)
@@ -194,9 +200,35 @@ class ReceptionistView(QWidget):
         offline = state is not None and not state.online
         if state is not None and offline:
             waiting = f"; {state.spooled} visit(s) waiting to be sent" if state.spooled else ""
-            self.gallery_state.setText(f"Shared gallery OFFLINE: kiosks recognise from the loaded gallery, "
-                                       f"visits are kept locally{waiting}. Enrolment is not possible now.")
+            source = (f"this kiosk started without the server and recognises from its local copy (saved "
+                      f"{state.local_copy})" if getattr(state, "local_copy", "")
+                      else "kiosks recognise from the loaded gallery")
+            self.gallery_state.setText(f"Shared gallery OFFLINE: {source}, visits are kept locally{waiting}. "
+                                       "Enrolment is not possible now.")
         self.gallery_state.setVisible(offline)
+        self._show_fleet(offline)
+
+    def _show_fleet(self, offline: bool) -> None:
+        """One line per kiosk of the shared gallery: its heartbeat (site, version, last sync, spool)."""
+        fleet = getattr(self.gallery, "fleet", None)
+        if not callable(fleet) or offline:
+            self.fleet_state.setVisible(False)
+            return
+        try:
+            beats = fleet()
+        except KioskError as exc:
+            self.fleet_state.setText(f"Kiosks: cannot read the heartbeats ({exc})")
+            self.fleet_state.setVisible(True)
+            return
+        parts = []
+        for b in beats:
+            state = (f"NOT SEEN for {b.age_s / 60:.0f} min" if b.stale else
+                     "running from its local copy" if b.local_copy_at else "ok")
+            spool = f", {b.spooled} visit(s) spooled" if b.spooled else ""
+            synced = f", synced {_hhmmss(b.last_sync)}" if b.last_sync else ""
+            parts.append(f"{b.site + ' / ' if b.site else ''}{b.kiosk}: {state} (v{b.version}{synced}{spool})")
+        self.fleet_state.setText("Kiosks: " + ("; ".join(parts) if parts else "none has reported yet"))
+        self.fleet_state.setVisible(True)
 
     @staticmethod
     def _set_choices(combo: QComboBox, values: set[str]) -> None:
@@ -230,6 +262,8 @@ class ReceptionistView(QWidget):
         for row, v in enumerate(visits):
             unknown = v.kind == UNKNOWN
             who = "Unknown visitor" if unknown else (v.name or f"(removed person {v.person_id})")
+            if getattr(v, "edited", False):
+                who = f"{who} - this visit was edited outside face-kiosk"
             score = "" if v.score is None else f"{float(v.score):.2f}"
             where = " / ".join(x for x in (getattr(v, "site", ""), getattr(v, "kiosk", "")) if x)
             cells = (_hhmmss(v.ts), who, score, "yes" if v.masked else "", where)

@@ -147,6 +147,13 @@ class KioskSession:
                 log.exception("marking person %s's invitation arrived failed", person_id)
         return visit
 
+    def signed_in(self, visit: Visit) -> None:
+        """A visit signed in by touch at this kiosk (a first-time sign-in, a name picked from
+        the expected list): its host was told then, so the face recognised a moment later is
+        the same visit (the cooldown starts now), greeted but not logged or announced again."""
+        if visit.person_id is not None:
+            self.checkins.arrived(visit.person_id)
+
     def _sign_out(self, person_id: int) -> None:
         try:
             done = self.frontdesk.sign_out_person(person_id, "exit_camera")

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from kiosk.errors import KioskError
 from kiosk.gallery.api import Visit
+from kiosk.gallery.frontdesk_api import SIGN_IN
 from kiosk.security.private_files import private_output
 
 log = logging.getLogger(__name__)
@@ -71,17 +72,21 @@ class CheckinLog:
         self._seed_from_store()
 
     def _seed_from_store(self) -> None:
-        """Remember the check-ins of the last cooldown, so a restart (or a worker crash) does not
-        log them twice: also across midnight (23:59, restart, 00:01 is still one visit)."""
+        """Remember the check-ins (and sign-ins by touch) of the last cooldown, so a restart (or a
+        worker crash) does not log them twice: also across midnight (23:59, restart, 00:01 is
+        still one visit)."""
         now = self.clock()
         try:
             rows = [row for day in _days_back(now, self.cooldown) for row in self.store.visits(day)]
+        except KioskError as exc:  # e.g. a shared gallery's server down at start: said in one line
+            log.warning("could not read the recent visits (%s); cooldowns start empty", exc)
+            return
         except Exception:  # a damaged log must not stop the kiosk from greeting people
             log.exception("could not read the recent visits; cooldowns start empty")
             return
         for row in rows:
             pid = row.person_id
-            if row.kind != CHECKIN or pid is None:
+            if row.kind not in (CHECKIN, SIGN_IN) or pid is None:
                 continue
             try:
                 ts = dt.datetime.fromisoformat(row.ts)
@@ -109,6 +114,14 @@ class CheckinLog:
             self._last_checkin[person_id] = now
             self._forget_old(now)
         return visit
+
+    def arrived(self, person_id: int) -> None:
+        """The person's arrival was logged another way just now (signed in by touch): their
+        face seen within the cooldown is the same visit, not a second one."""
+        now = self.clock()
+        last = self._last_checkin.get(person_id)
+        if last is None or now > last:
+            self._last_checkin[person_id] = now
 
     def forget(self, person_id: int) -> None:
         """Start this person's cooldown afresh (they were signed out: coming back in is a visit)."""

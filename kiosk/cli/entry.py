@@ -15,6 +15,7 @@ from kiosk.cli import (
     common,
     diagnostics,
     enroll,
+    fleet,
     frontdesk,
     identify,
     people,
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.add_parsers(sub, common)
     shared.add_parsers(sub, common)
     frontdesk.add_parsers(sub, common)
+    fleet.add_parsers(sub, common)
     watch.add_parser(sub, common)
     return parser
 

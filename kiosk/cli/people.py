@@ -28,10 +28,11 @@ def cmd_people(args: argparse.Namespace) -> int:
             if args.jsonl:
                 for p in people:
                     common.jsonl({"id": p.id, "name": p.name, "samples": p.n_samples, "templates": p.n_templates,
-                            "consent_at": p.consent_at, "last_seen": p.last_seen})
+                            "consent_at": p.consent_at, "last_seen": p.last_seen, "edited_outside": p.edited})
             else:
                 for p in people:
-                    print(f"{p.id:>5}  {p.name:<30} {p.n_samples:>3} samples  last seen {p.last_seen or '-'}")
+                    flag = "  EDITED OUTSIDE face-kiosk: not recognised until saved again" if p.edited else ""
+                    print(f"{p.id:>5}  {p.name:<30} {p.n_samples:>3} samples  last seen {p.last_seen or '-'}{flag}")
                 print(f"{len(people)} people")
         elif args.action == "show":
             p = _person(gallery, args)

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from kiosk.cli import fleet
 from kiosk.cli.common import PIN_ENV, jsonl, open_gallery, require_admin
 from kiosk.errors import KioskError
 from kiosk.gallery.admin_pin import AdminPin
@@ -20,8 +21,12 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         from kiosk.cli.shared import cmd_gallery_copy
 
         return cmd_gallery_copy(args)
+    if args.action in fleet.GALLERY_ACTIONS:
+        return fleet.GALLERY_ACTIONS[args.action](args)
+    if args.action == "rekey" and isinstance(gallery_target(args), str):
+        return fleet.cmd_rekey(args)
     from kiosk.gallery import Gallery
-    from kiosk.security.encrypted_gallery import migrate_to_encrypted, rotate_key
+    from kiosk.security.encrypted_gallery import migrate_to_encrypted
     from kiosk.security.sqlcipher import is_plaintext_sqlite
 
     if args.action == "status" and isinstance(gallery_target(args), str):
@@ -54,9 +59,11 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         print(f"encrypted {path}; its key is in {key.location} (back the key up: without it the gallery "
               "cannot be opened)")
     elif args.action == "rekey":
-        key = rotate_key(path)
-        _audit(path, "gallery_rekey", {"key": key.source})
-        print(f"{path} has a new key, in {key.location}; copies made before cannot be opened with it")
+        from kiosk.gallery.sqlite_rekey import rekey_file_gallery
+
+        key, record = rekey_file_gallery(path, "cli")
+        print(f"{path} has a new key, in {key.location}; the audit log ({record.seq} records) and the admin PIN "
+              "are sealed with it; copies made before cannot be opened with it")
     return 0
 
 
@@ -85,13 +92,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
             return 0
         if args.action == "verify":
             verdict = gallery.verify_audit()
+            rows_ok = _rows_intact(gallery)
             problem = AdminPin(gallery).problem()
             if verdict.ok and problem:  # the log is whole, but the PIN it set is not there as set
                 print(f"audit log NOT ok: {problem} ({verdict.count} records read)", file=sys.stderr)
                 return 1
             if verdict.ok:
                 print(f"audit log ok: {verdict.count} records, chain and head intact")
-                return 0
+                return 0 if rows_ok else 1
             print(f"audit log NOT ok: {verdict.reason} (first bad record: seq {verdict.first_bad_seq}; "
                   f"{verdict.count} records read)", file=sys.stderr)
             return 1
@@ -102,6 +110,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
             else:
                 print(f"{r.seq:>6}  {r.ts}  {r.actor:<16} {r.action:<16} {r.subject}  {r.details or ''}")
     return 0
+
+
+def _rows_intact(gallery: object) -> bool:
+    """A shared gallery's people and visits rows checked against their MACs (printed)."""
+    report = getattr(gallery, "integrity_report", None)
+    if not callable(report):
+        return True
+    found = report()
+    if found.ok:
+        print("people and visits rows ok: none changed outside face-kiosk")
+        return True
+    for what, ids in (("people", found.people), ("visits", found.visits)):
+        if ids:
+            shown = ", ".join(str(i) for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
+            print(f"{len(ids)} {what} rows edited outside face-kiosk (ids {shown})", file=sys.stderr)
+    return False
 
 
 def cmd_admin(args: argparse.Namespace) -> int:
@@ -139,11 +163,15 @@ def _new_pin(pin: AdminPin) -> tuple[str, str | None]:
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     """The privacy commands' parsers."""
-    p = sub.add_parser("gallery", parents=[common], help="encrypt, rekey, inspect or copy the gallery")
-    p.add_argument("action", choices=["status", "encrypt", "rekey", "copy"])
+    p = sub.add_parser("gallery", parents=[common],
+                       help="encrypt, rekey, inspect, copy or migrate the gallery; its key and roles")
+    p.add_argument("action", choices=["status", "encrypt", "rekey", "copy", "migrate", "grants", "key"])
     p.add_argument("--from", dest="source", metavar="PATH_OR_URL", help="copy: the gallery to copy")
     p.add_argument("--to", metavar="PATH_OR_URL", help="copy: where to (a file or a postgresql:// URL)")
-    p.add_argument("--force", action="store_true", help="copy: into a gallery that is not empty")
+    p.add_argument("--merge", action="store_true",
+                   help="copy: into a gallery that is not empty; people already there (by stable id) are kept")
+    p.add_argument("--force", action="store_true", help="copy: the same as --merge (kept for scripts)")
+    fleet.add_gallery_arguments(p)
     p.set_defaults(func=cmd_gallery)
     p = sub.add_parser("audit", parents=[common],
                        help="the audit log: list it, verify it is intact, or recover it after a break (admin PIN)")

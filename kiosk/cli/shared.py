@@ -62,12 +62,13 @@ def cmd_gallery_copy(args: argparse.Namespace) -> int:
     with open_target(src_t, create=False, actor=actor, listen=False) as source:
         require_admin(source, "gallery copy")
         with open_target(dst_t, create=True, encrypt=cfg.privacy.encrypt, actor=actor, listen=False,
-                         encrypt_templates=cfg.gallery.encrypt_templates) as target:
+                         encrypt_templates=cfg.gallery.encrypt_templates, tighten_folder=False) as target:
             require_admin(target, "gallery copy (into a gallery with its own PIN)")
-            report = copy_gallery(source, target, source_name=describe(src_t), force=args.force)
+            report = copy_gallery(source, target, source_name=describe(src_t), merge=args.merge or args.force)
     print(f"copied {describe(src_t)} -> {describe(dst_t)}: {report.people} people, {report.samples} samples, "
           f"{report.templates} templates, {report.visits} visits, {report.audit_records} audit records "
-          f"(source audit log {'ok' if report.source_audit_ok else 'NOT ok: see audit verify'}); counts verified")
+          f"(source audit log {'ok' if report.source_audit_ok else 'NOT ok: see audit verify'}); counts verified"
+          + (f"; {report.already_there} people were there already (kept as they are)" if report.already_there else ""))
     return 0
 
 

@@ -112,15 +112,17 @@ def to_the_journal() -> bool:
 
 
 def with_gallery_status(health: Health, gallery: GalleryStore) -> Health:
-    """/health plus a shared gallery's state ("gallery": online, spooled, detail). An offline
-    gallery does not make the kiosk unhealthy: it keeps recognising and spools visits."""
+    """/health plus a shared gallery's state ("gallery": online, spooled, detail, local_copy: when
+    the copy a kiosk started from offline was saved, else null). An offline gallery does not
+    make the kiosk unhealthy: it keeps recognising and spools visits."""
 
     status = getattr(gallery, "status", None)
     if not callable(status):
         return health
     state = status()
     details = {**health.details, "gallery": {"online": state.online, "spooled": state.spooled,
-                                             "detail": state.detail}}
+                                             "detail": state.detail,
+                                             "local_copy": getattr(state, "local_copy", "") or None}}
     return dataclasses.replace(health, details=details)
 
 

@@ -365,13 +365,11 @@ def _config(args: argparse.Namespace) -> Config:
     return config_from_args(args)
 
 
-def _db_path(args: argparse.Namespace) -> Path | str:
-    from kiosk.config import default_data_dir
-    from kiosk.gallery.open import is_url
+def _db_path(args: argparse.Namespace, config: Config) -> Path | str:
+    """The gallery the run works on: --db, else the config's gallery.url, else the data folder's file."""
+    from kiosk.gallery.target import gallery_target
 
-    if getattr(args, "db", None) and is_url(args.db):
-        return str(args.db).strip()  # a PostgreSQL URL, passed through
-    return Path(args.db) if getattr(args, "db", None) else default_data_dir() / "gallery.db"
+    return gallery_target(args, config)
 
 
 @contextlib.contextmanager
@@ -394,7 +392,7 @@ def run_self_test(args: argparse.Namespace) -> int:
     except KioskError as exc:
         print(f"self-test FAILED: {exc}", file=sys.stderr)
         return 1
-    report = run_checks(config, _db_path(args))
+    report = run_checks(config, _db_path(args, config))
     print(format_report(report), flush=True)
     failure = report.failure
     if failure is None:

@@ -12,7 +12,8 @@ from kiosk.gallery.frontdesk_api import Host, Invitation
 @dataclass(frozen=True)
 class AgreementTexts:
     """What a first-time visitor reads before signing in, with its version (stored with them).
-    The retention periods are filled in ({visit_days}, {face_days} in the configured texts)."""
+    The retention periods are filled in ({visit_days}, {face_days} in the configured texts);
+    `language` is the one the texts are in ("": as configured)."""
 
     version: str
     agreement: str
@@ -20,6 +21,7 @@ class AgreementTexts:
     face_consent: str
     visit_days: int
     face_days: int
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class SignInForm:
 
     `agreement_version` is the version of the texts the visitor was shown (AgreementTexts.version);
     a sign-in with another version is refused (the texts changed while they read them).
+    `agreement_language` is the language they read them in (a code: "en", "de"); it is stored
+    with the version, since the version alone does not say which translation was accepted.
     `face_consent` is the separate "recognise me next time" tick: only with it may samples come."""
 
     name: str
@@ -35,6 +39,7 @@ class SignInForm:
     host_id: int | None = None
     agreement_version: str = ""
     face_consent: bool = False
+    agreement_language: str = ""
 
 
 @dataclass(frozen=True)

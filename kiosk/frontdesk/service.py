@@ -6,7 +6,8 @@ session's).
 
 Privacy rules kept here, once: no sample is stored without the visitor's face consent; a
 visitor's retention date is set from the config (face data: `frontdesk.visitor_retention_days`,
-no face data: `privacy.visits_retention_days`); the accepted agreement version is stored.
+no face data: `privacy.visits_retention_days`); the accepted agreement's version and language
+are stored.
 Time comes from an injectable clock, so tests never wait for the end of a day.
 Call it from one thread (the gallery's writer thread in the GUI).
 """
@@ -37,11 +38,13 @@ from kiosk.gallery.frontdesk_api import (
     Host,
     Invitation,
     NewVisitor,
+    OnSite,
     SelfSignIn,
     SignOutHow,
     UndoneSignIn,
     VisitStamp,
 )
+from kiosk.i18n import fill, languages, translator
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +77,23 @@ class FrontDesk:
 
     # -- what a first-time visitor reads and picks -----------------------------------------
 
-    def agreement(self) -> AgreementTexts:
-        """The visitor agreement, privacy text and face consent, with their version."""
+    def agreement(self, language: str = "") -> AgreementTexts:
+        """The visitor agreement, privacy text and face consent, with their version, in
+        `language` (a shipped language's code; "" the configured texts as they are). A text the
+        catalog does not have (a site's own wording) stays as configured."""
         visit_days = self.config.privacy.visits_retention_days
         face_days = self.desk.visitor_retention_days
+        if language and language not in languages():
+            raise GalleryError(f"no visitor texts in the language {language!r}")
+        t = translator(language) if language else None
+        values = {"visit_days": visit_days, "face_days": face_days}
 
-        def fill(text: str) -> str:
-            return text.replace("{visit_days}", str(visit_days)).replace("{face_days}", str(face_days))
+        def text(msgid: str) -> str:
+            return fill(t(msgid) if t is not None else msgid, values)
 
-        return AgreementTexts(self.desk.agreement_version, fill(self.desk.agreement_text),
-                              fill(self.desk.privacy_text), fill(self.desk.face_consent_text), visit_days, face_days)
+        return AgreementTexts(self.desk.agreement_version, text(self.desk.agreement_text),
+                              text(self.desk.privacy_text), text(self.desk.face_consent_text), visit_days, face_days,
+                              language)
 
     def hosts(self, search: str = "") -> list[Host]:
         """The people a visitor may name as host (type-ahead: a part of the name)."""
@@ -111,10 +121,10 @@ class FrontDesk:
             raise GalleryError("the photos' model version is missing")
         host = self._host(form.host_id) if form.host_id is not None else None
         now = self.clock()
-        texts = self.agreement()
+        texts = self.agreement(form.agreement_language)  # the consent as they read it
         visitor = NewVisitor(name, clean_name(form.company), form.host_id, self.desk.agreement_version,
                              texts.face_consent if form.face_consent else "",
-                             self._retention(now.date(), bool(samples)))
+                             self._retention(now.date(), bool(samples)), agreement_language=form.agreement_language)
         added = self.gallery.add_visitor(visitor, list(samples), model_version or "none",
                                          sign_in=self._stamp(now))
         assert added.visit_id is not None
@@ -173,9 +183,10 @@ class FrontDesk:
         """Cancel an invitation (the visitor's record stays until its retention date)."""
         self.gallery.set_invitation_status(invitation_id, "cancelled")
 
-    def arrive(self, invitation_id: int, agreement_version: str | None = None) -> ArrivalResult:
+    def arrive(self, invitation_id: int, agreement_version: str | None = None, language: str = "") -> ArrivalResult:
         """An invited guest picked their name from the expected list: a sign_in visit, the
-        invitation marked arrived, the agreement version they accepted stored, the host told."""
+        invitation marked arrived, the agreement version they accepted (and the `language` they
+        read it in) stored, the host told."""
         now = self.clock()
         invitation = self.gallery.get_invitation(invitation_id)
         if invitation.status != "expected":
@@ -186,7 +197,8 @@ class FrontDesk:
                                              now.isoformat(timespec="seconds"), site=self.site, kiosk=self.kiosk)
         self.gallery.set_invitation_status(invitation_id, "arrived", visit_id or None)
         if agreement_version is not None:
-            self.gallery.accept_agreement(invitation.person_id, agreement_version, now.isoformat(timespec="seconds"))
+            self.gallery.accept_agreement(invitation.person_id, agreement_version, now.isoformat(timespec="seconds"),
+                                          language)
         event = self._emit("sign_in", invitation.person_id, invitation.name, now)
         return ArrivalResult(self.gallery.get_invitation(invitation_id), visit_id or None, event)
 
@@ -251,6 +263,11 @@ class FrontDesk:
         unknown = sum(1 for v in self.gallery.visits(now.date()) if v.kind == "unknown")
         return OnSiteReport(now, self.site, tuple(sorted(rows, key=lambda r: (r.kind != "staff", r.name.lower()))),
                             unknown)
+
+    def visitors_on_site(self) -> list[OnSite]:
+        """Visitors with an open visit of today, by name (the kiosk's sign-out by name picks
+        from these; staff are recognised, or signed out at the desk)."""
+        return [row for row in self.gallery.on_site(self.clock().date()) if row.kind == VISITOR]
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 def now_iso() -> str:
     """Local time with offset, to the second (what a receptionist reads)."""
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def new_uid() -> str:
+    """A new stable person id (32 hex characters, random)."""
+    return uuid.uuid4().hex
 
 
 MAX_TEXT = 500  # characters in a name, company, host or note
@@ -81,6 +87,7 @@ class PersonDetails:
     consent_at: str | None = None
     retention_until: str | None = None  # ISO date; past it the person is purged
     kind: str = "staff"  # "staff" or "visitor" (kiosk.gallery.frontdesk_api, schema version 7)
+    uid: str | None = None  # a stable id kept across copies (None: a new random one)
 
 
 #: The person fields `update_person` may change (one list, used by every backend).
@@ -106,13 +113,16 @@ class Person:
     n_templates: int = 0
     # The front desk's (schema version 7, kiosk.gallery.frontdesk_api): staff or visitor, whether
     # a staff member is a host and their notification contact, a visitor's host, and the visitor
-    # agreement they accepted.
+    # agreement they accepted (schema version 8: and the language they read it in, a code like "de").
     kind: str = "staff"
     is_host: bool = False
     contact: str = ""
     host_id: int | None = None
     agreement_version: str = ""
     agreement_at: str | None = None
+    uid: str = ""  # stable across copies between galleries (schema version 6)
+    edited: bool = False  # the row was changed outside face-kiosk (its MAC fails): never greeted
+    agreement_language: str = ""
 
     @property
     def details(self) -> PersonDetails:
@@ -183,6 +193,7 @@ class Visit:
     event_id: str | None = None  # unique per visit: a repeated write is ignored
     signed_out_at: str | None = None  # when they left (schema version 7; None: still inside)
     signed_out_how: str = ""  # kiosk, exit_camera, receptionist or end_of_day
+    edited: bool = False  # the row was changed outside face-kiosk (its MAC fails)
 
 
 #: The columns of a person row every backend selects (`p` is people); `person_from_row` reads them.
@@ -190,14 +201,16 @@ PERSON_COLUMNS = ("p.id, p.name, p.company, p.host, p.notes, p.consent_at, p.con
                   " p.retention_until, p.created_at, p.updated_at, p.last_seen,"
                   " (SELECT count(*) FROM samples s WHERE s.person_id = p.id),"
                   " (SELECT count(*) FROM templates t WHERE t.person_id = p.id),"
-                  " p.kind, p.is_host, p.contact, p.host_id, p.agreement_version, p.agreement_at")
+                  " p.kind, p.is_host, p.contact, p.host_id, p.agreement_version, p.agreement_at, p.uid,"
+                  " p.agreement_language")
 
 
 def person_from_row(row: tuple[Any, ...]) -> Person:
     """A Person from a row of PERSON_COLUMNS (either backend)."""
     return Person(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11],
                   row[12], kind=row[13], is_host=bool(row[14]), contact=row[15], host_id=row[16],
-                  agreement_version=row[17], agreement_at=row[18])
+                  agreement_version=row[17], agreement_at=row[18], uid=row[19] or "",
+                  agreement_language=row[20])
 
 
 #: The columns of a visit row every backend selects (`v` is visits, `p` its person).
@@ -262,7 +275,8 @@ class GalleryStore(FrontDeskStore, Protocol):
     # people
     def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int: ...
 
-    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]: ...
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
+                   imported: bool = False) -> list[int]: ...
 
     def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None: ...
 

@@ -28,9 +28,11 @@ class FrontDeskCopy:
 
 
 def copy_frontdesk(source: Any, target: Any, people: dict[int, int], visits: dict[int, int],
-                   source_visits: list[Visit]) -> FrontDeskCopy:
-    """Carry the front desk's records; `people` and `visits` map source ids to target ids."""
-    everyone = source.people()
+                   source_visits: list[Visit], *, only: set[int] | None = None) -> FrontDeskCopy:
+    """Carry the front desk's records; `people` and `visits` map source ids to target ids.
+    `only`: the source ids of the people copied now (`--merge`: those already in the target
+    keep their own records); a visit mapped to 0 was there already."""
+    everyone = [p for p in source.people() if only is None or p.id in only]
     hosts = [p for p in everyone if p.is_host and p.id in people]
     for p in hosts:
         target.set_host(people[p.id], True, p.contact)
@@ -39,7 +41,7 @@ def copy_frontdesk(source: Any, target: Any, people: dict[int, int], visits: dic
         if p.id not in people:
             continue
         if p.agreement_version:
-            target.accept_agreement(people[p.id], p.agreement_version, p.agreement_at or "")
+            target.accept_agreement(people[p.id], p.agreement_version, p.agreement_at or "", p.agreement_language)
         if p.host_id is not None and p.host_id in people:
             try:
                 target.set_visitor_host(people[p.id], people[p.host_id])
@@ -53,7 +55,7 @@ def copy_frontdesk(source: Any, target: Any, people: dict[int, int], visits: dic
             sign_outs += len(target.sign_out(at=v.signed_out_at, how=how, visit_id=visits[v.id]))
     invitations = 0
     for i in source.invitations(None):
-        if i.person_id not in people:
+        if i.person_id not in people or (only is not None and i.person_id not in only):
             continue
         host = people.get(i.host_id) if i.host_id is not None else None
         host = host if host is not None and any(h.id == i.host_id for h in hosts) else None

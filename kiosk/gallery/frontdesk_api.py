@@ -9,7 +9,7 @@ The data model in short (docs/front-desk.md has the whole of it):
   host by id (`host_id`; the host's erasure sets it to NULL).
 - A visitor without face consent is a person row with no samples and no templates: the same
   row, the same erasure (`remove_person`), the same retention (`retention_until`) as everyone.
-  The visitor agreement they accepted is stored as its version and time.
+  The visitor agreement they accepted is stored as its version, language and time.
 - A visit (the existing `visits` table) gets a sign-out time and how (kiosk button, exit
   camera, receptionist, end of day). A self sign-in or a pick from the expected list is a visit
   of kind `sign_in`; a face recognised is a `checkin`, as before.
@@ -69,9 +69,9 @@ class NewVisitor:
     """A visitor to store (self sign-in or invitation). `retention_until` is an ISO date.
 
     `agreement_version` is the visitor agreement and privacy text's version they accepted
-    ("" for an invitation: they accept it at the kiosk). `face_consent_text` is the wording of
-    the "recognise me next time" consent they ticked; "" means no consent, and then no sample
-    may come with them."""
+    ("" for an invitation: they accept it at the kiosk), `agreement_language` the language they
+    read it in (a code: "en", "de"). `face_consent_text` is the wording of the "recognise me
+    next time" consent they ticked; "" means no consent, and then no sample may come with them."""
 
     name: str
     company: str = ""
@@ -80,6 +80,8 @@ class NewVisitor:
     face_consent_text: str = ""
     retention_until: str | None = None
     notes: str = ""
+    uid: str | None = None  # a stable id kept across copies (schema 6; None: a new random one)
+    agreement_language: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class SelfSignIn:
     has_face: bool  # face consent given and samples stored
     agreement_version: str
     signed_out_at: str | None = None
+    agreement_language: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,8 +187,8 @@ class FrontDeskStore(Protocol):
         """Who a visitor (or anyone) is here to see; None clears it."""
         ...
 
-    def accept_agreement(self, person_id: int, version: str, at: str) -> None:
-        """Record that the person accepted the visitor agreement `version` at `at`."""
+    def accept_agreement(self, person_id: int, version: str, at: str, language: str = "") -> None:
+        """Record that the person accepted the visitor agreement `version`, read in `language`, at `at`."""
         ...
 
     def set_host(self, person_id: int, is_host: bool, contact: str = "") -> None:

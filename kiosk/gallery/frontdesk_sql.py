@@ -18,7 +18,15 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol, cast
 
 from kiosk.errors import GalleryError
-from kiosk.gallery.api import VISIT_COLUMNS, NewSample, Visit, clean_name, now_iso, visit_from_row
+from kiosk.gallery.api import (
+    VISIT_COLUMNS,
+    NewSample,
+    Visit,
+    clean_name,
+    new_uid,
+    now_iso,
+    visit_from_row,
+)
 from kiosk.gallery.frontdesk_api import (
     INVITATION_STATUSES,
     SIGN_IN,
@@ -92,11 +100,12 @@ class FrontDeskSql:
                 _check_host(tx, visitor.host_id)
             person_id = int(tx.run(
                 "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until, created_at,"
-                " updated_at, kind, host_id, agreement_version, agreement_at) VALUES (?,?,'',?,?,?,?,?,?,'visitor',?,?,?)"
-                " RETURNING id",
+                " updated_at, kind, host_id, agreement_version, agreement_at, uid, agreement_language)"
+                " VALUES (?,?,'',?,?,?,?,?,?,'visitor',?,?,?,?,?) RETURNING id",
                 (name, clean_name(visitor.company), clean_name(visitor.notes),
                  stamp if visitor.face_consent_text else None, visitor.face_consent_text, visitor.retention_until,
-                 stamp, stamp, visitor.host_id, visitor.agreement_version, agreed_at))[0][0])
+                 stamp, stamp, visitor.host_id, visitor.agreement_version, agreed_at, visitor.uid or new_uid(),
+                 visitor.agreement_language if visitor.agreement_version else ""))[0][0])
             tx.insert_samples(person_id, samples, model_version, stamp)
             visit_id = invitation_id = None
             if sign_in is not None:
@@ -105,7 +114,7 @@ class FrontDeskSql:
                 invitation_id = _insert_invitation(tx, person_id, visitor.host_id, invite_day, stamp)
             tx.audit(AuditAction.ENROLL, f"person {person_id}", {
                 "kind": "visitor", "samples": len(samples), "consent": bool(visitor.face_consent_text),
-                "agreement": visitor.agreement_version, "visit": visit_id, "invitation": invitation_id})
+                "agreement": visitor.agreement_version, "language": visitor.agreement_language, "visit": visit_id, "invitation": invitation_id})
         if samples:
             self._fd_changed(scrub=False)  # a new face: the template cache
         return VisitorAdded(person_id, visit_id, invitation_id)
@@ -118,12 +127,13 @@ class FrontDeskSql:
             _update_person(tx, person_id, "host_id=?", (host_id,))
             tx.audit(AuditAction.UPDATE, f"person {person_id}", {"fields": ["host_id"], "host": host_id})
 
-    def accept_agreement(self, person_id: int, version: str, at: str) -> None:
-        """Store the agreement version the person accepted, and when."""
+    def accept_agreement(self, person_id: int, version: str, at: str, language: str = "") -> None:
+        """Store the agreement version the person accepted, the language they read it in, and when."""
         with self._fd_write("storing an accepted agreement") as tx:
-            _update_person(tx, person_id, "agreement_version=?, agreement_at=?", (version, at))
-            tx.audit(AuditAction.UPDATE, f"person {person_id}", {"fields": ["agreement_version"],
-                                                                  "agreement": version})
+            _update_person(tx, person_id, "agreement_version=?, agreement_at=?, agreement_language=?",
+                           (version, at, language))
+            tx.audit(AuditAction.UPDATE, f"person {person_id}", {"fields": ["agreement_version", "agreement_language"],
+                                                                  "agreement": version, "language": language})
 
     def set_host(self, person_id: int, is_host: bool, contact: str = "") -> None:
         """Mark a staff member as a host (or not) with their contact."""
@@ -253,10 +263,11 @@ class FrontDeskSql:
         """The visits signed in by touch on `day`, newest first."""
         rows = self._fd_rows(
             "SELECT v.id, v.person_id, p.name, p.company, p.host_id, coalesce(h.name, ''), v.ts, v.kiosk,"
-            " EXISTS (SELECT 1 FROM samples s WHERE s.person_id = p.id), p.agreement_version, v.signed_out_at"
-            " FROM visits v JOIN people p ON p.id = v.person_id LEFT JOIN people h ON h.id = p.host_id"
+            " EXISTS (SELECT 1 FROM samples s WHERE s.person_id = p.id), p.agreement_version, v.signed_out_at,"
+            " p.agreement_language FROM visits v JOIN people p ON p.id = v.person_id LEFT JOIN people h ON h.id = p.host_id"
             " WHERE v.kind = ? AND substr(v.ts, 1, 10) = ? ORDER BY v.ts DESC, v.id DESC", (SIGN_IN, day.isoformat()))
-        return [SelfSignIn(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10]) for r in rows]
+        return [SelfSignIn(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10], r[11])
+                for r in rows]
 
     def undo_sign_in(self, visit_id: int) -> UndoneSignIn:
         """Delete a sign_in visit; erase the person when the sign-in created them."""

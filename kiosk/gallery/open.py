@@ -30,12 +30,13 @@ def describe(target: str | Path) -> str:
 
 def open_gallery(target: str | Path, *, create: bool = True, encrypt: bool = True, actor: str = "app",
                  site: str = "", kiosk: str = "", encrypt_templates: bool = True, listen: bool = True,
-                 spool_path: str | Path | None = None) -> GalleryStore:
+                 spool_path: str | Path | None = None, tighten_folder: bool = True) -> GalleryStore:
     """The gallery at `target` (a GalleryStore): PgGallery for a URL, Gallery for a path.
 
     `encrypt` is the SQLite file's encryption; `encrypt_templates` (a new PostgreSQL gallery
     only) whether templates are encrypted too (crops always are); `site` and `kiosk` go on
-    visits; `listen=False` starts no change listener (one-shot commands).
+    visits; `listen=False` starts no change listener (one-shot commands); `tighten_folder=False`
+    leaves an existing folder of a new gallery file as it is (a copy into the user's folder).
     """
     if is_url(target):
         from kiosk.gallery.postgres import PgGallery
@@ -44,4 +45,5 @@ def open_gallery(target: str | Path, *, create: bool = True, encrypt: bool = Tru
                          site=site, kiosk=kiosk, listen=listen, spool_path=spool_path)
     from kiosk.gallery.sqlite import Gallery
 
-    return Gallery(Path(target), create=create, encrypt=encrypt, actor=actor, site=site, kiosk=kiosk)
+    return Gallery(Path(target), create=create, encrypt=encrypt, actor=actor, site=site, kiosk=kiosk,
+                   tighten_folder=tighten_folder)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,10 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from kiosk.errors import GalleryError, KioskError
-from kiosk.gallery.api import now_iso
-from kiosk.gallery.pg_schema import MIGRATIONS, SCHEMA_VERSION, PgAuditStore
+from kiosk.gallery.local_copy import LocalCopy
+from kiosk.gallery.pg_migrate import open_schema
+from kiosk.gallery.pg_schema import PgAuditStore
+from kiosk.gallery.row_seal import row_key
 from kiosk.gallery.spool import VisitSpool, default_spool_path
 from kiosk.gallery.stored_faces import decode_png, encode_png
 from kiosk.gallery.url_secrets import redact_url as redact_url
@@ -36,16 +38,19 @@ from kiosk.security.audit import (
 )
 from kiosk.security.audit_anchor import GalleryGuard, anchor_path
 from kiosk.security.keys import GalleryKey
-from kiosk.security.site_key import BlobCipher, key_check, load_site_key
+from kiosk.security.site_key import BlobCipher, find_site_key
 
 log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
 
-_MIGRATE_LOCK = 0x6B696F736B01  # pg_advisory_xact_lock keys: migrations, audited writes
-_AUDIT_LOCK = 0x6B696F736B02
+AUDIT_LOCK = 0x6B696F736B02
 
 
 class GalleryOfflineError(GalleryError):
     """The PostgreSQL server cannot be reached right now."""
+
+
+class GalleryPermissionError(GalleryError):
+    """The database role may not do this (a kiosk role: docs/shared-gallery.md, roles)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class GalleryStatus:
     online: bool
     spooled: int  # visits waiting in the local spool
     detail: str  # why it is offline, or ""
+    local_copy: str = ""  # started offline: when the local copy it recognises from was saved
 
 
 def site_ref(url: str) -> str:
@@ -70,6 +76,17 @@ def _is_connection_error(exc: BaseException) -> bool:
         state = exc.sqlstate or ""
         return not state or state.startswith(("08", "57P"))
     return isinstance(exc, psycopg.InterfaceError)
+
+
+def first_line(exc: BaseException, url: str = "") -> str:
+    """The error's first line, with every piece of the URL's secrets scrubbed (libpq may echo them)."""
+    text = scrub_secrets(str(exc), url) if url else str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_unreachable(message: str) -> bool:
+    """Whether a connect message says the server is out of reach (not a refused login)."""
+    return ": cannot reach the PostgreSQL server (" in message
 
 
 def _connect_message(where: str, exc: BaseException, url: str = "") -> str:
@@ -94,11 +111,13 @@ def one_row(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
 
 class PgConnection:
     """What every part of PgGallery stands on: the connection pool, the migrated schema and its
-    site key, online or offline, transactions, the audit log and the encryption of faces."""
+    site key, online or offline (started from the local copy when the server is down),
+    transactions, the audit log and the encryption of faces."""
 
     def __init__(self, url: str, *, create: bool = True, encrypt_templates: bool = True, actor: str = "app",
                  site: str = "", kiosk: str = "", spool_path: str | Path | None = None,
-                 keys_dir: Path | None = None, connect_timeout: float = 5.0) -> None:
+                 keys_dir: Path | None = None, connect_timeout: float = 5.0, migrate: bool = False,
+                 local_copy: str | Path | None = None) -> None:
         self.url = url
         self.where = redact_url(url)
         self.path = self.where  # what messages name (the SQLite gallery's is its file)
@@ -106,10 +125,12 @@ class PgConnection:
         self.site, self.kiosk = site, kiosk
         self.encrypted = True
         self._timeout = connect_timeout
+        self._keys_dir = keys_dir
         self._lock = threading.RLock()
         self._version = 1
         self._online = True
         self._offline_reason = ""
+        self._from_copy = ""  # when the local copy was saved, while the kiosk runs from it
         self._stop = threading.Event()
         self._appended: AuditRecord | None = None  # the newest audit record the open transaction wrote
         self._kwargs: dict[str, Any] = {"autocommit": True, "application_name": "face-kiosk"}
@@ -120,28 +141,87 @@ class PgConnection:
         except psycopg.ProgrammingError:
             raise KioskError(f"{self.where}: not a valid PostgreSQL URL") from None
         self.ref = site_ref(url)
+        self._dbname = info.get("dbname", "")
+        self._listener: threading.Thread | None = None  # PgGallery starts it
+        self._pool: ConnectionPool | None = None
+        self._spool_path = Path(spool_path) if spool_path else default_spool_path(self.ref)
+        self._spool: VisitSpool | None = VisitSpool(self._spool_path) if self._spool_path.exists() else None
+        self._local: LocalCopy | None = None
+        self._local_path = Path(local_copy) if local_copy is not None else None
+        if local_copy is not None:
+            self._local = LocalCopy(local_copy)
+        self.migrated_from = 0
         try:
             probe = psycopg.connect(url, **self._kwargs)
         except psycopg.Error as exc:
-            raise KioskError(_connect_message(self.where, exc, self.url)) from None
+            message = _connect_message(self.where, exc, self.url)
+            copy_meta = self._local.meta() if self._local is not None else {}
+            if not _is_unreachable(message) or "gallery_id" not in copy_meta:
+                self._close_files()
+                raise KioskError(message) from None
+            self._start_offline(message, copy_meta)
+            return
         try:
-            self._ensure_vector(probe)
-            self.key = self._migrate(probe, create=create, keys_dir=keys_dir, encrypt_templates=encrypt_templates)
-        except psycopg.Error as exc:
-            raise GalleryError(f"{self.where}: {str(exc).splitlines()[0]}") from None
-        finally:
-            probe.close()
-        self._cipher = BlobCipher(self.key.key)
-        self._pool = self._new_pool()
-        self.guard = GalleryGuard(anchor_path(self._gallery_id, self.ref, keys_dir))
-        self._look_at_anchor()
-        self.audit_key_source = self.key.source
-        self._spool_path = Path(spool_path) if spool_path else default_spool_path(self.ref)
-        self._spool: VisitSpool | None = VisitSpool(self._spool_path) if self._spool_path.exists() else None
-        self._dbname = info.get("dbname", "")
-        self._listener: threading.Thread | None = None  # PgGallery starts it
+            self._start(probe, create=create, migrate=migrate, encrypt_templates=encrypt_templates)
+        except BaseException:
+            self._close_files()
+            raise
 
     # -- connecting and migrating ------------------------------------------------------
+
+    def _start(self, probe: psycopg.Connection, *, create: bool, migrate: bool, encrypt_templates: bool) -> None:
+        """Check (or make, or migrate) the schema on `probe`, find the site key, open the pool."""
+        try:
+            self._ensure_vector(probe)
+            state = open_schema(probe, where=self.where, ref=self.ref, create=create, migrate=migrate,
+                                keys_dir=self._keys_dir, encrypt_templates=encrypt_templates)
+            self._use_key(state.key, state.gallery_id)
+            self._look_at_anchor(probe)
+        except psycopg.Error as exc:
+            raise GalleryError(f"{self.where}: {first_line(exc, self.url)}") from None
+        finally:
+            probe.close()
+        if state.role_site is not None:  # a kiosk role: the server decides its site
+            if self.site and self.site != state.role_site:
+                raise KioskError(f"{self.where}: this database role is a kiosk of site {state.role_site!r}, but this "
+                                 f"kiosk is configured for site {self.site!r} (events.site); fix one of them")
+            self.site = state.role_site
+        self.templates_encrypted = state.templates_encrypted
+        self._schema_version = state.schema_version
+        self.migrated_from = state.migrated_from
+        self._pool = self._new_pool()
+
+    def _start_offline(self, reason: str, copy_meta: dict[str, str]) -> None:
+        """Start without the server, from the local copy: recognise, spool visits, refuse writes."""
+        found = find_site_key(copy_meta["gallery_id"], keys_dir=self._keys_dir, legacy_ref=self.ref)
+        self._use_key(found, copy_meta["gallery_id"])
+        self.templates_encrypted = True  # unknown until the server answers; only read offline
+        self._schema_version = int(copy_meta.get("schema_version", "0"))
+        self._online = False
+        self._offline_reason = reason
+        self._from_copy = copy_meta.get("saved_at", "?")
+        log.warning("%s: started OFFLINE (%s): recognising from the local copy saved %s; visits are spooled",
+                    self.where, reason, self._from_copy)
+
+    def _start_from_listener(self) -> bool:
+        """The server answered after an offline start: open it as a kiosk does (no create, no
+        migration); KioskError when it cannot be used (the kiosk stays on its local copy).
+        True when the server holds another gallery than the copy (reload everything)."""
+        copy_id = self._gallery_id
+        probe = psycopg.connect(self.url, **self._kwargs)
+        self._start(probe, create=False, migrate=False, encrypt_templates=True)
+        return self._gallery_id != copy_id
+
+    def _use_key(self, key: GalleryKey | None, gallery_id: str) -> None:
+        if getattr(self, "_gallery_id", None) != gallery_id:
+            # What this computer saw of the gallery, by its id (kiosk.security.audit_anchor);
+            # checked once the server answers (_look_at_anchor).
+            self.guard = GalleryGuard(anchor_path(gallery_id, self.ref, self._keys_dir))
+        self._gallery_id = gallery_id
+        self._key: GalleryKey | None = key
+        self._cipher: BlobCipher | None = BlobCipher(key.key) if key is not None else None
+        self._row_key = row_key(key.key) if key is not None else b""
+        self.audit_key_source = key.source if key is not None else ""
 
     def _new_pool(self) -> ConnectionPool:
         pool = ConnectionPool(self.url, kwargs=self._kwargs, min_size=1, max_size=4, open=False,
@@ -163,57 +243,29 @@ class PgConnection:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         except psycopg.Error as exc:
             detail = "pgvector is not installed on the server" if isinstance(exc, pg_errors.UndefinedFile) \
-                else "this role may not add it"
-            raise KioskError(f"{self.where}: the database has no pgvector extension and {detail}; as the "
-                             "database owner or a superuser run: CREATE EXTENSION vector;") from None
+                else "this role may not add it (pgvector is not a trusted extension)"
+            raise KioskError(f"{self.where}: the database has no pgvector extension and {detail}; a superuser "
+                             "runs in this database: CREATE EXTENSION vector; (on a managed service: its "
+                             "extension setting)") from None
 
-    def _migrate(self, conn: psycopg.Connection, *, create: bool, keys_dir: Path | None,
-                 encrypt_templates: bool) -> GalleryKey:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
-            has_meta = one_row(conn.execute("SELECT to_regclass('meta') IS NOT NULL"))[0]
-            version = 0
-            meta: dict[str, str] = {}
-            if has_meta:
-                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                version = int(meta.get("schema_version", "0"))
-            elif one_row(conn.execute("SELECT to_regclass('people') IS NOT NULL"))[0]:
-                raise GalleryError(f"{self.where}: this database holds a 'people' table but no face-kiosk gallery")
-            if version > SCHEMA_VERSION:
-                raise GalleryError(f"{self.where}: made by a newer face-kiosk (schema {version}, this one reads up "
-                                   f"to {SCHEMA_VERSION}); update face-kiosk")
-            if not version and not create:
-                raise GalleryError(f"{self.where}: no gallery here (enroll someone first, or check --db)")
-            key = load_site_key(self.ref, create=not version, keys_dir=keys_dir)
-            if version and meta.get("key_check") != key_check(key.key):
-                raise KioskError(f"{self.where}: the site key ({key.location}) is not this gallery's; use the key "
-                                 "of the kiosk that created it (FACE_KIOSK_SITE_KEY or its key file)")
-            if version < SCHEMA_VERSION:
-                for step in MIGRATIONS[version:]:
-                    step(conn)
-                audit = AuditLog(PgAuditStore(conn), key.key)
-                audit.create_schema()  # seals the first head
-                conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s)"
-                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
-                for k, v in (("created_at", now_iso()), ("gallery_id", uuid.uuid4().hex),
-                             ("key_check", key_check(key.key)), ("templates_encrypted", "1" if encrypt_templates else "0")):
-                    conn.execute("INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING", (k, v))
-                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                if version and version < 5:
-                    _seal_for_schema_5(conn, audit, key.key, meta["gallery_id"])
-        self._gallery_id = meta["gallery_id"]
-        self.templates_encrypted = meta.get("templates_encrypted", "1") == "1"
-        self._schema_version = int(meta["schema_version"])
-        return key
-
-    def _look_at_anchor(self) -> None:
+    def _look_at_anchor(self, conn: psycopg.Connection) -> None:
         """Compare the log with what this computer saw last (a restored copy shows), and move
         the record on when the gallery is as seen or newer."""
-        with self._conn("reading the audit log") as conn:
-            store = PgAuditStore(conn)
-            last = store.last()
-            if not self.guard.check(last.seq if last else 0, store.mac_at) and last is not None:
-                self.guard.seen(last.seq, last.mac)
+        store = PgAuditStore(conn)
+        last = store.last()
+        if not self.guard.check(last.seq if last else 0, store.mac_at, resigned_since=self._resigned_since(store)) \
+                and last is not None:
+            self.guard.seen(last.seq, last.mac)
+
+    @staticmethod
+    def _resigned_since(store: PgAuditStore) -> Callable[[int], bool]:
+        """Whether `gallery rekey` re-signed the log after record `seq` (its macs then differ from
+        those this computer saw, and rightly)."""
+        def since(seq: int) -> bool:
+            rekey = AuditAction.GALLERY_REKEY.value
+            rekeyed = store.last_seqs((rekey,)).get(rekey)
+            return rekeyed is not None and rekeyed > seq
+        return since
 
     # -- identity, lifecycle -------------------------------------------------------------
 
@@ -224,16 +276,27 @@ class PgConnection:
 
     def own_files(self) -> tuple[Path, ...]:
         """Every file this gallery keeps on this computer, which no export or CSV may replace:
-        the visit spool with its -wal/-shm and key files, and the site key file."""
+        the visit spool and the local copy (each with its -wal/-shm and key files), and the
+        site key files (both slots, the name from before schema 6, and the one it was found in)."""
         from kiosk.security.keys import key_file_path
         from kiosk.security.private_files import gallery_files
-        from kiosk.security.site_key import site_key_path
+        from kiosk.security.site_key import legacy_site_key_path, site_key_path
 
-        files = [*gallery_files(self._spool_path), site_key_path(self.ref),
-                 *(key_file_path(self._spool_path, slot=slot) for slot in ("current", "next"))]
-        if self.key.source == "file":
-            files.append(Path(self.key.location))
+        files = [site_key_path(self._gallery_id, self._keys_dir), site_key_path(self._gallery_id, self._keys_dir, "next"),
+                 legacy_site_key_path(self.ref, self._keys_dir)]
+        for path in (self._spool_path, self._local_path):
+            if path is not None:
+                files += [*gallery_files(path), *(key_file_path(path, slot=slot) for slot in ("current", "next"))]
+        if self._key is not None and self._key.source == "file":
+            files.append(Path(self._key.location))
         return tuple(files)
+
+    @property
+    def key(self) -> GalleryKey:
+        """The site key (GalleryOfflineError when a kiosk started offline has none yet)."""
+        if self._key is None:
+            raise self._offline_error("using the site key")
+        return self._key
 
     @property
     def integrity_key(self) -> bytes:
@@ -245,16 +308,28 @@ class PgConnection:
         """The schema version stored in the database."""
         return self._schema_version
 
+    _copy_writer: ThreadPoolExecutor | None = None  # writes the local copy (pg_templates)
+
     def close(self) -> None:
-        """Stop the listener and close the connections (the spool too)."""
+        """Stop the listener and close the connections (the spool and the local copy too, once
+        its last write is done)."""
         self._stop.set()
         if self._listener is not None:
             self._listener.join(timeout=5)
+        if self._copy_writer is not None:
+            self._copy_writer.shutdown(wait=True)
         with self._lock:
-            self._pool.close(timeout=2)
-            if self._spool is not None:
-                self._spool.close()
-                self._spool = None  # status() after close: nothing spooled here any more
+            if self._pool is not None:
+                self._pool.close(timeout=2)
+            self._close_files()
+
+    def _close_files(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None  # status() after close: nothing spooled here any more
+        if self._local is not None:
+            self._local.close()
+            self._local = None
 
     @property
     def online(self) -> bool:
@@ -265,7 +340,7 @@ class PgConnection:
         """Online or not, and how many visits wait in the local spool (for the staff screen)."""
         with self._lock:
             spooled = self._spool.count() if self._spool is not None else 0
-        return GalleryStatus(self._online, spooled, "" if self._online else self._offline_reason)
+        return GalleryStatus(self._online, spooled, "" if self._online else self._offline_reason, self._from_copy)
 
     def _set_offline(self, exc: BaseException) -> None:
         if self._online:
@@ -291,7 +366,7 @@ class PgConnection:
 
     @contextmanager
     def _conn(self, what: str = "this") -> Iterator[psycopg.Connection]:
-        if not self._online:
+        if not self._online or self._pool is None:
             raise self._offline_error(what)
         try:
             with self._pool.connection() as conn:
@@ -300,7 +375,10 @@ class PgConnection:
             if _is_connection_error(exc):
                 self._set_offline(exc)
                 raise self._offline_error(what) from None
-            raise GalleryError(f"{self.where}: {str(exc).splitlines()[0]}") from None
+            if isinstance(exc, pg_errors.InsufficientPrivilege):
+                raise GalleryPermissionError(f"{self.where}: this database role may not do that ({what}): "
+                                             f"{first_line(exc, self.url)}") from None
+            raise GalleryError(f"{self.where}: {first_line(exc, self.url)}") from None
 
     @contextmanager
     def _transaction(self, what: str = "changing the gallery", *, audited: bool = True) -> Iterator[psycopg.Connection]:
@@ -308,7 +386,7 @@ class PgConnection:
         self._appended = None
         with self._conn(what) as conn, conn.transaction():
             if audited:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
             yield conn
         self._bump()
         appended, self._appended = self._appended, None
@@ -326,7 +404,7 @@ class PgConnection:
         store = PgAuditStore(conn)
         if not self.guard.problem:
             last = store.last()
-            self.guard.check(last.seq if last else 0, store.mac_at)
+            self.guard.check(last.seq if last else 0, store.mac_at, resigned_since=self._resigned_since(store))
         if self.guard.problem:
             raise AuditError(f"{self.guard.problem}; nothing was changed. An admin must check it (audit verify) "
                              "and accept it (audit recover)")
@@ -391,47 +469,31 @@ class PgConnection:
 
     # -- encryption of faces --------------------------------------------------------------
 
+    @property
+    def _blobs(self) -> BlobCipher:
+        if self._cipher is None:
+            raise self._offline_error("reading faces")
+        return self._cipher
+
     def _aad(self, what: str, person_id: int, extra: str = "") -> str:
         return f"face-kiosk|{self._gallery_id}|{what}|{person_id}|{extra}"
 
     def _seal_png(self, rgb: np.ndarray, what: str, person_id: int) -> bytes:
-        return self._cipher.encrypt(encode_png(rgb), self._aad(what, person_id))
+        return self._blobs.encrypt(encode_png(rgb), self._aad(what, person_id))
 
     def _open_png(self, blob: bytes, what: str, person_id: int) -> np.ndarray:
-        return decode_png(self._cipher.decrypt(blob, self._aad(what, person_id)))
+        return decode_png(self._blobs.decrypt(blob, self._aad(what, person_id)))
 
     def seal_template(self, vec: np.ndarray, person_id: int, model_version: str, kind: str) -> bytes:
         """A unit template encrypted as `templates.embedding_enc` holds it (bulk loads, benchmarks)."""
-        return self._cipher.encrypt(np.asarray(vec, np.float32).tobytes(),
+        return self._blobs.encrypt(np.asarray(vec, np.float32).tobytes(),
                                     self._aad("template", person_id, f"{model_version}|{kind}"))
 
     def _open_template(self, row_enc: Any, row_vec: Any, person_id: int, model_version: str, kind: str) -> np.ndarray:
         if row_enc is not None:
-            raw = self._cipher.decrypt(row_enc, self._aad("template", person_id, f"{model_version}|{kind}"))
+            raw = self._blobs.decrypt(row_enc, self._aad("template", person_id, f"{model_version}|{kind}"))
             return np.frombuffer(raw, np.float32).copy()
         if isinstance(row_vec, (bytes, bytearray, memoryview)):  # raw binary (see _RawBinary)
             return np.frombuffer(bytes(row_vec)[4:], ">f4").astype(np.float32)
         return np.asarray(row_vec.to_numpy() if hasattr(row_vec, "to_numpy") else row_vec, np.float32)
 
-
-def _seal_for_schema_5(conn: psycopg.Connection, audit: AuditLog, key: bytes, gallery_id: str) -> None:
-    """Photo paths to keyed hashes of their names, the PIN sealed for schema 5 (kiosk.gallery.sealing)."""
-    from kiosk.gallery.admin_pin import LOCKOUT_RECORDS
-    from kiosk.gallery.sealing import reseal_pin
-    from kiosk.gallery.stored_faces import photo_provenance
-
-    for table in ("samples", "templates"):
-        for (source,) in conn.execute(f"SELECT DISTINCT source FROM {table}").fetchall():  # noqa: S608
-            conn.execute(f"UPDATE {table} SET source = %s WHERE source = %s",  # noqa: S608 - fixed names
-                         (photo_provenance(source, key), source))
-
-    def get(name: str) -> str | None:
-        row = conn.execute("SELECT value FROM settings WHERE key = %s", (name,)).fetchone()
-        return str(row[0]) if row else None
-
-    def put(name: str, value: str) -> None:
-        conn.execute("INSERT INTO settings(key, value) VALUES (%s, %s)"
-                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (name, value))
-
-    # Schema 4 bound the lockout to the same id (PostgreSQL galleries always had their own).
-    reseal_pin(get, put, key, gallery_id, gallery_id, audit.tail(LOCKOUT_RECORDS))

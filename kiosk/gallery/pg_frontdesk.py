@@ -28,8 +28,20 @@ class _Tx:
         self.gallery, self.conn = gallery, conn
 
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; the people and visits rows it writes are sealed (row MACs,
+        kiosk.gallery.pg_integrity) in the same transaction. A people row changed outside
+        face-kiosk stays flagged: a front-desk change to it is not a reason to trust it again."""
+        words = sql.split()
+        head = " ".join(words[:3])
+        changes_person = head == "UPDATE people SET" and not words[3].startswith("last_seen=")
+        intact = changes_person and self.gallery.person_intact_now(self.conn, int(params[-1]))
         cur = self.conn.execute(_pg(sql), params)
-        return cur.fetchall() if cur.description else []
+        rows = cur.fetchall() if cur.description else []
+        if head.startswith("INSERT INTO people") or (changes_person and intact):
+            self.gallery._seal_people(self.conn, [int(r[0]) for r in rows] or [int(params[-1])])
+        elif head.startswith("INSERT INTO visits"):
+            self.gallery._seal_visits(self.conn, [int(r[0]) for r in rows])
+        return rows
 
     def audit(self, action: AuditAction | str, subject: str, details: dict[str, Any]) -> None:
         self.gallery._audit(self.conn, action, subject, details)

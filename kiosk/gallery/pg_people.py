@@ -3,6 +3,7 @@ changing, erasing (then VACUUM), retention, and reading them back (crops decrypt
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
@@ -20,6 +21,7 @@ from kiosk.gallery.api import (
     Sample,
     StoredTemplate,
     clean_name,
+    new_uid,
     now_iso,
     person_from_row,
     resolve_person,
@@ -28,23 +30,30 @@ from kiosk.gallery.api import (
     unique_contacts,
 )
 from kiosk.gallery.frontdesk_api import person_kind
-from kiosk.gallery.pg_connection import one_row
+from kiosk.gallery.pg_connection import GalleryPermissionError, one_row
+from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS, PERSON_CHECK_COLUMNS_P
 from kiosk.gallery.pg_templates import PgTemplates
+from kiosk.gallery.row_seal import PERSON_SEALED
 from kiosk.gallery.stored_faces import photo_provenance
 from kiosk.security.audit import AuditAction
 
 log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
+_PERSON_WIDTH = PERSON_COLUMNS.count(",") + 1  # how many columns PERSON_COLUMNS selects (no comma inside one)
 
 
 class PgPeople(PgTemplates):
     """The people and samples of PgGallery."""
 
+    _purge_refused = False
+
     def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int:
         """Create a person with their samples and templates in one transaction; returns the id."""
         return self.add_people([(details, samples)], model_version)[0]
 
-    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]:
-        """Create several people in one transaction (an import): all of them, or none."""
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
+                   imported: bool = False) -> list[int]:
+        """Create several people in one transaction (an import): all of them, or none. Each is
+        logged as enrolled, or (`imported`: a gallery copy) the batch once, by its caller."""
         stamp = now_iso()
         ids: list[int] = []
         for details, samples in people:
@@ -56,14 +65,17 @@ class PgPeople(PgTemplates):
                 kind_column, kind_value = (", kind", ",%s") if kind else ("", "")
                 row = one_row(conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    f" created_at, updated_at{kind_column}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s{kind_value}) RETURNING id",
+                    f" created_at, updated_at, uid{kind_column}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s{kind_value})"
+                    " RETURNING id",
                     (clean_name(details.name), clean_name(details.company), clean_name(details.host),
                      clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp, *kind)))
+                     details.retention_until, stamp, stamp, details.uid or new_uid(), *kind)))
                 ids.append(int(row[0]))
+                self._seal_people(conn, ids[-1:])
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
-                self._audit(conn, AuditAction.ENROLL, f"person {ids[-1]}",
-                            {"samples": len(samples), "consent": bool(details.consent_at)})
+                if not imported:
+                    self._audit(conn, AuditAction.ENROLL, f"person {ids[-1]}",
+                                {"samples": len(samples), "consent": bool(details.consent_at)})
         return ids
 
     def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None:
@@ -103,6 +115,7 @@ class PgPeople(PgTemplates):
         with self._transaction("changing a person") as conn:
             conn.execute(f"UPDATE people SET {sets}, updated_at=%s WHERE id=%s",  # noqa: S608 - keys whitelisted
                          (*fields.values(), now_iso(), person_id))
+            self._seal_people(conn, [person_id])  # re-sealed as the admin saved it (also repairs an edit)
             self._audit(conn, AuditAction.UPDATE, f"person {person_id}", {"fields": sorted(fields)})
 
     def remove_person(self, person_id: int) -> bool:
@@ -131,7 +144,19 @@ class PgPeople(PgTemplates):
         """Delete people past their `retention_until` and visits older than the retention period.
 
         One transaction, audited; returns (people, visits) removed. Old change-feed rows go too.
+        A kiosk role may not delete (docs/shared-gallery.md: roles): retention is then left to
+        the admin role, which runs it whenever it opens the gallery; (0, 0) here.
         """
+        try:
+            return self._purge(today, visits_retention_days)
+        except GalleryPermissionError:
+            if not self._purge_refused:
+                log.info("%s: this role does not run retention (the admin role does, whenever it opens the "
+                         "gallery)", self.where)
+            self._purge_refused = True
+            return 0, 0
+
+    def _purge(self, today: dt.date, visits_retention_days: int) -> tuple[int, int]:
         cutoff = (today - dt.timedelta(days=visits_retention_days)).isoformat()
         with self._transaction("purging expired data") as conn:
             expired = [r[0] for r in conn.execute(
@@ -185,14 +210,28 @@ class PgPeople(PgTemplates):
         return self._people_query("", ())
 
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
-        sql = f"SELECT {PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
-        return [person_from_row(row) for row in self._rows(sql, params)]
+        sql = (f"SELECT {PERSON_COLUMNS}, {PERSON_CHECK_COLUMNS_P} FROM people p {where}"  # noqa: S608
+               " ORDER BY lower(p.name), p.id")
+        return [dataclasses.replace(person_from_row(row[:_PERSON_WIDTH]), edited=not self.person_intact(row[_PERSON_WIDTH:]))
+                for row in self._rows(sql, params)]
 
     def contacts_for(self, person_id: int) -> list[str]:
-        """The person's host contacts (e-mail or apprise URL), written in their host field."""
-        rows = self._rows("SELECT p.host, h.contact FROM people p LEFT JOIN people h ON h.id = p.host_id"
-                          " WHERE p.id=%s", (person_id,), "reading a host contact")
-        return unique_contacts(rows[0][0], rows[0][1]) if rows else []
+        """The person's host contacts (e-mail or apprise URL): their host field and their host's
+        contact; none from a row changed outside face-kiosk (it may hold anyone's address now)."""
+        rows = self._rows(f"SELECT {PERSON_CHECK_COLUMNS} FROM people WHERE id = %s"  # noqa: S608
+                          " OR id = (SELECT host_id FROM people WHERE id = %s)", (person_id, person_id),
+                          "reading a host contact")
+        by_id = {int(r[0]): r for r in rows}
+        person = by_id.get(person_id)
+        if person is None:
+            return []
+        if not self.person_intact(person):
+            log.warning("%s: person %d was edited outside face-kiosk; their host is not notified", self.where,
+                        person_id)
+            return []
+        host = by_id.get(person[1 + PERSON_SEALED.index("host_id")])
+        contact = host[1 + PERSON_SEALED.index("contact")] if host is not None and self.person_intact(host) else ""
+        return unique_contacts(person[1 + PERSON_SEALED.index("host")], contact)
 
     # -- samples -------------------------------------------------------------------------
 
@@ -217,6 +256,10 @@ class PgPeople(PgTemplates):
         row = self._rows("SELECT aligned_png FROM samples WHERE person_id=%s ORDER BY masked, quality DESC LIMIT 1",
                          (person_id,))
         return self._open_png(row[0][0], "aligned", person_id) if row else None
+
+
+def _person(row: tuple[Any, ...], intact: bool) -> Person:
+    return dataclasses.replace(Person(*row[:14]), edited=not intact)
 
 
 def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:

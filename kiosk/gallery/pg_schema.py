@@ -3,15 +3,25 @@
 Numbered like the SQLite schema (kiosk.gallery.schema): version N means the same data model on
 both backends (1: people, samples, templates, visits, settings; 2: each sample's loose face
 crop; 3: the audit log; 4: site, kiosk and an idempotent event id on visits; 5: photo paths as
-keyed hashes and the PIN sealed for this version, done by the connection with the site key,
-kiosk.gallery.sealing; bigserial ids are never given again already; 6: the fleet's; 7: the
-front desk's person kinds, hosts, sign-outs and invitations). The SQL is
+keyed hashes and the PIN sealed for this version, done with the site key right after the steps
+(kiosk.gallery.pg_migrate, kiosk.gallery.sealing); bigserial ids are never given again
+already; 6: the fleet, below; 7: the front desk's person kinds, hosts, sign-outs and
+invitations; 8: the language of the accepted agreement). The SQL is
 PostgreSQL's own: bigserial ids, bytea, booleans, a pgvector column for templates that may be
 searched on the server (only when templates are stored unencrypted, see kiosk.gallery.postgres).
 
 Version 1 also creates what only a shared server needs: `gallery_changes` (which people
 changed, by sequence number) filled by statement triggers, and a NOTIFY on every write, so
 kiosks learn of an enrolment or an erasure elsewhere without reloading the whole gallery.
+
+Version 6 (the fleet, issue 21): a stable id per person (`uid`, kept by `gallery copy`); a MAC
+on every people and visits row (`mac`, written by the app under the site key: a row a DBA
+edits shows as edited); `fleet`, one heartbeat row per kiosk; `kiosk_roles`, which database
+role is a kiosk of which site, read by row-level security so that a kiosk role sees and
+writes only its own site's visits and heartbeats and, of the settings, only the PIN lockout;
+the trigger functions run as their owner (SECURITY DEFINER), so a kiosk role needs no write
+grant on the change feed. Migrations are run by `face-kiosk gallery migrate` (the gallery's
+owner), never implicitly by a kiosk opening an older gallery.
 """
 
 from __future__ import annotations
@@ -22,8 +32,9 @@ from typing import Any
 
 from kiosk.security.audit import AuditRecord, canonical_json
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 CHANNEL = "face_kiosk_changes"
+REKEY_PAYLOAD = "rekey"  # NOTIFY payload of a finished `gallery rekey`: kiosks check their key
 
 _V1 = """
 CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
@@ -149,6 +160,70 @@ CREATE INDEX visits_site ON visits (site, kiosk)
 """
 
 
+_SCOPED = "(fk_role_site(current_user) IS NULL OR site = fk_role_site(current_user))"
+_KIOSK_ROLE = "fk_role_site(current_user) IS NOT NULL"
+
+_V6 = f"""
+ALTER TABLE people ADD COLUMN uid text;
+UPDATE people SET uid = md5(random()::text || clock_timestamp()::text || id::text) WHERE uid IS NULL;
+ALTER TABLE people ALTER COLUMN uid SET NOT NULL;
+ALTER TABLE people ALTER COLUMN uid SET DEFAULT md5(random()::text || clock_timestamp()::text);
+CREATE UNIQUE INDEX people_uid ON people (uid);
+ALTER TABLE people ADD COLUMN mac text;
+ALTER TABLE visits ADD COLUMN mac text;
+CREATE TABLE fleet (
+    site text NOT NULL,
+    kiosk text NOT NULL,
+    role text NOT NULL DEFAULT current_user,
+    version text NOT NULL,
+    schema_version integer NOT NULL,
+    online boolean NOT NULL,
+    last_sync text,
+    spooled integer NOT NULL DEFAULT 0,
+    local_copy_at text,
+    seen_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (site, kiosk)
+);
+CREATE TABLE kiosk_roles (role text PRIMARY KEY, site text NOT NULL);
+CREATE FUNCTION fk_role_site(r name) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path FROM CURRENT AS $$ SELECT site FROM kiosk_roles WHERE role = r $$;
+ALTER FUNCTION fk_notify() SECURITY DEFINER SET search_path FROM CURRENT;
+ALTER FUNCTION fk_people_new() SECURITY DEFINER SET search_path FROM CURRENT;
+ALTER FUNCTION fk_people_renamed() SECURITY DEFINER SET search_path FROM CURRENT;
+ALTER FUNCTION fk_people_gone() SECURITY DEFINER SET search_path FROM CURRENT;
+ALTER FUNCTION fk_templates_new() SECURITY DEFINER SET search_path FROM CURRENT;
+ALTER FUNCTION fk_templates_gone() SECURITY DEFINER SET search_path FROM CURRENT;
+ALTER TABLE visits ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visits_by_site ON visits USING {_SCOPED} WITH CHECK {_SCOPED};
+ALTER TABLE fleet ENABLE ROW LEVEL SECURITY;
+CREATE POLICY fleet_by_site ON fleet USING {_SCOPED} WITH CHECK {_SCOPED};
+ALTER TABLE settings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY settings_read ON settings FOR SELECT USING (true);
+CREATE POLICY settings_add ON settings FOR INSERT WITH CHECK (NOT {_KIOSK_ROLE} OR key = 'admin_pin_lockout');
+CREATE POLICY settings_change ON settings FOR UPDATE USING (NOT {_KIOSK_ROLE} OR key = 'admin_pin_lockout')
+    WITH CHECK (NOT {_KIOSK_ROLE} OR key = 'admin_pin_lockout');
+CREATE POLICY settings_drop ON settings FOR DELETE USING (NOT {_KIOSK_ROLE});
+UPDATE visits SET event_id = 'v' || id WHERE event_id IS NULL;
+"""
+
+#: What each version adds, for `gallery migrate --dry-run` (index i: the step to version i + 1).
+DESCRIPTIONS = [
+    "people, samples, templates, visits, settings and the change feed",
+    "each sample's loose face crop",
+    "the audit log",
+    "site, kiosk and event id on visits",
+    "the security audit: photo paths as keyed hashes, the admin PIN and lockout sealed to the audit log "
+    "(done by the app with the site key right after)",
+    "stable person ids, row MACs on people and visits, the fleet heartbeat table, kiosk roles "
+    "with row-level security by site (the existing rows are sealed right after, by the app)",
+    "the front desk: person kinds, hosts, visitors' hosts and agreements, visit sign-out, invitations",
+    "the language of a visitor's accepted agreement",
+]
+#: The oldest face-kiosk schema that can use a gallery of this schema (`meta.min_schema`): a
+#: later additive migration keeps it, so older kiosks keep running through a rolling upgrade.
+MIN_SCHEMA = 7
+
+
 # The front desk (issue 22): the same columns and table as SQLite's (kiosk.gallery.schema.V7_SQL).
 _V7 = """
 ALTER TABLE people ADD COLUMN kind text NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor'));
@@ -179,12 +254,8 @@ CREATE TRIGGER invitations_changed AFTER INSERT OR UPDATE OR DELETE ON invitatio
     FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
 """
 
-
-def _nothing_yet(owner: str) -> Callable[[Any], None]:
-    def run(conn: Any) -> None:
-        """Reserved; its owner fills it."""
-    run.__doc__ = f"Reserved for {owner}; its owner fills it. Nothing here yet."
-    return run
+# The front desk: the accepted agreement's language (kiosk.gallery.schema.V8_SQL).
+_V8 = "ALTER TABLE people ADD COLUMN agreement_language text NOT NULL DEFAULT ''"
 
 
 def _script(sql: str) -> Callable[[Any], None]:
@@ -195,13 +266,13 @@ def _script(sql: str) -> Callable[[Any], None]:
 
 def _v5(conn: Any) -> None:
     """Nothing in SQL: ids are bigserial (never given again unless a DBA resets the sequence);
-    the rest of version 5 needs the site key (PgConnection._seal_for_schema_5)."""
+    the rest of version 5 needs the site key (kiosk.gallery.pg_migrate.seal_for_schema_5)."""
 
 
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
 MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4), _v5,
-                                           _nothing_yet("the fleet (issue 21)"), _script(_V7)]
-assert len(MIGRATIONS) == SCHEMA_VERSION
+                                           _script(_V6), _script(_V7), _script(_V8)]
+assert len(MIGRATIONS) == SCHEMA_VERSION == len(DESCRIPTIONS)
 
 
 class PgAuditStore:

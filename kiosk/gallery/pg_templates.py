@@ -4,6 +4,8 @@ server when templates are stored unencrypted (pgvector, exact or HNSW)."""
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +14,11 @@ import psycopg
 
 from kiosk.errors import GalleryError, ModelMismatchError
 from kiosk.gallery.api import NewTemplate, TemplateSet, now_iso
-from kiosk.gallery.pg_connection import GalleryOfflineError, PgConnection, one_row
+from kiosk.gallery.pg_connection import GalleryOfflineError, one_row
+from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS, PgIntegrity
 from kiosk.gallery.stored_faces import mismatch_message, unit_vector
+
+log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
 
 _INCREMENTAL_MAX = 2000  # more changed people than this: reload the whole matrix
 
@@ -35,10 +40,21 @@ class _Cached:
     template_ids: np.ndarray
 
 
-class PgTemplates(PgConnection):
+def _without(edited: set[int], tids: np.ndarray, pids: np.ndarray, kinds: np.ndarray, matrix: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of people not in `edited` (their rows were changed outside face-kiosk)."""
+    if not edited or not len(pids):
+        return tids, pids, kinds, matrix
+    keep = ~np.isin(pids, np.fromiter(edited, np.int64, len(edited)))
+    return tids[keep], pids[keep], kinds[keep], matrix[keep] if matrix.size else matrix
+
+
+class PgTemplates(PgIntegrity):
     """The templates of PgGallery: loaded, kept up to date, replaced, searched."""
 
     _cache: dict[str, _Cached]  # per model version; made empty by PgGallery
+    _saved_settings: dict[str, str] | None = None  # what the local copy holds
+    last_sync = ""  # when the matrix was last brought up to date from the server
 
     def _insert_templates(self, conn: psycopg.Connection, person_id: int, sample_id: int, source: str,
                           templates: list[NewTemplate], model_version: str, stamp: str) -> None:
@@ -62,7 +78,10 @@ class PgTemplates(PgConnection):
         return {v: int(n) for v, n in self._rows("SELECT model_version, count(*) FROM templates GROUP BY 1")}
 
     def people_without(self, model_version: str) -> int:
-        """People who have templates, but none of `model_version`."""
+        """People who have templates, but none of `model_version` (0 while offline: unknown, and
+        nothing to warn about on a kiosk running from its local copy)."""
+        if not self._online:
+            return 0
         row = self._rows("SELECT count(DISTINCT person_id) FROM templates WHERE person_id NOT IN"
                          " (SELECT person_id FROM templates WHERE model_version=%s)", (model_version,))
         return int(row[0][0])
@@ -92,7 +111,7 @@ class PgTemplates(PgConnection):
             raise GalleryError(f"{self.where}: templates of {model_version} have several lengths ({sorted(dims)})")
         dim = dims.pop()
         if all(r[4] is not None for r in rows):
-            raw = b"".join(self._cipher.decrypt(r[4], self._aad("template", r[1], f"{model_version}|{r[2]}"))
+            raw = b"".join(self._blobs.decrypt(r[4], self._aad("template", r[1], f"{model_version}|{r[2]}"))
                            for r in rows)
             matrix = np.frombuffer(raw, np.float32).reshape(n, dim).copy()
         elif all(r[4] is None for r in rows) and vector is not None:
@@ -105,10 +124,13 @@ class PgTemplates(PgConnection):
 
     def templates(self, model_version: str) -> TemplateSet:
         """All templates made by `model_version`, kept in memory and brought up to date with
-        only the people that changed since (any kiosk's writes, via the change feed).
+        only the people that changed since (any kiosk's writes, via the change feed). People
+        whose row was changed outside face-kiosk (their MAC fails) are left out: never greeted.
 
         Refuses templates of other models only (ModelMismatchError). While the server is
-        offline, the loaded matrix is returned as it is.
+        offline, the loaded matrix is returned as it is; a kiosk that started offline loads
+        its local copy (kiosk.gallery.local_copy). Every sync that changed something is saved
+        to that copy.
         """
         with self._lock:
             cached = self._cache.get(model_version)
@@ -120,21 +142,70 @@ class PgTemplates(PgConnection):
             try:
                 with self._conn("loading the gallery") as conn, conn.transaction():
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    fresh = self._refresh(conn, model_version, cached)
+                    fresh, changed = self._refresh(conn, model_version, cached)
+                    settings = dict(conn.execute("SELECT key, value FROM settings").fetchall())
             except GalleryOfflineError:
                 if cached is not None:
                     return cached.templates
-                raise
+                return self._from_local_copy(model_version, version)
             fresh.version = version
             self._cache[model_version] = fresh
+            self.last_sync = now_iso()
+            self._from_copy = ""
+            self._save_local_copy(fresh, changed, settings)
             return fresh.templates
 
-    def _refresh(self, conn: psycopg.Connection, model_version: str, cached: _Cached | None) -> _Cached:
+    def _from_local_copy(self, model_version: str, version: int) -> TemplateSet:
+        loaded = self._local.load(model_version) if self._local is not None else None
+        if loaded is None:
+            raise self._offline_error("loading the gallery")
+        self._cache[model_version] = _Cached(loaded.templates, version, loaded.seq, loaded.template_ids)
+        return loaded.templates
+
+    def _save_local_copy(self, fresh: _Cached, changed: list[int] | None, settings: dict[str, str]) -> None:
+        """Bring the local copy up to date, on its own thread: a sync never waits for the file."""
+        if self._local is None or (changed == [] and settings == self._saved_settings):
+            return
+        self._saved_settings = settings
+        if self._copy_writer is None:
+            self._copy_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gallery-local-copy")
+        self._copy_writer.submit(self._write_local_copy, self._gallery_id, fresh, changed, settings)
+
+    def _write_local_copy(self, gallery_id: str, fresh: _Cached, changed: list[int] | None,
+                          settings: dict[str, str]) -> None:
+        local = self._local
+        if local is None:
+            return
+        try:
+            local.save(gallery_id, fresh.seq, fresh.templates, fresh.template_ids, changed, settings)
+        except Exception as exc:  # the kiosk still runs; it only could not keep its offline copy
+            self._saved_settings = None  # write the settings again next time
+            log.warning("%s: the local copy could not be saved (%s)", self.where, exc)
+
+    def _names(self, conn: psycopg.Connection, ids: list[int] | None) -> tuple[dict[int, str], set[int]]:
+        """(names of the people whose rows are intact, ids of those changed outside the app)."""
+        where = "" if ids is None else " WHERE id = ANY(%s)"
+        rows = conn.execute(f"SELECT {PERSON_CHECK_COLUMNS} FROM people{where}",  # noqa: S608 - fixed clause
+                            () if ids is None else (ids,)).fetchall()
+        names, edited = {}, set()
+        for row in rows:
+            if self.person_intact(row):
+                names[int(row[0])] = str(row[2])
+            else:
+                edited.add(int(row[0]))
+        if edited:
+            log.warning("%s: %d people rows were changed outside face-kiosk; they are not recognised until an "
+                        "admin checks and saves them (audit verify lists them)", self.where, len(edited))
+        return names, edited
+
+    def _refresh(self, conn: psycopg.Connection, model_version: str, cached: _Cached | None
+                 ) -> tuple[_Cached, list[int] | None]:
+        """The matrix brought up to date, and who changed ([]: nobody; None: everything)."""
         seq = int(one_row(conn.execute("SELECT coalesce(max(seq), 0) FROM gallery_changes"))[0])
         changed: list[int] | None = None
         if cached is not None:
             if seq == cached.seq:  # a visit or a setting: no face or name changed
-                return _Cached(cached.templates, 0, seq, cached.template_ids)
+                return _Cached(cached.templates, 0, seq, cached.template_ids), []
             low = one_row(conn.execute("SELECT min(seq) FROM gallery_changes"))[0]
             if low is not None and low <= cached.seq + 1:
                 rows = conn.execute("SELECT DISTINCT person_id FROM gallery_changes WHERE seq > %s", (cached.seq,))
@@ -148,15 +219,17 @@ class PgTemplates(PgConnection):
             tids, pids, kinds, matrix = self._fetch(conn, model_version, None)
             if not len(tids) and others:
                 raise ModelMismatchError(mismatch_message(self.where, others, model_version))
-            names: dict[int, str] = dict(conn.execute("SELECT id, name FROM people").fetchall())
-            return _Cached(TemplateSet(model_version, pids, kinds, matrix, names), 0, seq, tids)
+            names, edited = self._names(conn, None)
+            tids, pids, kinds, matrix = _without(edited, tids, pids, kinds, matrix)
+            return _Cached(TemplateSet(model_version, pids, kinds, matrix, names), 0, seq, tids), None
         assert cached is not None
         old = cached.templates
         gone = set(changed)
         names = {pid: name for pid, name in old.names.items() if pid not in gone}
-        names.update(conn.execute("SELECT id, name FROM people WHERE id = ANY(%s)", (changed,)).fetchall())
+        fresh_names, edited = self._names(conn, changed)
+        names.update(fresh_names)
         keep = ~np.isin(old.person_ids, np.asarray(changed, np.int64))
-        tids, pids, kinds, matrix = self._fetch(conn, model_version, changed)
+        tids, pids, kinds, matrix = _without(edited, *self._fetch(conn, model_version, changed))
         if old.matrix.size and matrix.size:
             matrix = np.vstack([old.matrix[keep], matrix])
         elif old.matrix.size:
@@ -170,7 +243,7 @@ class PgTemplates(PgConnection):
             order = np.argsort(all_tids, kind="stable")  # the same row order as a full load
             person_ids, all_kinds, all_tids = person_ids[order], all_kinds[order], all_tids[order]
             matrix = matrix[order] if matrix.size else matrix
-        return _Cached(TemplateSet(model_version, person_ids, all_kinds, matrix, names), 0, seq, all_tids)
+        return _Cached(TemplateSet(model_version, person_ids, all_kinds, matrix, names), 0, seq, all_tids), changed
 
     def changes_since(self, seq: int) -> tuple[int, list[int] | None]:
         """(the newest change number, the people changed after `seq`); None instead of the list

@@ -4,6 +4,7 @@ back; the visit log; settings and row counts."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -12,13 +13,15 @@ import psycopg
 
 from kiosk.errors import KioskError
 from kiosk.gallery.api import VISIT_COLUMNS, Visit, now_iso, visit_from_row
-from kiosk.gallery.pg_connection import GalleryOfflineError, PgConnection
+from kiosk.gallery.pg_connection import GalleryOfflineError
+from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS, PgIntegrity
+from kiosk.gallery.row_seal import EDITED_LABEL
 from kiosk.gallery.spool import SpooledVisit, VisitSpool
 
 log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole backend
 
 
-class PgVisits(PgConnection):
+class PgVisits(PgIntegrity):
     """The visits (and the local spool), settings and counts of PgGallery."""
 
     def record_visit(self, person_id: int | None, kind: str, score: float | None = None,
@@ -42,14 +45,17 @@ class PgVisits(PgConnection):
         log.info("%s offline: visit %s spooled locally", self.where, visit.event_id)
         return 0
 
-    @staticmethod
-    def _insert_visit(conn: psycopg.Connection, v: SpooledVisit) -> int:
-        """Insert once (by event id); a visit of someone erased meanwhile is dropped. The id, or 0."""
+    def _insert_visit(self, conn: psycopg.Connection, v: SpooledVisit) -> int:
+        """Insert once (by event id), sealed (row_seal); a visit of someone erased meanwhile is
+        dropped. The id, or 0."""
+        mac = self._visit_seal((v.event_id, v.person_id, v.ts, v.kind, v.score, v.masked, v.source, v.site,
+                                v.kiosk))
         row = conn.execute(
-            "INSERT INTO visits(person_id, ts, kind, score, masked, source, site, kiosk, event_id)"
-            " SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s WHERE %s::bigint IS NULL OR EXISTS (SELECT 1 FROM people WHERE id=%s)"
+            "INSERT INTO visits(person_id, ts, kind, score, masked, source, site, kiosk, event_id, mac)"
+            " SELECT %s,%s,%s,%s,%s,%s,%s,%s,%s,%s"
+            " WHERE %s::bigint IS NULL OR EXISTS (SELECT 1 FROM people WHERE id=%s)"
             " ON CONFLICT (event_id) DO NOTHING RETURNING id",
-            (v.person_id, v.ts, v.kind, v.score, v.masked, v.source, v.site, v.kiosk, v.event_id, v.person_id,
+            (v.person_id, v.ts, v.kind, v.score, v.masked, v.source, v.site, v.kiosk, v.event_id, mac, v.person_id,
              v.person_id)).fetchone()
         if row and v.person_id is not None:
             conn.execute("UPDATE people SET last_seen=%s WHERE id=%s AND (last_seen IS NULL OR last_seen < %s)",
@@ -81,7 +87,8 @@ class PgVisits(PgConnection):
         return sent
 
     def visits(self, day: dt.date | None = None, *, site: str | None = None, kiosk: str | None = None) -> list[Visit]:
-        """Visits (newest first), optionally of one local day, site or kiosk, with the name."""
+        """Visits (newest first), optionally of one local day, site or kiosk, with the name; a
+        visit or a person changed outside face-kiosk is flagged (`edited`, EDITED_LABEL)."""
         clauses, params = [], []
         for clause, value in (("substr(v.ts, 1, 10) = %s", day.isoformat() if day else None),
                               ("v.site = %s", site), ("v.kiosk = %s", kiosk)):
@@ -90,15 +97,31 @@ class PgVisits(PgConnection):
                 params.append(value)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = self._rows(
-            f"SELECT {VISIT_COLUMNS} FROM visits v LEFT JOIN people p ON p.id = v.person_id {where} ORDER BY v.ts DESC, v.id DESC",  # noqa: S608
-            tuple(params))
-        return [visit_from_row(r) for r in rows]
+            f"SELECT {VISIT_COLUMNS}, v.mac FROM visits v LEFT JOIN people p ON p.id = v.person_id {where}"  # noqa: S608
+            " ORDER BY v.ts DESC, v.id DESC", tuple(params))
+        pids = sorted({int(r[3]) for r in rows if r[3] is not None})
+        edited_people = {int(r[0]) for r in self._rows(
+            f"SELECT {PERSON_CHECK_COLUMNS} FROM people WHERE id = ANY(%s)", (pids,))  # noqa: S608
+            if not self.person_intact(r)} if pids else set()
+        out = []
+        for r in rows:
+            visit = visit_from_row(r[:-1])
+            intact = self.visit_intact((r[10], r[3], r[1], r[2], r[5], r[6], r[7], r[8], r[9], r[-1]))
+            out.append(dataclasses.replace(visit, name=EDITED_LABEL if r[3] in edited_people else visit.name,
+                                           edited=not intact))
+        return out
 
     # -- settings ------------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:
-        """A stored setting (e.g. the admin PIN hash), or None."""
-        row = self._rows("SELECT value FROM settings WHERE key=%s", (key,))
+        """A stored setting (e.g. the admin PIN hash), or None; while the server is offline, as
+        the local copy has it (a kiosk's, kiosk.gallery.local_copy)."""
+        try:
+            row = self._rows("SELECT value FROM settings WHERE key=%s", (key,))
+        except GalleryOfflineError:
+            if self._local is None:
+                raise
+            return self._local.settings().get(key)
         return str(row[0][0]) if row else None
 
     def set_setting(self, key: str, value: str) -> None:

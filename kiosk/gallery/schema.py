@@ -5,9 +5,12 @@ that makes writing a visit twice (a spool flushed again) a no-op; version 5 (the
 issue 20) gives the gallery an id of its own (not derived from its path) and never reuses the
 id of a removed person, sample or visit (AUTOINCREMENT). The connection then also rewrites
 photo paths into keyed hashes of their file names and seals the admin PIN again
-(kiosk.gallery.sealing), which needs the gallery's key. Version 6 belongs to the fleet;
-version 7 is the front desk's (kiosk.gallery.frontdesk_api): person kinds, hosts, visitors'
-hosts and accepted agreement, visit sign-out, invitations."""
+(kiosk.gallery.sealing), which needs the gallery's key. Version 6 (the fleet, issue 21) gives
+each person a stable id (`uid`, random, kept by `gallery copy`, so a copy merged into a
+gallery that has the person never doubles them); version 7 is the front desk's
+(kiosk.gallery.frontdesk_api): person kinds, hosts, visitors' hosts and accepted agreement,
+visit sign-out, invitations; version 8 (the front desk too) adds the language the
+visitor read the accepted agreement in."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -196,7 +199,17 @@ def _ids_in_audit_log(conn: sqlite3.Connection) -> list[int]:
 
 
 def _v6(conn: sqlite3.Connection) -> None:
-    """Reserved for the fleet (issue 21); its owner fills it. Nothing here yet."""
+    _run_script(
+        conn,
+        """
+        ALTER TABLE people ADD COLUMN uid TEXT;
+        UPDATE people SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL;
+        CREATE UNIQUE INDEX IF NOT EXISTS people_uid ON people(uid)
+        """,
+    )
+    # Every way in gets a uid (ADD COLUMN cannot take a random default in SQLite).
+    conn.execute("CREATE TRIGGER IF NOT EXISTS people_uid_made AFTER INSERT ON people WHEN NEW.uid IS NULL"
+                 " BEGIN UPDATE people SET uid = lower(hex(randomblob(16))) WHERE id = NEW.id; END")
 
 
 # The front desk (issue 22). The same columns and table on PostgreSQL (pg_schema._V7).
@@ -232,6 +245,15 @@ def _v7(conn: sqlite3.Connection) -> None:
     _run_script(conn, V7_SQL)
 
 
+# The front desk: which translation of the agreement was accepted (its version alone does not
+# say what the visitor read). The same column on PostgreSQL (pg_schema._V8).
+V8_SQL = "ALTER TABLE people ADD COLUMN agreement_language TEXT NOT NULL DEFAULT ''"
+
+
+def _v8(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V8_SQL)
+
+
 # MIGRATIONS[i] takes a database from version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -52,7 +52,7 @@ class SqliteConnection:
     transaction, the change counter and the template cache it invalidates, the audit log."""
 
     def __init__(self, path: str | Path, *, create: bool = True, encrypt: bool = True, actor: str = "app",
-                 site: str = "", kiosk: str = "") -> None:
+                 site: str = "", kiosk: str = "", tighten_folder: bool = True) -> None:
         self.path = Path(path)
         self.actor = actor
         self.site, self.kiosk = site, kiosk  # what visits carry unless told otherwise
@@ -70,7 +70,9 @@ class SqliteConnection:
             raise GalleryError(f"{self.path}: no gallery here (enroll someone first, or check --db)")
         if self.path.is_dir():
             raise GalleryError(f"{self.path}: is a folder, not a gallery")
-        ensure_private_dir(self.path.parent)
+        # A new folder is made 0700; an existing one is tightened to 0700 too, unless the caller
+        # says it is the user's own to keep as it is (`gallery copy --to DIR/g.db`): the file is 0600.
+        ensure_private_dir(self.path.parent, tighten=tighten_folder)
         try:
             if self.path.exists() and is_plaintext_sqlite(self.path) or (not self.path.exists() and not encrypt):
                 self.encrypted = False

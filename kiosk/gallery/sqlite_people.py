@@ -21,6 +21,7 @@ from kiosk.gallery.api import (
     Sample,
     StoredTemplate,
     clean_name,
+    new_uid,
     now_iso,
     person_from_row,
     resolve_person,
@@ -45,8 +46,10 @@ class SqlitePeople(SqliteConnection):
         """Create a person with their samples and templates in one transaction; returns the id."""
         return self.add_people([(details, samples)], model_version)[0]
 
-    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str) -> list[int]:
-        """Create several people in one transaction (an import): all of them, or none."""
+    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
+                   imported: bool = False) -> list[int]:
+        """Create several people in one transaction (an import): all of them, or none. Each is
+        logged as enrolled, or (`imported`: a gallery copy) the batch once, by its caller."""
         stamp = now_iso()
         ids = []
         for details, samples in people:
@@ -58,15 +61,16 @@ class SqlitePeople(SqliteConnection):
                 kind_column, kind_value = (", kind", ",?") if kind else ("", "")
                 cur = conn.execute(
                     "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    f" created_at, updated_at{kind_column}) VALUES (?,?,?,?,?,?,?,?,?{kind_value})",
+                    f" created_at, updated_at, uid{kind_column}) VALUES (?,?,?,?,?,?,?,?,?,?{kind_value})",
                     (clean_name(details.name), clean_name(details.company), clean_name(details.host),
                      clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp, *kind),
+                     details.retention_until, stamp, stamp, details.uid or new_uid(), *kind),
                 )
                 ids.append(int(cur.lastrowid or 0))
                 self._insert_samples(conn, ids[-1], samples, model_version, stamp)
-                self._audit(AuditAction.ENROLL, f"person {ids[-1]}",
-                            {"samples": len(samples), "consent": bool(details.consent_at)})
+                if not imported:
+                    self._audit(AuditAction.ENROLL, f"person {ids[-1]}",
+                                {"samples": len(samples), "consent": bool(details.consent_at)})
         self._cache.clear()
         return ids
 

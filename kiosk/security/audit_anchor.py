@@ -97,14 +97,19 @@ class GalleryGuard:
                 self._anchor = on_disk
         return self._anchor
 
-    def check(self, last_seq: int, mac_at: Callable[[int], str | None]) -> str:
+    def check(self, last_seq: int, mac_at: Callable[[int], str | None],
+              resigned_since: Callable[[int], bool] | None = None) -> str:
         """Compare the gallery's newest record (`last_seq`; `mac_at(seq)` reads a record's mac)
-        with the anchor; sets and returns `problem` ("" when the gallery is as seen or newer)."""
+        with the anchor; sets and returns `problem` ("" when the gallery is as seen or newer).
+        `resigned_since(seq)`: whether the log was re-signed under a new key after record `seq`
+        (a shared gallery's `gallery rekey`, done elsewhere): its macs then differ from those
+        seen, so only the sequence numbers are compared (a forged rekey record breaks the
+        chain, which `audit verify` shows)."""
         seen = self.anchor
         if seen.seq and last_seq < seen.seq:
             self.problem = (f"the gallery is older than this computer last saw it (audit record {last_seq} is its "
                             f"newest, {seen.seq} was seen): a restored copy?")
-        elif seen.seq and mac_at(seen.seq) != seen.mac:
+        elif seen.seq and mac_at(seen.seq) != seen.mac and not (resigned_since and resigned_since(seen.seq)):
             self.problem = (f"audit record {seen.seq} is not the one this computer saw: the gallery was replaced "
                             "by another copy")
         return self.problem

@@ -21,6 +21,7 @@ All but `open_gallery` need the gallery to themselves (kiosk stopped); they refu
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -114,12 +115,14 @@ def migrate_to_encrypted(db_path: str | os.PathLike[str], *, keys_dir: Path | No
     return used
 
 
-def rotate_key(db_path: str | os.PathLike[str], *, keys_dir: Path | None = None) -> GalleryKey:
+def rotate_key(db_path: str | os.PathLike[str], *, keys_dir: Path | None = None,
+               within: Callable[[Connection, bytes, bytes], None] | None = None) -> GalleryKey:
     """Give the gallery a new random key (kiosk stopped); returns the new key's record.
 
     Order: new key -> `next` slot; PRAGMA rekey + verify; new key -> `current` slot; drop
     `next`. Keys from the environment or a passphrase are the operator's: change those with
-    `sqlcipher.rekey` and the new value.
+    `sqlcipher.rekey` and the new value. `within(conn, old, new)` re-seals what the old key
+    sealed, in the rekey's own transaction (`sqlcipher.rekey`).
     """
     db = Path(db_path)
     conn, current = open_gallery(db, keys_dir=keys_dir)
@@ -131,7 +134,7 @@ def rotate_key(db_path: str | os.PathLike[str], *, keys_dir: Path | None = None)
     where = _backend_of(current)
     fresh = new_key()
     store_key(db, fresh, where=where, keys_dir=keys_dir, slot="next")
-    rekey(db, current.key, fresh)
+    rekey(db, current.key, fresh, within)
     stored = store_key(db, fresh, where=where, keys_dir=keys_dir)
     delete_key(db, keys_dir=keys_dir, slot="next")
     return stored

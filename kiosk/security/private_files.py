@@ -64,8 +64,10 @@ def gallery_files(db_path: str | os.PathLike[str]) -> tuple[Path, ...]:
     return (db, *(db.with_name(db.name + s) for s in _SQLITE_SUFFIXES))
 
 
-def ensure_private_dir(path: str | os.PathLike[str]) -> Path:
-    """Create `path` as a 0700 folder, or tighten an existing folder of ours to 0700.
+def ensure_private_dir(path: str | os.PathLike[str], *, tighten: bool = True) -> Path:
+    """Create `path` as a 0700 folder, or tighten an existing folder of ours to 0700 (not with
+    `tighten=False`: a folder the user named, e.g. where a gallery file goes, keeps its mode;
+    the file itself is 0600).
 
     Missing parents are created with the usual mode (they may be shared, like
     ~/.local/share). Refuses a symlink, a non-folder, and (POSIX) a folder owned by another
@@ -98,7 +100,7 @@ def ensure_private_dir(path: str | os.PathLike[str]) -> Path:
             raise KioskError(
                 f"{folder}: belongs to another user (uid {st.st_uid}); refusing to keep private data in it"
             )
-        if stat.S_IMODE(st.st_mode) != PRIVATE_DIR_MODE:
+        if tighten and stat.S_IMODE(st.st_mode) != PRIVATE_DIR_MODE:
             os.fchmod(fd, PRIVATE_DIR_MODE)
     finally:
         os.close(fd)

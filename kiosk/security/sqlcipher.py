@@ -33,7 +33,7 @@ import contextlib
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -300,21 +300,34 @@ def encrypt_in_place(path: str | os.PathLike[str], key: bytes) -> None:
         shred_file(leftover)
 
 
-def rekey(path: str | os.PathLike[str], old_key: bytes, new_key: bytes) -> None:
+def rekey(path: str | os.PathLike[str], old_key: bytes, new_key: bytes,
+          within: Callable[[Any, bytes, bytes], None] | None = None) -> None:
     """Re-encrypt every page with `new_key` (PRAGMA rekey, one transaction), then verify.
 
     Store the new key BEFORE calling this (see `encrypted_gallery.rotate_key`). Refused
     while another connection is open (see the module docstring). Afterwards the WAL is
     truncated, so no page encrypted with the old key stays in the -wal file (old blocks may
     survive on the disk itself; they need the old key, so forget it once this returns).
+    `within(conn, old_key, new_key)` writes what must change with the key (MACs made with it)
+    in the same transaction: PRAGMA rekey commits it together with the re-encrypted pages, so
+    a crash leaves either the old key and old MACs, or the new key and new ones.
     """
     db = Path(path)
     new_literal = _key_literal(new_key)
     conn = connect_encrypted(db, old_key)
     try:
         _take_exclusive(conn, db)
-        expected = snapshot(conn)
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            if within is not None:
+                within(conn, old_key, new_key)
+            expected = snapshot(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         conn.execute(f'PRAGMA rekey = "{new_literal}"')
+        if conn.in_transaction:
+            conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except DB_ERRORS as exc:
         raise GalleryError(f"{db}: changing the key failed ({exc})") from None

@@ -6,6 +6,11 @@ take over again when this flow is IDLE.
     NAME -> HOST -> AGREEMENT -> FACE -> (CAPTURE -> SAVING) -> DONE     "First time here?"
     EXPECTED -> AGREEMENT -> DONE                                        "Expected today?"
     LEAVING -> LEFT (or PROBLEM: not recognised)                         "Leaving"
+    LEAVING -> LEAVING_NAME -> LEFT                                      "Sign out with my name"
+
+A visitor who gave no face consent cannot be recognised: on LEAVING_NAME they type at least
+EXPECTED_MIN_LETTERS letters of their name and pick themselves among the visitors signed in
+now (the list is never shown whole, like the expected list).
 
 Back goes one screen back, Cancel (or `touch_timeout_s` untouched) back to IDLE with every
 entry cleared: nothing personal stays on a screen the visitor walked away from. Without face
@@ -29,7 +34,7 @@ from kiosk.enrollment.prepare import PendingSample
 from kiosk.errors import KioskError
 from kiosk.frontdesk import AgreementTexts, FrontDesk, SignInForm
 from kiosk.gallery.api import NewSample, clean_name
-from kiosk.gallery.frontdesk_api import Host, Invitation
+from kiosk.gallery.frontdesk_api import Host, Invitation, OnSite
 from kiosk.i18n.reserved import LIVENESS_REFUSED
 from kiosk.recognition.live import TrackedFace
 from kiosk.security.sqlcipher import DB_ERRORS
@@ -57,6 +62,7 @@ class Step(enum.Enum):
     DONE = "done"
     EXPECTED = "expected"
     LEAVING = "leaving"
+    LEAVING_NAME = "leaving_name"
     LEFT = "left"
     PROBLEM = "problem"
 
@@ -122,8 +128,9 @@ class DeskFlow:
 
     def __init__(self, desk: FrontDesk, *, timing: DeskTiming | None = None,
                  clock: Callable[[], float] = time.monotonic, liveness: LivenessGate = by_the_live_check,
-                 capture_settings: CaptureSettings | None = None) -> None:
+                 capture_settings: CaptureSettings | None = None, language: Callable[[], str] = lambda: "") -> None:
         self.desk = desk
+        self.language = language  # the visitor's language now: stored with the agreement they accept
         self.timing = timing or DeskTiming()
         self.clock = clock
         self.liveness = liveness
@@ -200,6 +207,8 @@ class DeskFlow:
         if step is Step.CAPTURE:
             self.capture = None
             return self._go(Step.FACE, face_consent=False)
+        if step is Step.LEAVING_NAME:
+            return self._go(Step.LEAVING)
         return self.cancel()
 
     def _reset(self) -> None:
@@ -312,7 +321,8 @@ class DeskFlow:
         agreement = s.agreement
         assert agreement is not None
         consent = bool(samples)
-        form = SignInForm(s.name, s.company, s.host.id if s.host else None, agreement.version, face_consent=consent)
+        form = SignInForm(s.name, s.company, s.host.id if s.host else None, agreement.version, face_consent=consent,
+                          agreement_language=self.language())
         try:
             result = self.desk.sign_in(form, samples, model_version)
         except _FAILURES as exc:
@@ -342,7 +352,7 @@ class DeskFlow:
         agreement = self.state.agreement
         assert agreement is not None
         try:
-            done = self.desk.arrive(invitation.id, agreement.version)
+            done = self.desk.arrive(invitation.id, agreement.version, self.language())
         except _FAILURES as exc:
             log.warning("desk: arrival of invitation %d failed: %s", invitation.id, exc)
             if agreement.version != self.desk.agreement().version:
@@ -362,13 +372,35 @@ class DeskFlow:
         who = recognised_face(faces)
         if who is None:
             return self.state
+        return self._sign_out(who.person_id, who.name)
+
+    def leave_by_name(self) -> DeskState:
+        """"Sign out with my name" (from LEAVING): the name search, empty."""
+        self.touched()
+        if self.state.step is not Step.LEAVING:
+            return self.state
+        return self._go(Step.LEAVING_NAME)
+
+    def leaving_matches(self, query: str) -> list[OnSite]:
+        """Visitors signed in now whose name matches what the visitor typed: nobody before
+        EXPECTED_MIN_LETTERS letters (who is inside is never shown whole)."""
+        self.touched()
+        return search(query, self.desk.visitors_on_site(), lambda row: row.name, min_letters=EXPECTED_MIN_LETTERS)
+
+    def pick_leaving(self, row: OnSite) -> DeskState:
+        """"This is me" on LEAVING_NAME: their open visits are closed."""
+        self.touched()
+        if self.state.step is not Step.LEAVING_NAME:
+            return self.state
+        return self._sign_out(row.person_id, row.name)
+
+    def _sign_out(self, person_id: int, name: str) -> DeskState:
         try:
-            closed = self.desk.sign_out_person(who.person_id, "kiosk")
+            closed = self.desk.sign_out_person(person_id, "kiosk")
         except _FAILURES as exc:
-            log.warning("desk: sign-out of person %d failed: %s", who.person_id, exc)
+            log.warning("desk: sign-out of person %d failed: %s", person_id, exc)
             return self._go(Step.PROBLEM, message=T.FAILED)
-        return self._go(Step.LEFT, name=who.name, person_id=who.person_id,
-                        note=T.SIGNED_OUT if closed else T.NOT_SIGNED_IN)
+        return self._go(Step.LEFT, name=name, person_id=person_id, note=T.SIGNED_OUT if closed else T.NOT_SIGNED_IN)
 
     # -- time --------------------------------------------------------------------------------------------
 

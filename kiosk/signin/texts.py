@@ -56,6 +56,9 @@ LEFT_TITLE = N_("Goodbye, {name}!")  # i18n: {name} is the visitor's name; very 
 SIGNED_OUT = N_("You are signed out. Thank you for your visit.")
 NOT_SIGNED_IN = N_("You were not signed in. Have a good day!")
 NOT_RECOGNISED = N_("We could not recognise you. Please see the receptionist to sign out.")
+LEAVING_BY_NAME = N_("Sign out with my name")  # i18n: button under the live picture on "Leaving"
+LEAVING_NAME_TITLE = N_("Find your name to sign out")  # i18n: page title
+LEAVING_NONE_FOUND = N_("We could not find you among today's visitors. Please see the receptionist.")
 
 # Problems.
 FAILED = N_("Sorry, that did not work. Please see the receptionist.")

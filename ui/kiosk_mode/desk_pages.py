@@ -210,6 +210,20 @@ class ExpectedPage(ChoicePage):
         self.cancel.setText(t(T.CANCEL))
 
 
+class LeavingNamePage(ChoicePage):
+    """A visitor the camera cannot recognise (no face data) finds their name to sign out."""
+
+    def __init__(self, accent: QColor, keyboard: bool) -> None:
+        super().__init__("leavingNamePage", accent, keyboard)
+        self.back = self.button()
+        self.buttons.addStretch(1)
+
+    def retranslate(self, t: Translator) -> None:
+        self.title.setText(t(T.LEAVING_NAME_TITLE))
+        self.hint.setText(t(T.EXPECTED_HINT))
+        self.back.setText(t(T.BACK))
+
+
 class ReadPage(DeskPage):
     """Text to read (scrollable, large) and a choice: the agreement, the face consent."""
 
@@ -339,11 +353,13 @@ class CapturePage(CameraPage):
 
 
 class LeavingPage(CameraPage):
-    """"Leaving": look at the camera to be signed out."""
+    """"Leaving": look at the camera to be signed out, or sign out with one's name."""
 
     def __init__(self, accent: QColor) -> None:
         super().__init__("leavingPage", accent)
+        self.by_name = self.button(primary=True)
 
     def retranslate(self, t: Translator) -> None:
         self.title.setText(t(T.LEAVING_TITLE))
         self.cancel.setText(t(T.CANCEL))
+        self.by_name.setText(t(T.LEAVING_BY_NAME))

@@ -29,6 +29,7 @@ from ui.kiosk_mode.desk_pages import (
     ExpectedPage,
     FacePage,
     HostPage,
+    LeavingNamePage,
     LeavingPage,
     NamePage,
 )
@@ -101,13 +102,15 @@ class DeskPanel(QStackedWidget):
         self.capture_page = CapturePage(accent)
         self.expected_page = ExpectedPage(accent, keyboard)
         self.leaving_page = LeavingPage(accent)
+        self.leaving_name_page = LeavingNamePage(accent, keyboard)
         self.card_page = CardPage("cardPage", accent)
         self.pages = (self.name_page, self.host_page, self.agreement_page, self.face_page, self.capture_page,
-                      self.expected_page, self.leaving_page, self.card_page)
+                      self.expected_page, self.leaving_page, self.leaving_name_page, self.card_page)
         for page in self.pages:
             self.addWidget(page)
         self._hosts: list = []
         self._guests: list = []
+        self._leavers: list = []
         self._wire()
         flow.subscribe(self.show_state)
 
@@ -132,8 +135,13 @@ class DeskPanel(QStackedWidget):
         self.expected_page.search.textChanged.connect(self._guest_search)
         self.expected_page.chosen.connect(lambda i: f.pick(self._guests[i]) if i < len(self._guests) else None)
         self.leaving_page.cancel.clicked.connect(f.cancel)
+        self.leaving_page.by_name.clicked.connect(f.leave_by_name)
+        self.leaving_name_page.back.clicked.connect(f.back)
+        self.leaving_name_page.search.textChanged.connect(self._leaver_search)
+        self.leaving_name_page.chosen.connect(
+            lambda i: f.pick_leaving(self._leavers[i]) if i < len(self._leavers) else None)
         self.card_page.done.clicked.connect(f.cancel)
-        for page in (self.name_page, self.host_page, self.expected_page):
+        for page in (self.name_page, self.host_page, self.expected_page, self.leaving_name_page):
             if page.keyboard is not None:
                 page.keyboard.typed.connect(f.touched)
 
@@ -171,6 +179,13 @@ class DeskPanel(QStackedWidget):
 
         nothing = self.t(T.EXPECTED_NONE_FOUND) if letters(text) >= EXPECTED_MIN_LETTERS else ""
         self.expected_page.show_choices([g.name for g in self._guests], nothing)
+
+    def _leaver_search(self, text: str) -> None:
+        self._leavers = self.flow.leaving_matches(text)
+        from kiosk.signin.search import EXPECTED_MIN_LETTERS, letters
+
+        nothing = self.t(T.LEAVING_NONE_FOUND) if letters(text) >= EXPECTED_MIN_LETTERS else ""
+        self.leaving_name_page.show_choices([row.name for row in self._leavers], nothing)
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -214,6 +229,10 @@ class DeskPanel(QStackedWidget):
         elif step is Step.LEAVING:
             self.leaving_page.prompt.setText("")
             self.setCurrentWidget(self.leaving_page)
+        elif step is Step.LEAVING_NAME:
+            self.setCurrentWidget(self.leaving_name_page)
+            self.leaving_name_page.search.setFocus()
+            self._leaver_search(self.leaving_name_page.search.text())
         else:
             self._show_card(state)
 
@@ -256,14 +275,15 @@ class DeskPanel(QStackedWidget):
 
     def _clear(self) -> None:
         """Nothing personal stays on any page (the visitor walked away or is done)."""
-        for page in (self.name_page, self.host_page, self.expected_page):
+        for page in (self.name_page, self.host_page, self.expected_page, self.leaving_name_page):
             page.clear()
         self.host_page.show_choices([], "")
         self.expected_page.show_choices([], "")
+        self.leaving_name_page.show_choices([], "")
         self.name_page.message.setText("")
         self.agreement_page.text.setText("")
         self.card_page.show_card("", [])
-        self._hosts, self._guests = [], []
+        self._hosts, self._guests, self._leavers = [], [], []
 
     # -- the camera -------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class KioskFrontDesk(QObject):
     changed = Signal()  # the visitor screens opened or closed: the window redraws
     language_changed = Signal(str)
     visit_recorded = Signal(object)  # kiosk.gallery.api.Visit of a sign-in or an arrival
+    signed_out = Signal(int)  # the person id of someone who left by the "Leaving" button
 
     def __init__(self, worker, gallery: GalleryStore, config: Config, accent: QColor, *,
                  clock: Callable[[], float], publish=None, print_badge: PrintBadge | None = None,
@@ -50,7 +51,7 @@ class KioskFrontDesk(QObject):
         self.language = LanguageChoice(kc.language, clock=clock, timeout_s=kc.touch_timeout_s)
         self.desk = FrontDesk(gallery, config, publish=publish)
         self.flow = DeskFlow(self.desk, timing=DeskTiming(touch_timeout_s=kc.touch_timeout_s), clock=clock,
-                             liveness=liveness)
+                             liveness=liveness, language=lambda: self.language.current)
         self.panel = DeskPanel(self.flow, worker, config, accent, keyboard=keyboard_wanted(kc.on_screen_keyboard),
                                post=gui_post(), badge_printing=print_badge is not None)
         self.start_bar = StartBar(accent, kc.offered_languages(), sign_in=config.frontdesk.self_sign_in)
@@ -88,6 +89,8 @@ class KioskFrontDesk(QObject):
         self.language.touched()
         if state.step is Step.DONE and self._last_step is not Step.DONE:
             self._signed_in(state)
+        if state.step is Step.LEFT and self._last_step is not Step.LEFT and state.person_id is not None:
+            self.signed_out.emit(state.person_id)
         self._last_step = state.step
         busy = state.step is not Step.IDLE
         if busy != self._was_busy:

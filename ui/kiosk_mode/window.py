@@ -116,6 +116,9 @@ class KioskWindow(QWidget):
                                     publish=publish, print_badge=print_badge, parent=self)
         self.front.changed.connect(lambda: self._show(self.flow.state))
         self.front.language_changed.connect(self._set_language)
+        self.front.visit_recorded.connect(self.session.signed_in)
+        # Left by the Leaving button: coming back in is a new visit, not one inside the cooldown.
+        self.front.signed_out.connect(self.session.checkins.forget)
         self.front.visit_recorded.connect(self.visit_recorded.emit)
 
         self._accent = QColor(kc.accent_colour)
