@@ -46,6 +46,18 @@ EXCLUDES = [
 DROP_PREFIXES = (
     # Haar cascades: detection uses BlazeFace and YuNet.
     "cv2/data/",
+    # Qt plugins for what the app never does (issue 23). It draws widgets in software on X11
+    # (xcb), Wayland, offscreen (self-test) or minimal, and prints (printsupport); it decodes
+    # no image file through Qt (photos and frames come through OpenCV, the icon is a PNG,
+    # which Qt reads without a plugin). Left out: the embedded-display platforms (EGLFS,
+    # framebuffer, VNC, Vulkan display), evdev input, desktop themes (GTK 3, XDG portal: the
+    # app keeps Qt's own style and dialogs), SVG icons, image format plugins and Wayland's
+    # OpenGL buffer integrations (raster windows use shared memory).
+    "PySide6/Qt/plugins/platforms/libqeglfs", "PySide6/Qt/plugins/platforms/libqlinuxfb",
+    "PySide6/Qt/plugins/platforms/libqminimalegl", "PySide6/Qt/plugins/platforms/libqvkkhrdisplay",
+    "PySide6/Qt/plugins/platforms/libqvnc", "PySide6/Qt/plugins/egldeviceintegrations/",
+    "PySide6/Qt/plugins/generic/", "PySide6/Qt/plugins/platformthemes/", "PySide6/Qt/plugins/iconengines/",
+    "PySide6/Qt/plugins/imageformats/", "PySide6/Qt/plugins/wayland-graphics-integration-client/",
 )
 
 # Qt translations: keep only qtbase (standard dialog buttons) for the languages the app ships.
@@ -100,9 +112,11 @@ def version(root: Path = ROOT) -> str:
 
 
 def is_vendored_lib(dest: str) -> bool:
-    """True for a shared library a wheel vendors beside its package (auditwheel's `<dist>.libs/`)."""
+    """True for a shared library a wheel vendors beside its package (auditwheel's `<dist>.libs/`),
+    or one of PySide6's Qt libraries (Linux: `PySide6/Qt/lib/`): either is only needed when
+    something kept links to it (a Qt library only a dropped plugin used goes with it)."""
     parts = dest.replace("\\", "/").split("/")
-    return len(parts) == 2 and parts[0].endswith(".libs")
+    return (len(parts) == 2 and parts[0].endswith(".libs")) or (len(parts) == 4 and parts[:3] == ["PySide6", "Qt", "lib"])
 
 
 def prune_vendored_libs(entries: Iterable[tuple], needs: Callable[[str], set[str]]) -> list[tuple]:

@@ -8,7 +8,7 @@ import pytest
 from conftest import shared
 
 from kiosk.capture.images import load_rgb
-from kiosk.vision.detectors import FusionRule, YuNetDetector, create_detector, fuse
+from kiosk.vision.detectors import FULL_PASS_EVERY, FusionRule, YuNetDetector, create_detector, fuse
 from kiosk.vision.types import Detections
 
 
@@ -101,3 +101,44 @@ def test_finds_faces_in_held_out_masked_photos(detectors):
     found = [len(detectors["mediapipe-still"].detect(load_rgb(f))) > 0 for f in sample]
     # Measured 0.974 over all 313 held-out photos; BlazeFace alone found 0.80.
     assert np.mean(found) >= 0.9
+
+
+def _frame(astronaut_rgb) -> np.ndarray:
+    """A 640x480 camera frame with the astronaut's face, which BlazeFace sees confidently."""
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[40:440, 120:520] = cv2.resize(astronaut_rgb[0:400, 30:430], (400, 400))
+    return frame
+
+
+def test_live_video_runs_yunet_only_where_blazeface_is_unsure(astronaut_rgb):
+    live = create_detector("mediapipe")
+    frame = _frame(astronaut_rgb)
+    assert live._blazeface[0].detect(frame).score.min() >= FusionRule().strong_blazeface
+    none = np.zeros((0, 4), np.float32)  # frames of a video where nothing is tracked yet
+    found = [live.detect(frame, tracked=none) for _ in range(2 * FULL_PASS_EVERY)]
+    # The first frame and every FULL_PASS_EVERY-th after it look with YuNet too; the others do not.
+    assert live.yunet_runs == 2
+    assert all(len(f) == 1 for f in found)
+    # The face keeps BlazeFace's box whether YuNet looked or not: the box does not jump.
+    assert all(np.array_equal(f.xyxy, found[0].xyxy) for f in found)
+    # A tracked face BlazeFace does not see (say, a masked one only YuNet found) makes YuNet look.
+    before = live.yunet_runs
+    live.detect(frame, tracked=np.array([[0, 0, 100, 100], found[0].xyxy[0]], np.float32))
+    assert live.yunet_runs == before + 1
+    # An empty frame (a masked face BlazeFace misses could be there) always asks YuNet.
+    for _ in range(3):
+        live.detect(np.full((480, 640, 3), 90, np.uint8), tracked=none)
+    assert live.yunet_runs == before + 4
+    # A lone image (no video around it) always gets both detectors.
+    live.detect(frame, tracked=none)
+    live.detect(frame)
+    assert live.yunet_runs == before + 5
+
+
+def test_photos_always_run_both_detectors(astronaut_rgb):
+    still = create_detector("mediapipe", still=True)
+    for _ in range(3):
+        found = still.detect(_frame(astronaut_rgb))
+    assert still.yunet_runs == 3
+    yunet = YuNetDetector(score_threshold=0.35, min_side=640).detect(_frame(astronaut_rgb))
+    assert np.array_equal(found.xyxy[0], yunet.xyxy[0])  # a photo's face keeps YuNet's box, as tuned

@@ -315,3 +315,18 @@ def test_every_frame_is_refused_for_a_camera(qtbot, tmp_path, monkeypatch):
         run_app(args)
     assert told and "--every-frame" in told[0]
     assert not (tmp_path / "g.db").exists()  # refused before anything was opened
+
+
+def test_the_window_says_the_models_are_loading_until_they_are(qtbot, tmp_path, gallery):
+    """The window and the camera come first; the models load behind them, and the video says so."""
+    from ui.main_window import MainWindow
+    from ui.video_widget import MODELS_LOADING
+
+    window = MainWindow(Config(), gallery, lambda: ScriptedSource(), config_path=tmp_path / "config.json")
+    qtbot.addWidget(window)
+    assert window.video.status_text() == MODELS_LOADING  # shown before any model is loaded
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: window.video.status_text() == "", timeout=WAIT_MS)
+    assert window.worker.stats().models_ready  # the banner went because the models are ready
+    window.close()

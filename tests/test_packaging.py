@@ -157,6 +157,16 @@ def test_collected_file_filters():
     assert bundle.keep_collected("PySide6/Qt/plugins/platforms/libqxcb.so")
     assert bundle.keep_collected("resources/models/w600k_mbf.onnx")
     assert bundle.keep_collected("ai_edge_litert/_pywrap_litert_interpreter_wrapper.so")
+    # Qt: X11, Wayland, offscreen (self-test) and printing stay; embedded displays, themes and
+    # image-format plugins go (issue 23).
+    for kept in ("platforms/libqwayland.so", "platforms/libqoffscreen.so", "platforms/libqminimal.so",
+                 "printsupport/libcupsprintersupport.so", "xcbglintegrations/libqxcb-glx-integration.so",
+                 "wayland-shell-integration/libxdg-shell.so", "platforminputcontexts/libcomposeplatforminputcontextplugin.so"):
+        assert bundle.keep_collected(f"PySide6/Qt/plugins/{kept}"), kept
+    for dropped in ("platforms/libqeglfs.so", "platforms/libqvnc.so", "platforms/libqminimalegl.so",
+                    "platformthemes/libqgtk3.so", "imageformats/libqsvg.so", "egldeviceintegrations/libqeglfs-x11-integration.so",
+                    "generic/libqevdevmouseplugin.so", "iconengines/libqsvgicon.so"):
+        assert not bundle.keep_collected(f"PySide6/Qt/plugins/{dropped}"), dropped
 
 
 def test_vendored_libraries_only_kept_when_something_links_to_them():
@@ -166,11 +176,16 @@ def test_vendored_libraries_only_kept_when_something_links_to_them():
         ("opencv.libs/libicu.so", "/w/icu.so", "BINARY"),  # core -> icu (transitive)
         ("opencv.libs/libxcb-x.so", "/w/xcb.so", "BINARY"),  # only the dropped plugin used it
         ("libsystem.so.1", "/w/system.so", "BINARY"),  # not vendored: never pruned
+        ("PySide6/QtGui.abi3.so", "/w/qtgui.so", "EXTENSION"),
+        ("PySide6/Qt/lib/libQt6Gui.so.6", "/w/libgui.so", "BINARY"),  # QtGui -> libQt6Gui
+        ("PySide6/Qt/lib/libQt6Svg.so.6", "/w/libsvg.so", "BINARY"),  # only the dropped SVG plugin used it
     ]
     links = {"/w/cv2.so": {"libQt5Core.so", "libc.so.6"}, "/w/core.so": {"libicu.so"}, "/w/icu.so": set(),
-             "/w/xcb.so": {"libQt5Core.so"}, "/w/system.so": set()}
+             "/w/xcb.so": {"libQt5Core.so"}, "/w/system.so": set(), "/w/qtgui.so": {"libQt6Gui.so.6"},
+             "/w/libgui.so": set(), "/w/libsvg.so": {"libQt6Gui.so.6"}}
     kept = [dest for dest, _, _ in bundle.prune_vendored_libs(entries, links.__getitem__)]
-    assert kept == ["cv2/cv2.abi3.so", "opencv.libs/libQt5Core.so", "opencv.libs/libicu.so", "libsystem.so.1"]
+    assert kept == ["cv2/cv2.abi3.so", "opencv.libs/libQt5Core.so", "opencv.libs/libicu.so", "libsystem.so.1",
+                    "PySide6/QtGui.abi3.so", "PySide6/Qt/lib/libQt6Gui.so.6"]
 
 
 def _installed_requirements(name: str) -> set[str]:

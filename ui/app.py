@@ -64,6 +64,12 @@ def run_app(args: argparse.Namespace) -> int:
             window.enter_kiosk_mode()
         else:
             window.show()
+        from PySide6.QtCore import QTimer
+
+        from kiosk.diagnostics.startup import process_age_s
+
+        # Logged from the event loop: the window is on screen by then.
+        QTimer.singleShot(0, lambda: log.info("window shown %.2f s after start", process_age_s()))
         return int(app.exec())
     finally:
         window.shutdown()

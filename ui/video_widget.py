@@ -31,6 +31,7 @@ ATTACK = QColor("#a371f7")  # the liveness check refused the face: a photo or a 
 # Results older than this (relative to the frame on screen) are not drawn: boxes that
 # trail a person who already left are worse than none.
 STALE_RESULT_S = 0.6
+MODELS_LOADING = "Loading the recognition models…"
 
 
 class FrameProvider(Protocol):
@@ -113,6 +114,7 @@ class VideoWidget(QWidget):
         self._image: QImage | None = None
         self._result: FrameResult | None = None
         self._status: CameraStatus | None = None
+        self._models_loading = False
         self._painted_frame_id: int | None = None
         self.show_hints = True
         self._display = RateMeter()
@@ -139,6 +141,12 @@ class VideoWidget(QWidget):
     def set_camera_status(self, status: CameraStatus) -> None:
         """Show a banner while the camera connects, is lost or has ended."""
         self._status = status
+        self.update()
+
+    def set_models_loading(self, loading: bool) -> None:
+        """Show "loading the recognition models" over the video until they are ready (the window
+        and the camera come first, the models load behind them)."""
+        self._models_loading = loading
         self.update()
 
     def display_fps(self) -> float:
@@ -270,7 +278,7 @@ class VideoWidget(QWidget):
         """The banner shown over the video ('' while the camera is live)."""
         status = self._status
         if status is None or status.state in (CameraState.LIVE, CameraState.STOPPED):
-            return ""
+            return MODELS_LOADING if self._models_loading else ""
         if status.state is CameraState.LOST:
             retry = f" - reconnecting in {status.retry_in_s:g} s (attempt {status.attempt})" if status.retry_in_s else ""
             return f"Camera lost: {status.message}{retry}"

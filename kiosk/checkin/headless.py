@@ -83,9 +83,11 @@ class HeadlessRunner:
 
     def __init__(self, config: Config, gallery: GalleryStore, pipeline: FacePipeline, sources: list[WatchSource],
                  *, on_event: Callable[[KioskEvent], None] | None = None, publish: Publish | None = None,
-                 metrics: KioskMetrics | None = None, retention: RetentionSchedule | None = None) -> None:
+                 metrics: KioskMetrics | None = None, retention: RetentionSchedule | None = None,
+                 on_first_frame: Callable[[], None] | None = None) -> None:
         """`retention`: the purge that runs at start and then daily (kiosk.gallery.retention); the
-        runner asks it whether the day changed every `retention_check_s` seconds."""
+        runner asks it whether the day changed every `retention_check_s` seconds.
+        `on_first_frame`: called once, when the first frame has been analysed (start-up time)."""
         self.config = config
         self.gallery = gallery
         self.pipeline = pipeline
@@ -93,6 +95,7 @@ class HeadlessRunner:
         self._on_event = on_event
         self._publish = publish
         self.retention = retention
+        self._on_first_frame = on_first_frame
         self.retention_check_s = CHECK_EVERY_S
         self._stop = threading.Event()
         self._ids = itertools.count(1)
@@ -215,6 +218,8 @@ class HeadlessRunner:
         cam.live.liveness.focus = cam.session.liveness_focus
         cam.last_frame_at = time.monotonic()
         self.frames_processed += 1
+        if self.frames_processed == 1 and self._on_first_frame is not None:
+            self._on_first_frame()
         if self.metrics is not None:
             self.metrics.frame(cam.source.name, (time.perf_counter() - started) * 1e3)
 

@@ -11,7 +11,9 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -33,6 +35,7 @@ log = logging.getLogger("kiosk.watch")
 def cmd_watch(args: argparse.Namespace) -> int:
     """Recognise and decide as the kiosk does, without a window; events as JSON lines."""
     from kiosk.checkin.headless import HeadlessRunner, describe_event, parse_sources
+    from kiosk.diagnostics.startup import process_age_s
     from kiosk.events import EventBus, KioskMetrics, StatusServer
     from kiosk.gallery.open import open_gallery
     from kiosk.gallery.retention import RetentionSchedule
@@ -47,6 +50,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     ids_only = args.ids_only or to_the_journal()
 
+    def on_first_frame() -> None:
+        if args.verbose:
+            print(f"face-kiosk watch: first frame analysed {process_age_s():.2f} s after start "
+                  f"({time.process_time():.2f} s of CPU)", file=sys.stderr, flush=True)
+
     def on_event(event: KioskEvent) -> None:
         # The journal keeps lines for months, readable by the adm group: no names in it.
         line = event.to_json() if not ids_only else json.dumps(
@@ -59,6 +67,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 print(describe_event(event, names=not ids_only), file=sys.stderr if args.jsonl else sys.stdout,
                       flush=True)
 
+    # The models load on a thread while the gallery opens (its key, the retention purge, the
+    # event bus): the two halves of the start-up overlap, and the first frame waits for both.
+    loader = ThreadPoolExecutor(1, thread_name_prefix="face-kiosk-models")
+    loading = loader.submit(FacePipeline, config.vision)
+    loader.shutdown(wait=False)
     with open_gallery(gallery_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
                       site=config.events.site, kiosk=config.events.kiosk,
                       encrypt_templates=config.gallery.encrypt_templates) as gallery:
@@ -66,8 +79,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
         retention.run_if_due()  # before the templates are read: nobody past retention is recognised
         metrics = KioskMetrics()
         bus = EventBus.from_config(config.events, directory=gallery, metrics=metrics)
-        runner = HeadlessRunner(config, gallery, FacePipeline(config.vision), sources, on_event=on_event,
-                                publish=bus.publish, metrics=metrics, retention=retention)
+        runner = HeadlessRunner(config, gallery, loading.result(), sources, on_event=on_event,
+                                publish=bus.publish, metrics=metrics, retention=retention,
+                                on_first_frame=on_first_frame)
         people = runner.cameras[0].live.gallery_people()
         metrics.set_gallery_size(people)
         server = None

@@ -10,6 +10,7 @@ import functools
 import statistics
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,20 +26,36 @@ from kiosk.vision.detectors import MediaPipeDetector
 from kiosk.vision.landmarks import Roi
 from kiosk.vision.pipeline import FacePipeline
 
-TARGET_ONE_FACE_MS = 50.0
+TARGET_ONE_FACE_MS = 35.0  # issue 23: one new face, live path, 1 thread
 TARGET_1N_100K_MS = 5.0
 
 
-def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """(median, p95) milliseconds over `repeat` runs after one warm-up."""
+class Timing(NamedTuple):
+    """Milliseconds over the runs of one benchmark row."""
+
+    mean: float
+    p95: float
+    cpu: float  # mean CPU time of the calling thread
+    median: float
+
+
+def _time(fn: Callable[[], object], repeat: int) -> Timing:
+    """Mean, p95, mean CPU and median milliseconds over `repeat` runs after one warm-up.
+
+    The CPU column is this thread's own CPU time: on a machine shared with other jobs the wall
+    clock also counts the time the scheduler gave them, the CPU time much less so (every stage
+    here runs on the calling thread: 1 LiteRT, ORT and OpenCV thread on the live path).
+    """
     fn()
-    samples = []
+    samples, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         fn()
         samples.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.thread_time() - start_cpu) * 1000)
     samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
+    return Timing(statistics.fmean(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))],
+                  statistics.fmean(cpu), statistics.median(samples))
 
 
 def synthetic_templates(n: int, dim: int, per_person: int = 4, seed: int = 0) -> TemplateSet:
@@ -51,33 +68,46 @@ def synthetic_templates(n: int, dim: int, per_person: int = 4, seed: int = 0) ->
     return TemplateSet("synthetic", ids, kinds, matrix, {})
 
 
-def stage_table(pipeline: FacePipeline, rgb: np.ndarray, repeat: int) -> list[tuple[str, float, float]]:
-    """Per-stage latency on one photo with one face."""
-    rows = []
+def stage_table(pipeline: FacePipeline, rgb: np.ndarray, repeat: int) -> list[tuple[str, float, float, float]]:
+    """Per-stage latency on one photo with one face, as the live path runs it."""
+    rows: list[tuple[str, float, float, float]] = []
+
+    def _row(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
+        t = _time(fn, repeat)
+        return t.mean, t.p95, t.cpu
+
     detector = pipeline.detector
     faces = pipeline.analyze(rgb, max_faces=1)
     if not faces:
         raise RuntimeError("the benchmark photo has no detectable face")
     face = faces[0]
     if isinstance(detector, MediaPipeDetector):
-        rows.append(("detect (MediaPipe BlazeFace alone)", *_time(lambda: detector.detect_blazeface(rgb), repeat)))
-    rows.append((f"detect (all of it: {pipeline.config.detector})", *_time(lambda: pipeline.detect(rgb), repeat)))
+        rows.append(("detect (MediaPipe BlazeFace alone)", *_row(lambda: detector.detect_blazeface(rgb), repeat)))
+        live, detector.live = detector.live, False
+        rows.append(("detect (BlazeFace + YuNet, a full pass)", *_row(lambda: pipeline.detect(rgb), repeat)))
+        detector.live = live
+    runs = getattr(detector, "yunet_runs", 0)
+    video = np.zeros((0, 4), np.float32)  # frames of a live video, nothing tracked yet
+    rows.append((f"detect (as the app runs it: {pipeline.config.detector})",
+                 *_row(lambda: pipeline.detect(rgb, video), repeat)))
+    if isinstance(detector, MediaPipeDetector):
+        rows.append((f"  ... YuNet ran on {detector.yunet_runs - runs} of {repeat + 1} frames", 0.0, 0.0, 0.0))
     found = pipeline.detect(rgb)
     box, eyes = found.xyxy[0], found.keypoints[0][:2]
-    rows.append(("face mesh (one pass, 478 points)", *_time(lambda: pipeline.mesh.run(rgb, Roi.from_box(box, eyes)),
+    rows.append(("face mesh (one pass, 478 points)", *_row(lambda: pipeline.mesh.run(rgb, Roi.from_box(box, eyes)),
                                                             repeat)))
     rows.append(("face mesh (as run: passes until settled)",
-                 *_time(lambda: pipeline.mesh.landmarks(rgb, box, eyes), repeat)))
+                 *_row(lambda: pipeline.mesh.landmarks(rgb, box, eyes), repeat)))
     assert face.mesh is not None
     mesh = face.mesh
-    rows.append(("align (mesh points, similarity)", *_time(lambda: align_mesh(rgb, mesh), repeat)))
+    rows.append(("align (mesh points, similarity)", *_row(lambda: align_mesh(rgb, mesh), repeat)))
     crop = face.aligned[None]
-    rows.append(("mask flag", *_time(lambda: pipeline.mask_classifier.predict(crop), repeat)))
-    rows.append((f"embed ({pipeline.embedding.name})", *_time(lambda: pipeline.embed_aligned(crop), repeat)))
+    rows.append(("mask flag", *_row(lambda: pipeline.mask_classifier.predict(crop), repeat)))
+    rows.append((f"embed ({pipeline.embedding.name})", *_row(lambda: pipeline.embed_aligned(crop), repeat)))
     gallery = synthetic_templates(1000, pipeline.embedding.dim)
     matcher = Matcher(gallery)
     probe = face.embedding[None]
-    rows.append(("match (1:N, 1k templates)", *_time(lambda: matcher.identify(probe, np.array([False])), repeat)))
+    rows.append(("match (1:N, 1k templates)", *_row(lambda: matcher.identify(probe, np.array([False])), repeat)))
     return rows
 
 
@@ -103,7 +133,7 @@ def events_table(repeat: int) -> list[tuple[str, float, float]]:
     event = KioskEvent(event="arrival", t=1.0, track=1, kiosk="bench", site="bench", person="Ada Lovelace",
                        person_id=1, score=0.61, logged=True, time=dt.datetime.now(dt.timezone.utc))
     metrics = KioskMetrics()
-    rows = [("metrics per frame", *_time(lambda: metrics.frame("bench", 40.0), repeat * 20))]
+    rows = [("metrics per frame", _time(lambda: metrics.frame("bench", 40.0), repeat * 20))]
     setups = (("publish, no target", EventsConfig()),
               ("publish, webhook + MQTT unreachable", EventsConfig(
                   # Validated from the raw URL, as a config file's would be (the str becomes a URL).
@@ -112,10 +142,10 @@ def events_table(repeat: int) -> list[tuple[str, float, float]]:
     for label, cfg in setups:
         bus = EventBus.from_config(cfg, metrics=metrics)
         try:
-            rows.append((label, *_time(functools.partial(bus.publish, event), repeat * 20)))
+            rows.append((label, _time(functools.partial(bus.publish, event), repeat * 20)))
         finally:
             bus.close(timeout=1.0)
-    return [(name, med * 1000, p95 * 1000) for name, med, p95 in rows]
+    return [(name, t.median * 1000, t.p95 * 1000) for name, t in rows]
 
 
 def main_bench(args: argparse.Namespace, config: Config) -> int:
@@ -128,21 +158,24 @@ def main_bench(args: argparse.Namespace, config: Config) -> int:
     print(f"face-kiosk bench: detector={config.vision.detector} embedder={config.vision.embedder}, "
           f"photo 512x512 with one face, {repeat} runs each; model load {load_ms:.0f} ms\n")
 
-    print(f"{'stage':<42}{'median ms':>10}{'p95 ms':>10}")
-    for name, med, p95 in stage_table(pipeline, rgb, repeat):
-        print(f"{name:<42}{med:>10.2f}{p95:>10.2f}")
+    print(f"{'stage':<42}{'mean ms':>10}{'p95 ms':>10}{'CPU ms':>10}")
+    for name, mean, p95, cpu in stage_table(pipeline, rgb, repeat):
+        print(f"{name:<42}{mean:>10.2f}{p95:>10.2f}{cpu:>10.2f}" if mean else name)
 
     matcher = Matcher(synthetic_templates(1000, pipeline.embedding.dim))
     still = FacePipeline(config.vision, still=True)
     for label, pipe in (("end to end, live (1 ORT thread)", pipeline), ("end to end, photo (all cores)", still)):
 
         def one_face(pipe: FacePipeline = pipe) -> None:
-            faces = pipe.analyze(rgb, max_faces=1)
+            # A new face: detected (live: as a video frame, so YuNet runs only where BlazeFace
+            # is unsure), its landmarks searched from the box, aligned, flagged, embedded, matched.
+            found = pipe.detect(rgb, np.zeros((0, 4), np.float32) if not pipe.still else None)
+            faces = pipe.analyze_detections(rgb, found.take([0])).faces
             matcher.identify(np.stack([f.embedding for f in faces]), np.array([f.masked for f in faces]))
 
-        med, p95 = _time(one_face, repeat)
-        verdict = "ok" if med <= TARGET_ONE_FACE_MS else f"MISSES by {med - TARGET_ONE_FACE_MS:.1f} ms"
-        print(f"{label:<42}{med:>10.2f}{p95:>10.2f}   target <= {TARGET_ONE_FACE_MS:.0f} ms: {verdict}")
+        mean, p95, cpu, _ = _time(one_face, repeat)
+        verdict = "ok" if mean <= TARGET_ONE_FACE_MS else f"MISSES by {mean - TARGET_ONE_FACE_MS:.1f} ms"
+        print(f"{label:<42}{mean:>10.2f}{p95:>10.2f}{cpu:>10.2f}   target <= {TARGET_ONE_FACE_MS:.0f} ms: {verdict}")
 
     print(f"\n{'liveness (kiosk.liveness, passive mode)':<42}{'median ms':>10}")
     face = pipeline.analyze(rgb, max_faces=1)[0]
@@ -153,7 +186,7 @@ def main_bench(args: argparse.Namespace, config: Config) -> int:
     for name, med, p95 in events_table(repeat):
         print(f"{name:<42}{med:>10.1f}{p95:>10.1f}")
 
-    print(f"\n{'1:N gallery (templates)':<26}{'people':>10}{'median ms':>11}{'p95 ms':>9}{'RSS MB':>9}")
+    print(f"\n{'1:N gallery (templates)':<26}{'people':>10}{'mean ms':>11}{'p95 ms':>9}{'RSS MB':>9}")
     probe = np.random.default_rng(1).standard_normal((1, pipeline.embedding.dim)).astype(np.float32)
     probe /= np.linalg.norm(probe)
     for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
@@ -163,7 +196,7 @@ def main_bench(args: argparse.Namespace, config: Config) -> int:
         def one_probe(m: Matcher = big) -> None:
             m.identify(probe, np.array([False]))
 
-        med, p95 = _time(one_probe, max(5, repeat // 2 if size >= 1_000_000 else repeat))
+        med, p95, *_ = _time(one_probe, max(5, repeat // 2 if size >= 1_000_000 else repeat))
         note = ""
         if size == 100_000:
             note = "  target <= 5 ms: " + ("ok" if med <= TARGET_1N_100K_MS else f"MISSES by {med - TARGET_1N_100K_MS:.2f} ms")

@@ -30,7 +30,6 @@ import numpy as np
 
 from kiosk.errors import KioskError
 from kiosk.gallery.api import TemplateSet
-from kiosk.gallery.postgres import PgGallery
 from kiosk.recognition.matching import Matcher
 
 if TYPE_CHECKING:
@@ -73,6 +72,8 @@ def _load(url: str, matrix: np.ndarray, encrypted: bool, spool: Path) -> None:
     """A gallery of len(matrix) templates (4 per person), written with COPY."""
     import psycopg
     from pgvector.psycopg import register_vector
+
+    from kiosk.gallery.postgres import PgGallery  # psycopg: only when a backend bench runs
 
     with PgGallery(url, encrypt_templates=encrypted, listen=False, spool_path=spool) as g:
         n = len(matrix)
@@ -135,6 +136,8 @@ def bench_size(n: int, args: argparse.Namespace, admin: psycopg.Connection[Any],
         _load(db, matrix, encrypted, tmp / f"{name}.db")
         fill_s = time.perf_counter() - t
         t = time.perf_counter()
+        from kiosk.gallery.postgres import PgGallery  # psycopg: only when a backend bench runs
+
         with PgGallery(db, listen=False, spool_path=tmp / f"{name}.db") as g:
             loaded = g.templates(MODEL)
             load_s = time.perf_counter() - t

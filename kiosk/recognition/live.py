@@ -247,7 +247,7 @@ class LiveRecognizer:
         t0 = time.perf_counter()
         pipeline = self.pipeline
         rgb = frame.rgb
-        found = pipeline.detect(rgb)
+        found = pipeline.detect(rgb, self.tracker.boxes())
         t1 = time.perf_counter()
         # A face that continues a track starts its landmarks from the track's last ones (one
         # mesh pass instead of a search from the detector's box, as MediaPipe tracks).

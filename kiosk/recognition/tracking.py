@@ -219,6 +219,10 @@ class Tracker:
         best = ious.argmax(1)
         return [live[j].track_id if ious[i, j] >= self.config.iou_match else None for i, j in enumerate(best)]
 
+    def boxes(self) -> np.ndarray:
+        """(n, 4) the latest box of every live track."""
+        return np.array([t.box for t in self.tracks.values()], np.float32).reshape(-1, 4)
+
     def last_mesh(self, track_id: int) -> np.ndarray | None:
         """The face-mesh points of a track's latest frame (None: none yet)."""
         return self.tracks[track_id].mesh

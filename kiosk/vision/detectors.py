@@ -11,6 +11,17 @@
 Small images are upscaled for YuNet (to `min_side`): its smallest anchors are ~10 px, and the
 faces in small photos are smaller than that. BlazeFace runs in LiteRT (kiosk.vision.blazeface),
 not in MediaPipe's Tasks runtime, whose library posts usage metrics to Google.
+
+Live video (`still=False`, frames of one video given with their `tracked` boxes, as
+kiosk.recognition.live does; a lone image always gets both detectors) runs YuNet only where
+BlazeFace is unsure: a frame whose BlazeFace faces are all confident and cover every face being
+tracked skips it (YuNet costs ~4x BlazeFace:
+20-27 ms of CPU against 6 on this 2-core machine). YuNet still runs on every frame with no
+confident face, with a score in BlazeFace's unsure band, with a tracked face BlazeFace does not
+see (a masked face only YuNet found keeps YuNet running while it is tracked), and at least on
+every FULL_PASS_EVERY-th frame, so a face BlazeFace misses beside one it sees is found within
+a few frames. A live face BlazeFace sees confidently keeps BlazeFace's box on every frame, with
+or without YuNet, so its box does not jump between the two detectors' shapes.
 """
 
 from __future__ import annotations
@@ -30,13 +41,15 @@ from kiosk.vision.native_logs import native_stderr_quiet
 from kiosk.vision.types import Detections
 
 SAME_FACE_IOU = 0.3  # BlazeFace and YuNet boxes of one face overlap with IoU ~0.7 (5th pct 0.38)
+FULL_PASS_EVERY = 5  # live: YuNet runs on at least every 5th frame (0.2 s at 25 fps)
 
 
 class FaceDetector(Protocol):
     """Finds faces in an RGB uint8 image."""
 
-    def detect(self, rgb: np.ndarray) -> Detections:
-        """Faces with 5 ArcFace-order landmarks, sorted by score (best first)."""
+    def detect(self, rgb: np.ndarray, tracked: np.ndarray | None = None) -> Detections:
+        """Faces with 5 ArcFace-order landmarks, sorted by score (best first). `tracked`: the
+        boxes (n, 4) of the faces being tracked in this video, if any (a hint to skip work)."""
         ...
 
 
@@ -52,8 +65,8 @@ class YuNetDetector:
         self._min_side = min_side
         self._size: tuple[int, int] = (0, 0)
 
-    def detect(self, rgb: np.ndarray) -> Detections:
-        """Faces in the whole image."""
+    def detect(self, rgb: np.ndarray, tracked: np.ndarray | None = None) -> Detections:
+        """Faces in the whole image (`tracked` is not used: YuNet always looks at all of it)."""
         long_side = max(rgb.shape[:2])
         if long_side > self._max_side:
             scale = self._max_side / long_side
@@ -71,8 +84,8 @@ class YuNetDetector:
         if (w, h) != self._size:
             self._net.setInputSize((w, h))
             self._size = (w, h)
-        # YuNet was trained on BGR frames.
-        _, faces = self._net.detect(np.ascontiguousarray(rgb[:, :, ::-1]))
+        # YuNet was trained on BGR frames (cvtColor: the same pixels as a reversed copy, faster).
+        _, faces = self._net.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         if faces is None or len(faces) == 0:
             return Detections.empty()
         faces = faces[np.argsort(-faces[:, 14])]
@@ -149,28 +162,53 @@ class MediaPipeDetector:
             self._blazeface.append(BlazeFace(other, low))
         # Whole-frame YuNet, upscaling small images (its smallest anchors are ~10 px).
         self._yunet = YuNetDetector(score_threshold=min(self.rule.agree, self.rule.strong_yunet), min_side=min_side)
+        self.live = not still  # YuNet only where BlazeFace is unsure; BlazeFace's boxes kept
+        self._since_full = FULL_PASS_EVERY  # frames since YuNet last ran: the first frame gets it
+        self.yunet_runs = 0  # frames YuNet ran on (the benchmark reports the share)
 
     def detect_blazeface(self, rgb: np.ndarray) -> Detections:
         """The primary BlazeFace alone: boxes and its 6 keypoints (for the benchmark)."""
         found = self._blazeface[0].detect(rgb)
         return found.take(np.flatnonzero(found.score >= self.rule.strong_blazeface))
 
-    def detect(self, rgb: np.ndarray) -> Detections:
-        """Merged BlazeFace + YuNet faces with 5 rough points each, best first."""
+    def detect(self, rgb: np.ndarray, tracked: np.ndarray | None = None) -> Detections:
+        """Merged BlazeFace + YuNet faces with 5 rough points each, best first (live video:
+        YuNet only where BlazeFace is unsure, see the module's docstring)."""
         blaze = [b.detect(rgb) for b in self._blazeface]
-        yunet = self._yunet.detect(rgb)
+        if self.live and tracked is not None and self._blazeface_is_sure(blaze[0], tracked):
+            self._since_full += 1
+            return self._merge(blaze, Detections.empty())
+        self._since_full = 1
+        self.yunet_runs += 1
+        return self._merge(blaze, self._yunet.detect(rgb))
+
+    def _blazeface_is_sure(self, found: Detections, tracked: np.ndarray) -> bool:
+        if self._since_full >= FULL_PASS_EVERY or not len(found):
+            return False
+        candidates = found.score >= min(self.rule.agree, self.rule.strong_blazeface)
+        confident = found.score >= self.rule.strong_blazeface
+        if (candidates & ~confident).any():
+            return False  # a score YuNet could second (or not): ask it
+        if not len(tracked):
+            return True
+        seen = iou_matrix(np.asarray(tracked, np.float32).reshape(-1, 4), found.xyxy[confident]) > SAME_FACE_IOU
+        return bool(seen.any(1).all())
+
+    def _merge(self, blaze: list[Detections], yunet: Detections) -> Detections:
         candidates = [(d, self.rule.strong_blazeface) for d in blaze] + [(yunet, self.rule.strong_yunet)]
         yunet_src = len(blaze)
         boxes, scores, kps = [], [], []
         for group in fuse(candidates, self.rule.agree):
             scores.append(max(candidates[s][0].score[i] for s, i in group))
             from_yunet = [i for s, i in group if s == yunet_src]
-            if from_yunet:
+            # Members come best first: the group's best BlazeFace box, if any.
+            src, i = next(((s, i) for s, i in group if s != yunet_src), (yunet_src, -1))
+            sure_blazeface = src != yunet_src and candidates[src][0].score[i] >= self.rule.strong_blazeface
+            if from_yunet and not (self.live and sure_blazeface):
                 best = max(from_yunet, key=lambda i: yunet.score[i])
                 boxes.append(yunet.xyxy[best])
                 kps.append(yunet.keypoints[best])
                 continue
-            src, i = group[0]
             boxes.append(candidates[src][0].xyxy[i])
             kps.append(five_from_blazeface(candidates[src][0].keypoints[i]))
         if not boxes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -78,14 +79,19 @@ class FacePipeline:
         self.config = config or VisionConfig()
         self.still = still
         self.min_face_px = STILL_MIN_FACE_PX if still else self.config.min_face_px
-        self.detector: FaceDetector = create_detector(
-            self.config.detector, self.config.mediapipe_model, still=still
-        )
-        self.mesh = FaceMesh(threads=1)
         # Measured under load (bench --live): 1 thread gave 78 ms face->name vs 115 ms with 2.
         threads = self.config.threads or (min(os.cpu_count() or 1, 4) if still else 1)
-        self.embedding = Embedding(self.config.embedder, threads=threads)
-        self.mask_classifier = MaskClassifier.load()
+        # The embedder's ONNX session is the slowest model to build (~0.2 s of CPU, most of the
+        # load) and onnxruntime builds it without holding the GIL: it loads on a thread while
+        # the detector and the mesh load here. A model that fails still fails this constructor.
+        with ThreadPoolExecutor(1, thread_name_prefix="face-kiosk-models") as loader:
+            embedding = loader.submit(Embedding, self.config.embedder, threads)
+            self.detector: FaceDetector = create_detector(
+                self.config.detector, self.config.mediapipe_model, still=still
+            )
+            self.mesh = FaceMesh(threads=1)
+            self.mask_classifier = MaskClassifier.load()
+            self.embedding = embedding.result()
         self.mask_threshold = self.config.mask_threshold or self.mask_classifier.threshold
 
     @property
@@ -94,9 +100,11 @@ class FacePipeline:
         calibration) are only comparable within one version."""
         return template_version(self.embedding.version)
 
-    def detect(self, rgb: np.ndarray) -> Detections:
-        """Faces (boxes and rough points) at least `min_face_px` wide, best first."""
-        found = self.detector.detect(rgb)
+    def detect(self, rgb: np.ndarray, tracked: np.ndarray | None = None) -> Detections:
+        """Faces (boxes and rough points) at least `min_face_px` wide, best first. `tracked`: the
+        boxes tracked in a live video whose next frame this is (possibly none); with them the
+        detector may skip work where it is sure. Without them the image is judged on its own."""
+        found = self.detector.detect(rgb, tracked)
         if not len(found):
             return found
         widths = found.xyxy[:, 2] - found.xyxy[:, 0]
