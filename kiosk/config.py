@@ -297,6 +297,9 @@ class LivenessConfig(_Strict):
         2.5, ge=0.5, le=15.0, description="active mode: ask when a face is still unsure this long after it appeared")
     challenge_timeout_s: float = Field(
         5.0, ge=2.0, le=20.0, description="active mode: a visitor who has not done it by then is refused")
+    unsure_wait_s: float = Field(
+        8.0, ge=2.0, le=60.0, description="a recognised visitor whose face is still unsure this long is sent to the "
+        "receptionist (no attack is reported); active mode waits at least until its challenge ran out")
 
 
 class Config(_Strict):
@@ -407,12 +410,14 @@ def save_config(config: Config, path: Path | None = None) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """The config for a CLI command: the file (`--config` or the default) plus `--embedder` and
-    `--detector` overrides."""
+    """The config for a CLI command: the file (`--config` or the default) plus `--embedder`,
+    `--detector` and `--liveness` overrides."""
     path = getattr(args, "config", None)
     config = load_config(Path(path) if path else None)
     if getattr(args, "embedder", None):
         config.vision.embedder = args.embedder
     if getattr(args, "detector", None):
         config.vision.detector = args.detector
+    if getattr(args, "liveness", None):
+        config.liveness.mode = args.liveness
     return config

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kiosk.events.event import JSON_KEYS, KioskEvent
+from kiosk.events.event import JSON_KEYS, LIVENESS_KEYS, KioskEvent
+from kiosk.liveness import Cues, Liveness, LivenessDecision, Reason
 
 WHEN = datetime(2026, 3, 4, 9, 15, 30, 123456, tzinfo=timezone.utc)
 
@@ -26,7 +27,7 @@ def test_json_is_exactly_the_documented_object_in_order() -> None:
     assert line == (
         '{"time":"2026-03-04T09:15:30.123Z","t":12.5,"event":"arrival",'
         '"person":"Ada Lovelace","person_id":17,"score":0.61,"masked":true,"track":3,'
-        '"logged":true,"kiosk":"desk-1"}'
+        '"logged":true,"kiosk":"desk-1","liveness":null}'
     )
     assert tuple(json.loads(line)) == JSON_KEYS
     assert "site" not in line and "event_id" not in line
@@ -108,3 +109,54 @@ def test_constructor_checks_consistency() -> None:
         arrival(score=float("nan"))
     # ask_to_unmask may or may not carry the candidate
     KioskEvent(event="ask_to_unmask", t=1, track=2, kiosk="k", site="", masked=True)
+
+
+FLAT = LivenessDecision(Liveness.ATTACK, 0.0089, Reason.FLAT, Cues(passive=0.73421, passes=2, planarity=-0.0931))
+
+
+def attack(**overrides: object) -> KioskEvent:
+    fields: dict[str, object] = dict(event="presentation_attack", t=1.6, track=4, kiosk="desk-1", site="hq",
+                                     score=0.95, liveness=FLAT.as_dict(), time=WHEN)
+    fields.update(overrides)
+    return KioskEvent(**fields)  # type: ignore[arg-type]
+
+
+def test_a_presentation_attack_has_the_same_keys_no_person_and_the_checks_word() -> None:
+    line = attack().to_json()
+    data = json.loads(line)
+    assert tuple(data) == JSON_KEYS
+    assert (data["event"], data["person"], data["person_id"], data["logged"]) == ("presentation_attack", None,
+                                                                                 None, False)
+    assert data["liveness"] == {"state": "attack", "score": 0.0089, "reason": "flat like a photo",
+                                "passive": 0.7342, "blinks": 0, "planarity": -0.093, "challenge": None}
+    assert tuple(data["liveness"]) == LIVENESS_KEYS  # the decision's own JSON, key for key
+    assert KioskEvent.from_json(line).to_json() == line
+    with pytest.raises(ValueError, match="presentation attack has no person"):
+        attack(person="Ada Lovelace", person_id=17)
+    with pytest.raises(ValueError, match="needs liveness and is never logged"):
+        attack(liveness=None)
+    with pytest.raises(ValueError, match="needs liveness and is never logged"):
+        attack(logged=True)
+
+
+def test_an_arrival_carries_the_checks_word_and_an_old_line_without_it_reads_as_null() -> None:
+    live = LivenessDecision(Liveness.LIVE, 0.97, Reason.MOVES_LIKE_A_HEAD, Cues(planarity=1.4)).as_dict()
+    assert json.loads(arrival(liveness=live).to_json())["liveness"]["state"] == "live"
+    old = json.loads(arrival().to_json())
+    del old["liveness"]
+    assert KioskEvent.from_dict(old).liveness is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"state": "maybe"}, "liveness.state must be one of"),
+    ({"score": 1.5}, "liveness.score must be a number in 0..1"),
+    ({"blinks": -1}, "liveness.blinks"),
+    ({"planarity": "flat"}, "liveness.planarity"),
+    ({"extra": 1}, "liveness must be null or an object with the keys"),
+])
+def test_a_malformed_liveness_is_refused_in_one_line(change: dict[str, object], message: str) -> None:
+    data = json.loads(attack().to_json())
+    data["liveness"] = {**data["liveness"], **change}
+    with pytest.raises(ValueError, match=message) as info:
+        KioskEvent.from_dict(data)
+    assert "\n" not in str(info.value)

@@ -20,6 +20,7 @@ from test_watch import write_clip
 from kiosk.cli import main
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
+from tests.conftest import RECOGNITION_ONLY
 
 pytest_plugins = ["events_fixtures"]
 TODAY = dt.date.today().isoformat()
@@ -148,7 +149,7 @@ def test_an_invited_guest_is_greeted_their_host_told_and_signed_out_at_the_exit(
                                              "notify": {}}}), encoding="utf-8")
     clip = write_clip(tmp_path / "once.avi", astronaut_rgb)
     code, out, err = _run(capsys, "watch", "--db", str(db), "--config", str(config), "--source", f"lobby={clip}",
-                          "--jsonl")
+                          "--jsonl", "--liveness", RECOGNITION_ONLY)
     assert code == 0, err
     arrivals = [json.loads(x) for x in out.splitlines() if json.loads(x)["event"] == "arrival"]
     assert arrivals and arrivals[0]["person"] == "Eileen Collins" and arrivals[0]["logged"]
@@ -161,7 +162,7 @@ def test_an_invited_guest_is_greeted_their_host_told_and_signed_out_at_the_exit(
     assert (row["name"], row["kind"], row["host"], row["kiosk"]) == ("Eileen Collins", "visitor", "Grace Hopper",
                                                                       "lobby")
     code, out, err = _run(capsys, "watch", "--db", str(db), "--config", str(config), "--source", f"exit={clip}",
-                          "--jsonl")
+                          "--jsonl", "--liveness", RECOGNITION_ONLY)
     events = [json.loads(x) for x in out.splitlines()]
     assert code == 0 and [(e["event"], e["person"], e["kiosk"]) for e in events] == [
         ("sign_out", "Eileen Collins", "exit")]
@@ -185,7 +186,8 @@ def test_the_next_walk_up_greets_a_visitor_only_with_consent(tmp_path, capsys, a
                             samples, pipeline.model_version)
         assert g.counts(done.person_id)["templates"] == (2 if consent else 0)
     clip = write_clip(tmp_path / "once.avi", astronaut_rgb)
-    code, out, err = _run(capsys, "watch", "--db", str(db), "--source", f"lobby={clip}", "--jsonl")
+    code, out, err = _run(capsys, "watch", "--db", str(db), "--source", f"lobby={clip}", "--jsonl",
+                          "--liveness", RECOGNITION_ONLY)
     assert code == 0, err
     events = [json.loads(x) for x in out.splitlines()]
     if consent:

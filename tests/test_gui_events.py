@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from live_helpers import HANG_GUARD_MS, ScriptedSource
 
-from kiosk.config import Config
+from kiosk.config import Config, LivenessConfig
 from kiosk.diagnostics.arrivals import walk_up_frames
 from kiosk.events import EventsConfig, WebhookTarget, verify_signature
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import PersonDetails
+from tests.conftest import RECOGNITION_ONLY
 
 pytest_plugins = ["events_fixtures"]
 
@@ -53,7 +54,8 @@ def test_kiosk_mode_posts_the_arrival_to_the_configured_webhook(qtbot, gallery, 
     hook = receivers()
     secret = "gui-kiosk-secret"
     config = Config(events=EventsConfig(site="hq", kiosk="lobby",
-                                        webhooks=[WebhookTarget(url=hook.url, secret=secret)]))
+                                        webhooks=[WebhookTarget(url=hook.url, secret=secret)]),
+                    liveness=LivenessConfig(mode=RECOGNITION_ONLY))  # the visitor is a photo
     frames = walk_up_frames(astronaut_rgb, np.random.default_rng(0))
     main = MainWindow(config, gallery, lambda: ScriptedSource(lambda i: next(frames), fps=10), lockstep=True)
     qtbot.addWidget(main)

@@ -28,9 +28,9 @@ from kiosk.capture.sources import FrameSource, SourceError  # noqa: E402
 from kiosk.checkin.flow import Screen  # noqa: E402
 from kiosk.checkin.texts import texts_for  # noqa: E402
 from kiosk.checkin.visits import CHECKIN, UNKNOWN  # noqa: E402
-from kiosk.config import Config, KioskConfig  # noqa: E402
+from kiosk.config import Config, KioskConfig, LivenessConfig  # noqa: E402
 from kiosk.gallery import Gallery, PersonDetails  # noqa: E402
-from tests.conftest import shared  # noqa: E402
+from tests.conftest import RECOGNITION_ONLY, shared  # noqa: E402
 from tests.live_helpers import HANG_GUARD_MS  # noqa: E402
 
 FEMALE = "head-pose-face-detection-female.gif"
@@ -442,7 +442,10 @@ def _live_starter(qtbot, tmp_path, seed_db):
         if seed_db is not None:
             shutil.copy(seed_db, db)
         g = Gallery(db)
-        config = config or Config(kiosk=KioskConfig(greeting_s=1, cooldown_s=600))
+        # The clips' people are real, but these tests hold the kiosk to what it did before the
+        # liveness check (its own tests: tests/test_gui_kiosk_liveness.py).
+        config = config or Config(kiosk=KioskConfig(greeting_s=1, cooldown_s=600),
+                                  liveness=LivenessConfig(mode=RECOGNITION_ONLY))
         kwargs = {"pipeline_factory": pipeline_factory} if pipeline_factory else {}
         worker = LiveWorker(config, g, source, lockstep=lockstep, **kwargs)
         made.append((worker, g))

@@ -16,13 +16,13 @@ pytestmark = pytest.mark.gui
 from kiosk.capture.sources import Frame  # noqa: E402
 from kiosk.checkin.flow import Screen  # noqa: E402
 from kiosk.checkin.texts import greeting_for, texts_for  # noqa: E402
-from kiosk.config import Config, KioskConfig  # noqa: E402
+from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.diagnostics.arrivals import FPS, walk_up_frames  # noqa: E402
 from kiosk.gallery import Gallery, PersonDetails  # noqa: E402
 from kiosk.recognition.live import LiveRecognizer  # noqa: E402
 from kiosk.recognition.recognizer import Recognizer  # noqa: E402
 from tests.test_gui_kiosk import Clock, FakeWorker, _force_close, _window  # noqa: E402
-from tests.test_kiosk_redecisions import _sample, _two_visitors  # noqa: E402
+from tests.test_kiosk_redecisions import PHOTOS, _sample, _two_visitors  # noqa: E402
 
 NAME = "Eileen Collins"
 
@@ -31,7 +31,7 @@ class Feed:
     """Frames -> the real LiveRecognizer -> the stand-in worker's signal, on one clock."""
 
     def __init__(self, gallery, pipeline, worker: FakeWorker, clock: Clock) -> None:
-        self.live = LiveRecognizer(Recognizer(Config(), gallery, pipeline), clock=clock)
+        self.live = LiveRecognizer(Recognizer(PHOTOS, gallery, pipeline), clock=clock)
         self.worker, self.clock, self.n = worker, clock, 0
 
     def frame(self, rgb: np.ndarray) -> None:
@@ -45,7 +45,7 @@ def test_the_window_greets_a_visitor_enrolled_elsewhere_after_the_receptionist_c
     texts = texts_for(KioskConfig())
     with Gallery(tmp_path / "g.db") as gallery, Gallery(tmp_path / "g.db") as desk:
         clock, worker = Clock(0.0), FakeWorker()
-        w = _window(qtbot, worker, gallery, clock=clock)
+        w = _window(qtbot, worker, gallery, config=PHOTOS, clock=clock)
         feed = Feed(gallery, pipeline, worker, clock)
         frames = walk_up_frames(astronaut_rgb, np.random.default_rng(0), seconds=2.0)
         while w.flow.state.screen is not Screen.UNKNOWN:
@@ -67,7 +67,7 @@ def test_the_window_keeps_asking_the_flickering_masked_visitor_once(qtbot, tmp_p
     both, gone = _two_visitors(astronaut_rgb, pipeline)
     with Gallery(tmp_path / "g.db") as gallery:
         clock, worker = Clock(0.0), FakeWorker()
-        w = _window(qtbot, worker, gallery, clock=clock)
+        w = _window(qtbot, worker, gallery, config=PHOTOS, clock=clock)
         seen: list[Screen] = []
         w.state_changed.connect(lambda state: seen.append(state.screen))
         feed = Feed(gallery, pipeline, worker, clock)

@@ -33,6 +33,7 @@ from tests.conftest import ManualClock
 pytest_plugins = ["pg_fixtures"]
 
 NAME = "Eileen Collins"
+PHOTOS = Config(liveness={"mode": "off"})  # the visitors are photos walking up: recognition, not liveness, is tested
 REDECIDE_S = 2.0  # a gallery change reaches every kiosk's decisions within this (issue 21)
 
 
@@ -40,7 +41,7 @@ class Kiosk:
     """One kiosk camera: the live recognizer and the session, on the clip's clock."""
 
     def __init__(self, gallery: GalleryStore, pipeline, config: Config | None = None) -> None:
-        config = config or Config()
+        config = config or PHOTOS
         self.clock = ManualClock(0.0)
         self.live = LiveRecognizer(Recognizer(config, gallery, pipeline), clock=self.clock)
         self.session = KioskSession(gallery, config, flow_clock=self.clock)
@@ -227,7 +228,7 @@ def test_an_interrupted_prompt_is_announced_once_and_a_new_track_gets_its_own(tm
 
 # -- rows 9 and 10 together: asked once, then recognised on the same track -------------------------
 
-NEVER_MASKED = Config(match={"threshold_masked": 0.95})  # a masked face is never enough: everyone enrolled is asked
+NEVER_MASKED = Config(match={"threshold_masked": 0.95}, liveness={"mode": "off"})  # a masked face is never enough: everyone enrolled is asked
 
 
 def _masked(pipeline, astronaut_rgb: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ def test_a_small_run_fills_every_row_for_both_columns():
     data = shared("lfw-dev").parent
     from kiosk.config import Config
 
-    report = run_multivisit(Config(), data, people=2, strangers=2, still_strangers=6)
+    report = run_multivisit(Config(liveness={"mode": "off"}), data, people=2, strangers=2, still_strangers=6)
     assert report.people == 2 and report.strangers == 2
     assert set(report.visit2) == set(report.strangers_walk) == set(report.strangers_photo) == {
         "without learning", "with learning"}

@@ -42,7 +42,8 @@ def assert_no_egress(seen, configured: frozenset[tuple[str, int]] = frozenset())
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    """A visitor (the vendored portrait) walking up to the camera: 3 s at the analysis rate."""
+    """A visitor (the vendored portrait) walking up to the camera: 3 s at the analysis rate. The
+    visitor is a photo: the commands that must greet her run with `--liveness off`."""
     from kiosk.capture.images import load_rgb
 
     path = tmp_path_factory.mktemp("clip") / "walk-up.avi"
@@ -175,7 +176,7 @@ def test_eval_on_the_quick_profile(tmp_path):
 
 @needs_observer
 def test_watch_on_a_clip(tmp_path, gallery, clip):
-    seen = observe([*APP, "watch", "--db", str(gallery), "--source", str(clip), "--jsonl"], tmp_path)
+    seen = observe([*APP, "watch", "--liveness", "off", "--db", str(gallery), "--source", str(clip), "--jsonl"], tmp_path)
     assert_no_egress(seen)
     assert [json.loads(line)["person"] for line in seen.stdout.splitlines()] == [NAME]
 
@@ -183,7 +184,8 @@ def test_watch_on_a_clip(tmp_path, gallery, clip):
 @needs_observer
 def test_watch_with_a_webhook_reaches_only_the_configured_receiver(tmp_path, gallery, clip):
     config = tmp_path / "config.json"  # written by the observer: the receiver's port is its own
-    seen = observe([*APP, "watch", "--db", str(gallery), "--config", str(config), "--source", str(clip), "--jsonl"],
+    seen = observe([*APP, "watch", "--liveness", "off", "--db", str(gallery), "--config", str(config), "--source", str(clip),
+                    "--jsonl"],
                    tmp_path, webhook_config=config)
     assert_no_egress(seen)
     assert seen.received == 1  # the arrival was delivered...
@@ -196,7 +198,7 @@ def test_watch_with_a_webhook_reaches_only_the_configured_receiver(tmp_path, gal
 @needs_observer
 @pytest.mark.gui
 def test_the_window_runs_until_it_greets_the_visitor(tmp_path, gallery, clip):
-    seen = observe([*APP, "gui", "--db", str(gallery), "--source", str(clip), "-v"], tmp_path,
+    seen = observe([*APP, "gui", "--liveness", "off", "--db", str(gallery), "--source", str(clip), "-v"], tmp_path,
                    until=r"arrival: track \d+, ")
     assert "arrival: track" in seen.stderr, seen.stderr[-3000:]
     assert seen.egress() == [], "connections to somewhere not configured"

@@ -14,6 +14,7 @@ from kiosk.config import Config, PrivacyConfig
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
 from kiosk.gallery.retention import RetentionSchedule, purge_retention
+from tests.conftest import RECOGNITION_ONLY
 
 MODEL = "test-model@000"
 MAY4 = dt.date(2026, 5, 4)
@@ -136,7 +137,8 @@ def test_watch_purges_at_start_and_when_the_day_changes(tmp_path, pipeline):
     with Gallery(tmp_path / "g.db") as gallery:
         _fill(gallery)
         schedule = RetentionSchedule(gallery, Config().privacy, today=today)
-        runner = HeadlessRunner(Config(), gallery, pipeline, [WatchSource("door", str(folder))], retention=schedule)
+        runner = HeadlessRunner(Config.model_validate({"liveness": {"mode": RECOGNITION_ONLY}}), gallery, pipeline,
+                                [WatchSource("door", str(folder))], retention=schedule)
         runner.retention_check_s = 0.0  # ask after every frame (the real runner: every 10 minutes)
         runner.open()
         try:

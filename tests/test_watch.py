@@ -2,7 +2,9 @@
 integrator would, on clips made here from the vendored public-domain portrait.
 
 The clips: a visitor walks up to the camera (kiosk.diagnostics.arrivals.walk_up_frames), stands
-there, and (for `twice.avi`) leaves for four seconds of empty frames and comes back.
+there, and (for `twice.avi`) leaves for four seconds of empty frames and comes back. Its visitors
+are photos, and these tests measure recognition and the kiosk's decisions: they run with
+`--liveness off` (what the check does with such clips: tests/test_watch_liveness.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ pytest_plugins = ["events_fixtures"]
 pytestmark = pytest.mark.timeout(1200)
 
 #: The contract of the issue: exactly these keys, in this order.
-EVENT_KEYS = ["time", "t", "event", "person", "person_id", "score", "masked", "track", "logged", "kiosk"]
+EVENT_KEYS = ["time", "t", "event", "person", "person_id", "score", "masked", "track", "logged", "kiosk", "liveness"]
 NAME = "Eileen Collins"
 GAP_S = 4.0
 VISIT_S = 4.0
@@ -100,9 +102,10 @@ def empty(tmp_path) -> Path:
 WATCH_HANG_S = 900
 
 
-def watch(*args: str | Path, timeout: float = WATCH_HANG_S) -> subprocess.CompletedProcess[str]:
-    """`face-kiosk watch ...` in its own process (the XDG sandbox of conftest is inherited)."""
-    return subprocess.run([sys.executable, "-m", "ui.launcher", "watch", *map(str, args)],
+def watch(*args: str | Path, timeout: float = WATCH_HANG_S, liveness: str = "off") -> subprocess.CompletedProcess[str]:
+    """`face-kiosk watch --liveness off ...` (another `liveness` mode when given) in its own
+    process (the XDG sandbox of conftest is inherited)."""
+    return subprocess.run([sys.executable, "-m", "ui.launcher", "watch", "--liveness", liveness, *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
@@ -111,6 +114,7 @@ def events_of(proc: subprocess.CompletedProcess[str]) -> list[dict]:
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     for e in events:
         assert list(e) == EVENT_KEYS
+        assert e["liveness"] is None or e["event"] not in ("sign_in", "sign_out")
     return events
 
 
@@ -130,8 +134,10 @@ def test_an_enrolled_visitor_arrives_once_per_cooldown_and_runs_reproduce(enroll
     # t is media time: the second walk-up starts after the first visit and the empty frames.
     assert events[1]["t"] >= VISIT_S + GAP_S - 0.05
     assert events[0]["time"].endswith("Z")
+    assert all(e["liveness"] is None for e in events)  # the check is off: null, as the contract says
     start = first.stderr.splitlines()[0]
     assert start.startswith("face-kiosk watch: kiosk=") and "gallery 1 people" in start and "model sface@" in start
+    assert start.endswith("liveness off")
     with Gallery(enrolled, create=False) as g:
         assert [(v.name, v.kind) for v in g.visits()] == [(NAME, "checkin")]
 
@@ -221,7 +227,7 @@ def test_sigterm_stops_a_run_cleanly_with_the_visit_written(enrolled, tmp_path, 
     import signal
 
     long_clip = write_clip(tmp_path / "long.avi", astronaut_rgb, seconds=120.0, made_s=VISIT_S)  # minutes to analyse
-    proc = subprocess.Popen([sys.executable, "-m", "ui.launcher", "watch", "--db", str(enrolled),
+    proc = subprocess.Popen([sys.executable, "-m", "ui.launcher", "watch", "--liveness", "off", "--db", str(enrolled),
                              "--source", str(long_clip), "--jsonl"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:

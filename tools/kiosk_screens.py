@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.capture.images import load_rgb
     from kiosk.capture.reader import CameraState, CameraStatus
     from kiosk.capture.sources import Frame
+    from kiosk.checkin.flow import KioskState, Screen
     from kiosk.config import Config
     from kiosk.diagnostics.arrivals import walk_up_frames
     from kiosk.frontdesk import FrontDesk, InvitationForm, SignInForm
@@ -128,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         flow.tick()
         shot("12-not-recognised")
         flow.cancel()
+        # The recognition screens that carry words: the liveness check's prompts and its card.
+        for name, state in (("13-approaching", KioskState(Screen.APPROACHING, 0.0, 1)),
+                            ("14-turn-head", KioskState(Screen.CHALLENGE, 0.0, 1, challenge="turn")),
+                            ("15-blink", KioskState(Screen.CHALLENGE, 0.0, 1, challenge="blink")),
+                            ("16-refused", KioskState(Screen.REFUSED, 0.0, 1))):
+            w._show(state)
+            shot(name)
         w.locked = False
         w.close()
         gallery.close()

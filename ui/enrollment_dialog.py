@@ -239,8 +239,7 @@ class EnrollmentDialog(PinGatedDialog):
         self.camera_note.setText(f"The camera cannot be used for enrollment: {message}")
 
     def _on_result(self, result: FrameResult) -> None:
-        offer = self.controller.offer_frame([tf.analysis for tf in result.faces], result.frame_size,
-                                            result.timestamp)
+        offer = self.controller.offer_tracked(result.faces, result.frame_size, result.timestamp)
         if offer is None:
             return
         self.checklist.show_verdict(offer.verdict)

@@ -1,4 +1,5 @@
-"""The receptionist's view: today's (or any day's) visits, unknown-visitor alerts, CSV export,
+"""The receptionist's view: today's (or any day's) visits, unknown-visitor alerts, the faces the
+kiosk's liveness check refused (a photo or a screen held up: `add_attack`), CSV export,
 and the front desk's tabs (ui.frontdesk_panels): expected guests and no-shows, sign-ins with
 undo, who is on site (the evacuation list, one click from the top bar).
 
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QCloseEvent, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.checkin.attacks import PresentationAttack
 from kiosk.checkin.visits import CHECKIN, UNKNOWN, export_day_csv
 from kiosk.config import Config
 from kiosk.errors import KioskError
@@ -52,6 +54,7 @@ POLL_MS = 5000
 COLUMNS = ("Time", "Who", "Score", "Mask", "Where")
 ALL_SITES, ALL_KIOSKS = "All sites", "All kiosks"
 ALERT_BG = QColor("#ffb000")
+ATTACK_BG = QColor("#b00020")  # a refused face (presentation attack): red, white text
 MAX_ALERTS = 20  # older unknown-visitor alerts drop off the list
 
 
@@ -66,6 +69,7 @@ class ReceptionistView(QWidget):
     """Visits of one day (today by default), newest first, with alerts for unknown visitors."""
 
     alert = Signal(object)  # the visit dict of a new unknown visitor
+    attack = Signal(object)  # kiosk.checkin.attacks.PresentationAttack, as it is marked
 
     def __init__(self, gallery: GalleryStore, config=None, parent: QWidget | None = None, *,
                  today: Callable[[], dt.date] = dt.date.today, poll_ms: int = POLL_MS,
@@ -110,9 +114,9 @@ class ReceptionistView(QWidget):
 
         self.alerts = QListWidget()
         self.alerts.setMaximumHeight(120)
-        self.alerts.setToolTip("Unknown visitors at the kiosk (double-click to dismiss)")
+        self.alerts.setToolTip("Unknown visitors and refused faces at the kiosk (double-click to dismiss)")
         self.alerts.itemDoubleClicked.connect(lambda item: self.alerts.takeItem(self.alerts.row(item)))
-        self.alerts_label = QLabel("Unknown visitors waiting:")
+        self.alerts_label = QLabel("Unknown visitors waiting, faces refused:")
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -275,6 +279,17 @@ class ReceptionistView(QWidget):
         if self._seen_unknown is None:  # the first load: old unknown visits are not new alerts
             self._seen_unknown = max((v.id for v in visits if v.kind == UNKNOWN), default=0)
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        """Poll again when shown again (closing stopped it)."""
+        if not self._poll.isActive():
+            self._poll.start()
+        super().showEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        """Stop polling: a closed view must not read a gallery its owner may close next."""
+        self._poll.stop()
+        super().closeEvent(event)
+
     def poll(self) -> None:
         """Pick up visits logged since the last look (also by another process), alerting on strangers."""
         today = self._today()
@@ -319,6 +334,21 @@ class ReceptionistView(QWidget):
             self.alerts.takeItem(self.alerts.count() - 1)
         self.alert.emit(visit)
         QWidget.window(self).setWindowTitle("face-kiosk - visits (unknown visitor!)")
+        QTimer.singleShot(10_000, self, lambda: QWidget.window(self).setWindowTitle("face-kiosk - visits"))
+
+    def add_attack(self, attack: PresentationAttack) -> None:
+        """Mark a track the kiosk's liveness check refused (a photo or a screen was held up):
+        a red alert with the reason and whom the picture looked like (staff only)."""
+        now = dt.datetime.now().strftime("%H:%M:%S")
+        item = QListWidgetItem(f"{now}  {attack.describe()}")
+        item.setBackground(ATTACK_BG)
+        item.setForeground(QColor("#ffffff"))
+        item.setToolTip(f"liveness {attack.decision.as_dict()}")
+        self.alerts.insertItem(0, item)
+        while self.alerts.count() > MAX_ALERTS:
+            self.alerts.takeItem(self.alerts.count() - 1)
+        self.attack.emit(attack)
+        QWidget.window(self).setWindowTitle("face-kiosk - visits (face refused!)")
         QTimer.singleShot(10_000, self, lambda: QWidget.window(self).setWindowTitle("face-kiosk - visits"))
 
     # -- export -----------------------------------------------------------------------------

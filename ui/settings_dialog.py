@@ -1,4 +1,5 @@
-"""Settings: camera, models and thresholds, edited as the typed Config and validated by it.
+"""Settings: camera, models, thresholds and the liveness check, edited as the typed Config and
+validated by it.
 
 The dialog never saves anything half-valid: OK builds a new Config through pydantic, shows
 the first error next to the buttons, and only closes when the whole config is valid.
@@ -25,7 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.config import THRESHOLD_MAX, THRESHOLD_MIN, Config, MatchConfig, VisionConfig
+from kiosk.config import (
+    LIVENESS_MODES,
+    THRESHOLD_MAX,
+    THRESHOLD_MIN,
+    Config,
+    LivenessConfig,
+    MatchConfig,
+    VisionConfig,
+)
 
 
 def _choices(model: type[BaseModel], field: str) -> tuple[str, ...]:
@@ -138,6 +147,19 @@ class SettingsDialog(QDialog):
             if widget is not None and field.description:
                 widget.setToolTip(field.description)
 
+        # Liveness (presentation attacks: docs/liveness.md)
+        self.liveness_mode = QComboBox()
+        self.liveness_mode.addItems(LIVENESS_MODES)
+        self.liveness_mode.setCurrentText(config.liveness.mode)
+        self.liveness_mode.setToolTip(LivenessConfig.model_fields["mode"].description or "")
+        self.liveness_note = QLabel("")
+        self.liveness_note.setWordWrap(True)
+        self.liveness_mode.currentTextChanged.connect(self._update_liveness_note)
+        liveness = QGroupBox("Liveness (photos and screens held up to the camera)")
+        form = QFormLayout(liveness)
+        form.addRow("Check", self.liveness_mode)
+        form.addRow("", self.liveness_note)
+
         self.error = QLabel("")
         self.error.setObjectName("settingsError")
         self.error.setStyleSheet("color: #f85149")
@@ -150,12 +172,22 @@ class SettingsDialog(QDialog):
         layout.addWidget(camera)
         layout.addWidget(models)
         layout.addWidget(thresholds)
+        layout.addWidget(liveness)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self._update_licence_note(self.embedder.currentText())
+        self._update_liveness_note(self.liveness_mode.currentText())
 
     def _update_licence_note(self, embedder: str) -> None:
         self.licence_note.setVisible("mbf" in embedder)
+
+    def _update_liveness_note(self, mode: str) -> None:
+        self.liveness_note.setText({
+            "off": "No check: a printed photo of an enrolled person is greeted as them.",
+            "passive": "Only faces that move like a head, blink, or that the passive model sees as live are "
+                       "greeted; a photo or a screen gets the receptionist card.",
+            "active": "As passive, and a visitor the check is unsure of is asked to turn their head a little.",
+        }.get(mode, ""))
 
     def candidate(self) -> dict:
         """The config the widgets describe, as plain data (not validated yet)."""
@@ -170,6 +202,7 @@ class SettingsDialog(QDialog):
                              threshold_unmasked=self.threshold_unmasked.value(),
                              threshold_masked=self.threshold_masked.value(),
                              verify_threshold=self.verify_threshold.value())
+        data["liveness"].update(mode=self.liveness_mode.currentText())
         return data
 
     def validate(self) -> Config | None:

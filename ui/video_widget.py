@@ -27,6 +27,7 @@ PENDING = QColor("#b0b7c0")
 REJECTED_HINT = "turn to the camera"  # a face the landmarks could not align (kiosk.vision.pipeline)
 MASK_BADGE = QColor("#1f6feb")
 HINT = QColor("#ffd33d")
+ATTACK = QColor("#a371f7")  # the liveness check refused the face: a photo or a screen
 # Results older than this (relative to the frame on screen) are not drawn: boxes that
 # trail a person who already left are worse than none.
 STALE_RESULT_S = 0.6
@@ -58,7 +59,10 @@ class PaintInfo:
 
 
 def box_colour(face: TrackedFace) -> QColor:
-    """Green for a known person, red for unknown, amber for masked-and-unnamed, grey while voting."""
+    """Green for a known person, red for unknown, amber for masked-and-unnamed, grey while voting;
+    purple for a face the liveness check refused."""
+    if face.liveness.attack:
+        return ATTACK
     if face.identity.known:
         return KNOWN
     if face.masked:
@@ -67,8 +71,11 @@ def box_colour(face: TrackedFace) -> QColor:
 
 
 def box_label(face: TrackedFace) -> str:
-    """The text above a box."""
+    """The text above a box (a refused face: "refused: flat like a photo", then the name its
+    picture matched: this is the staff's window)."""
     ident = face.identity
+    if face.liveness.attack:
+        return f"refused: {face.liveness.reason.value}" + (f" ({ident.name})" if ident.known else "")
     if ident.known:
         return f"{ident.name} {ident.score:.2f}"
     if ident.settled:

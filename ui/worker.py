@@ -119,6 +119,7 @@ class LiveWorker(QThread):
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._latest_result: FrameResult | None = None
+        self._liveness_focus: int | None = None  # the kiosk screen's visitor (set_liveness_focus)
         self._processed = RateMeter()
         self._recognitions = RateMeter()
         self._camera = CameraStatus(CameraState.CONNECTING, describe_source(source))
@@ -189,6 +190,18 @@ class LiveWorker(QThread):
         def job() -> None:
             if self._live is not None:
                 self._live.embed_all = on
+        self._jobs.put(job)
+
+    def set_liveness_focus(self, track_id: int | None) -> None:
+        """The track the kiosk screen faces (kiosk.checkin.session.KioskSession.liveness_focus):
+        in active liveness mode only that visitor may be asked to turn their head."""
+        if track_id == self._liveness_focus:
+            return
+        self._liveness_focus = track_id
+
+        def job() -> None:
+            if self._live is not None:
+                self._live.liveness.focus = track_id
         self._jobs.put(job)
 
     def run_on_worker(self, fn: Callable[[FacePipeline], T]) -> Future[T]:
@@ -286,6 +299,7 @@ class LiveWorker(QThread):
         self._close_models()
         self._live = LiveRecognizer(Recognizer(config, self.gallery, pipeline), self._tracker_config)
         self._live.embed_all = embed_all
+        self._live.liveness.focus = self._liveness_focus
         self.config = config
         self._model_version = pipeline.model_version
         self._models_ready = True

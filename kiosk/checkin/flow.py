@@ -16,6 +16,11 @@ recogniser decides their track afresh (`TrackedFace.epoch`: the gallery changed,
 enrolled at another desk while standing here, or they took the mask off) and names them; a
 fresh decision that still says "unknown" changes nothing on screen and logs nothing again.
 
+Before any of that, the face's liveness decision (kiosk.checkin.liveness_gate): a face judged
+an attack gets REFUSED (the receptionist card, nobody named, nothing logged); an unsure one is
+greeted by nobody yet: CHALLENGE while the active check asks for a head turn or a blink, else
+APPROACHING, and the receptionist card if it stays unsure too long after its identity settled.
+
 Inputs are the live recognizer's tracked faces (`observe`), the camera's state (`source_ok` /
 `source_lost`) and the passing of time (`tick`). The flow keeps no votes of its own: who a face
 is comes from the tracker's voted identity (kiosk.recognition.tracking), the one voting machine.
@@ -32,6 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kiosk.checkin.liveness_gate import DEFAULT_WAIT_S, Gate, LivenessGate
 from kiosk.config import KioskConfig
 from kiosk.recognition.live import FrameResult, TrackedFace
 
@@ -47,6 +53,8 @@ class Screen(enum.Enum):
     UNKNOWN = "unknown"
     LOWER_MASK = "lower-mask"
     UNAVAILABLE = "unavailable"
+    REFUSED = "refused"  # the liveness check refused the face: the receptionist card, nobody named
+    CHALLENGE = "challenge"  # the active liveness check asks for a small head turn or a blink
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class KioskState:
     score: float | None = None
     recorded: bool = False  # GREETING/UNKNOWN: a visit row was written for it
     message: str = ""  # UNAVAILABLE: why (for the log, not shown to visitors)
+    challenge: str | None = None  # CHALLENGE: what is asked ("turn" or "blink", kiosk.liveness.ChallengeKind)
 
 
 class VisitLog(Protocol):
@@ -81,6 +90,7 @@ class FlowTiming:
     idle_s: float = 1.5  # no face this long -> attract (bridges missed detections)
     unavailable_after_s: float = 1.0  # a camera gap shorter than this is not shown
     unmasked_grace_s: float = 3.0  # after lowering the mask, time to recognise the bare face
+    liveness_wait_s: float = DEFAULT_WAIT_S  # a settled identity still unsure this long: the receptionist
 
     @classmethod
     def from_config(cls, config: KioskConfig, **overrides: float) -> FlowTiming:
@@ -120,6 +130,8 @@ class KioskFlow:
         self.visits = visits
         self.timing = timing or FlowTiming()
         self.clock = clock
+        self.liveness = LivenessGate(self.timing.liveness_wait_s)
+        self.facing: int | None = None  # the track the latest frame's decisions were about
         self._tracks: OrderedDict[int, _Track] = OrderedDict()
         self._last_face_at: float | None = None
         self._last_waiting_at: float | None = None  # a face not yet greeted nor sent on
@@ -196,6 +208,7 @@ class KioskFlow:
             # A prompt to lower the mask holds the screen for its visitor: theirs, or (missed on
             # this frame) nobody's, so the request stays up through a flickering detection.
             primary = next((f for f in faces if f.track_id == prompted), None)
+        self.facing = primary.track_id if primary is not None else None
         return self._step(now, primary)
 
     def _prompted(self, now: float) -> int | None:
@@ -247,7 +260,7 @@ class KioskFlow:
         if state.screen is Screen.UNAVAILABLE:
             return state  # until source_ok / a frame
         card_over = False
-        if state.screen in (Screen.GREETING, Screen.UNKNOWN):
+        if state.screen in (Screen.GREETING, Screen.UNKNOWN, Screen.REFUSED):
             # A greeting is never cut short; the receptionist card only by its own visitor's
             # greeting (named after all by a re-decision).
             corrected = (state.screen is Screen.UNKNOWN and primary is not None
@@ -270,6 +283,9 @@ class KioskFlow:
             # Only people already greeted (or sent on) are in view: back to the idle screen,
             # not "please look at the camera" at someone who was just welcomed.
             return self._attract(now)
+        gated = self._liveness_gate(now, primary, track)
+        if gated is not None:
+            return gated
         ident = primary.identity
         if ident.settled and ident.person_id is not None:
             return self._greet(now, primary.track_id, track, ident.person_id, ident.name)
@@ -295,6 +311,26 @@ class KioskFlow:
                                           score=ident.score))
         if ident.settled:
             return self._unknown(now, primary.track_id, track, masked=False)
+        return self._approaching(now, primary.track_id)
+
+    def _liveness_gate(self, now: float, primary: TrackedFace, track: _Track) -> KioskState | None:
+        """The screen the face's liveness decision calls for; None: live, decide as ever."""
+        gate = self.liveness.judge(now, primary)
+        if gate is Gate.PASS:
+            return None
+        if gate is Gate.REFUSE:
+            track.done = True  # never greeted, logged or asked anything again on this track
+            return self._enter(KioskState(Screen.REFUSED, now, primary.track_id, masked=primary.masked))
+        if gate is Gate.GIVE_UP:
+            return self._unknown(now, primary.track_id, track, masked=self._mostly_masked(track))
+        challenge = primary.liveness.challenge
+        if gate is Gate.ASK and challenge is not None:
+            state = self.state
+            if state.screen is Screen.CHALLENGE and (state.track_id, state.challenge) == (primary.track_id,
+                                                                                    challenge.value):
+                return state  # keep `since`
+            return self._enter(KioskState(Screen.CHALLENGE, now, primary.track_id, masked=primary.masked,
+                                          challenge=challenge.value))
         return self._approaching(now, primary.track_id)
 
     def _attract(self, now: float) -> KioskState:

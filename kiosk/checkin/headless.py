@@ -215,6 +215,7 @@ class HeadlessRunner:
         result = cam.live.process(frame)
         self._clocks[cam.source.name].t = frame.timestamp
         cam.session.observe(result)
+        cam.live.liveness.focus = cam.session.liveness_focus
         cam.last_frame_at = time.monotonic()
         self.frames_processed += 1
         if self.frames_processed == 1 and self._on_first_frame is not None:
@@ -259,6 +260,9 @@ def describe_event(event: KioskEvent, *, names: bool = True) -> str:
         who = "an unknown visitor: sent to the receptionist"
     elif event.event in ("sign_in", "sign_out"):
         who = f"{event.person} signed {'in' if event.event == 'sign_in' else 'out'}"
+    elif event.event == "presentation_attack":
+        why = (event.liveness or {}).get("reason", "")
+        who = f"refused: a photo or a screen held up to the camera ({why})"
     else:
         who = "asked to lower the mask"
     local = event.time.astimezone().strftime("%H:%M:%S")

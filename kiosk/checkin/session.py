@@ -4,7 +4,10 @@ One `KioskSession` per camera: live results in (kiosk.recognition.live.FrameResu
 come the screen state (KioskFlow), the visit rows (CheckinLog: one visit per person per
 cooldown, one event per unknown visitor) and events for other systems (kiosk.events): an
 `arrival` when someone is greeted (with whether a visit was written), `unknown` when a stranger
-is sent to the receptionist, `ask_to_unmask` when a visitor is asked to lower the mask (once per prompt).
+is sent to the receptionist, `ask_to_unmask` when a visitor is asked to lower the mask (once per
+prompt), and `presentation_attack` once per track the liveness check refused (kiosk.checkin.attacks; the
+receptionist view hears of it through `on_attack`). Each event about a face carries the check's
+word on it (`liveness`, null while the check is off).
 The window only renders the state; the headless mode only prints and publishes the events.
 
 With own-mask learning on (kiosk.recognition.learning), a track the recogniser confirmed on the
@@ -24,13 +27,17 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any
 
+from kiosk.checkin.attacks import AttackReports, PresentationAttack
 from kiosk.checkin.flow import FlowTiming, KioskFlow, KioskState, Screen, observe_result
+from kiosk.checkin.liveness_gate import liveness_wait_s
 from kiosk.checkin.visits import CheckinLog, local_now
 from kiosk.config import Config
 from kiosk.events.event import KioskEvent
 from kiosk.frontdesk.service import FrontDesk
 from kiosk.gallery.api import GalleryStore, Visit
+from kiosk.liveness import LivenessDecision, Reason
 from kiosk.recognition.learning import LearnCandidate, OwnMaskLearner, learning_enabled
 from kiosk.recognition.live import FrameResult
 from kiosk.recognition.verdict import NO_SCORE
@@ -69,10 +76,12 @@ class KioskSession:
                  publish: Publish | None = None, flow_clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], dt.datetime] = local_now,
                  on_visit: Callable[[Visit], None] | None = None, exit_camera: bool | None = None,
-                 on_sign_out: Callable[[int], None] | None = None) -> None:
+                 on_sign_out: Callable[[int], None] | None = None,
+                 on_attack: Callable[[PresentationAttack], None] | None = None) -> None:
         """`kiosk`: this camera's id in visits and events (default: the config's events.kiosk);
         `exit_camera`: sign out whoever is recognised (default: by the kiosk id, is_exit_camera);
-        `on_sign_out(person_id)`: told of each person an exit camera signed out."""
+        `on_sign_out(person_id)`: told of each person an exit camera signed out;
+        `on_attack(attack)`: told of each track the liveness check refused (staff only)."""
         self.config = config
         self.site = config.events.site
         self.kiosk = kiosk or config.events.kiosk
@@ -83,8 +92,12 @@ class KioskSession:
         self.exit_camera = is_exit_camera(self.kiosk) if exit_camera is None else exit_camera
         self.on_sign_out = on_sign_out
         self.frontdesk = FrontDesk(gallery, config, kiosk=self.kiosk, publish=publish, clock=wall_clock)
-        self.flow = KioskFlow(self, FlowTiming.from_config(config.kiosk), clock=flow_clock)
+        timing = FlowTiming.from_config(config.kiosk, liveness_wait_s=liveness_wait_s(config.liveness))
+        self.flow = KioskFlow(self, timing, clock=flow_clock)
         self.flow.subscribe(self._on_state)
+        self.on_attack = on_attack
+        self.attacks = AttackReports()
+        self._liveness: OrderedDict[int, LivenessDecision] = OrderedDict()  # track -> latest decision
         self._t0: float | None = None
         self._t = 0.0
         self.events: list[KioskEvent] = []  # every event so far (bounded: the last EVENTS_KEPT)
@@ -104,10 +117,26 @@ class KioskSession:
         if self._t0 is None:
             self._t0 = result.timestamp
         self._t = max(0.0, result.timestamp - self._t0)
+        for face in result.faces:
+            self._liveness[face.track_id] = face.liveness
+            self._liveness.move_to_end(face.track_id)
+        while len(self._liveness) > self.EVENTS_KEPT:
+            self._liveness.popitem(last=False)
         state = observe_result(self.flow, result)
+        for attack in self.attacks.new(result.faces, self.kiosk, round(self._t, 3)):
+            self._report_attack(attack)
         if self.learner is not None:
             self._learn(result.confirmations)
         return state
+
+    @property
+    def liveness_focus(self) -> int | None:
+        """The track the screen faces and may ask the active liveness challenge (a visitor on the
+        "please look at the camera" or challenge screen); None while it greets, refuses, asks to
+        lower the mask or shows nobody. The live loop takes it after each frame
+        (`LiveRecognizer.liveness.focus`), so nobody else is asked, nor refused for not answering."""
+        state = self.flow.state
+        return self.flow.facing if state.screen in (Screen.APPROACHING, Screen.CHALLENGE) else None
 
     def _learn(self, confirmations: tuple[LearnCandidate, ...]) -> None:
         """Hand on the confirmed tracks this session greeted (and logged) as the same person."""
@@ -198,12 +227,36 @@ class KioskSession:
             person_id=state.person_id if kind == "arrival" else None,
             # null when nobody was compared (an empty gallery), not the sentinel -1.
             score=None if state.score is None or state.score <= NO_SCORE else round(float(state.score), 4),
+            liveness=self._liveness_json(state.track_id),
             time=self._wall_clock().astimezone(dt.timezone.utc),
         )
+        self._send(event)
+
+    def _liveness_json(self, track_id: int) -> dict[str, Any] | None:
+        """The check's latest word on a track for its events (None while the check is off)."""
+        decision = self._liveness.get(track_id)
+        return None if decision is None or decision.reason is Reason.OFF else decision.as_dict()
+
+    def _report_attack(self, attack: PresentationAttack) -> None:
+        log.warning("kiosk %s: track %d refused by the liveness check (%s, %.2f)", self.kiosk, attack.track_id,
+                    attack.decision.reason.value, attack.decision.score)
+        if self.on_attack is not None:
+            try:
+                self.on_attack(attack)
+            except Exception:  # a broken staff view must not stop the kiosk
+                log.exception("the presentation-attack listener failed")
+        self._send(KioskEvent(
+            event="presentation_attack", t=attack.t, track=attack.track_id, kiosk=self.kiosk, site=self.site,
+            masked=attack.masked, logged=False, person=None, person_id=None,
+            score=None if attack.score is None else round(float(attack.score), 4),
+            liveness=attack.decision.as_dict(), time=self._wall_clock().astimezone(dt.timezone.utc),
+        ))
+
+    def _send(self, event: KioskEvent) -> None:
         self.events.append(event)
         del self.events[: -self.EVENTS_KEPT]
         if self.publish is not None:
             try:
                 self.publish(event)
             except Exception:  # delivery never stops the kiosk (the bus itself never raises)
-                log.exception("publishing a %s event failed", kind)
+                log.exception("publishing a %s event failed", event.event)

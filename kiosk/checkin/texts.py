@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kiosk.config import KioskConfig
 from kiosk.i18n import N_, translator
+from kiosk.i18n.reserved import LIVENESS_BLINK, LIVENESS_REFUSED, LIVENESS_TURN_HEAD
 
 ATTRACT = N_("Please look at the camera\nmasks are fine")  # i18n: two lines, very large
 APPROACH = N_("Please look at the camera")  # i18n: one line under the live picture
@@ -28,6 +29,13 @@ class KioskTexts:
     lower_mask: str
     unavailable: str
     unavailable_detail: str
+    refused: str = ""  # the liveness check refused the face: the same polite card as for a stranger
+    turn_head: str = ""  # the active liveness check's prompts
+    blink: str = ""
+
+    def challenge(self, kind: str | None) -> str:
+        """The prompt for an active liveness challenge ("turn" or "blink")."""
+        return self.blink if kind == "blink" else self.turn_head
 
 
 def texts_for(config: KioskConfig, language: str | None = None) -> KioskTexts:
@@ -45,6 +53,11 @@ def texts_for(config: KioskConfig, language: str | None = None) -> KioskTexts:
         lower_mask=(own and config.lower_mask_text) or t(LOWER_MASK),
         unavailable=(own and config.unavailable_text) or t(UNAVAILABLE),
         unavailable_detail=t(UNAVAILABLE_DETAIL),
+        # The refusal card reads as the stranger's (the site's own words included): an attacker
+        # learns nothing from it.
+        refused=(own and config.unknown_text) or t(LIVENESS_REFUSED),
+        turn_head=t(LIVENESS_TURN_HEAD),
+        blink=t(LIVENESS_BLINK),
     )
 
 

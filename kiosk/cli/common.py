@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-from kiosk.config import config_from_args
+from kiosk.config import LIVENESS_MODES, config_from_args
 from kiosk.errors import KioskError
 from kiosk.gallery import GalleryStore
 from kiosk.gallery.target import open_target_gallery
@@ -28,6 +28,16 @@ def open_gallery(args: argparse.Namespace, *, create: bool = False, admin: bool 
     `purpose`)."""
     return open_target_gallery(args, config_from_args(args), actor=f"cli:{_user()}", create=create,
                                check_admin=(lambda gallery: require_admin(gallery, purpose)) if admin else None)
+
+
+def add_liveness_option(parser: argparse.ArgumentParser, still: bool = False) -> None:
+    """`--liveness MODE`: the liveness check's mode for this run (default: the config's)."""
+    what = ("on still images only the passive model can judge: passive and active both run it; adds "
+            "\"liveness\" and \"live\" to each face") if still else \
+        "off: no check; passive: greet only faces judged live; active: also ask an unsure visitor to turn their head"
+    parser.add_argument("--liveness", choices=LIVENESS_MODES, metavar="MODE",
+                        help=f"presentation-attack check, one of {', '.join(LIVENESS_MODES)} (default: the "
+                             f"config's liveness.mode); {what}")
 
 
 def require_admin(gallery: GalleryStore, purpose: str) -> None:

@@ -9,7 +9,12 @@ from kiosk.errors import KioskError
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Accuracy on ../shared/data at the app's own thresholds."""
+    """Accuracy on ../shared/data at the app's own thresholds (`--liveness`: the liveness check's
+    errors instead)."""
+    if args.liveness:
+        from kiosk.diagnostics.liveness_eval import main_eval_liveness
+
+        return main_eval_liveness(args, config_from_args(args))
     from kiosk.diagnostics.evaluation import main_eval
 
     return main_eval(args, config_from_args(args))
@@ -45,6 +50,15 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--profile", choices=["quick", "ci", "full"],
                    help="how much data: quick (smoke test), ci (the test suite's accuracy floors), full")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    p.add_argument("--liveness", nargs="?", const="passive", choices=("passive", "active"), metavar="MODE",
+                   help="measure the liveness check instead (BPCER on the real clips and photos, APCER on simulated "
+                        "photo attacks and the labelled samples; docs/liveness.md), in MODE passive (default) or "
+                        "active, with the config's liveness thresholds")
+    p.add_argument("--people", type=int, default=30, help="--liveness: people whose photos make simulated attacks")
+    p.add_argument("--photos", type=int, default=300, help="--liveness: bare photos for the passive model's BPCER")
+    p.add_argument("--recordings", metavar="FILE",
+                   help="--liveness: keep the clips recorded through the live vision in FILE (a pickle) and replay "
+                        "them from it next time (development only: a fresh recording takes about an hour)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", parents=[common], help="speed per stage and 1:N at scale")

@@ -23,6 +23,7 @@ from kiosk.cli import (
     shared,
     watch,
 )
+from kiosk.cli.common import add_liveness_option
 from kiosk.cli.pipelines import close_pipelines
 from kiosk.config import DETECTOR_NAMES, EMBEDDER_NAMES
 from kiosk.errors import KioskError
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", parents=[common], help="start the desktop app (default)")
     p.add_argument("--source", help="camera index, video file, image folder or stream URL")
     p.add_argument("--kiosk", action="store_true", help="start straight into fullscreen kiosk mode")
+    add_liveness_option(p)
     p.add_argument("--every-frame", action="store_true",
                    help="replay a video file or folder frame by frame at its own time (slower than real "
                         "time on a slow PC; decides what `watch` decides on the file)")

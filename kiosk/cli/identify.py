@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.cli import common
+from kiosk.cli.common import add_liveness_option
 from kiosk.cli.pipelines import command_pipeline
 from kiosk.config import config_from_args
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:  # the commands import the models' code when they run
+    import numpy as np
+
+    from kiosk.liveness import LivenessDecision, PassiveScorer
     from kiosk.vision.types import FaceAnalysis
 
 
@@ -34,8 +38,21 @@ def _image_list(images: list[str], list_file: str | None) -> Iterator[str]:
                     yield line
 
 
+def still_liveness(scorer: PassiveScorer, rgb: np.ndarray, face: FaceAnalysis) -> LivenessDecision:
+    """The liveness check on a still image: the passive model alone (no motion, no blinks;
+    kiosk.liveness.still), on the crops the live loop cuts (from the face mesh, else the box)."""
+    from kiosk.liveness import judge_still
+    from kiosk.liveness.passive import PassiveInput
+
+    if face.mesh is not None:
+        return judge_still(scorer.score(rgb, face.mesh))
+    return judge_still(scorer.score_input(PassiveInput.cut(rgb, face.box)))
+
+
 def cmd_identify(args: argparse.Namespace) -> int:
-    """1:N identification of every face in each image."""
+    """1:N identification of every face in each image; with a liveness mode on, each face's
+    passive liveness too. A face that fails it is still named (this is an administrator's
+    tool on photos, where every face is a picture): "live": false says so."""
     from kiosk.capture.images import load_rgb
     from kiosk.recognition.recognizer import Recognizer
 
@@ -43,31 +60,50 @@ def cmd_identify(args: argparse.Namespace) -> int:
     with common.open_gallery(args) as gallery:
         recognizer = Recognizer(config, gallery, command_pipeline(config))
         recognizer.matcher  # noqa: B018 - fail early on a model mismatch, before the batch
+        scorer = None
+        if config.liveness.mode != "off":
+            from kiosk.liveness import PassiveScorer
+
+            scorer = PassiveScorer()
+            # Said once, on stderr (the JSON lines stay as they are): a still has no motion, no
+            # blinks and nobody to ask, so both modes are the passive model's word alone.
+            common.say(f"identify: liveness {config.liveness.mode} on still images is the passive model alone "
+                       "(no motion, no blinks, no challenge): the weakest form of the check", err=True)
         for image in _image_list(args.images, args.list):
             record: dict[str, Any] = {"image": image, "faces": [], "error": None}
             try:
-                results, rejected = recognizer.recognize_frame(load_rgb(image))
+                rgb = load_rgb(image)
+                results, rejected = recognizer.recognize_frame(rgb)
                 if not results:
                     record["error"] = rejected[0].reason if rejected else "no face found"
                 for r in results:
-                    record["faces"].append({
+                    face: dict[str, Any] = {
                         "box": [round(float(v), 1) for v in r.box],
                         "masked": r.face.masked,
                         "mask_score": round(r.face.mask_score, 4),
                         "person": r.name,
                         "score": round(r.match.score, 4),
-                    })
+                    }
+                    if scorer is not None:
+                        decision = still_liveness(scorer, rgb, r.face)
+                        face["liveness"], face["live"] = decision.as_dict(), decision.live
+                    record["faces"].append(face)
             except KioskError as exc:
                 record["error"] = str(exc)
             if args.jsonl:
                 common.jsonl(record)
             else:
-                faces = ", ".join(
-                    f"{f['person'] or 'unknown'} ({f['score']:.2f}{', masked' if f['masked'] else ''})"
-                    for f in record["faces"]
-                )
-                common.say(f"{image}: {record['error'] or faces}")
+                common.say(f"{image}: {record['error'] or ', '.join(_describe(f) for f in record['faces'])}")
     return 0
+
+
+def _describe(face: dict[str, Any]) -> str:
+    """One face of `identify`'s readable output: "Ada Lovelace (0.91, masked, not live 0.12)"."""
+    notes = [f"{face['score']:.2f}"] + (["masked"] if face["masked"] else [])
+    if "live" in face:
+        notes.append(f"live {face['liveness']['score']:.2f}" if face["live"]
+                     else f"not live {face['liveness']['score']:.2f}: {face['liveness']['reason']}")
+    return f"{face['person'] or 'unknown'} ({', '.join(notes)})"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -129,6 +165,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("images", nargs="*", metavar="IMAGE")
     p.add_argument("--list", metavar="FILE", help="file with one image path per line ('-': stdin)")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per image")
+    add_liveness_option(p, still=True)
     p.set_defaults(func=cmd_identify)
 
     p = sub.add_parser("verify", parents=[common], help="same person or not, for pairs of images (1:1)")

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from kiosk.cli.common import add_liveness_option
 from kiosk.config import config_from_args
 from kiosk.gallery.target import gallery_target
 
@@ -90,7 +91,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 server = StatusServer(lambda: with_gallery_status(runner.health(bus.status()), gallery), metrics,
                                       port=args.status_port).start()
             print(f"face-kiosk watch: {', '.join(f'{s.name}={s.spec}' for s in sources)}; gallery {people} people; "
-                  f"model {runner.pipeline.model_version}; site {config.events.site}"
+                  f"model {runner.pipeline.model_version}; site {config.events.site}; "
+                  f"liveness {config.liveness.mode}"
                   + (f"; status {server.url}" if server else ""), file=sys.stderr, flush=True)
             previous = _on_signals(runner.stop)
             try:
@@ -170,5 +172,6 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--kiosk", help="kiosk id in events and visits (default: the config's events.kiosk)")
     p.add_argument("--status-port", type=int, metavar="PORT",
                    help="serve /health and /metrics on 127.0.0.1:PORT")
+    add_liveness_option(p)
     p.set_defaults(func=cmd_watch)
 

@@ -89,6 +89,8 @@ class EvalReport:
     targets: dict[str, float]
     arrivals: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> shares (kiosk.diagnostics.arrivals)
     masked_samples: dict[str, dict[str, float]] = field(default_factory=dict)  # "off"/"on" -> numbers
+    # The liveness mode each section ran with (section -> why), printed with the report.
+    liveness: dict[str, str] = field(default_factory=dict)
 
 
 def _pct(x: float) -> str:
@@ -103,7 +105,11 @@ def _mark(value: float, target: float, lower_is_better: bool = False) -> str:
 def format_report(r: EvalReport) -> str:
     """The table `face-kiosk eval` prints."""
     subset = "" if r.profile == "full" else f" ({r.profile} subset)"
-    lines = [f"face-kiosk eval: {r.model_version}, detector {r.detector}{subset}, {r.seconds:.0f} s", ""]
+    lines = [f"face-kiosk eval: {r.model_version}, detector {r.detector}{subset}, {r.seconds:.0f} s"]
+    if r.liveness:
+        lines.append("Liveness check per section: " + "; ".join(f"{k}: {v}" for k, v in r.liveness.items())
+                     + " (the check itself: face-kiosk eval --liveness)")
+    lines.append("")
     if r.pairs:
         lines += _pairs_lines(r)
     lines += _ident_lines(r)
@@ -155,7 +161,9 @@ def _masked_sample_lines(r: EvalReport) -> list[str]:
 
 def _arrival_lines(r: EvalReport) -> list[str]:
     k = max(int(x) for x in r.identification)
-    lines = [f"Walk-up arrivals at the kiosk ({k} enrolment photo(s); live recognizer + kiosk flow at clip time)",
+    mode = r.liveness.get("walk-up arrivals", "off").split(" ")[0]
+    lines = [f"Walk-up arrivals at the kiosk ({k} enrolment photo(s); live recognizer + kiosk flow at clip time; "
+             f"liveness {mode})",
              f"  {'':<18}{'arrivals':>9}{'greeted right':>15}{'greeted wrong':>15}{'receptionist':>14}"
              f"{'asked to unmask':>17}{'undecided':>11}{'median s':>10}"]
     for kind, a in r.arrivals.items():

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.capture.images import load_rgb
-from kiosk.config import LivenessConfig
+from kiosk.config import Config, LivenessConfig
 from kiosk.diagnostics.confidence import rate_text
 from kiosk.diagnostics.liveness_clips import (
     FaceFrame,
@@ -269,6 +269,23 @@ def format_report(r: LivenessReport) -> str:
 
 def _p(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
+
+
+def main_eval_liveness(args: argparse.Namespace, config: Config) -> int:
+    """`face-kiosk eval --liveness [MODE] [--data DIR] [--people N] [--photos N] [--recordings FILE]`:
+    the report for docs/liveness.md, with the config's liveness thresholds in MODE."""
+    from kiosk.diagnostics.eval_data import default_data_dir
+
+    data = Path(args.data) if getattr(args, "data", None) else default_data_dir()
+    if not data.is_dir():
+        raise KioskError(f"eval --liveness needs the development data at {data} (give it with --data)")
+    settings = settings_from_config(config.liveness.model_copy(update={"mode": args.liveness}))
+    samples = data.parent / "models" / "minifasnet" / "samples"
+    recordings = Path(args.recordings) if getattr(args, "recordings", None) else None
+    report = evaluate(data, samples, args.people, args.photos, settings, log=bool(getattr(args, "verbose", False)),
+                      cache=recordings)
+    print(format_report(report))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,9 @@ closing or an error before that transaction leaves the gallery untouched.
 
 Built in parts: what the session shows (kiosk.enrollment.session_state), how it reaches other
 threads (kiosk.enrollment.threads), the imported photos and their checks
-(kiosk.enrollment.photo_queue); here the session itself.
+(kiosk.enrollment.photo_queue), the camera samples' liveness (kiosk.enrollment.liveness: with
+the check on, a camera sample counts only once its track was judged live, and a photo or a
+screen held up stops the capture); here the session itself.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 from kiosk.config import MatchConfig
 from kiosk.enrollment.duplicates import DuplicateCandidate
 from kiosk.enrollment.guided import GuidedCapture, Offer
+from kiosk.enrollment.liveness import CaptureLiveness
 from kiosk.enrollment.photo_queue import PhotoQueue
 from kiosk.enrollment.photos import image_files
 from kiosk.enrollment.prepare import (
@@ -57,6 +60,7 @@ from kiosk.enrollment.session_state import (
 )
 from kiosk.enrollment.threads import Clock, ModelRunner, Post, Writer, deliver, run_here
 from kiosk.gallery.api import GalleryStore, Person, PersonDetails
+from kiosk.recognition.live import TrackedFace
 from kiosk.vision.types import FaceAnalysis
 
 log = logging.getLogger(__name__)
@@ -106,6 +110,7 @@ class EnrollmentController:
         self._message: Notice | None = None
         self.saved_person_id: int | None = None
         self.enroll_seconds: float | None = None
+        self.liveness = CaptureLiveness()
 
     # -- reading the state ---------------------------------------------------------------------
 
@@ -173,6 +178,9 @@ class EnrollmentController:
             problems.append("take or add at least one sample")
         elif not self.capture.allow_masked_reference and all(p.face.masked for p in pending):
             problems.append("at least one sample without a mask (or tick \u201callow a masked reference\u201d)")
+        if self.liveness.not_live(self.capture):
+            problems.append("the camera samples' face is not judged live yet: ask the visitor to turn their "
+                            "head a little (or retake the samples with them in front of the camera)")
         if any(item.needs_pick for item in self._photo_queue.items):
             problems.append("pick the face in the photos with several people, or remove them")
         if self.person is None:
@@ -254,6 +262,32 @@ class EnrollmentController:
                 self._capturing = False
                 changes |= Change.CAPTURE
             self._changed(changes)
+        return offer
+
+    def offer_tracked(self, faces: Sequence[TrackedFace], frame_size: tuple[int, int],
+                      timestamp: float) -> Offer | None:
+        """`offer_frame` for the live camera's tracked faces, with their liveness: a face judged
+        an attack (a photo or a screen held up) stops the capture and drops what it gave."""
+        if self.closed:
+            return None
+        waiting = bool(self.liveness.not_live(self.capture))
+        attack = self.liveness.observe(faces)
+        if attack is not None and self._capturing:
+            dropped = self.liveness.refuse(attack.track_id, self.capture)
+            self._capturing = False
+            kept = f"; its {dropped} sample{'s were' if dropped != 1 else ' was'} dropped" if dropped else ""
+            self._message = Notice(
+                f"Refused by the liveness check: the face in front of the camera looks like a photo or a screen "
+                f"({attack.liveness.reason.value}, liveness {attack.liveness.score:.2f}){kept}. A live visitor "
+                f"can start the capture again.", error=True)
+            log.warning("enrollment: the liveness check refused the camera's face (%s)", attack.liveness.reason.value)
+            self._notify(Change.CAPTURE | Change.SAMPLES | Change.STATE)
+            return None
+        offer = self.offer_frame([f.analysis for f in faces], frame_size, timestamp)
+        if offer is not None and offer.captured is not None:
+            self.liveness.captured(offer.captured.step, offer.captured.face, faces)
+        if bool(self.liveness.not_live(self.capture)) != waiting:
+            self._notify(Change.STATE)  # judged live now (or a sample of an unsure face came): redraw
         return offer
 
     def prompt(self, instruction: str | None = None) -> CapturePrompt:

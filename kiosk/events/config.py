@@ -159,7 +159,8 @@ def _check_template(template: str) -> str:
 
 
 class NotifyConfig(_Strict):
-    """Notifications through apprise: the host of an arriving visitor, reception for strangers."""
+    """Notifications through apprise: the host of an arriving visitor, reception for strangers
+    and for faces the liveness check refused."""
 
     host_urls_from_person: bool = Field(
         default=True, description="notify the arriving person's host (contacts from the gallery)"
@@ -184,13 +185,18 @@ class NotifyConfig(_Strict):
         description="to the host of a visitor who signed in by touch (first time, or picked from "
         "the expected list); a recognised invited guest gets arrival_template",
     )
+    attack_template: str = Field(
+        default="A photo or a screen was held up to the camera at {kiosk_name}; the visitor was "
+        "sent to the reception desk", min_length=1, max_length=500,
+        description="to reception_urls when the liveness check refuses a face (a presentation attack)",
+    )
     title: str = Field(default="Visitor at {kiosk_name}", max_length=200)
     timeout_s: float = Field(
         default=20.0, gt=0, le=120,
         description="connect and read timeout of each notification (caps the URL's cto/rto)",
     )
 
-    @field_validator("arrival_template", "unknown_template", "sign_in_template", "title")
+    @field_validator("arrival_template", "unknown_template", "sign_in_template", "attack_template", "title")
     @classmethod
     def _templates(cls, value: str) -> str:
         return _check_template(value)

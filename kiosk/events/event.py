@@ -1,7 +1,7 @@
 """One recognition decision as an event, and its JSON line (the shape other tools consume).
 
 The JSON object has exactly these keys, in this order:
-`time, t, event, person, person_id, score, masked, track, logged, kiosk`. `site` and
+`time, t, event, person, person_id, score, masked, track, logged, kiosk, liveness`. `site` and
 `event_id` travel with the event but not in the JSON: the site is part of the MQTT topic,
 the id is sent as the `X-Face-Kiosk-Event` header so a receiver can drop a retried duplicate.
 """
@@ -16,13 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-EventType = Literal["arrival", "unknown", "ask_to_unmask", "sign_in", "sign_out"]
+EventType = Literal["arrival", "unknown", "ask_to_unmask", "sign_in", "sign_out", "presentation_attack"]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 # The JSON keys, in the order they are written. from_dict accepts exactly these.
 JSON_KEYS: tuple[str, ...] = (
-    "time", "t", "event", "person", "person_id", "score", "masked", "track", "logged", "kiosk",
+    "time", "t", "event", "person", "person_id", "score", "masked", "track", "logged", "kiosk", "liveness",
 )
+#: What the liveness check said of the event's face (kiosk.liveness.LivenessDecision.as_dict):
+#: these keys, "state" one of LIVENESS_STATES and "score" in 0..1. Events decided by touch, and
+#: every event while the check is off, carry null.
+LIVENESS_KEYS: tuple[str, ...] = ("state", "score", "reason", "passive", "blinks", "planarity", "challenge")
+LIVENESS_STATES: tuple[str, ...] = ("live", "attack", "unsure")
 
 
 def _utc_now() -> datetime:
@@ -46,6 +51,12 @@ class KioskEvent:
       written), `track` is 0 and `score` None (no face decided it).
     - `sign_out`: a person left (the kiosk's Leaving button, an exit camera, the receptionist
       or the end-of-day sweep); `person` and `person_id` are required.
+    - `presentation_attack`: the liveness check refused a face (a photo or a screen held up to
+      the camera); `person` and `person_id` are None (who the picture showed is for staff
+      only: the receptionist view), `logged` is False, `liveness` is required.
+
+    `liveness` is the check's word on the face (`LIVENESS_KEYS`), None when the check is off
+    or no face decided the event.
 
     `time` must be timezone-aware (it is stored in UTC); `t` is seconds into the source.
     """
@@ -60,6 +71,7 @@ class KioskEvent:
     person: str | None = None
     person_id: int | None = None
     score: float | None = None
+    liveness: dict[str, Any] | None = None
     time: datetime = field(default_factory=_utc_now)
     event_id: str = field(default_factory=_new_id)
 
@@ -88,9 +100,16 @@ class KioskEvent:
             what = "an arrival" if self.event == "arrival" else f"a {self.event.replace('_', '-')}"
             _check(self.person is not None and self.person_id is not None,
                    f"{what} needs person and person_id")
-        if self.event == "unknown":
+        if self.event in ("unknown", "presentation_attack"):
             _check(self.person is None and self.person_id is None,
-                   "an unknown visitor has no person or person_id")
+                   f"{'an unknown visitor' if self.event == 'unknown' else 'a presentation attack'} "
+                   "has no person or person_id")
+        if self.liveness is not None:
+            _check_liveness(self.liveness)
+            object.__setattr__(self, "liveness", dict(self.liveness))
+        if self.event == "presentation_attack":
+            _check(self.liveness is not None and not self.logged,
+                   "a presentation attack needs liveness and is never logged")
         _check(isinstance(self.event_id, str) and 0 < len(self.event_id) <= 64,
                "event_id must be 1-64 chars")
 
@@ -107,6 +126,7 @@ class KioskEvent:
             "track": self.track,
             "logged": self.logged,
             "kiosk": self.kiosk,
+            "liveness": None if self.liveness is None else dict(self.liveness),
         }
 
     def to_json(self) -> str:
@@ -117,14 +137,15 @@ class KioskEvent:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, site: str = "",
                   event_id: str | None = None) -> KioskEvent:
-        """Parse the JSON object back (strict: exactly the documented keys, right types).
+        """Parse the JSON object back (strict: exactly the documented keys, right types; a line
+        without `liveness`, as written before the check existed, reads as null).
 
         Raises ValueError with a one-line message naming the bad key.
         """
         if not isinstance(data, Mapping):
             raise ValueError("event: expected a JSON object")
         keys = set(data)
-        missing = [k for k in JSON_KEYS if k not in keys]
+        missing = [k for k in JSON_KEYS if k not in keys and k != "liveness"]
         extra = sorted(keys - set(JSON_KEYS))
         if missing:
             raise ValueError(f"event: missing key(s) {', '.join(missing)}")
@@ -144,6 +165,7 @@ class KioskEvent:
             time=when, t=data["t"], event=data["event"], person=data["person"],
             person_id=data["person_id"], score=data["score"], masked=data["masked"],
             track=data["track"], logged=data["logged"], kiosk=data["kiosk"], site=site,
+            liveness=data.get("liveness"),
             **({"event_id": event_id} if event_id is not None else {}),
         )
 
@@ -161,6 +183,22 @@ class KioskEvent:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(f"event: {message}")
+
+
+def _check_liveness(value: object) -> None:
+    _check(isinstance(value, Mapping) and set(value) == set(LIVENESS_KEYS),
+           f"liveness must be null or an object with the keys {', '.join(LIVENESS_KEYS)}")
+    assert isinstance(value, Mapping)
+    _check(value["state"] in LIVENESS_STATES, f"liveness.state must be one of {', '.join(LIVENESS_STATES)}")
+    score = value["score"]
+    _check(_is_number(score) and 0.0 <= score <= 1.0, "liveness.score must be a number in 0..1")
+    _check(isinstance(value["reason"], str) and len(value["reason"]) <= 200, "liveness.reason must be a string")
+    for key in ("passive", "planarity"):
+        _check(value[key] is None or (_is_number(value[key]) and math.isfinite(value[key])),
+               f"liveness.{key} must be null or a finite number")
+    _check(_is_int(value["blinks"]) and value["blinks"] >= 0, "liveness.blinks must be an int >= 0")
+    _check(value["challenge"] is None or isinstance(value["challenge"], str),
+           "liveness.challenge must be null or a string")
 
 
 def _is_int(value: object) -> bool:

@@ -1,5 +1,6 @@
 """Notifications through apprise: "Ada Lovelace has arrived at Reception A" to her host, and
-"An unknown visitor is at Reception A" to reception.
+"An unknown visitor is at Reception A" (or: a photo or a screen was held up to the camera) to
+reception.
 
 apprise may block for seconds (SMTP, HTTP): it runs only on this sink's thread, with its own
 time limit, and services run one after the other on that thread (no apprise thread pool).
@@ -33,7 +34,7 @@ _PENDING_MAX = 256
 
 
 class HostNotifier(BaseSink):
-    """Notifies hosts of arrivals, and reception of unknown visitors."""
+    """Notifies hosts of arrivals, and reception of unknown visitors and presentation attacks."""
 
     _name = "notify"
 
@@ -54,10 +55,11 @@ class HostNotifier(BaseSink):
 
     def wants(self, event: KioskEvent) -> bool:
         """Logged arrivals (one per cooldown, so a host is not pinged again and again) when
-        there is a directory; unknown visitors when reception URLs are configured."""
+        there is a directory; unknown visitors and presentation attacks when reception URLs
+        are configured."""
         if event.event in ("arrival", "sign_in"):
             return self._directory is not None and event.logged and event.person_id is not None
-        if event.event == "unknown":
+        if event.event in ("unknown", "presentation_attack"):
             return bool(self._reception)
         return False
 
@@ -69,8 +71,9 @@ class HostNotifier(BaseSink):
             "site": self._site or event.site,
             "time": event.time.astimezone().strftime("%H:%M"),
         }
-        template = {"arrival": self._config.arrival_template,
-                    "sign_in": self._config.sign_in_template}.get(event.event, self._config.unknown_template)
+        template = {"arrival": self._config.arrival_template, "sign_in": self._config.sign_in_template,
+                    "presentation_attack": self._config.attack_template}.get(event.event,
+                                                                             self._config.unknown_template)
         return self._config.title.format_map(values), template.format_map(values)
 
     def deliver(self, event: KioskEvent) -> None:
@@ -95,7 +98,7 @@ class HostNotifier(BaseSink):
                                 retryable=True)
 
     def _targets(self, event: KioskEvent) -> list[str]:
-        if event.event == "unknown":
+        if event.event in ("unknown", "presentation_attack"):
             return list(self._reception)
         if self._directory is None or event.person_id is None:
             return []

@@ -1,6 +1,7 @@
-"""Visitor-facing texts of features that are not wired to a screen yet, defined here so that
-every language has them the day they are (the liveness check's prompts and its refusal card).
-Import the constant and translate it where it is shown: `t(LIVENESS_TURN_HEAD)`."""
+"""The liveness check's visitor-facing texts: its prompts (active mode) and its refusal card,
+shown by the kiosk's recognition screens (kiosk.checkin.texts) and the sign-in's capture.
+Defined here, before the check was wired, so every language had them; import the constant and
+translate it where it is shown: `t(LIVENESS_TURN_HEAD)`."""
 
 from __future__ import annotations
 

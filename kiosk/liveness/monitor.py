@@ -167,14 +167,19 @@ class TrackLiveness:
         self._reading = reading
         return self.blinks.update(t, mesh, sharp_var, self.planarity.jitter_px)
 
-    def update_challenge(self, t: float, mesh: np.ndarray | None, blinked: bool) -> None:
-        """Active mode: start, feed or end the challenge."""
+    def update_challenge(self, t: float, mesh: np.ndarray | None, blinked: bool, may_ask: bool = True) -> None:
+        """Active mode: start, feed or end the challenge. `may_ask`: this track's visitor is the one
+        the screen would ask now; a question still asking someone the screen no longer faces is
+        withdrawn (asked afresh, with a new time limit, when they are faced again)."""
         s = self.settings
         if self.challenge is None:
-            if self.decision.state is Liveness.UNSURE and t - self.first_seen >= s.challenge_after_s:
+            if may_ask and self.decision.state is Liveness.UNSURE and t - self.first_seen >= s.challenge_after_s:
                 self.challenge = Challenge(s.challenge, t, s.challenge_rule)
             else:
                 return
+        elif not may_ask and self.challenge.state is ChallengeState.ASKING:
+            self.challenge = None
+            return
         self.challenge.update(t, mesh, blinked, self._jitter_px)
 
     def decide(self, t: float) -> LivenessDecision:
@@ -227,12 +232,14 @@ class LivenessMonitor:
         return self._scorer
 
     def observe(self, track_id: int, t: float, frame: np.ndarray, box: np.ndarray,
-                mesh: np.ndarray | None) -> LivenessDecision:
+                mesh: np.ndarray | None, may_ask: bool = True) -> LivenessDecision:
         """One face of one frame: update its track's cues and return the track's decision.
 
         `frame` is the RGB frame, `box` the detector's box (the passive crops come from the
         mesh's box, from this one only when there is no mesh), `mesh` the face's (478, 3) mesh
-        points in pixels.
+        points in pixels. `may_ask` (active mode): the screen faces this visitor and can show
+        them the challenge (the kiosk says which track, kiosk.recognition.liveness_feed); a face
+        nobody asked is never refused for not answering.
         """
         if self.settings.mode == "off":
             return NOT_CHECKED
@@ -240,9 +247,10 @@ class LivenessMonitor:
         if track is not None and track.final:  # nothing more to cut or compute
             return self.observe_cut(track_id, t, None, mesh)
         return self.observe_cut(track_id, t, PassiveInput.cut(frame, passive_box(mesh) if mesh is not None else box),
-                                mesh)
+                                mesh, may_ask)
 
-    def observe_cut(self, track_id: int, t: float, face: PassiveInput | None, mesh: np.ndarray | None) -> LivenessDecision:
+    def observe_cut(self, track_id: int, t: float, face: PassiveInput | None, mesh: np.ndarray | None,
+                    may_ask: bool = True) -> LivenessDecision:
         """`observe` with the passive crops already cut (None: none from this frame)."""
         if self.settings.mode == "off":
             return NOT_CHECKED
@@ -260,7 +268,7 @@ class LivenessMonitor:
             track.run_passive(t, self.scorer)
             self.passes += 1
         if self.settings.mode == "active":
-            track.update_challenge(t, mesh, blinked)
+            track.update_challenge(t, mesh, blinked, may_ask)
         return track.decide(t)
 
     def decision(self, track_id: int) -> LivenessDecision:

@@ -8,6 +8,9 @@ It asks the gallery at most once a second whether anything changed (`data_versio
 sees other processes' writes too: `face-kiosk people remove` while the kiosk runs); when it
 did, the templates are read again and every track votes its identity again, so a removed
 person is not greeted again and someone enrolled elsewhere is.
+
+Every face is also fed to the liveness check (kiosk.recognition.liveness_feed): its track's
+decision (live, attack, unsure) is on the `TrackedFace`; the kiosk flow acts on it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import numpy as np
 from kiosk.capture.sources import Frame
 from kiosk.config import Config
 from kiosk.errors import KioskError
+from kiosk.liveness import NOT_CHECKED, LivenessDecision
 from kiosk.recognition.learning import LearnCandidate, learning_enabled
+from kiosk.recognition.liveness_feed import LivenessFeed
 from kiosk.recognition.matching import Matcher
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.recognition.tracking import Arrival, Identity, Tracker, TrackerConfig
@@ -76,6 +81,7 @@ class TrackedFace:
     recognised: bool  # embedded and matched on this very frame
     last_vote: Verdict | None = None  # the track's latest raw recognition (score, threshold, candidate)
     epoch: int = 0  # how often the track's identity was decided afresh (Track.epoch: gallery changed, mask off)
+    liveness: LivenessDecision = NOT_CHECKED  # the track's liveness decision (NOT_CHECKED: the check is off)
 
     @property
     def box(self) -> np.ndarray:
@@ -96,6 +102,7 @@ class Timings:
     analyse_ms: float = 0.0  # align + mask flag + quality
     embed_ms: float = 0.0  # embedding + matching (0 when no face needed it)
     total_ms: float = 0.0
+    liveness_ms: float = 0.0  # the liveness check of every face (inside total_ms, not embed_ms)
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,7 @@ class LiveRecognizer:
             base, mask_threshold=recognizer.pipeline.mask_threshold,
             learn_views=base.learn_views if learning_enabled(recognizer.config.match) else 0))
         self.hint_limits = hint_limits or HINT_LIMITS
+        self.liveness = LivenessFeed(recognizer.config.liveness)
         self.embed_all = False
         self._templates_seen: object | None = None
         self._people = 0
@@ -202,6 +210,7 @@ class LiveRecognizer:
         for track in self.tracker.tracks.values():
             track.mask_threshold = threshold
         self.tracker.forget_identities()
+        self.liveness.update_config(config.liveness)
 
     def gallery_people(self) -> int:
         """People in the gallery for the model in use (cheap: the templates are cached)."""
@@ -274,6 +283,8 @@ class LiveRecognizer:
         )
         for tid, face in zip(track_ids, faces):
             self.tracker.tracks[tid].mesh = face.mesh
+        decisions = self.liveness.observe(frame, track_ids, faces, self.tracker.tracks)
+        t_live = time.perf_counter()  # the recognition's time (embed_ms) starts after the check
         qualities = [quality_score(f) for f in faces]
         matcher, warning = self._matcher_or_warning()
         need = [
@@ -317,6 +328,7 @@ class LiveRecognizer:
                 recognised=i in recognised,
                 last_vote=self.tracker.last_vote(tid),
                 epoch=self.tracker.tracks[tid].epoch,
+                liveness=decisions[i],
             )
             for i, (tid, face) in enumerate(zip(track_ids, faces))
         )
@@ -326,7 +338,8 @@ class LiveRecognizer:
             frame_size=frame.size,
             faces=tracked,
             arrivals=tuple(arrivals),
-            timings=Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t3 - t0) * 1e3),
+            timings=Timings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t_live) * 1e3, (t3 - t0) * 1e3,
+                            self.liveness.last_ms),
             recognitions=len(need),
             gallery_people=self._people,
             model_version=pipeline.model_version,

@@ -16,7 +16,8 @@ Back goes one screen back, Cancel (or `touch_timeout_s` untouched) back to IDLE 
 entry cleared: nothing personal stays on a screen the visitor walked away from. Without face
 consent there is no capture and no face data; with it, the samples come from the visitor's own
 guided capture (kiosk.signin.capture) and are stored only once the liveness gate has passed
-(`liveness`: the seam where the liveness check plugs in; by default every face is live).
+(`liveness`: by default the live loop's liveness check, `by_the_live_check`; with the check
+off every face counts as live).
 Problems reach the screen as msgids (kiosk.signin.texts), never as English sentences.
 """
 
@@ -79,8 +80,19 @@ LivenessGate = Callable[[Sequence[TrackedFace]], Liveness]
 
 
 def always_live(faces: Sequence[TrackedFace]) -> Liveness:
-    """The gate while no liveness check is configured."""
+    """A gate that lets every face through (tests of the journeys without the check)."""
     return Liveness.LIVE
+
+
+def by_the_live_check(faces: Sequence[TrackedFace]) -> Liveness:
+    """The live loop's liveness decisions on the capture frame's faces (kiosk.liveness, on
+    each `TrackedFace`): an attack if any face is one, live when every face is live, else
+    undecided. With the check off every face carries NOT_CHECKED, which is live."""
+    if any(f.liveness.attack for f in faces):
+        return Liveness.ATTACK
+    if faces and all(f.liveness.live for f in faces):
+        return Liveness.LIVE
+    return Liveness.UNDECIDED
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,7 @@ class DeskFlow:
     """The visitor screens' state machine. Call from one thread (the GUI's), like FrontDesk."""
 
     def __init__(self, desk: FrontDesk, *, timing: DeskTiming | None = None,
-                 clock: Callable[[], float] = time.monotonic, liveness: LivenessGate = always_live,
+                 clock: Callable[[], float] = time.monotonic, liveness: LivenessGate = by_the_live_check,
                  capture_settings: CaptureSettings | None = None, language: Callable[[], str] = lambda: "") -> None:
         self.desk = desk
         self.language = language  # the visitor's language now: stored with the agreement they accept

@@ -20,7 +20,7 @@ from kiosk.frontdesk import FrontDesk
 from kiosk.gallery.api import GalleryStore
 from kiosk.i18n import translator
 from kiosk.recognition.live import FrameResult
-from kiosk.signin.flow import DeskFlow, DeskState, DeskTiming, LivenessGate, Step, always_live
+from kiosk.signin.flow import DeskFlow, DeskState, DeskTiming, LivenessGate, Step, by_the_live_check
 from kiosk.signin.language import LanguageChoice
 from ui.jobs import gui_post
 from ui.kiosk_mode.desk_panel import DeskPanel, StartBar
@@ -42,7 +42,7 @@ class KioskFrontDesk(QObject):
 
     def __init__(self, worker, gallery: GalleryStore, config: Config, accent: QColor, *,
                  clock: Callable[[], float], publish=None, print_badge: PrintBadge | None = None,
-                 liveness: LivenessGate = always_live, parent: QObject | None = None) -> None:
+                 liveness: LivenessGate = by_the_live_check, parent: QObject | None = None) -> None:
         super().__init__(parent)
         kc = config.kiosk
         self.config = config

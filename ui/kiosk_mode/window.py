@@ -1,8 +1,9 @@
 """The fullscreen kiosk window: the screen visitors walk up to.
 
 The window only renders `kiosk.checkin.flow.KioskFlow`'s state: an attract screen, the live
-camera with a face guide, a greeting card, the receptionist message, "please lower your
-mask", or "temporarily unavailable". It borrows the main window's LiveWorker (one camera,
+camera with a face guide, a greeting card, the receptionist message (also for a face the
+liveness check refused), "please lower your mask", the liveness challenge ("please turn your
+head a little"), or "temporarily unavailable". It borrows the main window's LiveWorker (one camera,
 one set of models) and never stops it; when the worker fails it is restarted here.
 
 Leaving needs the admin PIN (Escape, or a long press on a screen corner, opens the PIN
@@ -60,6 +61,7 @@ class KioskWindow(QWidget):
 
     visit_recorded = Signal(object)  # kiosk.gallery.api.Visit
     state_changed = Signal(object)  # kiosk.checkin.flow.KioskState
+    presentation_attack = Signal(object)  # kiosk.checkin.attacks.PresentationAttack (staff only)
     exited = Signal()  # the PIN was right and the window closed
 
     def __init__(
@@ -101,7 +103,8 @@ class KioskWindow(QWidget):
         # The decisions are the shared Qt-free session's (the same as `face-kiosk watch`):
         # this window renders its state; visits reach the receptionist view, events the bus.
         self.session = KioskSession(gallery, config, publish=publish, flow_clock=flow_clock,
-                                    wall_clock=wall_clock, on_visit=self.visit_recorded.emit)
+                                    wall_clock=wall_clock, on_visit=self.visit_recorded.emit,
+                                    on_attack=self.presentation_attack.emit)
         self.flow = self.session.flow
         self.flow.subscribe(self._on_state)
         if print_badge is None and config.badges.print_on_sign_in:
@@ -164,6 +167,7 @@ class KioskWindow(QWidget):
         view = ReceptionistView(self.gallery, self.config, parent=self,
                                 today=lambda: self._wall_clock().date())
         self.visit_recorded.connect(view.add_visit)
+        self.presentation_attack.connect(view.add_attack)
         view.setGeometry(screens[index].availableGeometry())
         view.showMaximized()
         return view
@@ -285,9 +289,10 @@ class KioskWindow(QWidget):
             self.attract_label.setText(texts.attract)
             self._update_clock()
             self.stack.setCurrentWidget(self.attract_page)
-        elif screen in (Screen.APPROACHING, Screen.LOWER_MASK):
-            lower = screen is Screen.LOWER_MASK
-            self.camera_label.setText(texts.lower_mask if lower else texts.approach)
+        elif screen in (Screen.APPROACHING, Screen.LOWER_MASK, Screen.CHALLENGE):
+            lower = screen is not Screen.APPROACHING  # a request: lower the mask, turn the head, blink
+            self.camera_label.setText(texts.lower_mask if screen is Screen.LOWER_MASK else
+                                      texts.challenge(state.challenge) if lower else texts.approach)
             # Amber with black text for "lower your mask": it must stand out from the blue guide.
             bar_bg = QColor("#ffb000") if lower else self._accent
             bar_fg = QColor("#000000") if lower else QColor("#ffffff")
@@ -301,8 +306,8 @@ class KioskWindow(QWidget):
             self._show_photo(state.person_id)
             set_page_colours(self.greeting_page, self._accent, QColor("#ffffff"))
             self.stack.setCurrentWidget(self.greeting_page)
-        elif screen is Screen.UNKNOWN:
-            self.message_label.setText(texts.unknown)
+        elif screen in (Screen.UNKNOWN, Screen.REFUSED):
+            self.message_label.setText(texts.unknown if screen is Screen.UNKNOWN else texts.refused)
             self.message_detail.setText("")
             set_page_colours(self.message_page, QColor("#ffffff"), QColor("#000000"))
             self.stack.setCurrentWidget(self.message_page)
@@ -354,6 +359,8 @@ class KioskWindow(QWidget):
         if self._media_clock is not None:
             self._media_clock.follow(result.timestamp)
         self.session.observe(result)
+        with contextlib.suppress(AttributeError):  # active liveness asks only the visitor the screen faces
+            self.worker.set_liveness_focus(self.session.liveness_focus)
         self.front.on_result(result)
 
     def _on_camera_status(self, status: CameraStatus) -> None:
