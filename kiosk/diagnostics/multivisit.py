@@ -41,7 +41,7 @@ import numpy as np
 from kiosk.capture.sources import Frame
 from kiosk.checkin.flow import Screen
 from kiosk.checkin.session import KioskSession
-from kiosk.config import Config
+from kiosk.config import Config, LivenessConfig
 from kiosk.diagnostics.arrivals import FPS, walk_up_frames
 from kiosk.diagnostics.eval_data import (
     FaceCache,
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     # The visitors are photos walking up: what is measured is recognition, so liveness is off.
-    report = run_multivisit(Config(liveness={"mode": "off"}), Path(args.data), people=args.people, strangers=args.strangers,
+    report = run_multivisit(Config(liveness=LivenessConfig(mode="off")), Path(args.data), people=args.people, strangers=args.strangers,
                             style=args.style, still_strangers=args.still_strangers, progress=True)
     print(format_report(report))
     if args.json:
