@@ -85,6 +85,14 @@ class MatchConfig(_Strict):
         False, description="match masked visitors also against enrolment samples taken in their own "
         "mask (measured on painted masks: see docs/matching.md; off by default)",
     )
+    learn_masked_samples: bool = Field(
+        False, description="keep one own-mask sample from a visit whose identity was confirmed on the bare "
+        "face (the visitor lowered the mask), so the next masked visit is recognised; needs "
+        "use_masked_samples (docs/matching.md: the multi-visit measurement behind the default)",
+    )
+    learned_masked_max: int = Field(
+        2, ge=1, le=10, description="learned own-mask samples kept per person: the newest replaces the oldest",
+    )
 
 
 class KioskConfig(_Strict):

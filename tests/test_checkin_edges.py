@@ -54,13 +54,15 @@ class WallClock:
 
 
 def face(track: int, person: int | None = None, score: float = 0.2, *, settled: bool = True,
-         masked: bool = False, box: tuple[float, float, float, float] = (100, 100, 300, 300)) -> TrackedFace:
-    """One tracked face on one frame, with the identity its track has voted."""
+         masked: bool = False, box: tuple[float, float, float, float] = (100, 100, 300, 300),
+         epoch: int = 0) -> TrackedFace:
+    """One tracked face on one frame, with the identity its track has voted (decided afresh
+    `epoch` times)."""
     identity = Identity(person, "Alice" if person == ALICE else None, score, settled)
     analysis = FaceAnalysis(np.array(box, np.float32), 0.9, np.zeros((5, 2), np.float32),
                             np.zeros((112, 112, 3), np.uint8), masked, 0.9 if masked else 0.1,
                             np.zeros(0, np.float32), Quality(100, 100, 120, 0, 0))
-    return TrackedFace(track, identity, masked, analysis, (), True)
+    return TrackedFace(track, identity, masked, analysis, (), True, epoch=epoch)
 
 
 def at(flow: KioskFlow, clock: ManualClock, t: float, *faces: TrackedFace) -> KioskState:
@@ -208,15 +210,36 @@ def test_a_lower_mask_request_survives_a_missed_detection_and_times_out_at_its_s
     assert state.screen is Screen.UNKNOWN and state.masked
 
 
-def test_the_lower_mask_timeout_counts_from_the_first_request(flow, clock):
-    assert at(flow, clock, 0.0, face(2, masked=True)).screen is Screen.LOWER_MASK
-    # A nearer face not yet voted on takes the screen for a moment, then leaves.
+def test_a_prompt_holds_the_screen_while_its_visitor_is_in_view(flow, clock):
+    asked = at(flow, clock, 0.0, face(2, masked=True))
+    assert asked.screen is Screen.LOWER_MASK
+    # A nearer face not yet voted on steps in and out: the request stays up for its visitor.
     near = face(3, settled=False, box=(0, 0, 500, 500))
-    assert at(flow, clock, 0.5, face(2, masked=True), near).screen is Screen.APPROACHING
-    assert at(flow, clock, 1.0, face(2, masked=True)).screen is Screen.LOWER_MASK
-    for i in range(3, 16):
-        at(flow, clock, 0.5 * i, face(2, masked=True))
-    assert at(flow, clock, 8.0, face(2, masked=True)).screen is Screen.UNKNOWN
+    assert at(flow, clock, 0.5, face(2, masked=True), near) == asked
+    assert at(flow, clock, 1.0, face(2, masked=True)) == asked
+    # Missed on a frame while the newcomer is seen: still the request, not the newcomer.
+    assert at(flow, clock, 1.5, near) == asked
+    for i in range(4, 16):
+        assert at(flow, clock, 0.5 * i, face(2, masked=True), near) == asked
+    assert at(flow, clock, 8.0, face(2, masked=True), near).screen is Screen.UNKNOWN
+    clock.t = T0 + 12.0  # the card is over: the newcomer's turn
+    assert at(flow, clock, 12.0, face(2, masked=True), near) == KioskState(Screen.APPROACHING, T0 + 12.0, 3)
+
+
+def test_an_interrupted_prompt_resumes_with_its_own_start_and_deadline(flow, clock):
+    asked = at(flow, clock, 0.0, face(2, masked=True))
+    near = face(3, settled=False, box=(0, 0, 500, 500))
+    # Its visitor missed for idle_s while a newcomer is in view: the newcomer gets the screen.
+    at(flow, clock, 0.5, near)
+    assert at(flow, clock, 1.5, near).screen is Screen.APPROACHING
+    # The newcomer leaves, the visitor is back: the same prompt (same start, so it is not
+    # announced again) ...
+    assert at(flow, clock, 2.0, face(2, masked=True)) == asked
+    # ... and when they come back only after its deadline, it is over: the receptionist.
+    at(flow, clock, 6.0, near)
+    assert at(flow, clock, 7.5, near).screen is Screen.APPROACHING
+    state = at(flow, clock, 8.5, face(2, masked=True))
+    assert state.screen is Screen.UNKNOWN and state.track_id == 2 and state.masked
 
 
 def test_a_bare_face_gets_exactly_the_unmasked_grace_to_be_recognised(flow, clock):
@@ -225,6 +248,51 @@ def test_a_bare_face_gets_exactly_the_unmasked_grace_to_be_recognised(flow, cloc
         assert at(flow, clock, 0.5 * i, face(2)).screen is Screen.LOWER_MASK
     state = at(flow, clock, 3.5, face(2))  # unmasked_grace_s exactly
     assert state.screen is Screen.UNKNOWN and state.masked is False
+
+
+# -- a track decided afresh (issue 21, row 9) -----------------------------------------------------
+
+
+class Log:
+    """What the flow asks to log."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, object]] = []
+
+    def checkin(self, person_id, score, masked):
+        self.rows.append(("checkin", person_id))
+        return object()
+
+    def unknown(self, track_id, score, masked):
+        self.rows.append(("unknown", track_id))
+        return object()
+
+
+def test_a_visitor_sent_on_is_greeted_at_once_when_decided_afresh_and_named(clock):
+    log = Log()
+    flow = KioskFlow(log, TIMING, clock=clock)
+    assert at(flow, clock, 0.0, face(2)).screen is Screen.UNKNOWN
+    at(flow, clock, 1.0, face(2, settled=False, epoch=1))  # the gallery changed: voting again
+    assert at(flow, clock, 1.1, face(2, settled=False, epoch=1)).screen is Screen.UNKNOWN
+    # Named by the fresh decision: the receptionist card gives way to their greeting.
+    greeting = at(flow, clock, 1.2, face(2, ALICE, 0.7, epoch=1))
+    assert greeting == KioskState(Screen.GREETING, T0 + 1.2, 2, ALICE, "Alice", False, 0.7, True)
+    assert log.rows == [("unknown", 2), ("checkin", ALICE)]
+    at(flow, clock, 6.0, face(2, ALICE, 0.7, epoch=2))  # greeted once per track, whatever comes later
+    assert log.rows == [("unknown", 2), ("checkin", ALICE)]
+
+
+def test_a_name_without_a_fresh_decision_does_not_undo_the_receptionist_card(flow, clock):
+    assert at(flow, clock, 0.0, face(2)).screen is Screen.UNKNOWN
+    assert at(flow, clock, 1.0, face(2, ALICE, 0.7)).screen is Screen.UNKNOWN  # the same epoch
+    assert at(flow, clock, 5.0, face(2, ALICE, 0.7)).screen is Screen.ATTRACT
+
+
+def test_a_fresh_decision_that_says_unknown_again_is_final_for_that_epoch(flow, clock):
+    assert at(flow, clock, 0.0, face(2)).screen is Screen.UNKNOWN
+    assert at(flow, clock, 1.0, face(2, epoch=1)).screen is Screen.UNKNOWN  # still unknown: nothing new
+    assert at(flow, clock, 1.5, face(2, ALICE, 0.7, epoch=1)).screen is Screen.UNKNOWN
+    assert at(flow, clock, 2.0, face(2, ALICE, 0.7, epoch=2)).screen is Screen.GREETING  # the next one counts
 
 
 # -- the visit log ---------------------------------------------------------------------------

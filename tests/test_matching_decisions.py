@@ -170,7 +170,8 @@ def test_strangers_sharing_the_common_component_score_zero_on_every_cell():
     # The own-mask row is centred and NAP-projected too: a masked probe like it scores 1.
     v = m.identify(shared(basis(3))[None], np.array([True]))[0]
     assert v.person_id == 3 and v.score == pytest.approx(1.0, abs=1e-6)
-    assert v.threshold == pytest.approx(cal.threshold(MASK_VS_MASK, per_comparison_far(0.005, 3)))
+    # A masked probe meets 3 person rows and 1 own-mask row: the FPIR is shared over the 4.
+    assert v.threshold == pytest.approx(cal.threshold(MASK_VS_MASK, per_comparison_far(0.005, 4)))
     nobody = m.identify(stranger[None], np.array([True]))[0]
     assert not nobody.known and nobody.score == pytest.approx(0.0, abs=1e-6)
 
@@ -411,7 +412,7 @@ def test_a_probe_won_by_its_own_mask_row_is_not_asked_to_unmask_when_the_band_is
     ts = TemplateSet("t@1", np.array([1, 1, 2]), np.array([FULL, MASKED_PHOTO, FULL]),
                      np.stack([axis(0), axis(3), axis(1)]), {1: "a", 2: "b"})
     matcher = Matcher(ts, MatchConfig(use_masked_samples=True, unmask_band_fpir=0), cal)
-    mvm = cal.threshold(MASK_VS_MASK, per_comparison_far(MatchConfig().target_fpir, 2))
+    mvm = cal.threshold(MASK_VS_MASK, per_comparison_far(MatchConfig().target_fpir, 3))  # 2 people + 1 own-mask row
     s = (matcher.thresholds(True) + mvm) / 2  # above the bare row's threshold, below the own-mask row's
     probe = (s * axis(3) + math.sqrt(1 - s * s) * axis(7)).astype(np.float32)
     verdict = matcher.identify(probe[None], np.array([True]))[0]
@@ -474,8 +475,8 @@ def test_a_probe_won_by_its_own_mask_row_is_asked_to_unmask_within_that_rows_ban
     rows = [(1, FULL, basis(0)), (1, MASKED_PHOTO, basis(3)), (2, FULL, basis(1))]
     m = Matcher(templates(rows), MatchConfig(use_masked_samples=True), cal)
     config = MatchConfig()
-    mvm = cal.threshold(MASK_VS_MASK, per_comparison_far(config.target_fpir, 2), 1)
-    edge = cal.threshold(MASK_VS_MASK, per_comparison_far(config.unmask_band_fpir, 2), 1)
+    mvm = cal.threshold(MASK_VS_MASK, per_comparison_far(config.target_fpir, 3), 1)  # 2 people + 1 own-mask row
+    edge = cal.threshold(MASK_VS_MASK, per_comparison_far(config.unmask_band_fpir, 3), 1)
     assert edge < mvm - 0.05
     v = m.identify(with_score((edge + mvm) / 2, basis(3), basis(7))[None], np.array([True]))[0]
     assert v.candidate_id == 1 and not v.known

@@ -9,7 +9,8 @@ For each embedder version (SFace, and SFace+mbf for the opt-in):
    see it), against every *other* person's template averaged from k photos (k = 1, 2, 3, 5):
    - unmasked: unmasked probe vs unmasked photos;
    - masked: masked probe vs unmasked photos (NAP space);
-   - mask-vs-mask: masked probe vs a template from a masked photo (NAP space; k = 1 only).
+   - mask-vs-mask (+fused): tools/calibrate_own_mask.py (people outside eval's sets, everyone in
+     the same mask; k = 1 only).
 3. Fit each cell's upper tail above its 99th percentile with a generalised Pareto
    distribution (maximum likelihood; scipy, dev-only) and keep a few empirical quantiles below.
 
@@ -45,7 +46,7 @@ from kiosk.recognition.calibration import (
     fused_cell,
     per_comparison_far,
 )
-from kiosk.recognition.matching import FULL, MASKED_PHOTO, Matcher
+from kiosk.recognition.matching import FULL, Matcher
 from kiosk.vision.geometry import l2_normalise
 
 CAL_SEED = 301  # painted masks of the calibration probes (eval uses another seed)
@@ -97,7 +98,7 @@ def calibrate_view(view: View, cache: FaceCache, lfw: Path, people: list[str], a
     hidden_ids = np.array([i for i, _ in hidden])
     plain_vecs = view.take(np.stack([f.embedding for _, f in plain]))
     hidden_vecs = view.take(np.stack([m.embedding for _, m in hidden]))
-    cells: dict[str, dict[str, dict]] = {UNMASKED: {}, MASKED: {}, MASK_VS_MASK: {}}
+    cells: dict[str, dict[str, dict]] = {UNMASKED: {}, MASKED: {}}
     for k in SIZES:
         ids, vecs = [], []
         for i, name in enumerate(people):
@@ -145,15 +146,15 @@ def calibrate_view(view: View, cache: FaceCache, lfw: Path, people: list[str], a
             cells.setdefault(fused_cell(cell), {})[str(k)] = fit_tail(scores).to_dict()
             print(f"  {view.name} {fused_cell(cell):<13} k={k}: {len(probes)} fused probes, "
                   f"{len(scores):,} impostor scores", flush=True)
-    # Mask vs mask: templates from masked photos (each person's masked probe photo; only other
-    # people's probes are compared with it).
-    templates = TemplateSet(view.version, hidden_ids.astype(np.int64), np.array([MASKED_PHOTO] * len(hidden_ids)),
-                            hidden_vecs)
-    matcher = Matcher(templates, calibration=adapter)
-    scores = impostor_scores(matcher, hidden_vecs, True, hidden_ids, hidden_ids)
-    cells[MASK_VS_MASK]["1"] = fit_tail(scores).to_dict()
-    print(f"  {view.name} {MASK_VS_MASK:<13} k=1: {len(scores):,} impostor scores", flush=True)
+    # Mask vs mask (own-mask rows, people enrolled only in a mask): tools/calibrate_own_mask.py,
+    # on people outside eval's sets and everyone in the same mask (main() adds those cells).
     return {"dim": dim, "cells": cells}
+
+
+def _adapter_of(out: Path, view: View) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, directions) of the adapter just written for `view`."""
+    with np.load(out / f"nap_{view.name.replace('+', '_')}.npz") as data:
+        return np.asarray(data["mean"], np.float32), np.asarray(data["directions"], np.float32)
 
 
 def sha256(path: Path) -> str:
@@ -236,6 +237,12 @@ def main() -> None:
         entry["nap_pairs"] = len(plain_pairs)
         document["embedders"][view.version] = entry
         print(f"{path.name}: sha256 {sha256(path)}", flush=True)
+    from calibrate_own_mask import OWN_MASK_NOTE, own_mask_cells
+
+    adapters = {view.version: (view.take, Calibration(view.version, {}, *_adapter_of(out, view))) for view in views}
+    for version, by_cell in own_mask_cells(pipeline, lfw, adapters).items():
+        document["embedders"][version]["cells"].update(by_cell)
+    document["own_mask"] = OWN_MASK_NOTE
     cal_path = out / "calibration.json"
     cal_path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     print(f"{cal_path.name}: sha256 {sha256(cal_path)}")

@@ -7,6 +7,15 @@ match: ask to lower the mask for a moment rather than greet the wrong person; if
 confident match comes within `lower_mask_s`, it becomes UNKNOWN). UNAVAILABLE overrides
 everything while the camera is lost.
 
+A request to lower the mask is one prompt per track: it holds the screen while its visitor is
+in view (or missed for less than `idle_s`: detections flicker), so another face stepping in and
+out does not take the screen away and back; a prompt that is interrupted all the same resumes
+with its own start time (`since`), so nobody announces it twice, and its `lower_mask_s` counts
+from the first request. A visitor sent to the receptionist is greeted after all when the
+recogniser decides their track afresh (`TrackedFace.epoch`: the gallery changed, e.g. they were
+enrolled at another desk while standing here, or they took the mask off) and names them; a
+fresh decision that still says "unknown" changes nothing on screen and logs nothing again.
+
 Before any of that, the face's liveness decision (kiosk.checkin.liveness_gate): a face judged
 an attack gets REFUSED (the receptionist card, nobody named, nothing logged); an unsure one is
 greeted by nobody yet: CHALLENGE while the active check asks for a head turn or a blink, else
@@ -96,10 +105,13 @@ class _Track:
     frames: int = 0
     masked_frames: int = 0
     last_score: float = -1.0
+    last_seen: float = 0.0
     best: dict[int, float] = field(default_factory=dict)  # person id -> best voted score
-    lower_mask_since: float | None = None
+    lower_mask_since: float | None = None  # when the one prompt to lower the mask began
     unmasked_since: float | None = None  # first unmasked frame after the request to lower the mask
-    done: bool = False  # greeted or sent to the receptionist: never again for this track
+    done: bool = False  # greeted or sent to the receptionist: never again for this track ...
+    greeted: bool = False
+    epoch: int = 0  # ... unless sent on (not greeted) and named by a re-decision of a later epoch
 
 
 _MAX_TRACKS = 64  # tracks remembered; old ones are forgotten first (memory stays flat)
@@ -191,8 +203,23 @@ class KioskFlow:
         if waiting:
             self._last_waiting_at = now
         primary = max(waiting or faces, key=lambda f: float(f.box[2] - f.box[0])) if faces else None
+        prompted = self._prompted(now)
+        if prompted is not None:
+            # A prompt to lower the mask holds the screen for its visitor: theirs, or (missed on
+            # this frame) nobody's, so the request stays up through a flickering detection.
+            primary = next((f for f in faces if f.track_id == prompted), None)
         self.facing = primary.track_id if primary is not None else None
         return self._step(now, primary)
+
+    def _prompted(self, now: float) -> int | None:
+        """The track asked to lower the mask, while it is in view or missed for less than `idle_s`."""
+        state = self.state
+        if state.screen is not Screen.LOWER_MASK or state.track_id is None:
+            return None
+        track = self._tracks.get(state.track_id)
+        if track is None or track.done or now - track.last_seen >= self.timing.idle_s:
+            return None
+        return state.track_id
 
     def tick(self) -> KioskState:
         """The passing of time (timeouts), without a new frame."""
@@ -206,6 +233,14 @@ class KioskFlow:
         ident = face.identity
         track.frames += 1
         track.masked_frames += bool(face.masked)
+        track.last_seen = now
+        if not track.done:
+            track.epoch = face.epoch  # the epoch of the identity it is (or will be) sent on with
+        elif not track.greeted and face.epoch > track.epoch and ident.settled:
+            # Decided afresh (the gallery changed, the mask came off): named now opens the track
+            # again, to be greeted; "unknown" again leaves it as it was, silently.
+            track.epoch = face.epoch
+            track.done = ident.person_id is None
         if ident.settled:
             track.last_score = ident.score
             if ident.person_id is not None:
@@ -226,8 +261,12 @@ class KioskFlow:
             return state  # until source_ok / a frame
         card_over = False
         if state.screen in (Screen.GREETING, Screen.UNKNOWN, Screen.REFUSED):
-            if now - state.since < t.greeting_s:
-                return state  # a greeting is never cut short
+            # A greeting is never cut short; the receptionist card only by its own visitor's
+            # greeting (named after all by a re-decision).
+            corrected = (state.screen is Screen.UNKNOWN and primary is not None
+                         and primary.track_id == state.track_id and not self._tracks[primary.track_id].done)
+            if now - state.since < t.greeting_s and not corrected:
+                return state
             card_over = True
         nobody = self._last_face_at is None or now - self._last_face_at >= t.idle_s
         if primary is None:
@@ -257,11 +296,17 @@ class KioskFlow:
                     and now - track.unmasked_since >= t.unmasked_grace_s):
                 return self._unknown(now, primary.track_id, track, masked=False)
             return self._lower_mask_timeout(now, state)
+        if track.lower_mask_since is not None:
+            # Asked before, and the prompt was interrupted: it goes on with its own start time
+            # (announced once) and its own deadline.
+            if now - track.lower_mask_since >= t.lower_mask_s:
+                return self._unknown(now, primary.track_id, track, masked=self._mostly_masked(track))
+            return self._enter(KioskState(Screen.LOWER_MASK, track.lower_mask_since, primary.track_id,
+                                          masked=True, score=track.last_score))
         if ident.settled and primary.masked:
             # A masked face the tracker could not name: ask for the mask to come off for a
             # moment rather than greet a guess or turn a regular away.
-            if track.lower_mask_since is None:
-                track.lower_mask_since = now
+            track.lower_mask_since = now
             return self._enter(KioskState(Screen.LOWER_MASK, now, primary.track_id, masked=True,
                                           score=ident.score))
         if ident.settled:
@@ -302,7 +347,7 @@ class KioskFlow:
         return track.masked_frames * 2 > track.frames
 
     def _greet(self, now: float, track_id: int, track: _Track, person_id: int, name: str | None) -> KioskState:
-        track.done = True
+        track.done = track.greeted = True
         masked = self._mostly_masked(track)
         score = track.best.get(person_id)
         recorded = False

@@ -4,11 +4,15 @@ One `KioskSession` per camera: live results in (kiosk.recognition.live.FrameResu
 come the screen state (KioskFlow), the visit rows (CheckinLog: one visit per person per
 cooldown, one event per unknown visitor) and events for other systems (kiosk.events): an
 `arrival` when someone is greeted (with whether a visit was written), `unknown` when a stranger
-is sent to the receptionist, `ask_to_unmask` when a visitor is asked to lower the mask, and
-`presentation_attack` once per track the liveness check refused (kiosk.checkin.attacks; the
+is sent to the receptionist, `ask_to_unmask` when a visitor is asked to lower the mask (once per
+prompt), and `presentation_attack` once per track the liveness check refused (kiosk.checkin.attacks; the
 receptionist view hears of it through `on_attack`). Each event about a face carries the check's
 word on it (`liveness`, null while the check is off).
 The window only renders the state; the headless mode only prints and publishes the events.
+
+With own-mask learning on (kiosk.recognition.learning), a track the recogniser confirmed on the
+bare face teaches its masked frames only when this session greeted that track as that person
+and logged the visit: the kiosk's own decision, once per visit.
 
 The front desk (kiosk.frontdesk): a greeted person's invitation of today is marked arrived (their
 host hears of it through the `arrival` event: a visitor's contacts are their host's). An exit
@@ -21,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +38,7 @@ from kiosk.events.event import KioskEvent
 from kiosk.frontdesk.service import FrontDesk
 from kiosk.gallery.api import GalleryStore, Visit
 from kiosk.liveness import LivenessDecision, Reason
+from kiosk.recognition.learning import LearnCandidate, OwnMaskLearner, learning_enabled
 from kiosk.recognition.live import FrameResult
 from kiosk.recognition.verdict import NO_SCORE
 
@@ -96,8 +101,14 @@ class KioskSession:
         self._t0: float | None = None
         self._t = 0.0
         self.events: list[KioskEvent] = []  # every event so far (bounded: the last EVENTS_KEPT)
+        self._prompts: deque[tuple[int, float]] = deque(maxlen=64)  # (track, since) of asks announced
+        self.learner = (OwnMaskLearner(gallery, config.match, kiosk=self.kiosk)
+                        if learning_enabled(config.match) else None)
+        self._confirmed: OrderedDict[int, LearnCandidate] = OrderedDict()  # by track, until greeted
+        self._greeted: OrderedDict[int, tuple[int | None, bool]] = OrderedDict()  # track -> (person, logged)
 
     EVENTS_KEPT = 256
+    TRACKS_KEPT = 64  # confirmations and greetings remembered per track (the oldest go first)
 
     # -- in -------------------------------------------------------------------------------
 
@@ -114,6 +125,8 @@ class KioskSession:
         state = observe_result(self.flow, result)
         for attack in self.attacks.new(result.faces, self.kiosk, round(self._t, 3)):
             self._report_attack(attack)
+        if self.learner is not None:
+            self._learn(result.confirmations)
         return state
 
     @property
@@ -124,6 +137,23 @@ class KioskSession:
         (`LiveRecognizer.liveness.focus`), so nobody else is asked, nor refused for not answering."""
         state = self.flow.state
         return self.flow.facing if state.screen in (Screen.APPROACHING, Screen.CHALLENGE) else None
+
+    def _learn(self, confirmations: tuple[LearnCandidate, ...]) -> None:
+        """Hand on the confirmed tracks this session greeted (and logged) as the same person."""
+        for candidate in confirmations:
+            self._confirmed[candidate.track_id] = candidate
+        while len(self._confirmed) > self.TRACKS_KEPT:
+            self._confirmed.popitem(last=False)
+        assert self.learner is not None
+        for track, candidate in list(self._confirmed.items()):
+            greeted = self._greeted.get(track)
+            if greeted is None:
+                continue  # not greeted yet: perhaps on the next frame
+            del self._confirmed[track]
+            # Greeted and logged as that very person: a confirmed visit (and, where liveness gates
+            # the greeting, a live one), never a track the kiosk did not act on.
+            if greeted == (candidate.person_id, True):
+                self.learner.learn(candidate)
 
     def tick(self) -> KioskState:
         """The passing of time without a frame (timeouts of the greeting and the mask request)."""
@@ -175,10 +205,20 @@ class KioskSession:
     # -- out ------------------------------------------------------------------------------
 
     def _on_state(self, state: KioskState) -> None:
+        if state.screen is Screen.GREETING and state.track_id is not None:
+            self._greeted[int(state.track_id)] = (state.person_id, bool(state.recorded))
+            while len(self._greeted) > self.TRACKS_KEPT:
+                self._greeted.popitem(last=False)
         kind = {Screen.GREETING: "arrival", Screen.UNKNOWN: "unknown", Screen.LOWER_MASK: "ask_to_unmask"}.get(
             state.screen)
         if kind is None or state.track_id is None or self.exit_camera:
             return
+        if kind == "ask_to_unmask":
+            # One event per prompt: a prompt shown again after an interruption keeps its `since`.
+            prompt = (int(state.track_id), state.since)
+            if prompt in self._prompts:
+                return
+            self._prompts.append(prompt)
         event = KioskEvent(
             event=kind,  # type: ignore[arg-type]
             t=round(self._t, 3), track=int(state.track_id), kiosk=self.kiosk, site=self.site,

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -278,7 +279,11 @@ class GalleryStore(FrontDeskStore, Protocol):
     def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
                    imported: bool = False) -> list[int]: ...
 
-    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None: ...
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str, *,
+                    replacing: Sequence[int] = ()) -> None:
+        """Add samples to a person in one audited transaction; `replacing`: ids of that person's
+        samples deleted in the same transaction (a learned sample taking the oldest one's place)."""
+        ...
 
     def update_person(self, person_id: int, **fields: str | None) -> None: ...
 
@@ -373,6 +378,14 @@ class GalleryStore(FrontDeskStore, Protocol):
 
     @property
     def gallery_id(self) -> str: ...
+
+
+def samples_added(samples: Sequence[NewSample], replacing: Sequence[int] = ()) -> dict[str, Any]:
+    """The audit details of `add_samples` (every backend records the same)."""
+    details: dict[str, Any] = {"samples_added": len(samples)}
+    if replacing:
+        details["samples_replaced"] = [int(s) for s in replacing]
+    return details
 
 
 class PeopleLookup(Protocol):

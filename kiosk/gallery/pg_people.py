@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from kiosk.gallery.api import (
     person_from_row,
     resolve_person,
     resolve_person_by_name,
+    samples_added,
     storable,
     unique_contacts,
 )
@@ -78,14 +80,18 @@ class PgPeople(PgTemplates):
                                 {"samples": len(samples), "consent": bool(details.consent_at)})
         return ids
 
-    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None:
-        """Add samples (and their templates) to an existing person, atomically."""
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str, *,
+                    replacing: Sequence[int] = ()) -> None:
+        """Add samples (and their templates) to an existing person, atomically; `replacing`: ids of
+        that person's samples deleted in the same transaction (autovacuum reclaims them)."""
         self.get_person(person_id)
         stamp = now_iso()
         with self._transaction("adding photos") as conn:
+            for sample_id in replacing:
+                conn.execute("DELETE FROM samples WHERE id=%s AND person_id=%s", (int(sample_id), person_id))
             self._insert_samples(conn, person_id, samples, model_version, stamp)
             conn.execute("UPDATE people SET updated_at=%s WHERE id=%s", (stamp, person_id))
-            self._audit(conn, AuditAction.UPDATE, f"person {person_id}", {"samples_added": len(samples)})
+            self._audit(conn, AuditAction.UPDATE, f"person {person_id}", samples_added(samples, replacing))
 
     def _insert_samples(self, conn: psycopg.Connection, person_id: int, samples: list[NewSample],
                         model_version: str, stamp: str) -> None:

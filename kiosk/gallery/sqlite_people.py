@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from kiosk.gallery.api import (
     person_from_row,
     resolve_person,
     resolve_person_by_name,
+    samples_added,
     storable,
     unique_contacts,
 )
@@ -74,14 +76,19 @@ class SqlitePeople(SqliteConnection):
         self._cache.clear()
         return ids
 
-    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str) -> None:
-        """Add samples (and their templates) to an existing person, atomically."""
+    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str, *,
+                    replacing: Sequence[int] = ()) -> None:
+        """Add samples (and their templates) to an existing person, atomically; `replacing`: ids of
+        that person's samples deleted in the same transaction (zeroed by secure_delete; the file
+        is not vacuumed here: that is for erasing a person)."""
         self.get_person(person_id)
         stamp = now_iso()
         with self._transaction() as conn:
+            for sample_id in replacing:
+                conn.execute("DELETE FROM samples WHERE id=? AND person_id=?", (int(sample_id), person_id))
             self._insert_samples(conn, person_id, samples, model_version, stamp)
             conn.execute("UPDATE people SET updated_at=? WHERE id=?", (stamp, person_id))
-            self._audit(AuditAction.UPDATE, f"person {person_id}", {"samples_added": len(samples)})
+            self._audit(AuditAction.UPDATE, f"person {person_id}", samples_added(samples, replacing))
         self._cache.clear()
 
     def _insert_samples(self, conn: sqlite3.Connection, person_id: int, samples: list[NewSample],

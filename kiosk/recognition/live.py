@@ -31,6 +31,7 @@ from kiosk.capture.sources import Frame
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.liveness import NOT_CHECKED, LivenessDecision
+from kiosk.recognition.learning import LearnCandidate, learning_enabled
 from kiosk.recognition.liveness_feed import LivenessFeed
 from kiosk.recognition.matching import Matcher
 from kiosk.recognition.recognizer import Recognizer
@@ -79,6 +80,7 @@ class TrackedFace:
     hints: tuple[Hint, ...]
     recognised: bool  # embedded and matched on this very frame
     last_vote: Verdict | None = None  # the track's latest raw recognition (score, threshold, candidate)
+    epoch: int = 0  # how often the track's identity was decided afresh (Track.epoch: gallery changed, mask off)
     liveness: LivenessDecision = NOT_CHECKED  # the track's liveness decision (NOT_CHECKED: the check is off)
 
     @property
@@ -118,6 +120,9 @@ class FrameResult:
     model_version: str
     warning: str | None = None  # e.g. the gallery was made by another model
     rejected: tuple[RejectedFace, ...] = ()  # faces found but not aligned (landmarks failed), with why
+    # Tracks confirmed on the bare face on this frame, with the masked frames they may teach
+    # (kiosk.recognition.learning; only while learning is on).
+    confirmations: tuple[LearnCandidate, ...] = ()
 
     @property
     def named(self) -> tuple[TrackedFace, ...]:
@@ -174,9 +179,13 @@ class LiveRecognizer:
         self._next_poll = float("-inf")
         self._gallery_version: int | None = None
         # One mask rule: the pipeline's threshold (config.vision.mask_threshold, else the
-        # classifier's), here on the track's smoothed score.
-        self.tracker = Tracker(dataclasses.replace(tracker_config or TrackerConfig(),
-                                                   mask_threshold=recognizer.pipeline.mask_threshold))
+        # classifier's), here on the track's smoothed score. Masked frames are kept for
+        # learning only while it is on.
+        base = tracker_config or TrackerConfig()
+        self._learn_views = base.learn_views
+        self.tracker = Tracker(dataclasses.replace(
+            base, mask_threshold=recognizer.pipeline.mask_threshold,
+            learn_views=base.learn_views if learning_enabled(recognizer.config.match) else 0))
         self.hint_limits = hint_limits or HINT_LIMITS
         self.liveness = LivenessFeed(recognizer.config.liveness)
         self.embed_all = False
@@ -195,7 +204,9 @@ class LiveRecognizer:
         self.recognizer = Recognizer(config, self.recognizer.gallery, self.pipeline)
         threshold = config.vision.mask_threshold or self.pipeline.mask_classifier.threshold
         self.pipeline.mask_threshold = threshold
-        self.tracker.config = dataclasses.replace(self.tracker.config, mask_threshold=threshold)
+        self.tracker.config = dataclasses.replace(
+            self.tracker.config, mask_threshold=threshold,
+            learn_views=self._learn_views if learning_enabled(config.match) else 0)
         for track in self.tracker.tracks.values():
             track.mask_threshold = threshold
         self.tracker.forget_identities()
@@ -242,6 +253,14 @@ class LiveRecognizer:
                 "earlier face-kiosk; run `face-kiosk people reembed`" if stale else None)
         return matcher, self._stale_warning
 
+    def learn_candidate(self, track_id: int, person_id: int) -> LearnCandidate | None:
+        """What a track in view may teach once a receptionist confirmed it is `person_id` (the
+        receptionist's route of kiosk.recognition.learning; None: nothing safe to learn)."""
+        if track_id not in self.tracker.tracks:
+            return None
+        candidate = self.tracker.learn_candidate(track_id, person_id, confirmed_by="receptionist")
+        return None if candidate is None else dataclasses.replace(candidate, model_version=self.pipeline.model_version)
+
     def process(self, frame: Frame) -> FrameResult:
         """Detect, track and (where needed) recognise the faces of one frame."""
         t0 = time.perf_counter()
@@ -273,6 +292,7 @@ class LiveRecognizer:
             if matcher is not None and (self.embed_all or self.tracker.needs_recognition(tid, qualities[i], now))
         ]
         arrivals: list[Arrival] = []
+        confirmations: list[LearnCandidate] = []
         if need:
             assert matcher is not None  # nothing is needed without one
             embeddings = pipeline.embed_aligned(np.stack([faces[i].aligned for i in need]))
@@ -287,9 +307,15 @@ class LiveRecognizer:
             matches = matcher.identify(np.stack([v for v, _ in fused]), np.array([faces[i].masked for i in need]),
                                        np.array([n > 1 for _, n in fused]))
             for i, verdict in zip(need, matches):
-                arrival = self.tracker.add_recognition(track_ids[i], verdict, qualities[i], now, frame.frame_id)
+                tid = track_ids[i]
+                arrival = self.tracker.add_recognition(tid, verdict, qualities[i], now, frame.frame_id)
                 if arrival is not None:
                     arrivals.append(arrival)
+                if self.tracker.config.learn_views:
+                    self.tracker.keep_view(tid, faces[i], qualities[i], verdict)
+                    confirmed = self.tracker.confirmation(tid)
+                    if confirmed is not None:
+                        confirmations.append(dataclasses.replace(confirmed, model_version=pipeline.model_version))
         t3 = time.perf_counter()
         recognised = set(need)
         tracked = tuple(
@@ -301,6 +327,7 @@ class LiveRecognizer:
                 hints=quality_hints(face.quality, self.hint_limits),
                 recognised=i in recognised,
                 last_vote=self.tracker.last_vote(tid),
+                epoch=self.tracker.tracks[tid].epoch,
                 liveness=decisions[i],
             )
             for i, (tid, face) in enumerate(zip(track_ids, faces))
@@ -318,4 +345,5 @@ class LiveRecognizer:
             model_version=pipeline.model_version,
             warning=warning,
             rejected=tuple(frame_faces.rejected),
+            confirmations=tuple(confirmations),
         )

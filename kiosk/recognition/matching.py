@@ -103,12 +103,17 @@ class Matcher:
                 people, self._mask_rows, _ = _group_mean(cal.masked_space(m) if cal else m,
                                                          templates.person_ids[extra])
                 self._mask_cols = np.searchsorted(self._people, people)
-        n = len(self._people)
-        self._far = per_comparison_far(self.config.target_fpir, n)
-        self._band_far = (per_comparison_far(self.config.unmask_band_fpir, n)
+        # A stranger must match nobody with probability 1 - target_fpir over every row they meet:
+        # a bare probe meets n person rows, a masked one also the m own-mask rows (each row's
+        # per-comparison FAR shrinks as own-mask rows are added, so the FPIR does not grow).
+        n, m = len(self._people), len(self._mask_cols)
+        self._far = {False: per_comparison_far(self.config.target_fpir, n),
+                     True: per_comparison_far(self.config.target_fpir, n + m)}
+        self._band_far = ({masked: per_comparison_far(self.config.unmask_band_fpir, n + m * masked)
+                           for masked in (False, True)}
                           if self.config.unmask_band_fpir > self.config.target_fpir else None)
         self._thr_cache: dict[tuple[bool, bool], tuple[np.ndarray, np.ndarray]] = {}
-        self._own_mask_thr: tuple[np.ndarray, np.ndarray] | None = None
+        self._own_mask_thr: dict[bool, tuple[float, float]] = {}
 
     # -- thresholds ------------------------------------------------------------------
 
@@ -141,25 +146,25 @@ class Matcher:
             probe_cell = fused_cell(cell) if fused else cell
             # vs someone enrolled only in a mask: one side more masked than the probe.
             masked_row_cell = MASK_VS_MASK if masked else MASKED
-            thr = self._row_thresholds(self._far, probe_cell, masked_row_cell)
+            thr = self._row_thresholds(self._far[masked], probe_cell, masked_row_cell)
             band = thr
             if masked and self._band_far is not None:
-                band = np.minimum(self._row_thresholds(self._band_far, probe_cell, masked_row_cell), thr)
+                band = np.minimum(self._row_thresholds(self._band_far[True], probe_cell, masked_row_cell), thr)
             self._thr_cache[key] = (thr, band)
         return self._thr_cache[key]
 
-    def _own_mask_thresholds(self) -> tuple[np.ndarray, np.ndarray]:
-        """(threshold, ask-to-unmask band edge) of an own-mask row (mask vs mask), as (1,) arrays.
-
-        The band belongs to the row that speaks, as the threshold does; worked out once per matcher.
-        """
-        if self._own_mask_thr is None:
-            thr = np.array([self._threshold(MASK_VS_MASK, self._far, 1)], np.float32)
+    def _own_mask_thresholds(self, fused: bool) -> tuple[float, float]:
+        """(threshold, ask-to-unmask band edge) of an own-mask row (mask vs mask) for a masked
+        probe, fused from a track's frames or not. The band belongs to the row that speaks, as the
+        threshold does; worked out once per matcher."""
+        if fused not in self._own_mask_thr:
+            cell = fused_cell(MASK_VS_MASK) if fused else MASK_VS_MASK
+            thr = self._threshold(cell, self._far[True], 1)
             band = thr
             if self._band_far is not None:
-                band = np.minimum(np.array([self._threshold(MASK_VS_MASK, self._band_far, 1)], np.float32), thr)
-            self._own_mask_thr = (thr, band)
-        return self._own_mask_thr
+                band = min(self._threshold(cell, self._band_far[True], 1), thr)
+            self._own_mask_thr[fused] = (thr, band)
+        return self._own_mask_thr[fused]
 
     def row_thresholds(self, masked: bool, fused: bool = False) -> np.ndarray:
         """The acceptance threshold of each person (columns of `person_scores`) for one kind of probe."""
@@ -168,7 +173,7 @@ class Matcher:
     def thresholds(self, masked: bool, photos: int = 1, fused: bool = False) -> float:
         """The 1:N threshold for a probe of this mask state vs someone enrolled unmasked with `photos` photos."""
         cell = MASKED if masked else UNMASKED
-        return self._threshold(fused_cell(cell) if fused else cell, self._far, photos)
+        return self._threshold(fused_cell(cell) if fused else cell, self._far[masked], photos)
 
     @property
     def n_people(self) -> int:
@@ -232,14 +237,15 @@ class Matcher:
             hidden = np.flatnonzero(masked)
             cal = self.calibration
             extra = (cal.masked_space(probes[hidden]) if cal else probes[hidden]) @ self._mask_rows.T
-            mvm, mvm_band = self._own_mask_thresholds()
+            own = np.array([self._own_mask_thresholds(bool(fused[i])) for i in hidden], np.float32).reshape(-1, 2)
+            mvm, mvm_band = own[:, :1], own[:, 1:]
             better = extra - mvm > margins[np.ix_(hidden, self._mask_cols)]
             for j, probe in enumerate(hidden):
                 cols = self._mask_cols[better[j]]
                 scores[probe, cols] = extra[j, better[j]]
-                thr[probe, cols] = mvm
-                band[probe, cols] = mvm_band
-                margins[probe, cols] = scores[probe, cols] - mvm
+                thr[probe, cols] = mvm[j, 0]
+                band[probe, cols] = mvm_band[j, 0]
+                margins[probe, cols] = scores[probe, cols] - mvm[j, 0]
         # The person furthest above (or least below) their own threshold wins.
         best = np.argmax(margins, axis=1)
         results = []

@@ -2,7 +2,8 @@
 
 Detection runs on every frame; recognition (the expensive embedding) only when a track
 needs it: a new track, a clearly better view than the one last recognised, an identity not
-settled yet, or every `recheck_s`. Names come from a vote over the last few recognitions, so
+settled yet, a mask that came off or went on (until the new probe holds `fuse_frames` views),
+or every `recheck_s`. Names come from a vote over the last few recognitions, so
 one bad frame does not make a name flicker. Each track announces one `Arrival`.
 """
 
@@ -14,8 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kiosk.recognition.learning import LearnCandidate, MaskedView
 from kiosk.recognition.verdict import NO_SCORE, Verdict
 from kiosk.vision.geometry import iou_matrix
+from kiosk.vision.types import FaceAnalysis
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class TrackerConfig:
     mask_smoothing: float = 0.4  # weight of the newest mask score in the track's running mean
     mask_threshold: float = 0.5  # a smoothed mask score at or above this means masked
     fuse_frames: int = 3  # a track's probe: the quality-weighted mean of its best this-many frames
+    learn_views: int = 3  # masked frames kept per track for own-mask learning (kiosk.recognition.learning)
 
     def __post_init__(self) -> None:
         if not 0 < self.iou_match <= 1:
@@ -44,6 +48,8 @@ class TrackerConfig:
             raise ValueError("min_agree and unknown_after must be at least 1")
         if self.fuse_frames < 1:
             raise ValueError("fuse_frames must be at least 1")
+        if self.learn_views < 0:
+            raise ValueError("learn_views must be at least 0")
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,14 @@ class Track:
     pool: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (quality, embedding), best first
     pool_masked: bool = False  # the mask state the pooled frames were taken in
     mesh: np.ndarray | None = None  # the face-mesh points of its latest frame
+    # For own-mask learning: the best masked frames, and whom the track ever named.
+    views: list[MaskedView] = field(default_factory=list)  # best quality first
+    named: set[int] = field(default_factory=set)  # people any vote accepted
+    shown: set[int] = field(default_factory=set)  # people its identity named
+    bare_votes: Counter[int] = field(default_factory=Counter)  # accepted votes on the bare face, per person
+    offered: bool = False  # its bare-face confirmation was handed on (once per track)
+    live: bool | None = None  # set by the liveness check (kiosk/liveness); None: not checked
+    epoch: int = 0  # how often its identity was decided afresh (gallery changed, mask came off)
 
     @property
     def masked(self) -> bool:
@@ -232,6 +246,16 @@ class Tracker:
         track = self.tracks[track_id]
         if track.last_recognised is None or not track.identity.settled:
             return True
+        same = 0  # the latest votes taken in the track's present mask state
+        for v in reversed(track.votes):
+            if v.masked != track.masked:
+                break
+            same += 1
+        if same < min(len(track.votes), self.config.fuse_frames):
+            # The mask came off (or went on): the earlier votes were about the other face, and
+            # the probe starts again. Match every frame until `fuse_frames` votes of this face,
+            # so a visitor who lowers the mask when asked is named in a few frames, not seconds.
+            return True
         if track.votes[-1].person_id != track.identity.person_id:
             # Contested: the last look disagreed with the name shown. Look again soon, but not
             # on every frame, so a head turned for a moment does not vote a name away.
@@ -262,18 +286,73 @@ class Tracker:
                         frame_id: int = 0) -> Arrival | None:
         """Record one recognition; returns the track's Arrival the first time its identity settles."""
         track = self.tracks[track_id]
+        if (not vote.masked and track.identity.settled and not track.identity.known
+                and all(v.masked for v in track.votes)):
+            # The first look at the bare face of a track called unknown in a mask (asked to
+            # lower it): the masked votes say nothing about this face. Decide afresh from it.
+            _decide_afresh(track)
         track.votes.append(vote)
         while len(track.votes) > self.config.window:
             track.votes.popleft()
         track.last_recognised = now
         track.best_quality = max(track.best_quality, quality)
         track.identity = vote_identity(list(track.votes), self.config, track.identity)
+        if vote.person_id is not None:
+            track.named.add(vote.person_id)
+            if not vote.masked:
+                track.bare_votes[vote.person_id] += 1
+        if track.identity.person_id is not None:
+            track.shown.add(track.identity.person_id)
         if track.identity.settled and not track.arrived:
             track.arrived = True
             ident = track.identity
             return Arrival(track_id, ident.person_id, ident.name, ident.score, track.masked,
                            now, frame_id, track.first_seen)
         return None
+
+    def keep_view(self, track_id: int, face: FaceAnalysis, quality: float, vote: Verdict) -> None:
+        """Remember a masked frame the track was just recognised on (its best `learn_views`)."""
+        track = self.tracks[track_id]
+        if not vote.masked or self.config.learn_views == 0:
+            return
+        track.views.append(MaskedView(float(quality), np.asarray(face.embedding, np.float32), face.aligned,
+                                      face.face_crop, vote))
+        track.views.sort(key=lambda v: -v.quality)
+        del track.views[self.config.learn_views:]
+
+    def learn_candidate(self, track_id: int, person_id: int | None = None, *,
+                        confirmed_by: str = "bare face") -> LearnCandidate | None:
+        """What the track may teach about `person_id` (default: the person it is named as), or None.
+
+        Never when any vote named someone else or the shown name changed. Confirmed on the bare
+        face: the identity is settled on that person with `min_agree` accepted bare votes, and
+        only masked frames whose probe pointed to them count. Confirmed by a receptionist: their
+        word replaces the bare votes, and every masked frame counts.
+        """
+        track = self.tracks[track_id]
+        pid = track.identity.person_id if person_id is None else person_id
+        if pid is None or track.named - {pid} or track.shown - {pid}:
+            return None
+        views = track.views
+        if confirmed_by == "bare face":
+            if track.identity.person_id != pid or not track.identity.settled:
+                return None
+            if track.bare_votes[pid] < self.config.min_agree:
+                return None
+            views = [v for v in views if v.resembles(pid)]
+        if not views:
+            return None
+        return LearnCandidate(track_id, pid, tuple(views), track.live, confirmed_by=confirmed_by)
+
+    def confirmation(self, track_id: int) -> LearnCandidate | None:
+        """The track's bare-face confirmation, the first time there is one (then never again)."""
+        track = self.tracks[track_id]
+        if track.offered:
+            return None
+        candidate = self.learn_candidate(track_id)
+        if candidate is not None:
+            track.offered = True
+        return candidate
 
     def last_vote(self, track_id: int) -> Verdict | None:
         """The most recent recognition of a track (raw, before voting), or None."""
@@ -287,11 +366,20 @@ class Tracker:
     def forget_identities(self) -> None:
         """Vote again from scratch (after the gallery changed, e.g. someone was enrolled or removed).
 
-        Arrivals are not repeated for tracks that already arrived.
+        Arrivals are not repeated for tracks that already arrived; each track's `epoch` grows, so
+        whoever acted on its earlier identity (the kiosk flow) knows it was decided again.
         """
         for track in self.tracks.values():
-            track.votes.clear()
+            _decide_afresh(track)
             track.pool.clear()
-            track.identity = PENDING
             track.last_recognised = None
             track.best_quality = -1.0
+
+
+def _decide_afresh(track: Track, keep: Verdict | None = None) -> None:
+    """Drop a track's votes (keeping `keep`, if any) and vote its identity again."""
+    track.votes.clear()
+    if keep is not None:
+        track.votes.append(keep)
+    track.identity = PENDING
+    track.epoch += 1
