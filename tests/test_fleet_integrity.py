@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from conftest import RECOGNITION_ONLY
 from fleet_helpers import MODEL, sample
 
 from kiosk.cli import main
@@ -132,12 +133,14 @@ def test_the_kiosk_never_greets_a_name_the_dba_wrote(pg_url, tmp_path, capsys):
     assert main(["enroll", "--db", pg_url, "--consent", "trial", "--name", "Eileen", str(ASTRONAUT)]) == 0
     _dba(pg_url, "UPDATE people SET name = 'Mallory'")
     capsys.readouterr()
-    assert main(["watch", "--db", pg_url, "--source", str(photos), "--site", "hq", "--jsonl"]) == 0
+    assert main(["watch", "--db", pg_url, "--source", str(photos), "--site", "hq", "--jsonl",
+                 "--liveness", RECOGNITION_ONLY]) == 0
     captured = capsys.readouterr()
     events = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
     assert not [e for e in events if e.get("person")], events  # nobody named, Mallory least of all
     assert "gallery 0 people" in captured.err and "Mallory" not in captured.out
     _dba(pg_url, "UPDATE people SET name = 'Eileen'")  # put back as it was: the MAC fits again
-    assert main(["watch", "--db", pg_url, "--source", str(photos), "--site", "hq", "--jsonl"]) == 0
+    assert main(["watch", "--db", pg_url, "--source", str(photos), "--site", "hq", "--jsonl",
+                 "--liveness", RECOGNITION_ONLY]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [e["person"] for e in events if e["event"] == "arrival"] == ["Eileen"]

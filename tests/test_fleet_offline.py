@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import psycopg
 import pytest
-from conftest import ASTRONAUT
+from conftest import ASTRONAUT, RECOGNITION_ONLY
 from fleet_helpers import MODEL, sample
 from pg_server import wait_for
 
@@ -125,7 +125,7 @@ def test_the_watch_command_greets_from_the_local_copy_with_the_server_down(pg_ur
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"gallery": {"url": pg_url}, "events": {"site": "hq", "kiosk": "door-1"}}))
     assert main(["enroll", "--db", pg_url, "--consent", "trial", "--name", "Eileen", str(ASTRONAUT)]) == 0
-    watch = ["watch", "--config", str(config), "--source", str(photos), "--jsonl"]
+    watch = ["watch", "--config", str(config), "--source", str(photos), "--jsonl", "--liveness", RECOGNITION_ONLY]
     assert main(watch) == 0
     online = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [e["person"] for e in online if e["event"] == "arrival"] == ["Eileen"]
