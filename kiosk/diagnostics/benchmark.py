@@ -16,6 +16,7 @@ import numpy as np
 
 from kiosk.capture.images import load_rgb
 from kiosk.config import Config
+from kiosk.diagnostics.crowd_bench import crowd_timing
 from kiosk.diagnostics.liveness_bench import liveness_table
 from kiosk.diagnostics.memory import peak_rss_mb
 from kiosk.gallery.api import TemplateSet
@@ -28,6 +29,8 @@ from kiosk.vision.pipeline import FacePipeline
 
 TARGET_ONE_FACE_MS = 35.0  # issue 23: one new face, live path, 1 thread
 TARGET_1N_100K_MS = 5.0
+TARGET_CROWD_MS = 300.0  # issue 23: three people entering together, last name shown
+TARGET_1N_1M_MS = 8.0
 
 
 class Timing(NamedTuple):
@@ -177,6 +180,14 @@ def main_bench(args: argparse.Namespace, config: Config) -> int:
         verdict = "ok" if mean <= TARGET_ONE_FACE_MS else f"MISSES by {mean - TARGET_ONE_FACE_MS:.1f} ms"
         print(f"{label:<42}{mean:>10.2f}{p95:>10.2f}{cpu:>10.2f}   target <= {TARGET_ONE_FACE_MS:.0f} ms: {verdict}")
 
+    crowd = crowd_timing(pipeline, still, rgb, max(5, repeat // 4), config)
+    verdict = "ok" if crowd.median_ms <= TARGET_CROWD_MS else f"MISSES by {crowd.median_ms - TARGET_CROWD_MS:.0f} ms"
+    print(f"\n{'three people entering together (live)':<42}{'median ms':>10}{'p95 ms':>10}{'CPU ms':>10}{'frames':>8}")
+    print(f"{'  until the last name is shown':<42}{crowd.median_ms:>10.1f}{crowd.p95_ms:>10.1f}{crowd.cpu_ms:>10.1f}"
+          f"{crowd.frames:>8.0f}   target <= {TARGET_CROWD_MS:.0f} ms: {verdict}"
+          + (f" ({crowd.runs - crowd.named} of {crowd.runs} runs never named all three)" if crowd.named < crowd.runs
+             else ""))
+
     print(f"\n{'liveness (kiosk.liveness, passive mode)':<42}{'median ms':>10}")
     face = pipeline.analyze(rgb, max_faces=1)[0]
     for name, med in liveness_table(rgb, face, repeat):
@@ -198,8 +209,9 @@ def main_bench(args: argparse.Namespace, config: Config) -> int:
 
         med, p95, *_ = _time(one_probe, max(5, repeat // 2 if size >= 1_000_000 else repeat))
         note = ""
-        if size == 100_000:
-            note = "  target <= 5 ms: " + ("ok" if med <= TARGET_1N_100K_MS else f"MISSES by {med - TARGET_1N_100K_MS:.2f} ms")
+        target = {100_000: TARGET_1N_100K_MS, 1_000_000: TARGET_1N_1M_MS}.get(size)
+        if target is not None:
+            note = f"  target <= {target:.0f} ms: " + ("ok" if med <= target else f"MISSES by {med - target:.2f} ms")
         print(f"{size:<26,}{templates.n_people:>10,}{med:>11.2f}{p95:>9.2f}{peak_rss_mb():>9.0f}{note}")
         del big, templates
     print(f"\npeak RSS {peak_rss_mb():.0f} MB")
