@@ -38,24 +38,24 @@ class Timing(NamedTuple):
 
     mean: float
     p95: float
-    cpu: float  # mean CPU time of the calling thread
+    cpu: float  # mean CPU time of the process (all its threads)
     median: float
 
 
 def _time(fn: Callable[[], object], repeat: int) -> Timing:
     """Mean, p95, mean CPU and median milliseconds over `repeat` runs after one warm-up.
 
-    The CPU column is this thread's own CPU time: on a machine shared with other jobs the wall
-    clock also counts the time the scheduler gave them, the CPU time much less so (every stage
-    here runs on the calling thread: 1 LiteRT, ORT and OpenCV thread on the live path).
+    The CPU column is the process's CPU time: on a machine shared with other jobs the wall clock
+    also counts the time the scheduler gave them, the CPU time much less so. The process's, not
+    the calling thread's: OpenCV (YuNet, SFace) runs on its own worker threads too.
     """
     fn()
     samples, cpu = [], []
     for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.thread_time()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         samples.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.thread_time() - start_cpu) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
     samples.sort()
     return Timing(statistics.fmean(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))],
                   statistics.fmean(cpu), statistics.median(samples))
