@@ -167,7 +167,7 @@ def main_bench(args: argparse.Namespace, config: Config) -> int:
 
     matcher = Matcher(synthetic_templates(1000, pipeline.embedding.dim))
     still = FacePipeline(config.vision, still=True)
-    for label, pipe in (("end to end, live (1 ORT thread)", pipeline), ("end to end, photo (all cores)", still)):
+    for label, pipe in (("end to end, live (a new face)", pipeline), ("end to end, photo (all cores)", still)):
 
         def one_face(pipe: FacePipeline = pipe) -> None:
             # A new face: detected (live: as a video frame, so YuNet runs only where BlazeFace
