@@ -121,10 +121,10 @@ def _load_model(key: str, path: Path, threads: int) -> str:
         YuNetDetector()
         return "OpenCV"
     if key in ("sface", "mbf"):
-        from kiosk.vision.embedders import OnnxEmbedder
+        from kiosk.vision.embedders import OPENCV_DNN, OnnxEmbedder
 
         OnnxEmbedder(key, threads=threads)
-        return "onnxruntime"
+        return "OpenCV" if key in OPENCV_DNN else "onnxruntime"
     if key == "mask":
         from kiosk.vision.masks import MaskClassifier
 
