@@ -17,7 +17,7 @@ from kiosk.models import MODELS, ModelSpec, verified_model_path
 from kiosk.vision.geometry import l2_normalise
 
 EMBEDDERS = ("sface", "mbf")
-OPENCV_DNN = frozenset({"sface"})  # faster in OpenCV's DNN engine (its batch is fixed at 1 anyway)
+OPENCV_DNN = frozenset({"sface"})  # faster in OpenCV's DNN engine, which also batches its batch-1 graph
 
 
 class OnnxEmbedder:
@@ -81,8 +81,8 @@ class OnnxEmbedder:
             x = x[..., ::-1]
         x = ((x - self.spec.mean) / self.spec.std).transpose(0, 3, 1, 2)
         x = np.ascontiguousarray(x)
-        if self._net is not None:
-            out = np.concatenate([self._forward(x[i : i + 1]) for i in range(len(x))])
+        if self._net is not None:  # OpenCV runs the batch-1 graph on a whole batch (same vectors)
+            out = self._forward(x)
         elif self._fixed_batch:
             out = np.concatenate([self._session.run(None, {self._input: x[i : i + 1]})[0] for i in range(len(x))])
         else:
