@@ -1,4 +1,4 @@
-"""What the speed work must not change: SFace in OpenCV's DNN engine gives onnxruntime's vectors,
+"""What the speed work must not change: SFace and MiniFASNet in OpenCV's DNN engine give onnxruntime's outputs,
 and the bench's three-people entry really names all three (what it times, not how fast)."""
 
 from __future__ import annotations
@@ -39,3 +39,27 @@ def test_three_people_entering_together_are_all_named(pipeline, astronaut_rgb):
     timing = crowd_timing(pipeline, still, astronaut_rgb, runs=2)
     assert timing.named == timing.runs == 2
     assert 1 <= timing.frames <= 3 and timing.median_ms > 0
+
+
+def test_minifasnet_in_opencv_gives_onnxruntimes_scores(astronaut_rgb, pipeline):
+    from kiosk.liveness.passive import (
+        PASSIVE_MODELS,
+        REAL_CLASS,
+        PassiveInput,
+        PassiveScorer,
+        passive_box,
+    )
+    from kiosk.vision.onnx_session import open_session
+
+    mesh = pipeline.analyze(astronaut_rgb)[0].mesh
+    face = PassiveInput.cut(astronaut_rgb, passive_box(mesh))
+    logits = []
+    for (key, _), crop in zip(PASSIVE_MODELS, face.crops):
+        session = open_session(key, 1)
+        x = np.ascontiguousarray(crop.astype(np.float32).transpose(2, 0, 1)[None])
+        logits.append(np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0], np.float64).reshape(-1))
+    probs = [np.exp(v - v.max()) / np.exp(v - v.max()).sum() for v in logits]
+    want = float(np.mean(probs, axis=0)[REAL_CLASS])
+    got = PassiveScorer().score_input(face)
+    assert abs(got - want) < 1e-5
+    assert 0.0 < got < 1.0

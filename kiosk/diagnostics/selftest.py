@@ -125,6 +125,11 @@ def _load_model(key: str, path: Path, threads: int) -> str:
 
         OnnxEmbedder(key, threads=threads)
         return "OpenCV" if key in OPENCV_DNN else "onnxruntime"
+    if key.startswith("minifasnet"):
+        from kiosk.vision.onnx_session import open_opencv_net
+
+        open_opencv_net(key)  # as kiosk.liveness.passive runs it
+        return "OpenCV"
     if key == "mask":
         from kiosk.vision.masks import MaskClassifier
 

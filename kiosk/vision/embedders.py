@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 
 from kiosk.errors import ModelError
-from kiosk.models import MODELS, ModelSpec, verified_model_path
+from kiosk.models import MODELS, ModelSpec
 from kiosk.vision.geometry import l2_normalise
-from kiosk.vision.onnx_session import open_session
+from kiosk.vision.onnx_session import open_opencv_net, open_session
 
 EMBEDDERS = ("sface", "mbf")
 OPENCV_DNN = frozenset({"sface"})  # faster in OpenCV's DNN engine, which also batches its batch-1 graph
@@ -29,10 +29,7 @@ class OnnxEmbedder:
         self.spec: ModelSpec = MODELS[key]
         self._net: cv2.dnn.Net | None = None
         if key in OPENCV_DNN:
-            try:
-                self._net = cv2.dnn.readNetFromONNX(str(verified_model_path(key)))
-            except cv2.error as exc:
-                raise ModelError(f"cannot load model {key}: {exc}") from exc
+            self._net = open_opencv_net(key)
             self._fixed_batch = True
             self.embed(np.zeros((1, 112, 112, 3), np.uint8))  # warm up
             return
