@@ -7,7 +7,8 @@ the detector's box and the face mesh the pipeline made anyway). It returns that 
 
 Cost per face and frame: two homography fits on 478 points and the eye ratios (~0.3 ms), plus
 cutting two 80x80 crops. The passive model runs at most once per `passive_interval_s` per track,
-on the best frame since its last pass (sharp, frontal, large): about 10 ms for both models.
+on the best frame since its last pass (sharp, frontal, large): about 4 ms for both models
+(OpenCV's DNN engine; 10 ms in onnxruntime).
 
 A decision of LIVE or ATTACK is final for the track: an attacker gets no second try on the
 same track, and a greeted visitor is not taken back.
