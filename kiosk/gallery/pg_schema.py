@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from kiosk.gallery.schema import V7_TEMPLATE, V8_SQL
 from kiosk.security.audit import AuditRecord, canonical_json
 
 SCHEMA_VERSION = 8
@@ -224,38 +225,12 @@ DESCRIPTIONS = [
 MIN_SCHEMA = 7
 
 
-# The front desk (issue 22): the same columns and table as SQLite's (kiosk.gallery.schema.V7_SQL).
-_V7 = """
-ALTER TABLE people ADD COLUMN kind text NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor'));
-ALTER TABLE people ADD COLUMN is_host boolean NOT NULL DEFAULT false;
-ALTER TABLE people ADD COLUMN contact text NOT NULL DEFAULT '';
-ALTER TABLE people ADD COLUMN host_id bigint REFERENCES people(id) ON DELETE SET NULL;
-ALTER TABLE people ADD COLUMN agreement_version text NOT NULL DEFAULT '';
-ALTER TABLE people ADD COLUMN agreement_at text;
-ALTER TABLE visits ADD COLUMN signed_out_at text;
-ALTER TABLE visits ADD COLUMN signed_out_how text NOT NULL DEFAULT '';
-CREATE INDEX visits_person ON visits (person_id);
-CREATE INDEX people_host ON people (host_id);
-CREATE TABLE invitations (
-    id bigserial PRIMARY KEY,
-    person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-    host_id bigint REFERENCES people(id) ON DELETE SET NULL,
-    day text NOT NULL,
-    status text NOT NULL DEFAULT 'expected' CHECK (status IN ('expected', 'arrived', 'cancelled')),
-    visit_id bigint REFERENCES visits(id) ON DELETE SET NULL,
-    created_at text NOT NULL,
-    updated_at text NOT NULL
-);
-CREATE INDEX invitations_day ON invitations (day);
-CREATE INDEX invitations_person ON invitations (person_id);
-CREATE INDEX invitations_host ON invitations (host_id);
-CREATE INDEX invitations_visit ON invitations (visit_id);
+# The front desk (issue 22): SQLite's columns and table in PostgreSQL's types, and the change trigger.
+_V7 = V7_TEMPLATE.format(id="bigserial PRIMARY KEY", ref="bigint",
+                         flag="boolean NOT NULL DEFAULT false").rstrip() + """;
 CREATE TRIGGER invitations_changed AFTER INSERT OR UPDATE OR DELETE ON invitations
     FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
 """
-
-# The front desk: the accepted agreement's language (kiosk.gallery.schema.V8_SQL).
-_V8 = "ALTER TABLE people ADD COLUMN agreement_language text NOT NULL DEFAULT ''"
 
 
 def _script(sql: str) -> Callable[[Any], None]:
@@ -271,7 +246,7 @@ def _v5(conn: Any) -> None:
 
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
 MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4), _v5,
-                                           _script(_V6), _script(_V7), _script(_V8)]
+                                           _script(_V6), _script(_V7), _script(V8_SQL)]
 assert len(MIGRATIONS) == SCHEMA_VERSION == len(DESCRIPTIONS)
 
 
