@@ -185,8 +185,9 @@ class EnrollmentDialog(PinGatedDialog):
         self.view, self.checklist, self.camera_note = camera.view, camera.checklist, camera.camera_note
         self.pause_button, self.allow_mask = camera.pause_button, camera.allow_mask
         self.photo_list, self.photo_cancel = photos.photo_list, photos.photo_cancel
-        self.name_edit, self.company_edit, self.host_edit = panel.name_edit, panel.company_edit, panel.host_edit
-        self.retention_check, self.consent_check = panel.retention_check, panel.consent_check
+        fields = panel.fields
+        self.name_edit, self.company_edit, self.host_edit = fields.name_edit, fields.company_edit, fields.host_edit
+        self.retention_check, self.consent_check = fields.retention_check, panel.consent_check
         self.status, self.busy_bar, self.save_button, self.cancel_button = (
             panel.status, panel.busy_bar, panel.save_button, panel.cancel_button)
         self.duplicate_panel, self.duplicate_text = panel.duplicate_panel, panel.duplicate_text
@@ -197,11 +198,11 @@ class EnrollmentDialog(PinGatedDialog):
             self.worker.failed.connect(self._on_worker_failed)
         photos.add_photos_button.clicked.connect(self.choose_photos)
         photos.photo_cancel.clicked.connect(self.cancel_photos)
-        for edit in (panel.name_edit, panel.company_edit, panel.host_edit):
+        for edit in (fields.name_edit, fields.company_edit, fields.host_edit):
             edit.textChanged.connect(self._push_details)
-        panel.notes_edit.textChanged.connect(self._push_details)
-        panel.retention_check.toggled.connect(self._push_details)
-        panel.retention_date.dateChanged.connect(self._push_details)
+        fields.notes_edit.textChanged.connect(self._push_details)
+        fields.retention_check.toggled.connect(self._push_details)
+        fields.retention_date.dateChanged.connect(self._push_details)
         panel.consent_check.toggled.connect(self.controller.give_consent)
         panel.save_button.clicked.connect(self.save)
         panel.cancel_button.clicked.connect(self.cancel)
