@@ -10,6 +10,7 @@ The audit log gets ids and counts, never a name.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from kiosk.errors import GalleryError
 from kiosk.gallery.api import (
@@ -32,14 +33,25 @@ _TEXT_FIELDS = ("name", "company", "host", "notes")  # free text: cleaned as a n
 
 
 class PeopleSql(SharedSql):
-    """The people writes of a backend that provides the shared SQL's hooks, `get_person` and
-    `find_people`."""
+    """The people writes and look-ups of a backend that provides the shared SQL's hooks and
+    `_people_query`."""
+
+    def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
+        """People (`where`: a clause on `people p`, `?` placeholders), by name: the backend's read."""
+        raise NotImplementedError
 
     def get_person(self, person_id: int) -> Person:
-        raise NotImplementedError
+        """One person, or GalleryError if there is none with that id."""
+        if not 0 < person_id < 2**63:  # both backends' ids; beyond them there is nobody (not an OverflowError)
+            raise GalleryError(f"no person with id {person_id}")
+        rows = self._people_query("WHERE p.id = ?", (person_id,))
+        if not rows:
+            raise GalleryError(f"no person with id {person_id}")
+        return rows[0]
 
     def find_people(self, name: str) -> list[Person]:
-        raise NotImplementedError
+        """People whose name equals `name` (case-insensitive)."""
+        return self._people_query("WHERE lower(p.name) = lower(?)", (name.strip(),))
 
     def resolve(self, ref: str) -> Person:
         """A person by id ("12") or by exact name (kiosk.gallery.api.resolve_person)."""

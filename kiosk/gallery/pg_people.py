@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from kiosk.errors import GalleryError, KioskError
+from kiosk.errors import KioskError
 from kiosk.gallery.api import (
     PERSON_COLUMNS,
     NewSample,
@@ -158,26 +158,15 @@ class PgPeople(PgTemplates, PeopleSql):
             log.warning("%s: deleted, but the tables could not be vacuumed (%s)", self.where, exc)
             return False
 
-    def get_person(self, person_id: int) -> Person:
-        """One person, or GalleryError if there is none with that id."""
-        rows = self._people_query("WHERE p.id = %s", (person_id,))
-        if not rows:
-            raise GalleryError(f"no person with id {person_id}")
-        return rows[0]
-
-    def find_people(self, name: str) -> list[Person]:
-        """People whose name equals `name` (case-insensitive)."""
-        return self._people_query("WHERE lower(p.name) = lower(%s)", (name.strip(),))
-
     def people(self, search: str = "") -> list[Person]:
         """Everyone, by name; `search` filters on name, company and host."""
         if search:
             like = f"%{search.strip()}%"
-            return self._people_query("WHERE p.name ILIKE %s OR p.company ILIKE %s OR p.host ILIKE %s", (like,) * 3)
+            return self._people_query("WHERE p.name ILIKE ? OR p.company ILIKE ? OR p.host ILIKE ?", (like,) * 3)
         return self._people_query("", ())
 
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
-        sql = (f"SELECT {PERSON_COLUMNS}, {PERSON_CHECK_COLUMNS_P} FROM people p {where}"  # noqa: S608
+        sql = (f"SELECT {PERSON_COLUMNS}, {PERSON_CHECK_COLUMNS_P} FROM people p {_pg(where)}"  # noqa: S608
                " ORDER BY lower(p.name), p.id")
         return [dataclasses.replace(person_from_row(row[:_PERSON_WIDTH]), edited=not self.person_intact(row[_PERSON_WIDTH:]))
                 for row in self._rows(sql, params)]

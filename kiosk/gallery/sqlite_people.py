@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.errors import GalleryError, KioskError
+from kiosk.errors import KioskError
 from kiosk.gallery.api import (
     PERSON_COLUMNS,
     NewSample,
@@ -137,19 +137,6 @@ class SqlitePeople(SqliteConnection, PeopleSql):
             except (KioskError,) + DB_ERRORS as exc:
                 log.warning("%s: deleted, but the files could not be compacted yet (%s)", self.path, exc)
                 return False
-
-    def get_person(self, person_id: int) -> Person:
-        """One person, or GalleryError if there is none with that id."""
-        if not 0 < person_id < 2**63:  # SQLite's ids; beyond them there is nobody (not an OverflowError)
-            raise GalleryError(f"no person with id {person_id}")
-        rows = self._people_query("WHERE p.id = ?", (person_id,))
-        if not rows:
-            raise GalleryError(f"no person with id {person_id}")
-        return rows[0]
-
-    def find_people(self, name: str) -> list[Person]:
-        """People whose name equals `name` (case-insensitive)."""
-        return self._people_query("WHERE lower(p.name) = lower(?)", (name.strip(),))
 
     def people(self, search: str = "") -> list[Person]:
         """Everyone, by name; `search` filters on name, company and host."""
