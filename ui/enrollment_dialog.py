@@ -44,14 +44,13 @@ from kiosk.enrollment.threads import ModelRunner, Writer
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import FrameResult
+from ui.dialog_jobs import DialogJobs
 from ui.enrollment_panels import CameraTab, PersonPanel, PhotoEntry, PhotosTab, SamplesStrip
 from ui.enrollment_widgets import CaptureOverlay, PhotoRow
-from ui.jobs import PipelineThread, gallery_writer, gui_post
+from ui.jobs import gui_post
 from ui.pin_dialog import PinGatedDialog
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
     from ui.worker import LiveWorker
 
 log = logging.getLogger(__name__)
@@ -83,17 +82,8 @@ class EnrollmentDialog(PinGatedDialog):
         self.worker = worker
         self.gallery = gallery
         self.config = config
-        self._own_runner: PipelineThread | None = None
-        self.runner: ModelRunner
-        if runner is not None:
-            self.runner = runner
-        elif worker is not None:
-            self.runner = worker
-        else:
-            self.runner = self._own_runner = PipelineThread(config)
-        self._own_writer: ThreadPoolExecutor | None = None
-        if writer is None:
-            writer = self._own_writer = gallery_writer()
+        self.jobs = DialogJobs(config, runner if runner is not None else worker, writer)
+        self.runner, writer = self.jobs.runner, self.jobs.writer
         capture = GuidedCapture(steps or capture_plan(config.match.use_masked_samples), capture_settings)
         self.controller = EnrollmentController(
             gallery, self.runner, writer, capture,
@@ -414,7 +404,4 @@ class EnrollmentDialog(PinGatedDialog):
             with contextlib.suppress(RuntimeError, TypeError):
                 self.worker.failed.disconnect(self._on_worker_failed)
         self.view.show_worker(None)
-        if self._own_writer is not None:
-            self._own_writer.shutdown(wait=True, cancel_futures=True)
-        if self._own_runner is not None:
-            self._own_runner.close()
+        self.jobs.close()
