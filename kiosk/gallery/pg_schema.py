@@ -26,12 +26,11 @@ owner), never implicitly by a kiosk opening an older gallery.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from kiosk.gallery.schema import V7_TEMPLATE, V8_SQL
-from kiosk.security.audit import AuditRecord, canonical_json
+from kiosk.security.audit import AuditRecord
 
 SCHEMA_VERSION = 8
 CHANNEL = "face_kiosk_changes"
@@ -259,8 +258,6 @@ class PgAuditStore:
     reformat the JSON and break the macs.
     """
 
-    _COLUMNS = "seq, ts, actor, action, subject, details, prev_mac, mac"
-
     def __init__(self, conn: Any) -> None:
         self.conn = conn
 
@@ -277,30 +274,17 @@ class PgAuditStore:
 
         return bool(self.conn.info.transaction_status == TransactionStatus.INTRANS)
 
-    @staticmethod
-    def _row(row: tuple[Any, ...]) -> AuditRecord:
-        seq, ts, actor, action, subject, details, prev_mac, mac = row
-        try:
-            parsed = json.loads(details)
-            if not isinstance(parsed, dict):
-                raise ValueError
-        except (TypeError, ValueError):
-            parsed = {"_unparseable": str(details)}  # an edited row: its mac will fail
-        return AuditRecord(int(seq), str(ts), str(actor), str(action), str(subject), parsed, str(prev_mac), str(mac))
-
     def last(self) -> AuditRecord | None:
-        row = self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        return self._row(row) if row else None
+        row = self.conn.execute(f"SELECT {AuditRecord.COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return AuditRecord.from_row(row) if row else None
 
     def head(self) -> str | None:
         row = self.conn.execute("SELECT value FROM audit_head WHERE id = 1 FOR UPDATE").fetchone()
         return str(row[0]) if row else None
 
     def insert(self, record: AuditRecord) -> None:
-        self.conn.execute(
-            f"INSERT INTO audit({self._COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-            (record.seq, record.ts, record.actor, record.action, record.subject,
-             canonical_json(record.details).decode("utf-8"), record.prev_mac, record.mac))
+        self.conn.execute(f"INSERT INTO audit({AuditRecord.COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                          record.as_row())
 
     def set_head(self, text: str) -> None:
         self.conn.execute("INSERT INTO audit_head(id, value) VALUES (1, %s)"
@@ -316,5 +300,5 @@ class PgAuditStore:
         return {str(a): int(seq) for a, seq in rows}
 
     def records(self) -> Iterator[AuditRecord]:
-        for row in self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id").fetchall():
-            yield self._row(row)
+        for row in self.conn.execute(f"SELECT {AuditRecord.COLUMNS} FROM audit ORDER BY id").fetchall():
+            yield AuditRecord.from_row(row)
