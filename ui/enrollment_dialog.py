@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
 
 from kiosk.capture.images import IMAGE_SUFFIXES
@@ -93,7 +93,6 @@ class EnrollmentDialog(PinGatedDialog):
         self._entries: dict[PhotoItem, PhotoEntry] = {}
         self._offered: list[DuplicateCandidate] = []
         self._connected = False
-        self._shut_down = False
 
         person = self.controller.person
         self.setWindowTitle(f"Add samples: {person.name}" if person is not None else "Enroll a person")
@@ -382,19 +381,8 @@ class EnrollmentDialog(PinGatedDialog):
 
     # -- closing ---------------------------------------------------------------------------------
 
-    def done(self, result: int) -> None:  # noqa: D102 - QDialog override
-        self._shutdown()
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self._shutdown()
-        super().closeEvent(event)
-
-    def _shutdown(self) -> None:
-        """Stop capturing and drop every pending job (idempotent)."""
-        if self._shut_down:
-            return
-        self._shut_down = True
+    def on_closed(self) -> None:
+        """Stop capturing and drop every pending job (PinGatedDialog's hook: once)."""
         self.controller.close()
         if self.worker is not None:
             if self._connected:

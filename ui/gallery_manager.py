@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -82,7 +81,6 @@ class GalleryManager(PinGatedDialog):
                                                    match=config.match)
         self.controller.listeners.append(self._on_update)
         self._filling = False
-        self._shut_down = False
         self.dialogs: list[EnrollmentDialog] = []
 
         self.setWindowTitle("Gallery manager")
@@ -334,18 +332,7 @@ class GalleryManager(PinGatedDialog):
 
     # -- closing ------------------------------------------------------------------------------------
 
-    def done(self, result: int) -> None:  # noqa: D102 - QDialog override
-        self._shutdown()
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self._shutdown()
-        super().closeEvent(event)
-
-    def _shutdown(self) -> None:
-        if self._shut_down:
-            return
-        self._shut_down = True
+    def on_closed(self) -> None:  # noqa: D102 - PinGatedDialog hook
         for dialog in list(self.dialogs):
             dialog.close()
         self.controller.close()
