@@ -36,6 +36,8 @@ class PeopleSql(SharedSql):
     """The people writes and look-ups of a backend that provides the shared SQL's hooks and
     `_people_query`."""
 
+    _CASELESS_LIKE = "LIKE"  # SQLite's LIKE ignores case already (ASCII); PostgreSQL's is ILIKE
+
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
         """People (`where`: a clause on `people p`, `?` placeholders), by name: the backend's read."""
         raise NotImplementedError
@@ -52,6 +54,13 @@ class PeopleSql(SharedSql):
     def find_people(self, name: str) -> list[Person]:
         """People whose name equals `name` (case-insensitive)."""
         return self._people_query("WHERE lower(p.name) = lower(?)", (name.strip(),))
+
+    def people(self, search: str = "") -> list[Person]:
+        """Everyone, by name; `search` filters on name, company and host (any case)."""
+        if search:
+            like, op = f"%{search.strip()}%", self._CASELESS_LIKE
+            return self._people_query(f"WHERE p.name {op} ? OR p.company {op} ? OR p.host {op} ?", (like,) * 3)
+        return self._people_query("", ())
 
     def resolve(self, ref: str) -> Person:
         """A person by id ("12") or by exact name (kiosk.gallery.api.resolve_person)."""

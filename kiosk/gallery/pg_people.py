@@ -77,6 +77,7 @@ class PgPeople(PgTemplates, PeopleSql):
     writes in kiosk.gallery.people_sql, the front desk in kiosk.gallery.frontdesk_sql)."""
 
     _purge_refused = False
+    _CASELESS_LIKE = "ILIKE"
 
     def _sql_rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._rows(_pg(sql), params)
@@ -157,13 +158,6 @@ class PgPeople(PgTemplates, PeopleSql):
         except KioskError as exc:
             log.warning("%s: deleted, but the tables could not be vacuumed (%s)", self.where, exc)
             return False
-
-    def people(self, search: str = "") -> list[Person]:
-        """Everyone, by name; `search` filters on name, company and host."""
-        if search:
-            like = f"%{search.strip()}%"
-            return self._people_query("WHERE p.name ILIKE ? OR p.company ILIKE ? OR p.host ILIKE ?", (like,) * 3)
-        return self._people_query("", ())
 
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
         sql = (f"SELECT {PERSON_COLUMNS}, {PERSON_CHECK_COLUMNS_P} FROM people p {_pg(where)}"  # noqa: S608

@@ -138,13 +138,6 @@ class SqlitePeople(SqliteConnection, PeopleSql):
                 log.warning("%s: deleted, but the files could not be compacted yet (%s)", self.path, exc)
                 return False
 
-    def people(self, search: str = "") -> list[Person]:
-        """Everyone, by name; `search` filters on name, company and host."""
-        if search:
-            like = f"%{search.strip()}%"
-            return self._people_query("WHERE p.name LIKE ? OR p.company LIKE ? OR p.host LIKE ?", (like,) * 3)
-        return self._people_query("", ())
-
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
         sql = f"SELECT {PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
         return [person_from_row(row) for row in self._rows(sql, params)]
