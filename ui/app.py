@@ -36,8 +36,18 @@ def make_application():
 def run_app(args: argparse.Namespace) -> int:
     """Start the desktop app on `--source` (default: the configured camera); returns the exit code."""
     # The rules the CLI follows too, so the GUI reads --config/--db/--embedder exactly as it does.
-    from kiosk.capture.sources import make_source
     from kiosk.config import config_from_args
+    from kiosk.recognition.preload import ModelPreload
+
+    # The models start loading on threads before Qt is imported and the window is built
+    # (kiosk.recognition.preload): the window comes up meanwhile, with its "loading" banner.
+    try:
+        config, problem = config_from_args(args), None
+    except KioskError as exc:  # said in a message box once there is an application
+        config, problem = None, exc
+    models = ModelPreload(config) if config is not None else None
+
+    from kiosk.capture.sources import make_source
     from kiosk.gallery.target import open_target_gallery
 
     app = make_application()
@@ -46,7 +56,9 @@ def run_app(args: argparse.Namespace) -> int:
     from ui.main_window import MainWindow
 
     try:
-        config = config_from_args(args)
+        if problem is not None:  # the config could not be read: its one-line reason in the box below
+            raise problem
+        assert config is not None
         source = args.source if getattr(args, "source", None) else config.camera.source
         every_frame = bool(getattr(args, "every_frame", False))
         if every_frame and make_source(source).live:
@@ -57,7 +69,7 @@ def run_app(args: argparse.Namespace) -> int:
         QMessageBox.critical(None, "face-kiosk", str(exc))
         raise
     config_path = Path(args.config) if getattr(args, "config", None) else None
-    window = MainWindow(config, gallery, source, config_path=config_path, lockstep=every_frame)
+    window = MainWindow(config, gallery, source, config_path=config_path, models=models, lockstep=every_frame)
     try:
         window.start()
         if getattr(args, "kiosk", False):

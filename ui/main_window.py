@@ -36,6 +36,7 @@ from kiosk.events import EventBus
 from kiosk.frontdesk import EndOfDaySchedule, FrontDesk
 from kiosk.gallery.api import GalleryStore
 from kiosk.gallery.retention import CHECK_EVERY_S, RetentionSchedule
+from kiosk.recognition.preload import ModelPreload
 from kiosk.recognition.tracking import Arrival
 from ui.about_dialog import AboutDialog
 from ui.jobs import gallery_writer
@@ -75,20 +76,22 @@ class MainWindow(QMainWindow):
         *,
         config_path: Path | None = None,
         worker: LiveWorker | None = None,
+        models: ModelPreload | None = None,
         lockstep: bool = False,
         today: Callable[[], dt.date] = dt.date.today,
         parent: QWidget | None = None,
     ) -> None:
         """`lockstep=True` replays files frame by frame at their own time (`gui --every-frame`;
         see ui.worker.LiveWorker), so what the window and kiosk mode decide does not depend on
-        how fast this PC analyses frames."""
+        how fast this PC analyses frames. `models`: the models loading since the app started
+        (kiosk.recognition.preload), for the worker."""
         super().__init__(parent)
         self.setWindowTitle("face-kiosk")
         self.resize(960, 640)
         self.config = config
         self.gallery = gallery
         self.config_path = config_path
-        self.worker = worker or LiveWorker(config, gallery, source, lockstep=lockstep, parent=self)
+        self.worker = worker or LiveWorker(config, gallery, source, models=models, lockstep=lockstep, parent=self)
         # The one thread the dialogs write the gallery from (ui.jobs).
         self.gallery_writer = gallery_writer()
         self._child_windows: list[QWidget] = []
