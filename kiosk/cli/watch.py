@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from kiosk.cli.common import add_liveness_option
 from kiosk.config import config_from_args
-from kiosk.gallery.target import gallery_target
 
 if TYPE_CHECKING:
+    from kiosk.config import Config
     from kiosk.events import KioskEvent
     from kiosk.events.status import Health
     from kiosk.gallery.api import GalleryStore
+    from kiosk.recognition.preload import ModelPreload
 
     # What signal.signal takes and gives back (typeshed's signal._HANDLER).
     _Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -43,12 +44,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
     # thread imports the rest and opens the gallery (its key, the retention purge, the event
     # bus): the two halves of the start-up overlap, and the first frame waits for both.
     models = ModelPreload(config)
+    try:
+        return _watch(args, config, models)
+    finally:
+        models.close()  # an error before the first frame leaves no loading thread behind
 
+
+def _watch(args: argparse.Namespace, config: Config, models: ModelPreload) -> int:
     from kiosk.checkin.headless import HeadlessRunner, describe_event, parse_sources
     from kiosk.diagnostics.startup import process_age_s
     from kiosk.events import EventBus, KioskMetrics, StatusServer
     from kiosk.gallery.open import open_gallery
     from kiosk.gallery.retention import RetentionSchedule
+    from kiosk.gallery.target import gallery_target
 
     sources = parse_sources(args.source, config.events.kiosk)
     lock = threading.Lock()

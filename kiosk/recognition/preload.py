@@ -38,11 +38,11 @@ class ModelPreload:
 
     def __init__(self, config: Config) -> None:
         self.vision = config.vision
-        loader = ThreadPoolExecutor(2, thread_name_prefix="face-kiosk-models")
-        self._pipeline: Future[FacePipeline] | None = loader.submit(_load_pipeline, config.vision)
+        self._loader = ThreadPoolExecutor(2, thread_name_prefix="face-kiosk-models")
+        self._pipeline: Future[FacePipeline] | None = self._loader.submit(_load_pipeline, config.vision)
         self._passive: Future[PassiveScorer] | None = (
-            loader.submit(_load_passive) if config.liveness.mode != "off" else None)
-        loader.shutdown(wait=False)
+            self._loader.submit(_load_passive) if config.liveness.mode != "off" else None)
+        self._loader.shutdown(wait=False)
 
     def pipeline(self, config: Config) -> FacePipeline:
         """The live pipeline for `config`: the preloaded one (once it is ready) when the vision
@@ -59,3 +59,9 @@ class ModelPreload:
         if future is None or config.liveness.mode == "off":
             return None
         return future.result()
+
+    def close(self) -> None:
+        """Wait for the loading threads to end (nothing is left running when the app gives up
+        before it took the models) and drop what was not taken."""
+        self._loader.shutdown(wait=True)
+        self._pipeline = self._passive = None
