@@ -113,3 +113,15 @@ def test_liveness_off_loads_no_passive_model():
     assert models.passive(config) is None
     models.close()
     assert _loading_threads() == []
+
+
+def test_every_name_of_the_events_package_is_there_when_asked_for():
+    # kiosk.events imports its modules on first use (reading the config must not start the bus,
+    # the metrics and the status server): each exported name still resolves, nothing else does.
+    import kiosk.events as events
+
+    assert all(getattr(events, name) is not None for name in events.__all__)
+    with pytest.raises(AttributeError):
+        getattr(events, "NoSuchThing")
+    code = "import kiosk.config\n" + LOADED.format(names=("prometheus_client", "kiosk.events.bus", "http.server"))
+    assert loaded(run_python(code)) == []
