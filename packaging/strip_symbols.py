@@ -17,13 +17,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 LOAD = "import ctypes, sys; ctypes.CDLL(sys.argv[1])"
 
 
 def _loads(path: Path) -> bool:
-    return subprocess.run([sys.executable, "-c", LOAD, str(path)], capture_output=True, timeout=120).returncode == 0
+    # Loading runs a library's constructors: onnxruntime's would start its telemetry without
+    # this switch (kiosk/security/telemetry.py), and nothing may write to the builder's home.
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "HOME": home}
+        return subprocess.run([sys.executable, "-c", LOAD, str(path)], capture_output=True, timeout=120,
+                              env=env).returncode == 0
 
 
 def strip_one(path: Path) -> int:
