@@ -11,3 +11,9 @@ __version__ = "0.1.0"
 #: True when onnxruntime was imported before this package, i.e. too late for the switch.
 ORT_IMPORTED_FIRST = "onnxruntime" in _sys.modules and _os.environ.get("ORT_DISABLE_TELEMETRY") != "1"
 _os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+# Few malloc arenas (kiosk.process_memory: 60 MB less resident in the kiosk), set before any
+# thread exists: numpy's OpenBLAS and onnxruntime start theirs when they are imported.
+from kiosk.process_memory import limit_malloc_arenas as _limit_malloc_arenas  # noqa: E402
+
+_limit_malloc_arenas()

@@ -329,3 +329,28 @@ def test_crypto_erase_removes_files_and_keys(gallery, keys_dir):
     assert str(gallery) in removed and any("keyring" in r for r in removed)
     assert list(gallery.parent.iterdir()) == []
     assert MemoryKeyring.entries == {}
+
+
+def test_keyring_lookup_keeps_nothing_of_its_caller_alive() -> None:
+    """keyring's first lookup imports its backends and one keeps an ImportError's traceback for
+    good; made from the caller's own stack, that kept the caller's locals (the soak tool's whole
+    face pipeline). In a fresh process, since the lookup happens once per process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, weakref\n"
+        "from kiosk.security.keys import usable_keyring\n"
+        "class Big: pass\n"
+        "def caller():\n"
+        "    big = Big()\n"
+        "    usable_keyring()\n"
+        "    return weakref.ref(big)\n"
+        "ref = caller(); gc.collect()\n"
+        "print('alive' if ref() is not None else 'freed')\n"
+    )
+    # keyring's own detection, as on a kiosk: not the backend the suite pins (conftest).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         env=env)
+    assert out.stdout.strip() == "freed", out.stderr

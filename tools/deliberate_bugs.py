@@ -46,7 +46,7 @@ BUGS = (
         "(confident and not current.known)", "confident",
         ("tests/test_tracking.py", "tests/test_tracking_and_mask_flag_edges.py")),
     Bug("'please lower your mask' and 'please look at the camera' swapped", "ui/kiosk_mode/window.py",
-        "texts.lower_mask if lower else texts.approach", "texts.approach if lower else texts.lower_mask",
+        "texts.lower_mask if screen is Screen.LOWER_MASK else", "texts.approach if screen is Screen.LOWER_MASK else",
         ("tests/test_gui_kiosk.py",)),
     Bug("masked probes given the bare thresholds", "kiosk/recognition/matching.py",
         "t, b = self._probe_thresholds(m, f)", "t, b = self._probe_thresholds(False, f)",

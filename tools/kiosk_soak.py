@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,31 +42,47 @@ def _frames(path: Path) -> list[np.ndarray]:
     return out
 
 
+def _decoded(path: Path) -> Iterator[np.ndarray]:
+    """The clip's frames, decoded one at a time as a camera delivers them: the soak measures the
+    kiosk's memory, not a copy of every clip held by this tool."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        for i in range(getattr(im, "n_frames", 1)):
+            im.seek(i)
+            yield np.asarray(im.convert("RGB")).copy()
+
+
 def make_looped_source(paths: list[Path], gap_frames: int, fps: float):
     """A FrameSource factory: each clip, then `gap_frames` empty frames, round and round."""
+    from PIL import Image
+
     from kiosk.capture.sources import FrameSource, letterbox
 
-    clips = [_frames(p) for p in paths]
-    size = (clips[0][0].shape[1], clips[0][0].shape[0])
-    sequence = []
-    for frames in clips:
-        sequence += [letterbox(f, size) for f in frames]
-        sequence += [np.zeros_like(sequence[-1])] * gap_frames
+    with Image.open(paths[0]) as first:
+        size = first.size
+    blank = np.zeros((size[1], size[0], 3), np.uint8)
+
+    def forever() -> Iterator[np.ndarray]:
+        while True:
+            for path in paths:
+                for rgb in _decoded(path):
+                    yield letterbox(rgb, size)
+                for _ in range(gap_frames):
+                    yield blank
 
     class Looped(FrameSource):
         description = "looped clips"
 
         def __init__(self) -> None:
             self.fps = fps
-            self.i = 0
+            self.frames = forever()
 
         def open(self) -> None:
-            self.i = 0
+            self.frames = forever()
 
         def read(self) -> np.ndarray:
-            rgb = sequence[self.i % len(sequence)]
-            self.i += 1
-            return rgb
+            return next(self.frames)
 
         def close(self) -> None:
             pass

@@ -25,7 +25,8 @@ import numpy as np
 import onnxruntime as ort
 
 from kiosk.errors import ModelError
-from kiosk.models import MODELS, verified_model_path
+from kiosk.models import MODELS
+from kiosk.vision.onnx_session import open_session
 
 INPUT_SIDE = 80
 REAL_CLASS = 1
@@ -88,21 +89,11 @@ class PassiveScorer:
     """Both MiniFASNet models (sha256-checked at load). One per thread."""
 
     def __init__(self, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         self._sessions: list[tuple[ort.InferenceSession, str]] = []
         for key, _ in PASSIVE_MODELS:
             if MODELS[key].colour != "BGR":  # the contract is written down, not guessed
                 raise ModelError(f"model {key}: expected a BGR model")
-            try:
-                session = ort.InferenceSession(str(verified_model_path(key)), options,
-                                               providers=["CPUExecutionProvider"])
-            except ModelError:
-                raise
-            except Exception as exc:  # onnxruntime raises its own exception types
-                raise ModelError(f"cannot load model {key}: {exc}") from exc
+            session = open_session(key, threads)
             self._sessions.append((session, session.get_inputs()[0].name))
         self.score_input(PassiveInput(tuple(np.zeros((INPUT_SIDE, INPUT_SIDE, 3), np.uint8)
                                             for _ in PASSIVE_MODELS)))  # warm up

@@ -73,6 +73,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -159,7 +160,12 @@ def key_file_path(db_path: str | os.PathLike[str], keys_dir: Path | None = None,
 def usable_keyring() -> keyring.backend.KeyringBackend | None:
     """The configured keyring backend, or None when it cannot keep a secret."""
     try:
-        backend = keyring.get_keyring()
+        # keyring's first call finds its backends by importing them, and one keeps an
+        # ImportError's traceback for good: with it every frame of the stack that made that call,
+        # whatever they hold (in the soak tool: a whole face pipeline, 85 MB). From a worker
+        # thread that stack is only the thread's own.
+        with ThreadPoolExecutor(1, thread_name_prefix="face-kiosk-keyring") as pool:
+            backend = pool.submit(keyring.get_keyring).result()
     except Exception as exc:  # a broken backend configuration must not stop the kiosk
         log.warning("keyring unavailable (%s)", exc)
         return None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 
 from kiosk.errors import ModelError
-from kiosk.models import MODELS, ModelSpec, verified_model_path
+from kiosk.models import MODELS, ModelSpec
 from kiosk.vision.geometry import l2_normalise
+from kiosk.vision.onnx_session import open_session
 
 EMBEDDERS = ("sface", "mbf")
 
@@ -19,18 +19,7 @@ class OnnxEmbedder:
         if key not in EMBEDDERS:
             raise ModelError(f"unknown embedder {key!r}; choose one of {', '.join(EMBEDDERS)}")
         self.spec: ModelSpec = MODELS[key]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                str(verified_model_path(key)), options, providers=["CPUExecutionProvider"]
-            )
-        except ModelError:
-            raise
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"cannot load model {key}: {exc}") from exc
+        self._session = open_session(key, threads)
         self._input = self._session.get_inputs()[0].name
         dims = self._session.get_inputs()[0].shape
         # SFace is exported with a fixed batch of 1; mbf takes any batch.

@@ -10,6 +10,7 @@ import numpy as np
 
 from kiosk.config import VisionConfig
 from kiosk.models import MODELS
+from kiosk.process_memory import release_freed_memory
 from kiosk.vision.align import align_mesh
 from kiosk.vision.detectors import FaceDetector, create_detector
 from kiosk.vision.embedders import OnnxEmbedder
@@ -92,6 +93,7 @@ class FacePipeline:
             self.mesh = FaceMesh(threads=1)
             self.mask_classifier = MaskClassifier.load()
             self.embedding = embedding.result()
+        release_freed_memory()  # the models' file bytes and parse buffers
         self.mask_threshold = self.config.mask_threshold or self.mask_classifier.threshold
 
     @property
