@@ -38,6 +38,12 @@ class ModelSpec:
         return resource_path("models", self.filename)
 
     @property
+    def in_this_build(self) -> bool:
+        """False when the file is absent: the packaged app leaves out the non-commercial weights
+        (packaging/bundle.py, OPT_IN_MODELS) unless its builder asked for them."""
+        return self.path.is_file()
+
+    @property
     def version(self) -> str:
         """Identifies the exact weights: templates are only comparable within one version."""
         return f"{self.key}@{self.sha256[:12]}"
@@ -173,6 +179,12 @@ def _verified(path: Path, expected: str, mtime_ns: int, size: int) -> bool:
     return _sha256(path) == expected
 
 
+def not_in_build_message(key: str) -> str:
+    """The one line a user sees who picks an opt-in model this build left out."""
+    return (f"the {key} model is not in this build: its weights are for non-commercial research use only, "
+            "so the packaged app leaves them out; choose the embedder sface")
+
+
 def verified_model_path(key: str) -> Path:
     """Return the path of model `key` after checking that it exists and its sha256 matches."""
     if key not in MODELS:
@@ -180,6 +192,8 @@ def verified_model_path(key: str) -> Path:
     spec = MODELS[key]
     path = spec.path
     if not path.is_file():
+        if not spec.commercial_use:
+            raise ModelError(not_in_build_message(key))
         raise ModelError(f"model file missing: {path} (reinstall face-kiosk)")
     stat = path.stat()
     if not _verified(path, spec.sha256, stat.st_mtime_ns, stat.st_size):

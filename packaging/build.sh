@@ -45,14 +45,26 @@ else
     chmod +x "$out/install-linux.sh"
 fi
 if [[ "$os" == "linux" ]] && command -v strip >/dev/null && command -v readelf >/dev/null; then
-    # Debug sections help no receptionist (libpython alone carries 17 MB of them). Only those:
-    # `strip --strip-unneeded` on the rest would save 14 MB more, but it breaks the libraries
-    # auditwheel patched (numpy's OpenBLAS: "ELF load command address/offset not page-aligned").
+    # Debug sections help no receptionist (libpython alone carries 17 MB of them). Safe on every
+    # library; `strip --strip-unneeded` is not (it breaks some that auditwheel patched, numpy's
+    # OpenBLAS: "ELF load command address/offset not page-aligned"), so strip_symbols.py checks.
     while IFS= read -r -d '' lib; do
         if readelf -S "$lib" 2>/dev/null | grep -q '\.debug_info'; then
             strip --strip-debug "$lib"
         fi
     done < <(find "$out/_internal" -type f \( -name '*.so' -o -name '*.so.*' \) -print0)
+    # Then the symbol tables too, for each library whose stripped copy still loads (15 MB).
+    "$VENV/bin/python" packaging/strip_symbols.py "$out/_internal"
+fi
+if [[ "$os" == "linux" ]]; then
+    # Qt's ICU data without what Qt never asks ICU for (32 MB -> 10 MB; packaging/trim_icu.py).
+    if command -v icupkg >/dev/null && command -v genccode >/dev/null && command -v cc >/dev/null; then
+        for lib in "$out"/_internal/PySide6/Qt/lib/libicudata.so.*; do
+            "$VENV/bin/python" packaging/trim_icu.py "$lib"
+        done
+    else
+        echo "note: ICU data not trimmed (22 MB more): apt install icu-devtools gcc" >&2
+    fi
 fi
 echo "built $out in $(( $(date +%s) - start )) s"
 

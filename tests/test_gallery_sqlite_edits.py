@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import wal_checkpoint_answered
 
-import kiosk.gallery.sqlite_people as sqlite_people  # where people's writes stamp their time
+import kiosk.gallery.people_sql as people_sql  # where people's writes stamp their time (both backends)
+import kiosk.gallery.sqlite_people as sqlite_people  # and where changed details do (update_person)
 from kiosk.errors import GalleryError
 from kiosk.gallery import Gallery
 from kiosk.gallery.api import NewSample, NewTemplate, PersonDetails
@@ -49,7 +50,7 @@ def _last_audit(gallery: Gallery) -> tuple[str, str, dict]:
 
 def test_add_samples_stores_them_with_templates_and_marks_the_person_updated(gallery, monkeypatch):
     pid = gallery.add_person(PersonDetails("Ada"), [_sample(1)], MODEL)
-    monkeypatch.setattr(sqlite_people, "now_iso", lambda: STAMP)
+    monkeypatch.setattr(people_sql, "now_iso", lambda: STAMP)
     gallery.add_samples(pid, [_sample(2, kinds=("full", "synthetic-mask")), _sample(3)], MODEL)
     person = gallery.get_person(pid)
     assert (person.n_samples, person.n_templates, person.updated_at) == (3, 4, STAMP)
@@ -113,7 +114,7 @@ def test_update_person_of_a_missing_person_is_refused(gallery):
 
 
 def test_update_person_with_no_fields_writes_nothing(gallery, monkeypatch):
-    monkeypatch.setattr(sqlite_people, "now_iso", lambda: STAMP)
+    monkeypatch.setattr(people_sql, "now_iso", lambda: STAMP)
     pid = gallery.add_person(PersonDetails("Ada"), [_sample(1)], MODEL)
     n_records = len(gallery.audit_records())
     monkeypatch.setattr(sqlite_people, "now_iso", lambda: "2031-01-01T00:00:00+00:00")

@@ -88,15 +88,15 @@ def test_list_search_thumbnails_and_counts(qtbot, gallery, people, per_sample):
 def test_edit_details(qtbot, gallery, people):
     manager = open_manager(qtbot, gallery)
     manager.select_ids([people["Bob Builder"]])
-    assert manager.current_id == people["Bob Builder"] and manager.details_panel.name_edit.text() == "Bob Builder"
+    assert manager.current_id == people["Bob Builder"] and manager.details_panel.fields.name_edit.text() == "Bob Builder"
     assert "no consent recorded" in manager.details_panel.summary.text()
-    manager.details_panel.company_edit.setText("Globex")
-    manager.details_panel.retention_check.setChecked(True)
+    manager.details_panel.fields.company_edit.setText("Globex")
+    manager.details_panel.fields.retention_check.setChecked(True)
     manager.details_panel.save_button.click()
     wait_idle(qtbot, manager)
     bob = gallery.get_person(people["Bob Builder"])
     assert bob.company == "Globex" and bob.retention_until and len(bob.retention_until) == 10
-    manager.details_panel.name_edit.setText("   ")
+    manager.details_panel.fields.name_edit.setText("   ")
     manager.details_panel.save_button.click()
     wait_idle(qtbot, manager)
     assert "Not saved: a person needs a name" in manager.status.text()

@@ -93,10 +93,26 @@ def test_spec_takes_its_lists_from_bundle_py():
     assert "camera" in bundle.CAMERA_USAGE.lower()
 
 
-def test_every_model_file_is_bundled():
+def test_every_model_file_is_bundled_but_the_opt_in_ones():
     bundled = _bundled_paths()
     for spec in MODELS.values():
-        assert f"resources/models/{spec.filename}" in bundled, f"{spec.filename} would be missing from the app"
+        path = f"resources/models/{spec.filename}"
+        if spec.key in bundle.OPT_IN_MODELS:
+            assert bundle.OPT_IN_MODELS[spec.key] == path
+            assert path not in bundled, f"{spec.filename} is opt-in, left out unless asked for"
+        else:
+            assert path in bundled, f"{spec.filename} would be missing from the app"
+
+
+def test_the_opt_in_models_are_the_non_commercial_ones_and_go_in_when_asked_for():
+    """A licence-clean build by default (issue 23): the InsightFace weights only on request."""
+    assert set(bundle.OPT_IN_MODELS) == {key for key, spec in MODELS.items() if not spec.commercial_use}
+    mbf = bundle.OPT_IN_MODELS["mbf"]
+    assert not bundle.keep_collected(mbf, environ={})
+    assert bundle.keep_collected(mbf, environ={bundle.OPT_IN_VARIABLE: "mbf"})
+    assert bundle.keep_collected("resources/models/sface_2021dec_fp32_folded.onnx", environ={})
+    with pytest.raises(ValueError, match="unknown sfaec"):
+        bundle.left_out_models({bundle.OPT_IN_VARIABLE: "sfaec"})
 
 
 def test_every_resource_the_code_names_is_bundled():
@@ -116,7 +132,7 @@ def test_every_resource_the_code_names_is_bundled():
 def test_every_file_under_resources_is_bundled():
     files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "resources").rglob("*") if p.is_file()
              and "__pycache__" not in p.parts}
-    assert files == _bundled_paths()
+    assert files - set(bundle.OPT_IN_MODELS.values()) == _bundled_paths()
 
 
 def test_app_modules_cover_both_packages_and_the_entry_points():
@@ -153,9 +169,8 @@ def test_the_app_imports_nothing_the_spec_excludes():
 def test_collected_file_filters():
     assert not bundle.keep_collected("cv2/data/haarcascade_frontalface_default.xml")
     assert not bundle.keep_collected("PySide6/Qt/translations/qtwebengine_de.qm")
-    assert bundle.keep_collected("PySide6/Qt/translations/qtbase_de.qm")
+    assert not bundle.keep_collected("PySide6/Qt/translations/qtbase_de.qm")  # the app loads no Qt translator
     assert bundle.keep_collected("PySide6/Qt/plugins/platforms/libqxcb.so")
-    assert bundle.keep_collected("resources/models/w600k_mbf.onnx")
     assert bundle.keep_collected("ai_edge_litert/_pywrap_litert_interpreter_wrapper.so")
     # Qt: X11, Wayland, offscreen (self-test) and printing stay; embedded displays, themes and
     # image-format plugins go (issue 23).
@@ -186,6 +201,44 @@ def test_vendored_libraries_only_kept_when_something_links_to_them():
     kept = [dest for dest, _, _ in bundle.prune_vendored_libs(entries, links.__getitem__)]
     assert kept == ["cv2/cv2.abi3.so", "opencv.libs/libQt5Core.so", "opencv.libs/libicu.so", "libsystem.so.1",
                     "PySide6/QtGui.abi3.so", "PySide6/Qt/lib/libQt6Gui.so.6"]
+
+
+def test_system_libraries_only_a_dropped_plugin_linked_go_with_it():
+    """The GTK theme plugin's cairo and pango sit beside libpython (issue 23); glib, which Qt
+    itself links, stays, and so does a library nothing links (perhaps loaded by ctypes)."""
+    entries = [
+        ("PySide6/Qt/lib/libQt6Core.so.6", "/w/core.so", "BINARY"),
+        ("PySide6/QtCore.abi3.so", "/w/qtcore.so", "EXTENSION"),
+        ("libglib-2.0.so.0", "/w/glib.so", "BINARY"),  # Qt and the plugin: stays
+        ("libcairo.so.2", "/w/cairo.so", "BINARY"),  # only the plugin: goes
+        ("libpixman-1.so.0", "/w/pixman.so", "BINARY"),  # only cairo: goes (transitive)
+        ("libffi-loaded.so.1", "/w/ffi.so", "BINARY"),  # nothing links it, no dropped file either: stays
+        ("_cffi_backend.cpython-311-x86_64-linux-gnu.so", "/w/cffi.so", "EXTENSION"),
+        ("libpython3.11.so.1.0", "/w/python.so", "BINARY"),
+    ]
+    dropped = [("PySide6/Qt/plugins/platformthemes/libqgtk3.so", "/w/gtk3.so", "BINARY")]
+    links = {"/w/core.so": {"libglib-2.0.so.0"}, "/w/qtcore.so": {"libQt6Core.so.6"}, "/w/glib.so": set(),
+             "/w/cairo.so": {"libpixman-1.so.0", "libglib-2.0.so.0"}, "/w/pixman.so": set(), "/w/ffi.so": set(),
+             "/w/cffi.so": set(), "/w/python.so": set(),
+             "/w/gtk3.so": {"libQt6Core.so.6", "libglib-2.0.so.0", "libcairo.so.2", "libpython3.11.so.1.0"}}
+    kept = [dest for dest, _, _ in bundle.prune_vendored_libs(entries, links.__getitem__, dropped)]
+    assert kept == ["PySide6/Qt/lib/libQt6Core.so.6", "PySide6/QtCore.abi3.so", "libglib-2.0.so.0",
+                    "libffi-loaded.so.1", "_cffi_backend.cpython-311-x86_64-linux-gnu.so", "libpython3.11.so.1.0"]
+
+
+def test_icu_data_keeps_collation_unicode_time_zones_and_the_app_languages():
+    """What packaging/trim_icu.py keeps of Qt's ICU data (issue 23)."""
+    languages = bundle.app_languages()
+    assert {"en", "de", "es", "fr", "nl"} <= languages
+    for kept in ("coll/sv.res", "coll/ucadata.icu", "coll/root.res", "de.res", "de_CH.res", "zone/fr.res",
+                 "curr/nl.res", "brkitr/char.brk", "brkitr/cjdict.dict", "zoneinfo64.res", "metaZones.res",
+                 "ulayout.icu", "nfkc.nrm", "cnvalias.icu", "pool.res", "res_index.res", "zone/pool.res",
+                 "lang/res_index.res", "root.res", "supplementalData.res", "likelySubtags.res", "plurals.res"):
+        assert not bundle.icu_item_dropped(kept, languages), kept
+    for dropped in ("sv.res", "zh_Hant_TW.res", "zone/ja.res", "lang/ru.res", "unit/pt_BR.res",
+                    "translit/root.res", "translit/el_Latn.res", "ibm-1047_P100-1995.cnv", "unames.icu",
+                    "confusables.cfu"):
+        assert bundle.icu_item_dropped(dropped, languages), dropped
 
 
 def _installed_requirements(name: str) -> set[str]:

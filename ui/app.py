@@ -36,8 +36,24 @@ def make_application():
 def run_app(args: argparse.Namespace) -> int:
     """Start the desktop app on `--source` (default: the configured camera); returns the exit code."""
     # The rules the CLI follows too, so the GUI reads --config/--db/--embedder exactly as it does.
-    from kiosk.capture.sources import make_source
     from kiosk.config import config_from_args
+    from kiosk.recognition.preload import ModelPreload
+
+    every_frame = bool(getattr(args, "every_frame", False))
+    try:
+        config, problem = config_from_args(args), None
+        source = args.source if getattr(args, "source", None) else config.camera.source
+        if every_frame:
+            from kiosk.capture.sources import make_source
+
+            if make_source(source).live:
+                raise KioskError("--every-frame replays a video file or a folder; a camera or a stream cannot wait")
+    except KioskError as exc:  # said in a message box once there is an application
+        config, problem = None, exc
+    # The models start loading on threads before Qt is imported and the window is built
+    # (kiosk.recognition.preload): the window comes up meanwhile, with its "loading" banner.
+    models = ModelPreload(config) if config is not None else None
+
     from kiosk.gallery.target import open_target_gallery
 
     app = make_application()
@@ -46,18 +62,18 @@ def run_app(args: argparse.Namespace) -> int:
     from ui.main_window import MainWindow
 
     try:
-        config = config_from_args(args)
-        source = args.source if getattr(args, "source", None) else config.camera.source
-        every_frame = bool(getattr(args, "every_frame", False))
-        if every_frame and make_source(source).live:
-            raise KioskError("--every-frame replays a video file or a folder; a camera or a stream cannot wait")
+        if problem is not None:
+            raise problem
+        assert config is not None
         # The main window purges expired people at start and then daily (RetentionSchedule).
         gallery = open_target_gallery(args, config, actor="gui", create=True, listen=True, purge=False)
     except KioskError as exc:
         QMessageBox.critical(None, "face-kiosk", str(exc))
+        if models is not None:
+            models.close()
         raise
     config_path = Path(args.config) if getattr(args, "config", None) else None
-    window = MainWindow(config, gallery, source, config_path=config_path, lockstep=every_frame)
+    window = MainWindow(config, gallery, source, config_path=config_path, models=models, lockstep=every_frame)
     try:
         window.start()
         if getattr(args, "kiosk", False):
@@ -74,3 +90,5 @@ def run_app(args: argparse.Namespace) -> int:
     finally:
         window.shutdown()
         gallery.close()
+        if models is not None:
+            models.close()

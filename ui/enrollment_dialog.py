@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
 
 from kiosk.capture.images import IMAGE_SUFFIXES
@@ -44,14 +44,13 @@ from kiosk.enrollment.threads import ModelRunner, Writer
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import FrameResult
+from ui.dialog_jobs import DialogJobs
 from ui.enrollment_panels import CameraTab, PersonPanel, PhotoEntry, PhotosTab, SamplesStrip
 from ui.enrollment_widgets import CaptureOverlay, PhotoRow
-from ui.jobs import PipelineThread, gallery_writer, gui_post
+from ui.jobs import gui_post
 from ui.pin_dialog import PinGatedDialog
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
     from ui.worker import LiveWorker
 
 log = logging.getLogger(__name__)
@@ -83,17 +82,8 @@ class EnrollmentDialog(PinGatedDialog):
         self.worker = worker
         self.gallery = gallery
         self.config = config
-        self._own_runner: PipelineThread | None = None
-        self.runner: ModelRunner
-        if runner is not None:
-            self.runner = runner
-        elif worker is not None:
-            self.runner = worker
-        else:
-            self.runner = self._own_runner = PipelineThread(config)
-        self._own_writer: ThreadPoolExecutor | None = None
-        if writer is None:
-            writer = self._own_writer = gallery_writer()
+        self.jobs = DialogJobs(config, runner if runner is not None else worker, writer)
+        self.runner, writer = self.jobs.runner, self.jobs.writer
         capture = GuidedCapture(steps or capture_plan(config.match.use_masked_samples), capture_settings)
         self.controller = EnrollmentController(
             gallery, self.runner, writer, capture,
@@ -103,7 +93,6 @@ class EnrollmentDialog(PinGatedDialog):
         self._entries: dict[PhotoItem, PhotoEntry] = {}
         self._offered: list[DuplicateCandidate] = []
         self._connected = False
-        self._shut_down = False
 
         person = self.controller.person
         self.setWindowTitle(f"Add samples: {person.name}" if person is not None else "Enroll a person")
@@ -185,8 +174,9 @@ class EnrollmentDialog(PinGatedDialog):
         self.view, self.checklist, self.camera_note = camera.view, camera.checklist, camera.camera_note
         self.pause_button, self.allow_mask = camera.pause_button, camera.allow_mask
         self.photo_list, self.photo_cancel = photos.photo_list, photos.photo_cancel
-        self.name_edit, self.company_edit, self.host_edit = panel.name_edit, panel.company_edit, panel.host_edit
-        self.retention_check, self.consent_check = panel.retention_check, panel.consent_check
+        fields = panel.fields
+        self.name_edit, self.company_edit, self.host_edit = fields.name_edit, fields.company_edit, fields.host_edit
+        self.retention_check, self.consent_check = fields.retention_check, panel.consent_check
         self.status, self.busy_bar, self.save_button, self.cancel_button = (
             panel.status, panel.busy_bar, panel.save_button, panel.cancel_button)
         self.duplicate_panel, self.duplicate_text = panel.duplicate_panel, panel.duplicate_text
@@ -197,11 +187,11 @@ class EnrollmentDialog(PinGatedDialog):
             self.worker.failed.connect(self._on_worker_failed)
         photos.add_photos_button.clicked.connect(self.choose_photos)
         photos.photo_cancel.clicked.connect(self.cancel_photos)
-        for edit in (panel.name_edit, panel.company_edit, panel.host_edit):
+        for edit in (fields.name_edit, fields.company_edit, fields.host_edit):
             edit.textChanged.connect(self._push_details)
-        panel.notes_edit.textChanged.connect(self._push_details)
-        panel.retention_check.toggled.connect(self._push_details)
-        panel.retention_date.dateChanged.connect(self._push_details)
+        fields.notes_edit.textChanged.connect(self._push_details)
+        fields.retention_check.toggled.connect(self._push_details)
+        fields.retention_date.dateChanged.connect(self._push_details)
         panel.consent_check.toggled.connect(self.controller.give_consent)
         panel.save_button.clicked.connect(self.save)
         panel.cancel_button.clicked.connect(self.cancel)
@@ -391,19 +381,8 @@ class EnrollmentDialog(PinGatedDialog):
 
     # -- closing ---------------------------------------------------------------------------------
 
-    def done(self, result: int) -> None:  # noqa: D102 - QDialog override
-        self._shutdown()
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self._shutdown()
-        super().closeEvent(event)
-
-    def _shutdown(self) -> None:
-        """Stop capturing and drop every pending job (idempotent)."""
-        if self._shut_down:
-            return
-        self._shut_down = True
+    def on_closed(self) -> None:
+        """Stop capturing and drop every pending job (PinGatedDialog's hook: once)."""
         self.controller.close()
         if self.worker is not None:
             if self._connected:
@@ -413,7 +392,4 @@ class EnrollmentDialog(PinGatedDialog):
             with contextlib.suppress(RuntimeError, TypeError):
                 self.worker.failed.disconnect(self._on_worker_failed)
         self.view.show_worker(None)
-        if self._own_writer is not None:
-            self._own_writer.shutdown(wait=True, cancel_futures=True)
-        if self._own_runner is not None:
-            self._own_runner.close()
+        self.jobs.close()

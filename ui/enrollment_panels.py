@@ -10,17 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDateEdit,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -41,6 +36,7 @@ from ui.enrollment_widgets import (
     clear_layout,
     rgb_pixmap,
 )
+from ui.person_fields import PersonFields
 
 
 @dataclass(frozen=True)
@@ -152,29 +148,9 @@ class PersonPanel(QWidget):
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(0, 0, 0, 0)
         details = QGroupBox("Person", panel)
-        form = QFormLayout(details)
-        self.name_edit = QLineEdit(details)
-        self.name_edit.setPlaceholderText("required")
-        self.company_edit = QLineEdit(details)
-        self.host_edit = QLineEdit(details)
-        self.host_edit.setPlaceholderText("whom they visit, e.g. Grace Hopper <grace@example.com> (notified)")
-        self.notes_edit = QPlainTextEdit(details)
-        self.notes_edit.setFixedHeight(56)
-        self.retention_check = QCheckBox("Delete on", details)
-        self.retention_date = QDateEdit(QDate.currentDate().addYears(1), details)
-        self.retention_date.setCalendarPopup(True)
-        self.retention_date.setDisplayFormat("yyyy-MM-dd")
-        self.retention_date.setMinimumDate(QDate.currentDate().addDays(1))
-        self.retention_date.setEnabled(False)
-        self.retention_check.toggled.connect(self.retention_date.setEnabled)
-        retention = QHBoxLayout()
-        retention.addWidget(self.retention_check)
-        retention.addWidget(self.retention_date, 1)
-        form.addRow("Name *", self.name_edit)
-        form.addRow("Company", self.company_edit)
-        form.addRow("Host", self.host_edit)
-        form.addRow("Notes", self.notes_edit)
-        form.addRow("Retention", retention)
+        self.fields = PersonFields("whom they visit, e.g. Grace Hopper <grace@example.com> (notified)",
+                                   future_only=True, parent=details)
+        QVBoxLayout(details).addWidget(self.fields)
 
         consent = QGroupBox("Consent *", panel)
         self.consent_label = QLabel(consent_text, consent)
@@ -227,13 +203,7 @@ class PersonPanel(QWidget):
 
     def details_form(self) -> DetailsForm:
         """The typed details (new person)."""
-        retention = None
-        if self.retention_check.isChecked():
-            retention = self.retention_date.date().toString(Qt.DateFormat.ISODate)
-        return DetailsForm(
-            name=self.name_edit.text(), company=self.company_edit.text(), host=self.host_edit.text(),
-            notes=self.notes_edit.toPlainText(), retention_until=retention,
-        )
+        return self.fields.details_form()
 
     def show_duplicates(self, candidates: list[DuplicateCandidate], person: Person | None,
                         resolve: Callable[[int | None], None], dismiss: Callable[[], None]) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -38,15 +37,14 @@ from kiosk.enrollment.threads import ModelRunner, Writer
 from kiosk.gallery.admin_pin import AdminPin
 from kiosk.gallery.api import GalleryStore
 from kiosk.security.export_crypto import is_encrypted_export
+from ui.dialog_jobs import DialogJobs
 from ui.export_secret_dialog import ExportSecretDialog
-from ui.jobs import PipelineThread, gallery_writer, gui_post
+from ui.jobs import gui_post
 from ui.people_table import PeopleTable
 from ui.person_details_panel import PersonDetailsPanel
 from ui.pin_dialog import PinGatedDialog
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
     from ui.enrollment_dialog import EnrollmentDialog
     from ui.worker import LiveWorker
 
@@ -77,23 +75,12 @@ class GalleryManager(PinGatedDialog):
         self.gallery = gallery
         self.config = config
         self.worker = worker
-        self._own_runner: PipelineThread | None = None
-        self.runner: ModelRunner
-        if runner is not None:
-            self.runner = runner
-        elif worker is not None:
-            self.runner = worker
-        else:  # the models load only when a job needs them (an import, a dialog's photos)
-            self.runner = self._own_runner = PipelineThread(config)
-        self._own_writer: ThreadPoolExecutor | None = None
-        if writer is None:
-            writer = self._own_writer = gallery_writer()
-        self.writer: Writer = writer
-        self.controller = GalleryManagerController(gallery, self.runner, writer, post=gui_post(),
+        self.jobs = DialogJobs(config, runner if runner is not None else worker, writer)
+        self.runner, self.writer = self.jobs.runner, self.jobs.writer
+        self.controller = GalleryManagerController(gallery, self.runner, self.writer, post=gui_post(),
                                                    match=config.match)
         self.controller.listeners.append(self._on_update)
         self._filling = False
-        self._shut_down = False
         self.dialogs: list[EnrollmentDialog] = []
 
         self.setWindowTitle("Gallery manager")
@@ -345,22 +332,8 @@ class GalleryManager(PinGatedDialog):
 
     # -- closing ------------------------------------------------------------------------------------
 
-    def done(self, result: int) -> None:  # noqa: D102 - QDialog override
-        self._shutdown()
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self._shutdown()
-        super().closeEvent(event)
-
-    def _shutdown(self) -> None:
-        if self._shut_down:
-            return
-        self._shut_down = True
+    def on_closed(self) -> None:  # noqa: D102 - PinGatedDialog hook
         for dialog in list(self.dialogs):
             dialog.close()
         self.controller.close()
-        if self._own_writer is not None:
-            self._own_writer.shutdown(wait=True, cancel_futures=True)
-        if self._own_runner is not None:
-            self._own_runner.close()
+        self.jobs.close()

@@ -10,17 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QDateEdit,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -30,6 +25,7 @@ from PySide6.QtWidgets import (
 from kiosk.enrollment.session_state import DetailsForm
 from kiosk.gallery.api import Person, Sample
 from ui.enrollment_widgets import SampleSlot, clear_layout, rgb_pixmap
+from ui.person_fields import PersonFields
 
 
 def short_time(iso: str | None) -> str:
@@ -62,26 +58,7 @@ class PersonDetailsPanel(QGroupBox):
         head.addWidget(self.photo)
         head.addWidget(self.summary, 1)
 
-        form = QFormLayout()
-        self.name_edit = QLineEdit(panel)
-        self.company_edit = QLineEdit(panel)
-        self.host_edit = QLineEdit(panel)
-        self.host_edit.setPlaceholderText("whom they visit; an e-mail or apprise URL in it is notified")
-        self.notes_edit = QPlainTextEdit(panel)
-        self.notes_edit.setFixedHeight(56)
-        self.retention_check = QCheckBox("Delete on", panel)
-        self.retention_date = QDateEdit(QDate.currentDate().addYears(1), panel)
-        self.retention_date.setCalendarPopup(True)
-        self.retention_date.setDisplayFormat("yyyy-MM-dd")
-        self.retention_check.toggled.connect(self.retention_date.setEnabled)
-        retention = QHBoxLayout()
-        retention.addWidget(self.retention_check)
-        retention.addWidget(self.retention_date, 1)
-        form.addRow("Name *", self.name_edit)
-        form.addRow("Company", self.company_edit)
-        form.addRow("Host", self.host_edit)
-        form.addRow("Notes", self.notes_edit)
-        form.addRow("Retention", retention)
+        self.fields = PersonFields("whom they visit; an e-mail or apprise URL in it is notified", parent=panel)
         self.save_button = QPushButton("Save changes", panel)
         self.revert_button = QPushButton("Revert", panel)
         buttons = QHBoxLayout()
@@ -100,7 +77,7 @@ class PersonDetailsPanel(QGroupBox):
 
         layout = QVBoxLayout(panel)
         layout.addLayout(head)
-        layout.addLayout(form)
+        layout.addWidget(self.fields)
         layout.addLayout(buttons)
         layout.addWidget(QLabel("Samples", panel))
         layout.addWidget(scroll, 1)
@@ -110,29 +87,12 @@ class PersonDetailsPanel(QGroupBox):
         """Fill the panel with `person` (its thumbnail and samples), or empty it (None, with
         `selected` people selected)."""
         clear_layout(self.samples_grid)
-        editors = (self.name_edit, self.company_edit, self.host_edit, self.notes_edit, self.retention_check)
+        self.fields.show_person(person)
         if person is None:
-            for widget in editors:
-                widget.setEnabled(False)
-            for edit in (self.name_edit, self.company_edit, self.host_edit):
-                edit.clear()
-            self.notes_edit.clear()
-            self.retention_check.setChecked(False)
-            self.retention_date.setEnabled(False)
             self.photo.clear()
             self.summary.setText(f"{selected} people selected." if selected > 1
                                  else "Select a person to see and edit their details.")
             return
-        for widget in editors:
-            widget.setEnabled(True)
-        self.name_edit.setText(person.name)
-        self.company_edit.setText(person.company)
-        self.host_edit.setText(person.host)
-        self.notes_edit.setPlainText(person.notes)
-        self.retention_check.setChecked(bool(person.retention_until))
-        self.retention_date.setEnabled(bool(person.retention_until))
-        if person.retention_until:
-            self.retention_date.setDate(QDate.fromString(person.retention_until[:10], Qt.DateFormat.ISODate))
         if thumb is not None:
             self.photo.setPixmap(rgb_pixmap(thumb, 112))
         else:
@@ -155,7 +115,4 @@ class PersonDetailsPanel(QGroupBox):
 
     def details_form(self) -> DetailsForm:
         """The edited details in the panel."""
-        retention = (self.retention_date.date().toString(Qt.DateFormat.ISODate)
-                     if self.retention_check.isChecked() else None)
-        return DetailsForm(name=self.name_edit.text(), company=self.company_edit.text(), host=self.host_edit.text(),
-                           notes=self.notes_edit.toPlainText(), retention_until=retention)
+        return self.fields.details_form()

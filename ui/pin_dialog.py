@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QRegularExpressionValidator
+from PySide6.QtGui import QCloseEvent, QFont, QKeyEvent, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -257,6 +257,7 @@ class PinGatedDialog(QDialog):
         self.pin_gate: PinGate | None = None
         self._content: QWidget | None = None
         self._unlocked = False
+        self._closed = False
         if require_pin:
             gate = PinGate(admin_pin or AdminPin(gallery), purpose, self, cancellable=True)
             gate.unlocked.connect(self._show_content)
@@ -295,3 +296,20 @@ class PinGatedDialog(QDialog):
 
     def on_unlocked(self) -> None:
         """Called once, when the content shows. Subclasses start their work here."""
+
+    def on_closed(self) -> None:
+        """Called once, when the dialog is done or closed (whichever comes first). Subclasses
+        let go of their work here."""
+
+    def done(self, result: int) -> None:  # noqa: D102 - QDialog override
+        self._close_once()
+        super().done(result)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self._close_once()
+        super().closeEvent(event)
+
+    def _close_once(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.on_closed()

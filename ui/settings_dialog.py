@@ -35,6 +35,7 @@ from kiosk.config import (
     MatchConfig,
     VisionConfig,
 )
+from kiosk.models import MODELS, not_in_build_message
 
 
 def _choices(model: type[BaseModel], field: str) -> tuple[str, ...]:
@@ -216,6 +217,10 @@ class SettingsDialog(QDialog):
             return None
         if not config.camera.source:
             self.error.setText("camera.source: give a camera number, a file, a folder or a URL")
+            return None
+        left_out = [key for key in config.vision.embedder.split("+") if not MODELS[key].in_this_build]
+        if left_out:
+            self.error.setText(f"vision.embedder: {not_in_build_message(left_out[0])}")
             return None
         self.error.setText("")
         return config

@@ -19,12 +19,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from kiosk.capture.images import load_rgb
 from kiosk.capture.reader import CameraState, CameraStatus, FrameReader, Mailbox
 from kiosk.capture.sources import Frame, FrameSource, make_source
 from kiosk.config import Config
@@ -33,8 +31,10 @@ from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import FrameResult, LiveRecognizer, RateMeter, Timings
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.recognition.tracking import TrackerConfig
-from kiosk.resources import resource_path
 from kiosk.vision.pipeline import FacePipeline
+
+if TYPE_CHECKING:
+    from kiosk.recognition.preload import ModelPreload
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +64,6 @@ class WorkerStats:
     warning: str | None
 
 
-def _warm_up(pipeline: FacePipeline) -> None:
-    """Run every stage once on the bundled portrait: the first visitor must not pay for
-    lazy initialisation (it added ~0.4 s to the first recognised frame)."""
-    try:
-        rgb = load_rgb(resource_path("images", "astronaut.png"))
-    except KioskError:
-        rgb = np.zeros((240, 320, 3), np.uint8)
-    pipeline.analyze(rgb)
-    pipeline.embed_aligned(np.zeros((1, 112, 112, 3), np.uint8))
-
-
 def describe_source(spec: SourceSpec | None) -> str:
     """A short label for a source spec (before it is opened)."""
     if spec is None:
@@ -99,11 +88,13 @@ class LiveWorker(QThread):
         *,
         tracker_config: TrackerConfig | None = None,
         pipeline_factory: Callable[[Config], FacePipeline] | None = None,
+        models: ModelPreload | None = None,
         lockstep: bool = False,
         parent=None,
     ) -> None:
         """`lockstep=True` analyses every frame of a file at media time (`gui --every-frame`,
-        tests, benchmarks); see kiosk.capture.reader.FrameReader."""
+        tests, benchmarks); see kiosk.capture.reader.FrameReader. `models`: the models already
+        loading since the app started (kiosk.recognition.preload), taken when the worker starts."""
         super().__init__(parent)
         self.setObjectName("face-kiosk-inference")
         self.config = config
@@ -111,7 +102,8 @@ class LiveWorker(QThread):
         self._source_spec = source
         self._lockstep = lockstep
         self._tracker_config = tracker_config
-        self._pipeline_factory = pipeline_factory or (lambda cfg: FacePipeline(cfg.vision))
+        self._models = models
+        self._pipeline_factory = pipeline_factory or (models.pipeline if models else lambda cfg: FacePipeline(cfg.vision))
         self.mailbox: Mailbox[Frame] = Mailbox()
         self._ids = itertools.count(1)
         self._reader: FrameReader | None = None
@@ -289,15 +281,18 @@ class LiveWorker(QThread):
 
     def _load_models(self, config: Config) -> None:
         try:
+            # No warm-up run: each model runs once as it loads (the embedder, the mesh, the passive
+            # model); a whole-pipeline pass on a portrait here cost 0.15-0.25 s of CPU before
+            # the first frame and saved the first frame ~0.02 s (the detector's first call).
             pipeline = self._pipeline_factory(config)
-            _warm_up(pipeline)
+            passive = self._models.passive(config) if self._models is not None else None
         except KioskError as exc:
             log.error("models not loaded: %s", exc)
             self.failed.emit(str(exc))
             return
         embed_all = self._live.embed_all if self._live is not None else False
         self._close_models()
-        self._live = LiveRecognizer(Recognizer(config, self.gallery, pipeline), self._tracker_config)
+        self._live = LiveRecognizer(Recognizer(config, self.gallery, pipeline), self._tracker_config, passive=passive)
         self._live.embed_all = embed_all
         self._live.liveness.focus = self._liveness_focus
         self.config = config

@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kiosk.errors import ImageError, os_reason
 
@@ -35,6 +34,9 @@ def load_rgb(path: str | Path, max_side: int = WORK_LONG_SIDE) -> np.ndarray:
         raise ImageError(f"{path}: is a folder, not an image")
     if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the read, or never end
         raise ImageError(f"{path}: not a regular file (a FIFO, socket or device?); skipped")
+    # Imported here: a camera's or a video's start-up has no use for it (0.05 s of imports).
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

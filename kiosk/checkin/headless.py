@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kiosk.capture.reader import CameraState, CameraStatus, FrameReader, Mailbox
 from kiosk.capture.sources import Frame, FrameSource, SourceError, make_source
@@ -40,6 +41,9 @@ from kiosk.gallery.retention import CHECK_EVERY_S, RetentionSchedule
 from kiosk.recognition.live import LiveRecognizer
 from kiosk.recognition.recognizer import Recognizer
 from kiosk.vision.pipeline import FacePipeline
+
+if TYPE_CHECKING:
+    from kiosk.liveness import PassiveScorer
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +88,13 @@ class HeadlessRunner:
     def __init__(self, config: Config, gallery: GalleryStore, pipeline: FacePipeline, sources: list[WatchSource],
                  *, on_event: Callable[[KioskEvent], None] | None = None, publish: Publish | None = None,
                  metrics: KioskMetrics | None = None, retention: RetentionSchedule | None = None,
-                 on_first_frame: Callable[[], None] | None = None) -> None:
+                 on_first_frame: Callable[[], None] | None = None, passive: PassiveScorer | None = None) -> None:
         """`retention`: the purge that runs at start and then daily (kiosk.gallery.retention); the
         runner asks it whether the day changed every `retention_check_s` seconds.
-        `on_first_frame`: called once, when the first frame has been analysed (start-up time)."""
+        `on_first_frame`: called once, when the first frame has been analysed (start-up time).
+        `passive`: the passive liveness model, loaded already (kiosk.recognition.preload); the
+        cameras share it, as they share the pipeline (one thread runs them all)."""
+        self._passive = passive
         self.config = config
         self.gallery = gallery
         self.pipeline = pipeline
@@ -105,7 +112,7 @@ class HeadlessRunner:
         self.frames_processed = 0
 
     def _camera(self, source: WatchSource) -> _Camera:
-        live = LiveRecognizer(Recognizer(self.config, self.gallery, self.pipeline))
+        live = LiveRecognizer(Recognizer(self.config, self.gallery, self.pipeline), passive=self._passive)
         media = MediaClock()
 
         def emit(event: KioskEvent) -> None:

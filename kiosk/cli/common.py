@@ -9,12 +9,13 @@ import getpass
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.config import LIVENESS_MODES, config_from_args
 from kiosk.errors import KioskError
-from kiosk.gallery import GalleryStore
-from kiosk.gallery.target import open_target_gallery
+
+if TYPE_CHECKING:  # the gallery's modules load when a command opens one, not to parse the line
+    from kiosk.gallery import GalleryStore
 
 PIN_ENV = "FACE_KIOSK_ADMIN_PIN"  # for scripts: the admin PIN without a prompt
 PASSPHRASE_ENV = "FACE_KIOSK_EXPORT_PASSPHRASE"  # for scripts: the export passphrase
@@ -26,6 +27,8 @@ def open_gallery(args: argparse.Namespace, *, create: bool = False, admin: bool 
     (kiosk.gallery.target): never made by a read command (`create`), expired people and visits
     purged (retention), the admin PIN asked for when `admin` and the gallery has one (for
     `purpose`)."""
+    from kiosk.gallery.target import open_target_gallery
+
     return open_target_gallery(args, config_from_args(args), actor=f"cli:{_user()}", create=create,
                                check_admin=(lambda gallery: require_admin(gallery, purpose)) if admin else None)
 

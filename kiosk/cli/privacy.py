@@ -7,16 +7,20 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.cli import fleet
 from kiosk.cli.common import PIN_ENV, jsonl, open_gallery, require_admin
 from kiosk.errors import KioskError
-from kiosk.gallery.admin_pin import AdminPin
-from kiosk.gallery.target import gallery_file, gallery_target
+
+if TYPE_CHECKING:  # the gallery's modules load when a command runs, not to parse the line
+    from kiosk.gallery.admin_pin import AdminPin
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
     """Encrypt a plaintext gallery in place, give it a new key, say how it is stored, or copy it."""
+    from kiosk.gallery.target import gallery_file, gallery_target
+
     if args.action == "copy":
         from kiosk.cli.shared import cmd_gallery_copy
 
@@ -93,6 +97,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if args.action == "verify":
             verdict = gallery.verify_audit()
             rows_ok = _rows_intact(gallery)
+            from kiosk.gallery.admin_pin import AdminPin
+
             problem = AdminPin(gallery).problem()
             if verdict.ok and problem:  # the log is whole, but the PIN it set is not there as set
                 print(f"audit log NOT ok: {problem} ({verdict.count} records read)", file=sys.stderr)
@@ -131,6 +137,7 @@ def _rows_intact(gallery: object) -> bool:
 def cmd_admin(args: argparse.Namespace) -> int:
     """Set or change the admin PIN (the current one is asked first), or reset one that was
     removed or edited outside face-kiosk (no PIN can be entered then; audited)."""
+    from kiosk.gallery.admin_pin import AdminPin
 
     with open_gallery(args, create=args.action == "set-pin") as gallery:
         pin = AdminPin(gallery)

@@ -13,18 +13,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from kiosk.cli.common import add_liveness_option
 from kiosk.config import config_from_args
-from kiosk.gallery.target import gallery_target
 
 if TYPE_CHECKING:
+    from kiosk.config import Config
     from kiosk.events import KioskEvent
     from kiosk.events.status import Health
     from kiosk.gallery.api import GalleryStore
+    from kiosk.recognition.preload import ModelPreload
 
     # What signal.signal takes and gives back (typeshed's signal._HANDLER).
     _Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -34,17 +34,30 @@ log = logging.getLogger("kiosk.watch")
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Recognise and decide as the kiosk does, without a window; events as JSON lines."""
-    from kiosk.checkin.headless import HeadlessRunner, describe_event, parse_sources
-    from kiosk.diagnostics.startup import process_age_s
-    from kiosk.events import EventBus, KioskMetrics, StatusServer
-    from kiosk.gallery.open import open_gallery
-    from kiosk.gallery.retention import RetentionSchedule
-    from kiosk.vision.pipeline import FacePipeline
+    from kiosk.recognition.preload import ModelPreload
 
     config = config_from_args(args)
     updates = {k: v for k, v in (("site", args.site), ("kiosk", args.kiosk)) if v}
     if updates:
         config = config.model_copy(update={"events": config.events.model_copy(update=updates)})
+    # The models load on threads from here on (their sessions build without the GIL) while this
+    # thread imports the rest and opens the gallery (its key, the retention purge, the event
+    # bus): the two halves of the start-up overlap, and the first frame waits for both.
+    models = ModelPreload(config)
+    try:
+        return _watch(args, config, models)
+    finally:
+        models.close()  # an error before the first frame leaves no loading thread behind
+
+
+def _watch(args: argparse.Namespace, config: Config, models: ModelPreload) -> int:
+    from kiosk.checkin.headless import HeadlessRunner, describe_event, parse_sources
+    from kiosk.diagnostics.startup import process_age_s
+    from kiosk.events import EventBus, KioskMetrics, StatusServer
+    from kiosk.gallery.open import open_gallery
+    from kiosk.gallery.retention import RetentionSchedule
+    from kiosk.gallery.target import gallery_target
+
     sources = parse_sources(args.source, config.events.kiosk)
     lock = threading.Lock()
 
@@ -67,11 +80,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 print(describe_event(event, names=not ids_only), file=sys.stderr if args.jsonl else sys.stdout,
                       flush=True)
 
-    # The models load on a thread while the gallery opens (its key, the retention purge, the
-    # event bus): the two halves of the start-up overlap, and the first frame waits for both.
-    loader = ThreadPoolExecutor(1, thread_name_prefix="face-kiosk-models")
-    loading = loader.submit(FacePipeline, config.vision)
-    loader.shutdown(wait=False)
     with open_gallery(gallery_target(args), create=False, encrypt=config.privacy.encrypt, actor="watch",
                       site=config.events.site, kiosk=config.events.kiosk,
                       encrypt_templates=config.gallery.encrypt_templates) as gallery:
@@ -79,9 +87,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
         retention.run_if_due()  # before the templates are read: nobody past retention is recognised
         metrics = KioskMetrics()
         bus = EventBus.from_config(config.events, directory=gallery, metrics=metrics)
-        runner = HeadlessRunner(config, gallery, loading.result(), sources, on_event=on_event,
+        runner = HeadlessRunner(config, gallery, models.pipeline(config), sources, on_event=on_event,
                                 publish=bus.publish, metrics=metrics, retention=retention,
-                                on_first_frame=on_first_frame)
+                                on_first_frame=on_first_frame, passive=models.passive(config))
         people = runner.cameras[0].live.gallery_people()
         metrics.set_gallery_size(people)
         server = None

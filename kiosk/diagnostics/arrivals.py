@@ -25,6 +25,7 @@ import numpy as np
 
 from kiosk.capture.sources import Frame
 from kiosk.checkin.flow import FlowTiming, KioskFlow, Screen, observe_result
+from kiosk.checkin.session import MediaClock
 from kiosk.config import Config
 from kiosk.gallery.api import GalleryStore
 from kiosk.recognition.live import LiveRecognizer
@@ -34,6 +35,8 @@ from kiosk.vision.synthetic_masks import MaskStyle, paint_mask
 
 FPS = 10.0  # frames the analysis sees per second of the clip (a loaded 2-core kiosk manages 10-20)
 FRAME_SIZE = (640, 480)
+# The screens that decide an arrival, by the name its outcome gives the first of them.
+FIRST_DECISIONS = {Screen.GREETING: "greeted", Screen.UNKNOWN: "unknown", Screen.LOWER_MASK: "lower-mask"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,15 @@ def walk_up_frames(photo: np.ndarray, rng: np.random.Generator, seconds: float =
         i += 1
 
 
+def walk_on_bare(bare: np.ndarray, seed: int, frame: int) -> Iterator[np.ndarray]:
+    """The same walk-up (the same `seed`) from after `frame` on, without the mask: the visitor
+    lowered it when asked."""
+    frames = walk_up_frames(bare, np.random.default_rng(seed))
+    for _ in range(frame + 1):
+        next(frames)
+    return frames
+
+
 def lobby_background(rng: np.random.Generator) -> np.ndarray:
     """A plain lobby-like wall: a random colour, a vertical light ramp, blurred grain."""
     w, h = FRAME_SIZE
@@ -102,7 +114,7 @@ def run_arrival(pipeline: FacePipeline, gallery: GalleryStore, config: Config, b
                 masked: np.ndarray | None, truth: int | None, rng: np.random.Generator,
                 max_seconds: float = 12.0) -> ArrivalOutcome:
     """One arrival through the live recognizer and the kiosk flow, at clip time."""
-    clock = _Clock()
+    clock = MediaClock()
     timing = FlowTiming.from_config(config.kiosk)
     flow = KioskFlow(None, timing, clock=clock)
     live = LiveRecognizer(Recognizer(config, gallery, pipeline))
@@ -116,27 +128,16 @@ def run_arrival(pipeline: FacePipeline, gallery: GalleryStore, config: Config, b
         state = observe_result(flow, result)
         screen = state.screen
         if screen is Screen.LOWER_MASK and not lowered and masked is not None:
-            lowered = True  # the visitor lowers the mask: the same walk goes on without it
-            frames = walk_up_frames(bare, np.random.default_rng(seed))
-            for _ in range(i + 1):
-                next(frames)
-        if first == "none" and screen in (Screen.GREETING, Screen.UNKNOWN, Screen.LOWER_MASK):
-            first, first_at = {Screen.GREETING: "greeted", Screen.UNKNOWN: "unknown",
-                               Screen.LOWER_MASK: "lower-mask"}[screen], clock.t
+            lowered = True
+            frames = walk_on_bare(bare, seed, i)
+        if first == "none" and screen in FIRST_DECISIONS:
+            first, first_at = FIRST_DECISIONS[screen], clock.t
         if screen is Screen.GREETING:
             person = state.person_id
             return ArrivalOutcome(truth, masked is not None, first, person, "greeted", first_at)
         if screen is Screen.UNKNOWN:
             return ArrivalOutcome(truth, masked is not None, first, None, "unknown", first_at)
     return ArrivalOutcome(truth, masked is not None, first, None, "none", first_at)
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from kiosk.diagnostics.gallery_bench_options import add_arguments as add_arguments
 from kiosk.errors import KioskError
 from kiosk.gallery.api import TemplateSet
 from kiosk.recognition.matching import Matcher
@@ -160,14 +161,6 @@ def bench_size(n: int, args: argparse.Namespace, admin: psycopg.Connection[Any],
             else:
                 yield ("pgvector HNSW", n, "skipped", f"build > --hnsw-max {args.hnsw_max:,}")
         admin.execute(f"DROP DATABASE {name}")
-
-
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """The options (tools/bench_gallery.py and `face-kiosk bench --backends`)."""
-    ap.add_argument("--backend-sizes", default="100000,1000000", help="gallery sizes (templates)")
-    ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--backend-repeat", type=int, default=20)
-    ap.add_argument("--hnsw-max", type=int, default=100_000, help="build HNSW only up to this many templates")
 
 
 def main_gallery_bench(url: str | None, args: argparse.Namespace) -> int:

@@ -40,9 +40,9 @@ import numpy as np
 
 from kiosk.capture.sources import Frame
 from kiosk.checkin.flow import Screen
-from kiosk.checkin.session import KioskSession
+from kiosk.checkin.session import KioskSession, MediaClock
 from kiosk.config import Config, LivenessConfig
-from kiosk.diagnostics.arrivals import FPS, walk_up_frames
+from kiosk.diagnostics.arrivals import FIRST_DECISIONS, FPS, walk_on_bare, walk_up_frames
 from kiosk.diagnostics.eval_data import (
     FaceCache,
     default_data_dir,
@@ -95,16 +95,6 @@ class Share:
         return f"{100 * self.rate:5.1f}% ({self.k}/{self.n}, <= {100 * self.upper95:.1f}%)"
 
 
-class _Clock:
-    """The clip's time, for the flow and the gallery polls."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @dataclass(frozen=True)
 class _Visitor:
     name: str
@@ -122,7 +112,7 @@ def run_visit(pipeline: FacePipeline, gallery: GalleryStore, config: Config, mas
     on after a greeting until the bare face was seen for 2 s (time to learn), else it ends there.
     `masked_only` ends it when the mask comes off (what follows is matched bare, the same with
     or without own-mask samples)."""
-    clock = _Clock()
+    clock = MediaClock()  # the clip's time, for the flow and the gallery polls
     session = KioskSession(gallery, config, flow_clock=clock)
     live = LiveRecognizer(Recognizer(config, gallery, pipeline), clock=clock)
     frames: Iterator[np.ndarray] = walk_up_frames(masked, np.random.default_rng(seed))
@@ -135,13 +125,10 @@ def run_visit(pipeline: FacePipeline, gallery: GalleryStore, config: Config, mas
         if lowered_at is None and (asked or (bare_after_s is not None and clock.t >= bare_after_s)):
             if masked_only:
                 return Visit("lower-mask" if first == "none" else first, person)
-            lowered_at = clock.t  # the same walk goes on without the mask
-            frames = walk_up_frames(bare, np.random.default_rng(seed))
-            for _ in range(i + 1):
-                next(frames)
-        if first == "none" and state.screen in (Screen.GREETING, Screen.UNKNOWN, Screen.LOWER_MASK):
-            first = {Screen.GREETING: "greeted", Screen.UNKNOWN: "unknown", Screen.LOWER_MASK: "lower-mask"}[
-                state.screen]
+            lowered_at = clock.t
+            frames = walk_on_bare(bare, seed, i)
+        if first == "none":
+            first = FIRST_DECISIONS.get(state.screen, "none")
         if state.screen is Screen.GREETING and person is None:
             person = state.person_id
         decided = person is not None or state.screen is Screen.UNKNOWN

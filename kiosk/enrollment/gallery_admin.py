@@ -19,7 +19,6 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from enum import Enum, Flag, auto
 from pathlib import Path
 from typing import TypeVar
@@ -28,13 +27,17 @@ import numpy as np
 
 from kiosk.config import MatchConfig
 from kiosk.enrollment.importing import ImportReport, import_archive
-from kiosk.enrollment.samples import ReembedReport, templates_for_crops
+from kiosk.enrollment.samples import (
+    ReembedReport,
+    RemadeTemplates,
+    remake_templates,
+    store_templates,
+    templates_for_crops,
+)
 from kiosk.enrollment.session_state import DetailsForm, Notice
 from kiosk.enrollment.threads import ModelRunner, Post, Writer, deliver, run_here
-from kiosk.errors import FaceNotFoundError
 from kiosk.gallery.api import GalleryStore, NewTemplate, Person, Sample
 from kiosk.gallery.archive import export_people
-from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
 
@@ -62,33 +65,6 @@ class AdminChange(Flag):
 
 
 AdminListener = Callable[[AdminChange], None]
-
-
-@dataclass(frozen=True)
-class _NewTemplates:
-    """Re-embedding's model half: the templates to store, made on the model thread."""
-
-    model_version: str
-    per_sample: dict[int, list[NewTemplate]]
-    crops: dict[int, np.ndarray]
-    failed: list[int]
-
-
-def _remake_templates(pipeline: FacePipeline, gallery: GalleryStore) -> _NewTemplates:
-    """Every sample's templates made again with `pipeline` (reads only; see `reembed`)."""
-    per_sample: dict[int, list[NewTemplate]] = {}
-    crops: dict[int, np.ndarray] = {}
-    failed: list[int] = []
-    for sample in gallery.samples():
-        try:
-            templates, crop = templates_for_crops(pipeline, sample.aligned, sample.face_crop, sample.masked)
-        except FaceNotFoundError:
-            failed.append(sample.id)
-            continue
-        per_sample[sample.id] = templates
-        if sample.face_crop is None:
-            crops[sample.id] = crop
-    return _NewTemplates(pipeline.model_version, per_sample, crops, failed)
 
 
 def listed_names(names: Sequence[str], most: int = 5) -> str:
@@ -318,15 +294,11 @@ class GalleryManagerController:
             self._finish(job, Notice(f"Re-embedded {report.samples} samples with {report.model_version}{lost}."),
                          changed=True)
 
-        def store(new: _NewTemplates) -> ReembedReport:
-            gallery.replace_templates(new.model_version, new.per_sample, new.crops)
-            return ReembedReport(len(new.per_sample), len(new.crops), new.failed, new.model_version)
-
-        def write(new: _NewTemplates) -> None:
+        def write(new: RemadeTemplates) -> None:
             if job == self._job:
-                deliver(self.post, self.writer.submit(lambda: store(new)), done, failed)
+                deliver(self.post, self.writer.submit(lambda: store_templates(gallery, new)), done, failed)
 
-        deliver(self.post, self.runner.run_on_worker(lambda p: _remake_templates(p, gallery)), write, failed)
+        deliver(self.post, self.runner.run_on_worker(lambda p: remake_templates(p, gallery)), write, failed)
         return True
 
     def gallery_changed(self) -> None:

@@ -69,13 +69,19 @@ class ReembedReport:
     model_version: str
 
 
-def reembed_gallery(pipeline: FacePipeline, gallery: GalleryStore) -> ReembedReport:
-    """Re-make every template with the pipeline in use, from each sample's stored crops.
+@dataclass(frozen=True)
+class RemadeTemplates:
+    """Re-embedding's model half: the templates to store (`remake_templates`)."""
 
-    One transaction: every template of another version goes, so nothing old is ever compared
-    with the new ones. Samples stored before schema 2 get their loose crop rebuilt from the
-    aligned crop (and kept, so the next re-embed starts from it).
-    """
+    model_version: str
+    per_sample: dict[int, list[NewTemplate]]
+    crops: dict[int, np.ndarray]  # loose crops rebuilt for samples stored before schema 2
+    failed: list[int]  # sample ids whose face could not be aligned again
+
+
+def remake_templates(pipeline: FacePipeline, gallery: GalleryStore) -> RemadeTemplates:
+    """Every sample's templates made again with `pipeline`, from its stored crops (reads only;
+    the gallery manager runs it on the model thread, then `store_templates` on the writer)."""
     per_sample: dict[int, list[NewTemplate]] = {}
     crops: dict[int, np.ndarray] = {}
     failed: list[int] = []
@@ -88,8 +94,24 @@ def reembed_gallery(pipeline: FacePipeline, gallery: GalleryStore) -> ReembedRep
         per_sample[sample.id] = templates
         if sample.face_crop is None:
             crops[sample.id] = crop
-    gallery.replace_templates(pipeline.model_version, per_sample, crops)
-    return ReembedReport(len(per_sample), len(crops), failed, pipeline.model_version)
+    return RemadeTemplates(pipeline.model_version, per_sample, crops, failed)
+
+
+def store_templates(gallery: GalleryStore, new: RemadeTemplates) -> ReembedReport:
+    """Store re-made templates in one transaction: every template of another version goes, so
+    nothing old is ever compared with the new ones; rebuilt loose crops are kept."""
+    gallery.replace_templates(new.model_version, new.per_sample, new.crops)
+    return ReembedReport(len(new.per_sample), len(new.crops), new.failed, new.model_version)
+
+
+def reembed_gallery(pipeline: FacePipeline, gallery: GalleryStore) -> ReembedReport:
+    """Re-make every template with the pipeline in use, from each sample's stored crops.
+
+    One transaction: every template of another version goes, so nothing old is ever compared
+    with the new ones. Samples stored before schema 2 get their loose crop rebuilt from the
+    aligned crop (and kept, so the next re-embed starts from it).
+    """
+    return store_templates(gallery, remake_templates(pipeline, gallery))
 
 
 #: Another face at least this share as prominent as the first makes a photo or frame ambiguous.

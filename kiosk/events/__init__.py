@@ -16,22 +16,51 @@ are configured.
     bus.close(timeout=5)  # at shutdown, then status.close()
 """
 
-from kiosk.events.bus import EventBus, SinkStatus
-from kiosk.events.config import (
-    EventsConfig,
-    MqttConfig,
-    NotifyConfig,
-    RetryPolicy,
-    WebhookTarget,
-    parse_events_config,
-)
-from kiosk.events.directory import HostDirectory
-from kiosk.events.errors import DeliveryError, EventsError
-from kiosk.events.event import EVENT_TYPES, KioskEvent
-from kiosk.events.metrics import KioskMetrics
-from kiosk.events.sink import BaseSink, Sink
-from kiosk.events.status import Health, HealthProvider, StatusServer, kiosk_health
-from kiosk.events.webhook import verify_signature
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiosk.events.bus import EventBus, SinkStatus
+    from kiosk.events.config import (
+        EventsConfig,
+        MqttConfig,
+        NotifyConfig,
+        RetryPolicy,
+        WebhookTarget,
+        parse_events_config,
+    )
+    from kiosk.events.directory import HostDirectory
+    from kiosk.events.errors import DeliveryError, EventsError
+    from kiosk.events.event import EVENT_TYPES, KioskEvent
+    from kiosk.events.metrics import KioskMetrics
+    from kiosk.events.sink import BaseSink, Sink
+    from kiosk.events.status import Health, HealthProvider, StatusServer, kiosk_health
+    from kiosk.events.webhook import verify_signature
+
+# Where each name lives: imported on first use (PEP 562). kiosk.config reads the events' config
+# at every start, and the bus, the metrics (prometheus_client, http.server) and the status
+# server are no part of parsing a command line or of commands that send no events.
+_HOMES = {
+    "EventBus": "bus", "SinkStatus": "bus",
+    "EventsConfig": "config", "MqttConfig": "config", "NotifyConfig": "config", "RetryPolicy": "config",
+    "WebhookTarget": "config", "parse_events_config": "config",
+    "HostDirectory": "directory", "DeliveryError": "errors", "EventsError": "errors",
+    "EVENT_TYPES": "event", "KioskEvent": "event", "KioskMetrics": "metrics", "BaseSink": "sink", "Sink": "sink",
+    "Health": "status", "HealthProvider": "status", "StatusServer": "status", "kiosk_health": "status",
+    "verify_signature": "webhook",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EVENT_TYPES", "BaseSink", "DeliveryError", "EventBus", "EventsConfig", "EventsError",

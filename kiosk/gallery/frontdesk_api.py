@@ -17,8 +17,8 @@ The data model in short (docs/front-desk.md has the whole of it):
   (with the visit that marked it) or cancelled; a no-show is an expected invitation whose day
   is over (derived, never stored).
 
-Everything here is plain data: no SQL, no names of backends. The SQLite backend implements it in
-kiosk.gallery.sqlite_frontdesk, the PostgreSQL one in kiosk.gallery.pg_frontdesk.
+Everything here is plain data: no SQL, no names of backends. Both backends implement it with the
+SQL of kiosk.gallery.frontdesk_sql, run through their kiosk.gallery.shared_sql hooks.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """The front desk's operations (kiosk.gallery.frontdesk_api.FrontDeskStore) in SQL both backends
-run as written: one home for the rules, so SQLite and PostgreSQL cannot drift apart.
-
-A backend supplies three things: `_fd_rows` (a read), `_fd_write` (one transaction, handing out
-a `FrontDeskTx` that runs statements, appends to the audit log and stores samples in it) and
-`_fd_changed` (after faces were added or rows deleted: drop caches; scrub the files when asked). Statements use `?`
-placeholders (the PostgreSQL backend turns them into `%s`), `RETURNING` (SQLite 3.35+), and
-booleans that read the same on both (`WHERE p.is_host`).
+run as written: one home for the rules, so SQLite and PostgreSQL cannot drift apart. The
+backends run it through the hooks of kiosk.gallery.shared_sql.
 
 The audit log gets ids, kinds and counts, never a name or a company.
 """
@@ -14,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from contextlib import AbstractContextManager
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from kiosk.errors import GalleryError
 from kiosk.gallery.api import (
@@ -43,6 +37,7 @@ from kiosk.gallery.frontdesk_api import (
     VisitStamp,
     person_kind,
 )
+from kiosk.gallery.shared_sql import SharedSql, SqlTx
 from kiosk.security.audit import AuditAction
 
 # Visits that put someone inside (an unknown visitor is nobody to sign out).
@@ -55,33 +50,8 @@ _INVITATION_COLUMNS = (
     " LEFT JOIN visits v ON v.id = i.visit_id")
 
 
-class FrontDeskTx(Protocol):
-    """What the shared SQL needs of one backend transaction."""
-
-    def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Execute one statement (`?` placeholders); its rows (none for a statement without)."""
-        ...
-
-    def audit(self, action: AuditAction | str, subject: str, details: dict[str, Any]) -> None:
-        """Append to the audit log, in this transaction."""
-        ...
-
-    def insert_samples(self, person_id: int, samples: list[NewSample], model_version: str, stamp: str) -> None:
-        """Store samples and their templates (encrypted as the backend stores faces)."""
-        ...
-
-
-class FrontDeskSql:
-    """FrontDeskStore for a backend that provides the three hooks (see the module's doc)."""
-
-    def _fd_rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _fd_write(self, what: str) -> AbstractContextManager[FrontDeskTx]:
-        raise NotImplementedError
-
-    def _fd_changed(self, scrub: bool) -> bool:
-        raise NotImplementedError
+class FrontDeskSql(SharedSql):
+    """FrontDeskStore for a backend that provides the shared SQL's hooks."""
 
     # -- visitors and hosts ------------------------------------------------------------------
 
@@ -95,7 +65,7 @@ class FrontDeskSql:
             raise GalleryError(f"{name}: no face consent, so no photo may be stored")
         stamp = now_iso()
         agreed_at = (sign_in.ts if sign_in else stamp) if visitor.agreement_version else None
-        with self._fd_write("signing a visitor in") as tx:
+        with self._sql_write("signing a visitor in") as tx:
             if visitor.host_id is not None:
                 _check_host(tx, visitor.host_id)
             person_id = int(tx.run(
@@ -116,12 +86,12 @@ class FrontDeskSql:
                 "kind": "visitor", "samples": len(samples), "consent": bool(visitor.face_consent_text),
                 "agreement": visitor.agreement_version, "language": visitor.agreement_language, "visit": visit_id, "invitation": invitation_id})
         if samples:
-            self._fd_changed(scrub=False)  # a new face: the template cache
+            self._sql_changed(scrub=False)  # a new face: the template cache
         return VisitorAdded(person_id, visit_id, invitation_id)
 
     def set_visitor_host(self, person_id: int, host_id: int | None) -> None:
         """Who the person is here to see (None clears it)."""
-        with self._fd_write("changing a visitor's host") as tx:
+        with self._sql_write("changing a visitor's host") as tx:
             if host_id is not None:
                 _check_host(tx, host_id)
             _update_person(tx, person_id, "host_id=?", (host_id,))
@@ -129,7 +99,7 @@ class FrontDeskSql:
 
     def accept_agreement(self, person_id: int, version: str, at: str, language: str = "") -> None:
         """Store the agreement version the person accepted, the language they read it in, and when."""
-        with self._fd_write("storing an accepted agreement") as tx:
+        with self._sql_write("storing an accepted agreement") as tx:
             _update_person(tx, person_id, "agreement_version=?, agreement_at=?, agreement_language=?",
                            (version, at, language))
             tx.audit(AuditAction.UPDATE, f"person {person_id}", {"fields": ["agreement_version", "agreement_language"],
@@ -137,7 +107,7 @@ class FrontDeskSql:
 
     def set_host(self, person_id: int, is_host: bool, contact: str = "") -> None:
         """Mark a staff member as a host (or not) with their contact."""
-        with self._fd_write("marking a host") as tx:
+        with self._sql_write("marking a host") as tx:
             rows = tx.run("SELECT kind FROM people WHERE id=?", (person_id,))
             if not rows:
                 raise GalleryError(f"no person with id {person_id}")
@@ -153,7 +123,7 @@ class FrontDeskSql:
         if search.strip():
             where = " AND lower(name) LIKE ? ESCAPE '!'"
             params = ("%" + _like(search.strip().lower()) + "%",)  # type: ignore[assignment]
-        rows = self._fd_rows("SELECT id, name, company, contact FROM people WHERE is_host AND kind = 'staff'"
+        rows = self._sql_rows("SELECT id, name, company, contact FROM people WHERE is_host AND kind = 'staff'"
                              f"{where} ORDER BY lower(name), id", params)  # noqa: S608 - fixed clause
         return [Host(r[0], r[1], r[2], r[3]) for r in rows]
 
@@ -161,7 +131,7 @@ class FrontDeskSql:
 
     def add_invitation(self, person_id: int, host_id: int | None, day: dt.date) -> int:
         """Invite an existing person for `day`."""
-        with self._fd_write("inviting") as tx:
+        with self._sql_write("inviting") as tx:
             if not tx.run("SELECT 1 FROM people WHERE id=?", (person_id,)):
                 raise GalleryError(f"no person with id {person_id}")
             if host_id is not None:
@@ -179,13 +149,13 @@ class FrontDeskSql:
                 clauses.append(clause)
                 params.append(value)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        rows = self._fd_rows(f"SELECT {_INVITATION_COLUMNS}{where} ORDER BY i.day, lower(p.name), i.id",  # noqa: S608
+        rows = self._sql_rows(f"SELECT {_INVITATION_COLUMNS}{where} ORDER BY i.day, lower(p.name), i.id",  # noqa: S608
                              tuple(params))
         return [_invitation(r) for r in rows]
 
     def get_invitation(self, invitation_id: int) -> Invitation:
         """One invitation."""
-        rows = self._fd_rows(f"SELECT {_INVITATION_COLUMNS} WHERE i.id = ?", (invitation_id,))  # noqa: S608
+        rows = self._sql_rows(f"SELECT {_INVITATION_COLUMNS} WHERE i.id = ?", (invitation_id,))  # noqa: S608
         if not rows:
             raise GalleryError(f"no invitation with id {invitation_id}")
         return _invitation(rows[0])
@@ -195,7 +165,7 @@ class FrontDeskSql:
         """Arrived (with its visit), cancelled, or expected again."""
         if status not in INVITATION_STATUSES:
             raise GalleryError(f"an invitation's status is one of {', '.join(INVITATION_STATUSES)}")
-        with self._fd_write("changing an invitation") as tx:
+        with self._sql_write("changing an invitation") as tx:
             rows = tx.run("UPDATE invitations SET status=?, visit_id=?, updated_at=? WHERE id=? RETURNING person_id",
                           (status, visit_id, now_iso(), invitation_id))
             if not rows:
@@ -205,7 +175,7 @@ class FrontDeskSql:
 
     def purge_invitations(self, before: dt.date) -> int:
         """Delete invitations of days before `before`."""
-        with self._fd_write("purging old invitations") as tx:
+        with self._sql_write("purging old invitations") as tx:
             gone = tx.run("DELETE FROM invitations WHERE day < ? RETURNING id", (before.isoformat(),))
             if gone:
                 tx.audit(AuditAction.PURGE, "retention", {"invitations": len(gone)})
@@ -224,7 +194,7 @@ class FrontDeskSql:
                            ("person_id = ? AND ts <= ?", person_id) if person_id is not None else
                            ("ts < ?", before))
         params: tuple[Any, ...] = (at, how, value, at) if person_id is not None else (at, how, value)
-        with self._fd_write("signing out") as tx:
+        with self._sql_write("signing out") as tx:
             rows = tx.run(f"UPDATE visits SET signed_out_at=?, signed_out_how=? WHERE {selector}"  # noqa: S608
                           f" AND signed_out_at IS NULL AND person_id IS NOT NULL AND kind IN {_PRESENT}"
                           " RETURNING id", params)
@@ -236,7 +206,7 @@ class FrontDeskSql:
 
     def get_visit(self, visit_id: int) -> Visit:
         """One visit with its person's name."""
-        rows = self._fd_rows(f"SELECT {VISIT_COLUMNS} FROM visits v LEFT JOIN people p ON p.id = v.person_id"  # noqa: S608
+        rows = self._sql_rows(f"SELECT {VISIT_COLUMNS} FROM visits v LEFT JOIN people p ON p.id = v.person_id"  # noqa: S608
                              " WHERE v.id = ?", (visit_id,))
         if not rows:
             raise GalleryError(f"no visit with id {visit_id}")
@@ -244,7 +214,7 @@ class FrontDeskSql:
 
     def on_site(self, day: dt.date) -> list[OnSite]:
         """People with an open visit on `day`: arrived at their first open visit, the newest's id."""
-        rows = self._fd_rows(
+        rows = self._sql_rows(
             "SELECT v.id, v.person_id, v.ts, v.kiosk, v.site, p.name, p.kind, p.company, p.host_id,"
             " coalesce(h.name, '') FROM visits v JOIN people p ON p.id = v.person_id"
             " LEFT JOIN people h ON h.id = p.host_id"
@@ -261,7 +231,7 @@ class FrontDeskSql:
 
     def self_sign_ins(self, day: dt.date) -> list[SelfSignIn]:
         """The visits signed in by touch on `day`, newest first."""
-        rows = self._fd_rows(
+        rows = self._sql_rows(
             "SELECT v.id, v.person_id, p.name, p.company, p.host_id, coalesce(h.name, ''), v.ts, v.kiosk,"
             " EXISTS (SELECT 1 FROM samples s WHERE s.person_id = p.id), p.agreement_version, v.signed_out_at,"
             " p.agreement_language FROM visits v JOIN people p ON p.id = v.person_id LEFT JOIN people h ON h.id = p.host_id"
@@ -271,7 +241,7 @@ class FrontDeskSql:
 
     def undo_sign_in(self, visit_id: int) -> UndoneSignIn:
         """Delete a sign_in visit; erase the person when the sign-in created them."""
-        with self._fd_write("undoing a sign-in") as tx:
+        with self._sql_write("undoing a sign-in") as tx:
             rows = tx.run("SELECT person_id, kind FROM visits WHERE id=?", (visit_id,))
             if not rows or rows[0][1] != SIGN_IN or rows[0][0] is None:
                 raise GalleryError(f"visit {visit_id} is not a sign-in")
@@ -286,7 +256,7 @@ class FrontDeskSql:
                 tx.run("DELETE FROM people WHERE id=?", (person_id,))
             tx.audit(AuditAction.REMOVE if erase else "undo_sign_in", f"person {person_id}",
                      {"undo_sign_in": visit_id, "person_erased": erase})
-        scrubbed = self._fd_changed(scrub=True)
+        scrubbed = self._sql_changed(scrub=True)
         return UndoneSignIn(visit_id, person_id, erase, scrubbed)
 
 
@@ -295,20 +265,20 @@ def _like(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
-def _check_host(tx: FrontDeskTx, host_id: int) -> None:
+def _check_host(tx: SqlTx, host_id: int) -> None:
     rows = tx.run("SELECT 1 FROM people WHERE id=? AND is_host AND kind = 'staff'", (host_id,))
     if not rows:
         raise GalleryError(f"person {host_id} is not a host (mark staff as hosts first)")
 
 
-def _update_person(tx: FrontDeskTx, person_id: int, sets: str, values: tuple[Any, ...]) -> None:
+def _update_person(tx: SqlTx, person_id: int, sets: str, values: tuple[Any, ...]) -> None:
     rows = tx.run(f"UPDATE people SET {sets}, updated_at=? WHERE id=? RETURNING id",  # noqa: S608 - fixed sets
                   (*values, now_iso(), person_id))
     if not rows:
         raise GalleryError(f"no person with id {person_id}")
 
 
-def _insert_sign_in(tx: FrontDeskTx, person_id: int, stamp: VisitStamp) -> int:
+def _insert_sign_in(tx: SqlTx, person_id: int, stamp: VisitStamp) -> int:
     visit_id = int(tx.run(
         "INSERT INTO visits(person_id, ts, kind, score, masked, source, site, kiosk, event_id)"
         " VALUES (?,?,?,NULL,?,?,?,?,?) RETURNING id",
@@ -318,7 +288,7 @@ def _insert_sign_in(tx: FrontDeskTx, person_id: int, stamp: VisitStamp) -> int:
     return visit_id
 
 
-def _insert_invitation(tx: FrontDeskTx, person_id: int, host_id: int | None, day: dt.date, stamp: str) -> int:
+def _insert_invitation(tx: SqlTx, person_id: int, host_id: int | None, day: dt.date, stamp: str) -> int:
     return int(tx.run("INSERT INTO invitations(person_id, host_id, day, status, created_at, updated_at)"
                       " VALUES (?,?,?,'expected',?,?) RETURNING id",
                       (person_id, host_id, day.isoformat(), stamp, stamp))[0][0])

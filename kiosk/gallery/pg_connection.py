@@ -24,6 +24,7 @@ from kiosk.gallery.local_copy import LocalCopy
 from kiosk.gallery.pg_migrate import open_schema
 from kiosk.gallery.pg_schema import PgAuditStore
 from kiosk.gallery.row_seal import row_key
+from kiosk.gallery.sealed_settings import sealing_seq
 from kiosk.gallery.spool import VisitSpool, default_spool_path
 from kiosk.gallery.stored_faces import decode_png, encode_png
 from kiosk.gallery.url_secrets import redact_url as redact_url
@@ -418,19 +419,8 @@ class PgConnection:
         """Write settings sealed at a point of the audit log, in one transaction (see the SQLite
         gallery's `seal_settings`). Returns the seq."""
         with self._transaction("writing the admin PIN") as conn:
-            record = None
-            if action is not None:
-                try:
-                    record = self._audit(conn, action, subject, details)
-                except AuditError as exc:
-                    if audit_required:
-                        raise
-                    log.warning("%s: not in the audit log (%s)", action, exc)
-            if record is not None:
-                seq = record.seq
-            else:
-                last = PgAuditStore(conn).last()
-                seq = last.seq if last else 0
+            seq = sealing_seq(action, lambda a: self._audit(conn, a, subject, details), PgAuditStore(conn).last,
+                              audit_required=audit_required)
             for key, value in make(seq).items():
                 conn.execute("INSERT INTO settings(key, value) VALUES (%s, %s)"
                              " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))

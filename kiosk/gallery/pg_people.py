@@ -6,36 +6,31 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import psycopg
 
-from kiosk.errors import GalleryError, KioskError
+from kiosk.errors import KioskError
 from kiosk.gallery.api import (
     PERSON_COLUMNS,
-    PERSON_FIELDS,
     NewSample,
     Person,
-    PersonDetails,
     Sample,
     StoredTemplate,
-    clean_name,
-    new_uid,
     now_iso,
     person_from_row,
-    resolve_person,
-    resolve_person_by_name,
-    samples_added,
     storable,
     unique_contacts,
 )
-from kiosk.gallery.frontdesk_api import person_kind
+from kiosk.gallery.people_sql import PeopleSql, person_changes
 from kiosk.gallery.pg_connection import GalleryPermissionError, one_row
 from kiosk.gallery.pg_integrity import PERSON_CHECK_COLUMNS, PERSON_CHECK_COLUMNS_P
 from kiosk.gallery.pg_templates import PgTemplates
 from kiosk.gallery.row_seal import PERSON_SEALED
+from kiosk.gallery.shared_sql import SqlTx
 from kiosk.gallery.stored_faces import photo_provenance
 from kiosk.security.audit import AuditAction
 
@@ -43,55 +38,58 @@ log = logging.getLogger("kiosk.gallery.postgres")  # one logger for the whole ba
 _PERSON_WIDTH = PERSON_COLUMNS.count(",") + 1  # how many columns PERSON_COLUMNS selects (no comma inside one)
 
 
-class PgPeople(PgTemplates):
-    """The people and samples of PgGallery."""
+def _pg(sql: str) -> str:
+    """The shared SQL's `?` placeholders as psycopg's (the shared SQL has no literal % or ?)."""
+    return sql.replace("?", "%s")
+
+
+class _Tx:
+    """One PostgreSQL transaction as the shared SQL (kiosk.gallery.shared_sql) uses it."""
+
+    def __init__(self, gallery: PgPeople, conn: psycopg.Connection) -> None:
+        self.gallery, self.conn = gallery, conn
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; the people and visits rows it writes are sealed (row MACs,
+        kiosk.gallery.pg_integrity) in the same transaction. A people row changed outside
+        face-kiosk stays flagged: a front-desk change to it is not a reason to trust it again."""
+        words = sql.split()
+        head = " ".join(words[:3])
+        changes_person = head == "UPDATE people SET" and not words[3].startswith("last_seen=")
+        intact = changes_person and self.gallery.person_intact_now(self.conn, int(params[-1]))
+        cur = self.conn.execute(_pg(sql), params)
+        rows = cur.fetchall() if cur.description else []
+        if head.startswith("INSERT INTO people") or (changes_person and intact):
+            self.gallery._seal_people(self.conn, [int(r[0]) for r in rows] or [int(params[-1])])
+        elif head.startswith("INSERT INTO visits"):
+            self.gallery._seal_visits(self.conn, [int(r[0]) for r in rows])
+        return rows
+
+    def audit(self, action: AuditAction | str, subject: str, details: dict[str, Any]) -> None:
+        self.gallery._audit(self.conn, action, subject, details)
+
+    def insert_samples(self, person_id: int, samples: list[NewSample], model_version: str, stamp: str) -> None:
+        self.gallery._insert_samples(self.conn, person_id, samples, model_version, stamp)
+
+
+class PgPeople(PgTemplates, PeopleSql):
+    """The people and samples of PgGallery; the shared SQL's hooks on the server (the people
+    writes in kiosk.gallery.people_sql, the front desk in kiosk.gallery.frontdesk_sql)."""
 
     _purge_refused = False
+    _CASELESS_LIKE = "ILIKE"
 
-    def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int:
-        """Create a person with their samples and templates in one transaction; returns the id."""
-        return self.add_people([(details, samples)], model_version)[0]
+    def _sql_rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self._rows(_pg(sql), params)
 
-    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
-                   imported: bool = False) -> list[int]:
-        """Create several people in one transaction (an import): all of them, or none. Each is
-        logged as enrolled, or (`imported`: a gallery copy) the batch once, by its caller."""
-        stamp = now_iso()
-        ids: list[int] = []
-        for details, samples in people:
-            _check_new_person(details, samples)
-        with self._transaction("enrolling") as conn:
-            for details, samples in people:
-                # The kind only for a visitor (staff is the column's default, as in every schema).
-                kind = () if person_kind(details.kind) == "staff" else (details.kind,)
-                kind_column, kind_value = (", kind", ",%s") if kind else ("", "")
-                row = one_row(conn.execute(
-                    "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    f" created_at, updated_at, uid{kind_column}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s{kind_value})"
-                    " RETURNING id",
-                    (clean_name(details.name), clean_name(details.company), clean_name(details.host),
-                     clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp, details.uid or new_uid(), *kind)))
-                ids.append(int(row[0]))
-                self._seal_people(conn, ids[-1:])
-                self._insert_samples(conn, ids[-1], samples, model_version, stamp)
-                if not imported:
-                    self._audit(conn, AuditAction.ENROLL, f"person {ids[-1]}",
-                                {"samples": len(samples), "consent": bool(details.consent_at)})
-        return ids
+    @contextmanager
+    def _sql_write(self, what: str) -> Iterator[SqlTx]:
+        with self._transaction(what) as conn:
+            yield _Tx(self, conn)
 
-    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str, *,
-                    replacing: Sequence[int] = ()) -> None:
-        """Add samples (and their templates) to an existing person, atomically; `replacing`: ids of
-        that person's samples deleted in the same transaction (autovacuum reclaims them)."""
-        self.get_person(person_id)
-        stamp = now_iso()
-        with self._transaction("adding photos") as conn:
-            for sample_id in replacing:
-                conn.execute("DELETE FROM samples WHERE id=%s AND person_id=%s", (int(sample_id), person_id))
-            self._insert_samples(conn, person_id, samples, model_version, stamp)
-            conn.execute("UPDATE people SET updated_at=%s WHERE id=%s", (stamp, person_id))
-            self._audit(conn, AuditAction.UPDATE, f"person {person_id}", samples_added(samples, replacing))
+    def _sql_changed(self, scrub: bool) -> bool:
+        # The template cache follows the change feed (the triggers note every person changed).
+        return self._scrub() if scrub else True
 
     def _insert_samples(self, conn: psycopg.Connection, person_id: int, samples: list[NewSample],
                         model_version: str, stamp: str) -> None:
@@ -107,13 +105,7 @@ class PgPeople(PgTemplates):
 
     def update_person(self, person_id: int, **fields: str | None) -> None:
         """Change details (name, company, host, notes, consent_*, retention_until)."""
-        unknown = set(fields) - set(PERSON_FIELDS)
-        if unknown:
-            raise GalleryError(f"unknown person field(s): {', '.join(sorted(unknown))}")
-        fields = {k: clean_name(v) if isinstance(v, str) and k in ("name", "company", "host", "notes") else v
-                  for k, v in fields.items()}
-        if "name" in fields and not fields["name"]:
-            raise GalleryError("a person needs a name")
+        fields = person_changes(fields)
         self.get_person(person_id)
         if not fields:
             return
@@ -123,28 +115,6 @@ class PgPeople(PgTemplates):
                          (*fields.values(), now_iso(), person_id))
             self._seal_people(conn, [person_id])  # re-sealed as the admin saved it (also repairs an edit)
             self._audit(conn, AuditAction.UPDATE, f"person {person_id}", {"fields": sorted(fields)})
-
-    def remove_person(self, person_id: int) -> bool:
-        """Erase a person: details, samples, crops, templates and visits; then VACUUM the tables.
-
-        Every kiosk drops them from its matrix on the change notification. Returns False when
-        the tables could not be vacuumed (the deletion itself is committed).
-        """
-        self.get_person(person_id)
-        with self._transaction("removing a person") as conn:
-            n = one_row(conn.execute("SELECT count(*) FROM samples WHERE person_id=%s", (person_id,)))[0]
-            conn.execute("DELETE FROM people WHERE id=%s", (person_id,))
-            self._audit(conn, AuditAction.REMOVE, f"person {person_id}", {"samples": int(n)})
-        return self._scrub()
-
-    def remove_sample(self, sample_id: int) -> None:
-        """Delete one sample and its templates."""
-        with self._transaction("removing a photo") as conn:
-            row = conn.execute("SELECT person_id FROM samples WHERE id=%s", (sample_id,)).fetchone()
-            conn.execute("DELETE FROM samples WHERE id=%s", (sample_id,))
-            if row:
-                self._audit(conn, AuditAction.UPDATE, f"person {row[0]}", {"sample_removed": sample_id})
-        self._scrub()
 
     def purge_expired(self, today: dt.date, visits_retention_days: int) -> tuple[int, int]:
         """Delete people past their `retention_until` and visits older than the retention period.
@@ -189,34 +159,8 @@ class PgPeople(PgTemplates):
             log.warning("%s: deleted, but the tables could not be vacuumed (%s)", self.where, exc)
             return False
 
-    def get_person(self, person_id: int) -> Person:
-        """One person, or GalleryError if there is none with that id."""
-        rows = self._people_query("WHERE p.id = %s", (person_id,))
-        if not rows:
-            raise GalleryError(f"no person with id {person_id}")
-        return rows[0]
-
-    def find_people(self, name: str) -> list[Person]:
-        """People whose name equals `name` (case-insensitive)."""
-        return self._people_query("WHERE lower(p.name) = lower(%s)", (name.strip(),))
-
-    def resolve(self, ref: str) -> Person:
-        """A person by id ("12") or by exact name (kiosk.gallery.api.resolve_person)."""
-        return resolve_person(self, ref)
-
-    def resolve_name(self, name: str) -> Person:
-        """The one person with this exact name (kiosk.gallery.api.resolve_person_by_name)."""
-        return resolve_person_by_name(self, name)
-
-    def people(self, search: str = "") -> list[Person]:
-        """Everyone, by name; `search` filters on name, company and host."""
-        if search:
-            like = f"%{search.strip()}%"
-            return self._people_query("WHERE p.name ILIKE %s OR p.company ILIKE %s OR p.host ILIKE %s", (like,) * 3)
-        return self._people_query("", ())
-
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
-        sql = (f"SELECT {PERSON_COLUMNS}, {PERSON_CHECK_COLUMNS_P} FROM people p {where}"  # noqa: S608
+        sql = (f"SELECT {PERSON_COLUMNS}, {PERSON_CHECK_COLUMNS_P} FROM people p {_pg(where)}"  # noqa: S608
                " ORDER BY lower(p.name), p.id")
         return [dataclasses.replace(person_from_row(row[:_PERSON_WIDTH]), edited=not self.person_intact(row[_PERSON_WIDTH:]))
                 for row in self._rows(sql, params)]
@@ -263,14 +207,3 @@ class PgPeople(PgTemplates):
                          (person_id,))
         return self._open_png(row[0][0], "aligned", person_id) if row else None
 
-
-def _person(row: tuple[Any, ...], intact: bool) -> Person:
-    return dataclasses.replace(Person(*row[:14]), edited=not intact)
-
-
-def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
-    name = clean_name(details.name)
-    if not name:
-        raise GalleryError("a person needs a name")
-    if not samples:
-        raise GalleryError(f"{name}: no usable face sample, nothing enrolled")

@@ -26,11 +26,11 @@ owner), never implicitly by a kiosk opening an older gallery.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kiosk.security.audit import AuditRecord, canonical_json
+from kiosk.gallery.schema import V7_TEMPLATE, V8_SQL
+from kiosk.security.audit import AuditRecord
 
 SCHEMA_VERSION = 8
 CHANNEL = "face_kiosk_changes"
@@ -224,38 +224,12 @@ DESCRIPTIONS = [
 MIN_SCHEMA = 7
 
 
-# The front desk (issue 22): the same columns and table as SQLite's (kiosk.gallery.schema.V7_SQL).
-_V7 = """
-ALTER TABLE people ADD COLUMN kind text NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor'));
-ALTER TABLE people ADD COLUMN is_host boolean NOT NULL DEFAULT false;
-ALTER TABLE people ADD COLUMN contact text NOT NULL DEFAULT '';
-ALTER TABLE people ADD COLUMN host_id bigint REFERENCES people(id) ON DELETE SET NULL;
-ALTER TABLE people ADD COLUMN agreement_version text NOT NULL DEFAULT '';
-ALTER TABLE people ADD COLUMN agreement_at text;
-ALTER TABLE visits ADD COLUMN signed_out_at text;
-ALTER TABLE visits ADD COLUMN signed_out_how text NOT NULL DEFAULT '';
-CREATE INDEX visits_person ON visits (person_id);
-CREATE INDEX people_host ON people (host_id);
-CREATE TABLE invitations (
-    id bigserial PRIMARY KEY,
-    person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-    host_id bigint REFERENCES people(id) ON DELETE SET NULL,
-    day text NOT NULL,
-    status text NOT NULL DEFAULT 'expected' CHECK (status IN ('expected', 'arrived', 'cancelled')),
-    visit_id bigint REFERENCES visits(id) ON DELETE SET NULL,
-    created_at text NOT NULL,
-    updated_at text NOT NULL
-);
-CREATE INDEX invitations_day ON invitations (day);
-CREATE INDEX invitations_person ON invitations (person_id);
-CREATE INDEX invitations_host ON invitations (host_id);
-CREATE INDEX invitations_visit ON invitations (visit_id);
+# The front desk (issue 22): SQLite's columns and table in PostgreSQL's types, and the change trigger.
+_V7 = V7_TEMPLATE.format(id="bigserial PRIMARY KEY", ref="bigint",
+                         flag="boolean NOT NULL DEFAULT false").rstrip() + """;
 CREATE TRIGGER invitations_changed AFTER INSERT OR UPDATE OR DELETE ON invitations
     FOR EACH STATEMENT EXECUTE FUNCTION fk_notify();
 """
-
-# The front desk: the accepted agreement's language (kiosk.gallery.schema.V8_SQL).
-_V8 = "ALTER TABLE people ADD COLUMN agreement_language text NOT NULL DEFAULT ''"
 
 
 def _script(sql: str) -> Callable[[Any], None]:
@@ -271,7 +245,7 @@ def _v5(conn: Any) -> None:
 
 # MIGRATIONS[i] takes a database from version i to version i + 1, like kiosk.gallery.schema's.
 MIGRATIONS: list[Callable[[Any], None]] = [_script(_V1), _script(_V2), _script(_V3), _script(_V4), _v5,
-                                           _script(_V6), _script(_V7), _script(_V8)]
+                                           _script(_V6), _script(_V7), _script(V8_SQL)]
 assert len(MIGRATIONS) == SCHEMA_VERSION == len(DESCRIPTIONS)
 
 
@@ -283,8 +257,6 @@ class PgAuditStore:
     what shows an edit by someone who drops them). `details` is TEXT, not jsonb: jsonb would
     reformat the JSON and break the macs.
     """
-
-    _COLUMNS = "seq, ts, actor, action, subject, details, prev_mac, mac"
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -302,30 +274,17 @@ class PgAuditStore:
 
         return bool(self.conn.info.transaction_status == TransactionStatus.INTRANS)
 
-    @staticmethod
-    def _row(row: tuple[Any, ...]) -> AuditRecord:
-        seq, ts, actor, action, subject, details, prev_mac, mac = row
-        try:
-            parsed = json.loads(details)
-            if not isinstance(parsed, dict):
-                raise ValueError
-        except (TypeError, ValueError):
-            parsed = {"_unparseable": str(details)}  # an edited row: its mac will fail
-        return AuditRecord(int(seq), str(ts), str(actor), str(action), str(subject), parsed, str(prev_mac), str(mac))
-
     def last(self) -> AuditRecord | None:
-        row = self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        return self._row(row) if row else None
+        row = self.conn.execute(f"SELECT {AuditRecord.COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return AuditRecord.from_row(row) if row else None
 
     def head(self) -> str | None:
         row = self.conn.execute("SELECT value FROM audit_head WHERE id = 1 FOR UPDATE").fetchone()
         return str(row[0]) if row else None
 
     def insert(self, record: AuditRecord) -> None:
-        self.conn.execute(
-            f"INSERT INTO audit({self._COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-            (record.seq, record.ts, record.actor, record.action, record.subject,
-             canonical_json(record.details).decode("utf-8"), record.prev_mac, record.mac))
+        self.conn.execute(f"INSERT INTO audit({AuditRecord.COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                          record.as_row())
 
     def set_head(self, text: str) -> None:
         self.conn.execute("INSERT INTO audit_head(id, value) VALUES (1, %s)"
@@ -341,5 +300,5 @@ class PgAuditStore:
         return {str(a): int(seq) for a, seq in rows}
 
     def records(self) -> Iterator[AuditRecord]:
-        for row in self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id").fetchall():
-            yield self._row(row)
+        for row in self.conn.execute(f"SELECT {AuditRecord.COLUMNS} FROM audit ORDER BY id").fetchall():
+            yield AuditRecord.from_row(row)

@@ -129,15 +129,3 @@ class PgVisits(PgIntegrity):
         with self._transaction("changing a setting", audited=False) as conn:
             conn.execute("INSERT INTO settings(key, value) VALUES (%s, %s)"
                          " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
-
-    def counts(self, person_id: int | None = None) -> dict[str, int]:
-        """Row counts of the main tables (of one person's rows when `person_id` is given)."""
-        out = {}
-        for table in ("people", "samples", "templates", "visits"):
-            if person_id is None:
-                out[table] = int(self._rows(f"SELECT count(*) FROM {table}")[0][0])  # noqa: S608 - fixed names
-            else:
-                column = "id" if table == "people" else "person_id"
-                out[table] = int(self._rows(f"SELECT count(*) FROM {table} WHERE {column}=%s",  # noqa: S608
-                                            (person_id,))[0][0])
-        return out

@@ -37,11 +37,12 @@ from pathlib import Path
 import psycopg
 
 from kiosk.errors import KioskError
+from kiosk.gallery.frontdesk_sql import FrontDeskSql
 from kiosk.gallery.local_copy import default_local_copy_path
 from kiosk.gallery.pg_connection import GalleryOfflineError, GalleryStatus, redact_url, site_ref
 from kiosk.gallery.pg_fleet import HEARTBEAT_S, PgFleet
-from kiosk.gallery.pg_frontdesk import PgFrontDesk
 from kiosk.gallery.pg_migrate import wrong_key_message
+from kiosk.gallery.pg_people import PgPeople
 from kiosk.gallery.pg_schema import CHANNEL, REKEY_PAYLOAD
 from kiosk.gallery.pg_visits import PgVisits
 from kiosk.security.site_key import key_check
@@ -49,7 +50,7 @@ from kiosk.security.site_key import key_check
 log = logging.getLogger(__name__)
 
 
-class PgGallery(PgFrontDesk, PgVisits, PgFleet):
+class PgGallery(PgPeople, FrontDeskSql, PgVisits, PgFleet):
     """The gallery in a PostgreSQL database (with pgvector). Thread-safe; one per process.
 
     `create=False` refuses a database without a gallery; `encrypt_templates` only matters for
@@ -62,8 +63,9 @@ class PgGallery(PgFrontDesk, PgVisits, PgFleet):
 
     Built in parts, one concern each: the connection, pool, schema and audit log
     (pg_connection, pg_migrate), row MACs (pg_integrity), templates (pg_templates), people and
-    samples (pg_people), the front desk (pg_frontdesk), visits, the spool and settings
-    (pg_visits), heartbeats (pg_fleet); here: starting and stopping, and the change listener.
+    samples (pg_people, with the SQL both backends share: people_sql, frontdesk_sql), visits,
+    the spool and settings (pg_visits), heartbeats (pg_fleet); here: starting and stopping, and
+    the change listener.
     """
 
     def __init__(self, url: str, *, create: bool = True, encrypt_templates: bool = True, actor: str = "app",

@@ -212,12 +212,14 @@ def _v6(conn: sqlite3.Connection) -> None:
                  " BEGIN UPDATE people SET uid = lower(hex(randomblob(16))) WHERE id = NEW.id; END")
 
 
-# The front desk (issue 22). The same columns and table on PostgreSQL (pg_schema._V7).
-V7_SQL = """
+# The front desk (issue 22), written once for both backends: `{id}`, `{ref}` and `{flag}` are
+# each one's id, reference and boolean types (pg_schema._V7 fills in PostgreSQL's and adds its
+# change trigger), so the two cannot describe different front desks.
+V7_TEMPLATE = """
 ALTER TABLE people ADD COLUMN kind TEXT NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor'));
-ALTER TABLE people ADD COLUMN is_host INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE people ADD COLUMN is_host {flag};
 ALTER TABLE people ADD COLUMN contact TEXT NOT NULL DEFAULT '';
-ALTER TABLE people ADD COLUMN host_id INTEGER REFERENCES people(id) ON DELETE SET NULL;
+ALTER TABLE people ADD COLUMN host_id {ref} REFERENCES people(id) ON DELETE SET NULL;
 ALTER TABLE people ADD COLUMN agreement_version TEXT NOT NULL DEFAULT '';
 ALTER TABLE people ADD COLUMN agreement_at TEXT;
 ALTER TABLE visits ADD COLUMN signed_out_at TEXT;
@@ -225,12 +227,12 @@ ALTER TABLE visits ADD COLUMN signed_out_how TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS visits_person ON visits(person_id);
 CREATE INDEX IF NOT EXISTS people_host ON people(host_id);
 CREATE TABLE IF NOT EXISTS invitations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-    host_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+    id {id},
+    person_id {ref} NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    host_id {ref} REFERENCES people(id) ON DELETE SET NULL,
     day TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'expected' CHECK (status IN ('expected', 'arrived', 'cancelled')),
-    visit_id INTEGER REFERENCES visits(id) ON DELETE SET NULL,
+    visit_id {ref} REFERENCES visits(id) ON DELETE SET NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -239,6 +241,7 @@ CREATE INDEX IF NOT EXISTS invitations_person ON invitations(person_id);
 CREATE INDEX IF NOT EXISTS invitations_host ON invitations(host_id);
 CREATE INDEX IF NOT EXISTS invitations_visit ON invitations(visit_id)
 """
+V7_SQL = V7_TEMPLATE.format(id="INTEGER PRIMARY KEY AUTOINCREMENT", ref="INTEGER", flag="INTEGER NOT NULL DEFAULT 0")
 
 
 def _v7(conn: sqlite3.Connection) -> None:
@@ -246,7 +249,7 @@ def _v7(conn: sqlite3.Connection) -> None:
 
 
 # The front desk: which translation of the agreement was accepted (its version alone does not
-# say what the visitor read). The same column on PostgreSQL (pg_schema._V8).
+# say what the visitor read). The same statement on PostgreSQL (pg_schema).
 V8_SQL = "ALTER TABLE people ADD COLUMN agreement_language TEXT NOT NULL DEFAULT ''"
 
 

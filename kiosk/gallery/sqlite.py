@@ -31,11 +31,12 @@ from kiosk.gallery.api import (
     now_iso,
     visit_from_row,
 )
-from kiosk.gallery.sqlite_frontdesk import SqliteFrontDesk
+from kiosk.gallery.frontdesk_sql import FrontDeskSql
+from kiosk.gallery.sqlite_people import SqlitePeople
 from kiosk.gallery.stored_faces import encode_png, mismatch_message
 
 
-class Gallery(SqliteFrontDesk):
+class Gallery(SqlitePeople, FrontDeskSql):
     """The SQLite gallery database. Thread-safe; keep one instance per process.
 
     `create=False` refuses a path with no gallery (read commands must not make an empty one);
@@ -44,8 +45,8 @@ class Gallery(SqliteFrontDesk):
     go on visits recorded without their own.
 
     Built in parts, one concern each: the file, key, schema, transactions and audit log
-    (sqlite_connection), people and samples (sqlite_people), the front desk (sqlite_frontdesk);
-    here: templates, visits and settings.
+    (sqlite_connection), people and samples (sqlite_people, with the SQL both backends share:
+    people_sql, frontdesk_sql); here: templates, visits and settings.
     """
 
     def __enter__(self) -> Gallery:
@@ -173,18 +174,6 @@ class Gallery(SqliteFrontDesk):
         """Store a setting."""
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
-
-    def counts(self, person_id: int | None = None) -> dict[str, int]:
-        """Row counts of the main tables (of one person's rows when `person_id` is given)."""
-        out = {}
-        for table in ("people", "samples", "templates", "visits"):
-            if person_id is None:
-                out[table] = int(self._rows(f"SELECT count(*) FROM {table}")[0][0])  # noqa: S608 - fixed names
-            else:
-                column = "id" if table == "people" else "person_id"
-                out[table] = int(self._rows(f"SELECT count(*) FROM {table} WHERE {column}=?",  # noqa: S608
-                                            (person_id,))[0][0])
-        return out
 
 
 def _same_templates(a: TemplateSet, b: TemplateSet) -> bool:

@@ -19,6 +19,7 @@ import sqlcipher3.dbapi2 as sqlcipher  # type: ignore[import-untyped]
 from kiosk.errors import GalleryError, os_reason
 from kiosk.gallery.api import TemplateSet, now_iso
 from kiosk.gallery.schema import MIGRATIONS, SCHEMA_VERSION
+from kiosk.gallery.sealed_settings import sealing_seq
 from kiosk.security import erase
 from kiosk.security.audit import (
     AuditAction,
@@ -195,24 +196,12 @@ class SqliteConnection:
     def seal_settings(self, make: Callable[[int], dict[str, str]], action: AuditAction | str | None = None,
                       subject: str = "", details: dict[str, Any] | None = None, *,
                       audit_required: bool = True) -> int:
-        """Write settings sealed at a point of the audit log, in one transaction: with `action`,
-        its record is appended and `make(its seq)` written; without, `make(the newest seq)`.
-        `audit_required=False`: a log that refuses the record (AuditError) still gets the
-        settings (the PIN lockout must count while the log is broken). Returns the seq."""
+        """Write `make(seq)`'s settings sealed at a point of the audit log, in one transaction (the
+        point: kiosk.gallery.sealed_settings.sealing_seq, with `action`'s record appended).
+        Returns the seq."""
         with self._transaction() as conn:
-            record = None
-            if action is not None:
-                try:
-                    record = self._audit(action, subject, details)
-                except AuditError as exc:
-                    if audit_required:
-                        raise
-                    log.warning("%s: not in the audit log (%s)", action, exc)
-            if record is not None:
-                seq = record.seq
-            else:
-                last = self.audit.store.last()
-                seq = last.seq if last else 0
+            seq = sealing_seq(action, lambda a: self._audit(a, subject, details), self.audit.store.last,
+                              audit_required=audit_required)
             for key, value in make(seq).items():
                 conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
         return seq

@@ -6,32 +6,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from kiosk.errors import GalleryError, KioskError
+from kiosk.errors import KioskError
 from kiosk.gallery.api import (
     PERSON_COLUMNS,
-    PERSON_FIELDS,
     NewSample,
     NewTemplate,
     Person,
-    PersonDetails,
     Sample,
     StoredTemplate,
-    clean_name,
-    new_uid,
     now_iso,
     person_from_row,
-    resolve_person,
-    resolve_person_by_name,
-    samples_added,
     storable,
     unique_contacts,
 )
-from kiosk.gallery.frontdesk_api import person_kind
+from kiosk.gallery.people_sql import PeopleSql, person_changes
+from kiosk.gallery.shared_sql import SqlTx
 from kiosk.gallery.sqlite_connection import SqliteConnection
 from kiosk.gallery.stored_faces import decode_png, encode_png, photo_provenance, unit_vector
 from kiosk.security import erase
@@ -41,55 +36,39 @@ from kiosk.security.sqlcipher import DB_ERRORS
 log = logging.getLogger("kiosk.gallery.sqlite")  # one logger for the whole backend
 
 
-class SqlitePeople(SqliteConnection):
-    """The people and samples of the SQLite Gallery."""
+class _Tx:
+    """One SQLite transaction as the shared SQL (kiosk.gallery.shared_sql) uses it."""
 
-    def add_person(self, details: PersonDetails, samples: list[NewSample], model_version: str) -> int:
-        """Create a person with their samples and templates in one transaction; returns the id."""
-        return self.add_people([(details, samples)], model_version)[0]
+    def __init__(self, gallery: SqlitePeople, conn: sqlite3.Connection) -> None:
+        self.gallery, self.conn = gallery, conn
 
-    def add_people(self, people: list[tuple[PersonDetails, list[NewSample]]], model_version: str, *,
-                   imported: bool = False) -> list[int]:
-        """Create several people in one transaction (an import): all of them, or none. Each is
-        logged as enrolled, or (`imported`: a gallery copy) the batch once, by its caller."""
-        stamp = now_iso()
-        ids = []
-        for details, samples in people:
-            _check_new_person(details, samples)
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        cur = self.conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+    def audit(self, action: AuditAction | str, subject: str, details: dict[str, Any]) -> None:
+        self.gallery._audit(action, subject, details)
+
+    def insert_samples(self, person_id: int, samples: list[NewSample], model_version: str, stamp: str) -> None:
+        self.gallery._insert_samples(self.conn, person_id, samples, model_version, stamp)
+
+
+class SqlitePeople(SqliteConnection, PeopleSql):
+    """The people and samples of the SQLite Gallery; the shared SQL's hooks on this file's
+    connection (the people writes in kiosk.gallery.people_sql, the front desk in
+    kiosk.gallery.frontdesk_sql)."""
+
+    def _sql_rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self._rows(sql, params)
+
+    @contextmanager
+    def _sql_write(self, what: str) -> Iterator[SqlTx]:
         with self._transaction() as conn:
-            for details, samples in people:
-                # The kind only for a visitor (staff is the column's default, as in every schema).
-                kind = () if person_kind(details.kind) == "staff" else (details.kind,)
-                kind_column, kind_value = (", kind", ",?") if kind else ("", "")
-                cur = conn.execute(
-                    "INSERT INTO people(name, company, host, notes, consent_at, consent_text, retention_until,"
-                    f" created_at, updated_at, uid{kind_column}) VALUES (?,?,?,?,?,?,?,?,?,?{kind_value})",
-                    (clean_name(details.name), clean_name(details.company), clean_name(details.host),
-                     clean_name(details.notes), details.consent_at, details.consent_text,
-                     details.retention_until, stamp, stamp, details.uid or new_uid(), *kind),
-                )
-                ids.append(int(cur.lastrowid or 0))
-                self._insert_samples(conn, ids[-1], samples, model_version, stamp)
-                if not imported:
-                    self._audit(AuditAction.ENROLL, f"person {ids[-1]}",
-                                {"samples": len(samples), "consent": bool(details.consent_at)})
-        self._cache.clear()
-        return ids
+            yield _Tx(self, conn)
 
-    def add_samples(self, person_id: int, samples: list[NewSample], model_version: str, *,
-                    replacing: Sequence[int] = ()) -> None:
-        """Add samples (and their templates) to an existing person, atomically; `replacing`: ids of
-        that person's samples deleted in the same transaction (zeroed by secure_delete; the file
-        is not vacuumed here: that is for erasing a person)."""
-        self.get_person(person_id)
-        stamp = now_iso()
-        with self._transaction() as conn:
-            for sample_id in replacing:
-                conn.execute("DELETE FROM samples WHERE id=? AND person_id=?", (int(sample_id), person_id))
-            self._insert_samples(conn, person_id, samples, model_version, stamp)
-            conn.execute("UPDATE people SET updated_at=? WHERE id=?", (stamp, person_id))
-            self._audit(AuditAction.UPDATE, f"person {person_id}", samples_added(samples, replacing))
+    def _sql_changed(self, scrub: bool) -> bool:
         self._cache.clear()
+        return self._scrub() if scrub else True
 
     def _insert_samples(self, conn: sqlite3.Connection, person_id: int, samples: list[NewSample],
                         model_version: str, stamp: str) -> None:
@@ -119,13 +98,7 @@ class SqlitePeople(SqliteConnection):
 
     def update_person(self, person_id: int, **fields: str | None) -> None:
         """Change details (name, company, host, notes, consent_*, retention_until)."""
-        unknown = set(fields) - set(PERSON_FIELDS)
-        if unknown:
-            raise GalleryError(f"unknown person field(s): {', '.join(sorted(unknown))}")
-        fields = {k: clean_name(v) if isinstance(v, str) and k in ("name", "company", "host", "notes") else v
-                  for k, v in fields.items()}
-        if "name" in fields and not fields["name"]:
-            raise GalleryError("a person needs a name")
+        fields = person_changes(fields)
         self.get_person(person_id)
         if not fields:
             return
@@ -135,31 +108,6 @@ class SqlitePeople(SqliteConnection):
                          (*fields.values(), now_iso(), person_id))
             self._audit(AuditAction.UPDATE, f"person {person_id}", {"fields": sorted(fields)})
         self._cache.clear()
-
-    def remove_person(self, person_id: int) -> bool:
-        """Erase a person: their details, samples, crops, templates and visits, from the files too.
-
-        Deleted pages are zeroed (secure_delete), the WAL cut and the file vacuumed. Returns
-        False when another connection was reading so old copies may remain until the next
-        erase or purge (the deletion itself is committed).
-        """
-        self.get_person(person_id)
-        with self._transaction() as conn:
-            n = conn.execute("SELECT count(*) FROM samples WHERE person_id=?", (person_id,)).fetchone()[0]
-            conn.execute("DELETE FROM people WHERE id=?", (person_id,))
-            self._audit(AuditAction.REMOVE, f"person {person_id}", {"samples": int(n)})
-        self._cache.clear()
-        return self._scrub()
-
-    def remove_sample(self, sample_id: int) -> None:
-        """Delete one sample and its templates."""
-        with self._transaction() as conn:
-            row = conn.execute("SELECT person_id FROM samples WHERE id=?", (sample_id,)).fetchone()
-            conn.execute("DELETE FROM samples WHERE id=?", (sample_id,))
-            if row:
-                self._audit(AuditAction.UPDATE, f"person {row[0]}", {"sample_removed": sample_id})
-        self._cache.clear()
-        self._scrub()
 
     def purge_expired(self, today: dt.date, visits_retention_days: int) -> tuple[int, int]:
         """Delete people past their `retention_until` and visits older than the retention period.
@@ -189,34 +137,6 @@ class SqlitePeople(SqliteConnection):
             except (KioskError,) + DB_ERRORS as exc:
                 log.warning("%s: deleted, but the files could not be compacted yet (%s)", self.path, exc)
                 return False
-
-    def get_person(self, person_id: int) -> Person:
-        """One person, or GalleryError if there is none with that id."""
-        if not 0 < person_id < 2**63:  # SQLite's ids; beyond them there is nobody (not an OverflowError)
-            raise GalleryError(f"no person with id {person_id}")
-        rows = self._people_query("WHERE p.id = ?", (person_id,))
-        if not rows:
-            raise GalleryError(f"no person with id {person_id}")
-        return rows[0]
-
-    def find_people(self, name: str) -> list[Person]:
-        """People whose name equals `name` (case-insensitive)."""
-        return self._people_query("WHERE lower(p.name) = lower(?)", (name.strip(),))
-
-    def resolve(self, ref: str) -> Person:
-        """A person by id ("12") or by exact name (kiosk.gallery.api.resolve_person)."""
-        return resolve_person(self, ref)
-
-    def resolve_name(self, name: str) -> Person:
-        """The one person with this exact name (kiosk.gallery.api.resolve_person_by_name)."""
-        return resolve_person_by_name(self, name)
-
-    def people(self, search: str = "") -> list[Person]:
-        """Everyone, by name; `search` filters on name, company and host."""
-        if search:
-            like = f"%{search.strip()}%"
-            return self._people_query("WHERE p.name LIKE ? OR p.company LIKE ? OR p.host LIKE ?", (like,) * 3)
-        return self._people_query("", ())
 
     def _people_query(self, where: str, params: tuple[Any, ...]) -> list[Person]:
         sql = f"SELECT {PERSON_COLUMNS} FROM people p {where} ORDER BY lower(p.name), p.id"  # noqa: S608
@@ -252,10 +172,3 @@ class SqlitePeople(SqliteConnection):
                           " WHERE p.id=?", (person_id,))
         return unique_contacts(rows[0][0], rows[0][1]) if rows else []
 
-
-def _check_new_person(details: PersonDetails, samples: list[NewSample]) -> None:
-    name = clean_name(details.name)
-    if not name:
-        raise GalleryError("a person needs a name")
-    if not samples:
-        raise GalleryError(f"{name}: no usable face sample, nothing enrolled")

@@ -42,6 +42,7 @@ from kiosk.vision.quality import QualityLimits, QualityProblem, quality_score
 from kiosk.vision.types import FaceAnalysis, Quality, RejectedFace
 
 if TYPE_CHECKING:
+    from kiosk.liveness import PassiveScorer
     from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
@@ -169,11 +170,13 @@ class LiveRecognizer:
 
     `embed_all=True` embeds every face on every frame (an enrollment dialog capturing samples
     wants the embeddings); otherwise the tracker decides. `clock` (monotonic seconds) paces the
-    gallery polls (GALLERY_POLL_S).
+    gallery polls (GALLERY_POLL_S). `passive`: the passive liveness model when it was loaded
+    already (kiosk.recognition.preload); else the check loads its own on first use.
     """
 
     def __init__(self, recognizer: Recognizer, tracker_config: TrackerConfig | None = None,
-                 hint_limits: QualityLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+                 hint_limits: QualityLimits | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 passive: PassiveScorer | None = None) -> None:
         self.recognizer = recognizer
         self._clock = clock
         self._next_poll = float("-inf")
@@ -187,7 +190,7 @@ class LiveRecognizer:
             base, mask_threshold=recognizer.pipeline.mask_threshold,
             learn_views=base.learn_views if learning_enabled(recognizer.config.match) else 0))
         self.hint_limits = hint_limits or HINT_LIMITS
-        self.liveness = LivenessFeed(recognizer.config.liveness)
+        self.liveness = LivenessFeed(recognizer.config.liveness, passive)
         self.embed_all = False
         self._templates_seen: object | None = None
         self._people = 0

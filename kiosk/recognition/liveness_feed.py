@@ -19,15 +19,23 @@ from collections.abc import Iterable, Sequence
 
 from kiosk.capture.sources import Frame
 from kiosk.config import LivenessConfig
-from kiosk.liveness import NOT_CHECKED, LivenessDecision, LivenessMonitor, settings_from_config
+from kiosk.liveness import (
+    NOT_CHECKED,
+    LivenessDecision,
+    LivenessMonitor,
+    PassiveScorer,
+    settings_from_config,
+)
 from kiosk.vision.types import FaceAnalysis
 
 
 class LivenessFeed:
     """Feeds the tracks' faces to the liveness check and hands back each face's decision."""
 
-    def __init__(self, config: LivenessConfig) -> None:
-        self.monitor = LivenessMonitor(settings_from_config(config))
+    def __init__(self, config: LivenessConfig, scorer: PassiveScorer | None = None) -> None:
+        """`scorer`: the passive model when it was loaded already (kiosk.recognition.preload)."""
+        self._scorer = scorer
+        self.monitor = LivenessMonitor(settings_from_config(config), scorer)
         self.last_ms = 0.0  # time the latest frame's check took
         self.focus: int | None = None  # active mode: the track the kiosk screen may ask the challenge
 
@@ -42,7 +50,7 @@ class LivenessFeed:
         every track's decision."""
         settings = settings_from_config(config)
         if settings != self.monitor.settings:
-            self.monitor = LivenessMonitor(settings)
+            self.monitor = LivenessMonitor(settings, self._scorer)
 
     def observe(self, frame: Frame, track_ids: Sequence[int], faces: Sequence[FaceAnalysis],
                 alive: Iterable[int]) -> list[LivenessDecision]:

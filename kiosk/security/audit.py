@@ -44,7 +44,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -98,6 +98,25 @@ class AuditRecord:
     details: Mapping[str, Any]
     prev_mac: str
     mac: str
+
+    COLUMNS: ClassVar[str] = "seq, ts, actor, action, subject, details, prev_mac, mac"  # as every store keeps it
+
+    def as_row(self) -> tuple[Any, ...]:
+        """The record as a row of COLUMNS (details as canonical JSON text)."""
+        return (self.seq, self.ts, self.actor, self.action, self.subject,
+                canonical_json(self.details).decode("utf-8"), self.prev_mac, self.mac)
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> AuditRecord:
+        """A record read back from a row of COLUMNS; details that are not a JSON object are kept as text."""
+        seq, ts, actor, action, subject, details, prev_mac, mac = row
+        try:
+            parsed = json.loads(details)
+            if not isinstance(parsed, dict):
+                raise ValueError
+        except (TypeError, ValueError):
+            parsed = {"_unparseable": str(details)}  # an edited row: its mac will fail
+        return cls(int(seq), str(ts), str(actor), str(action), str(subject), parsed, str(prev_mac), str(mac))
 
 
 @dataclass(frozen=True)
@@ -334,7 +353,6 @@ class SqliteAuditStore:
         "CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head"
         " BEGIN SELECT RAISE(ABORT, 'the audit head is kept'); END",
     )
-    _COLUMNS = "seq, ts, actor, action, subject, details, prev_mac, mac"
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -355,36 +373,20 @@ class SqliteAuditStore:
     def in_transaction(self) -> bool:
         return bool(self.conn.in_transaction)
 
-    def _row(self, row: tuple[Any, ...]) -> AuditRecord:
-        seq, ts, actor, action, subject, details, prev_mac, mac = row
-        try:
-            parsed = json.loads(details)
-            if not isinstance(parsed, dict):
-                raise ValueError
-        except (TypeError, ValueError):
-            parsed = {"_unparseable": str(details)}  # an edited row: its mac will fail
-        return AuditRecord(int(seq), str(ts), str(actor), str(action), str(subject), parsed, str(prev_mac), str(mac))
-
     def last(self) -> AuditRecord | None:
-        row = self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        return self._row(row) if row else None
+        row = self.conn.execute(f"SELECT {AuditRecord.COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return AuditRecord.from_row(row) if row else None
 
     def head(self) -> str | None:
         row = self.conn.execute("SELECT value FROM audit_head WHERE id = 1").fetchone()
         return str(row[0]) if row else None
 
     def insert(self, record: AuditRecord) -> None:
-        self.conn.execute(
-            f"INSERT INTO audit({self._COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-            (record.seq, record.ts, record.actor, record.action, record.subject,
-             canonical_json(record.details).decode("utf-8"), record.prev_mac, record.mac),
-        )
+        self.conn.execute(f"INSERT INTO audit({AuditRecord.COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", record.as_row())
 
     def set_head(self, text: str) -> None:
-        self.conn.execute(
-            "INSERT INTO audit_head(id, value) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET value = excluded.value",
-            (text,),
-        )
+        self.conn.execute("INSERT INTO audit_head(id, value) VALUES (1, ?)"
+                          " ON CONFLICT(id) DO UPDATE SET value = excluded.value", (text,))
 
     def mac_at(self, seq: int) -> str | None:
         row = self.conn.execute("SELECT mac FROM audit WHERE seq = ?", (seq,)).fetchone()
@@ -397,13 +399,9 @@ class SqliteAuditStore:
         return {str(a): int(seq) for a, seq in rows}
 
     def records(self) -> Iterator[AuditRecord]:
-        cur = self.conn.execute(f"SELECT {self._COLUMNS} FROM audit ORDER BY id")
-        while True:
-            rows = cur.fetchmany(500)
-            if not rows:
-                return
-            for row in rows:
-                yield self._row(row)
+        cur = self.conn.execute(f"SELECT {AuditRecord.COLUMNS} FROM audit ORDER BY id")
+        for rows in iter(lambda: cur.fetchmany(500), []):  # in batches: a long log is never all in memory
+            yield from (AuditRecord.from_row(row) for row in rows)
 
 
 def _utc_now() -> str:

@@ -72,6 +72,7 @@ import logging
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -159,6 +160,13 @@ def key_file_path(db_path: str | os.PathLike[str], keys_dir: Path | None = None,
 
 def usable_keyring() -> keyring.backend.KeyringBackend | None:
     """The configured keyring backend, or None when it cannot keep a secret."""
+    if sys.platform != "darwin":
+        # keyring's first look-up imports every backend it has; the macOS one loads the
+        # Keychain's libraries at import through ctypes.util.find_library, which on Linux runs
+        # ldconfig and gcc: 0.1-0.2 s of every start. That backend refuses any other system
+        # (its priority raises) and skips its ctypes part when the import fails, so off macOS
+        # the import fails at once. The backends keyring may pick here are all still looked at.
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
     try:
         # keyring's first call finds its backends by importing them, and one keeps an
         # ImportError's traceback for good: with it every frame of the stack that made that call,
