@@ -1,8 +1,8 @@
 """The live loop's models, loading on threads from the first moments of the process.
 
 `watch` and the GUI start loading as soon as they know the config, before they import the rest
-of the app, open the gallery or build the window: the ONNX sessions (the embedder, the most, and
-the passive liveness models) build without holding the GIL, so on two cores they load while the
+of the app, open the gallery or build the window: the networks (the embedder, the most, and
+the passive liveness models; OpenCV's DNN engine) build without holding the GIL, so on two cores they load while the
 main thread imports and opens. Whoever needs the models then takes them (`pipeline`, `passive`),
 waiting only for what is not ready yet; a config that changed in between gets its own models.
 A model that fails to load fails there, with the loader's own message.

@@ -82,8 +82,8 @@ class FacePipeline:
         self.min_face_px = STILL_MIN_FACE_PX if still else self.config.min_face_px
         # Measured under load (bench --live): 1 thread gave 78 ms face->name vs 115 ms with 2.
         threads = self.config.threads or (min(os.cpu_count() or 1, 4) if still else 1)
-        # The embedder's ONNX session is the slowest model to build (~0.2 s of CPU, most of the
-        # load) and onnxruntime builds it without holding the GIL: it loads on a thread while
+        # The embedder is the slowest model to build (~0.2 s of CPU, most of the load) and
+        # OpenCV's DNN engine (SFace) builds it without holding the GIL: it loads on a thread while
         # the detector and the mesh load here. A model that fails still fails this constructor.
         with ThreadPoolExecutor(1, thread_name_prefix="face-kiosk-models") as loader:
             embedding = loader.submit(Embedding, self.config.embedder, threads)
