@@ -146,9 +146,9 @@ def _load_model(key: str, path: Path) -> str:
             data.files  # noqa: B018 - reads the archive's directory
         return "numpy"
     if path.suffix == ".onnx":  # every ONNX model of the app runs in OpenCV (kiosk.vision.opencv_dnn)
-        from kiosk.vision.opencv_dnn import open_opencv_net
+        import cv2
 
-        open_opencv_net(key)
+        cv2.dnn.readNetFromONNX(str(path))
         return "OpenCV"
     return ""  # still sha256-checked
 
