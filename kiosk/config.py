@@ -47,8 +47,8 @@ class VisionConfig(_Strict):
     )
     threads: int = Field(
         0, ge=0, le=64,
-        description="onnxruntime threads per model; 0 = auto: all cores (up to 4) for photos, "
-        "1 for live video, which leaves the other core to the camera reader and the GUI",
+        description="no longer used, kept so saved configs still load: no model takes a thread count "
+        "any more (the ONNX models run on OpenCV's own threads, the LiteRT ones on one thread)",
     )
     min_face_px: int = Field(40, ge=16, le=400, description="faces narrower than this are ignored")
     mask_threshold: float | None = Field(

@@ -2,9 +2,9 @@
 
 Measured with `tools/kiosk_soak.py` (the kiosk window and the live loop on two looped clips):
 - glibc gives every thread that allocates its own arena, up to 8 per core, and an arena's freed
-  pages stay with it. The live loop, the model loaders, onnxruntime's and OpenBLAS's threads
-  each got one: two arenas in all held the same work in 334 MB instead of 395 MB.
-- Building an ONNX session parses the whole protobuf and copies the weights: 88 MB more for
+  pages stay with it. The live loop, the model loaders, onnxruntime's (SFace then ran in it) and
+  OpenBLAS's threads each got one: two arenas in all held the same work in 334 MB instead of 395 MB.
+- Building an ONNX model parses the whole protobuf and copies the weights: 88 MB more for
   SFace of which ~50 MB stays in use; the rest is only returned when asked (`malloc_trim`).
 """
 

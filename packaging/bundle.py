@@ -29,7 +29,8 @@ EXCLUDES = [
     "IPython", "jupyter_client", "notebook",
     "pytest", "_pytest", "pytestqt", "ruff", "importlinter", "grimp",
     "PyInstaller", "setuptools", "pip",
-    "scipy", "sklearn", "onnx", "pandas", "torch", "tensorflow", "jax", "matplotlib",
+    # onnxruntime: a test dependency only (every ONNX model runs in OpenCV).
+    "scipy", "sklearn", "onnx", "onnxruntime", "pandas", "torch", "tensorflow", "jax", "matplotlib",
     # PySide6 modules face-kiosk does not use (QtCore, QtGui and QtWidgets are what it needs, and
     # QtPrintSupport for the visitor badge and the evacuation list).
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets",

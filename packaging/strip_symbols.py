@@ -24,8 +24,9 @@ LOAD = "import ctypes, sys; ctypes.CDLL(sys.argv[1])"
 
 
 def _loads(path: Path) -> bool:
-    # Loading runs a library's constructors: onnxruntime's would start its telemetry without
-    # this switch (kiosk/security/telemetry.py), and nothing may write to the builder's home.
+    # Loading runs a library's constructors: onnxruntime's (no longer bundled, but a bundle built
+    # from an older tree or a changed spec could hold it) would start its telemetry without this
+    # switch (kiosk/security/telemetry.py), and nothing may write to the builder's home.
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "HOME": home}
         return subprocess.run([sys.executable, "-c", LOAD, str(path)], capture_output=True, timeout=120,

@@ -187,10 +187,10 @@ def test_settings_are_validated_saved_and_applied(qtbot, tmp_path, gallery, monk
 
     dialog = SettingsDialog(Config())
     qtbot.addWidget(dialog)
-    dialog.threads.setValue(100)
+    dialog.min_face.setValue(5)
     dialog.accept()
-    assert dialog.result_config() is None and "threads" in dialog.error.text()
-    dialog.threads.setValue(3)
+    assert dialog.result_config() is None and "min_face_px" in dialog.error.text()
+    dialog.min_face.setValue(60)
     dialog.threshold_masked.auto.setChecked(False)
     dialog.threshold_masked.spin.setValue(0.41)
     dialog.embedder.setCurrentText("sface+mbf")
@@ -198,7 +198,7 @@ def test_settings_are_validated_saved_and_applied(qtbot, tmp_path, gallery, monk
     dialog.embedder.setCurrentText("sface")
     dialog.accept()
     new = dialog.result_config()
-    assert new.vision.threads == 3 and new.match.threshold_masked == pytest.approx(0.41)
+    assert new.vision.min_face_px == 60 and new.match.threshold_masked == pytest.approx(0.41)
     assert new.match.threshold_unmasked is None and new.kiosk == Config().kiosk
 
     window = open_window(qtbot, tmp_path, gallery, lambda: ScriptedSource())

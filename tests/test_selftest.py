@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from kiosk import resources
@@ -118,11 +120,15 @@ def test_model_files_without_a_loader_are_parsed_by_their_kind(tmp_path):
     import numpy as np
 
     from kiosk.diagnostics.selftest import _load_model
+    from kiosk.models import verified_model_path
 
     (tmp_path / "calibration.json").write_text(json.dumps({"embedders": {}}))
     np.savez(tmp_path / "nap.npz", directions=np.zeros((2, 4), np.float32))
-    assert _load_model("calibration", tmp_path / "calibration.json", 1) == "JSON"
-    assert _load_model("nap", tmp_path / "nap.npz", 1) == "numpy"
+    assert _load_model("calibration", tmp_path / "calibration.json") == "JSON"
+    assert _load_model("nap", tmp_path / "nap.npz") == "numpy"
+    # A new ONNX model without a loader of its own is built in OpenCV, as every ONNX model is.
+    shutil.copy(verified_model_path("minifasnet-v2"), tmp_path / "new.onnx")
+    assert _load_model("new", tmp_path / "new.onnx") == "OpenCV"
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(ValueError):
-        _load_model("calibration", tmp_path / "broken.json", 1)
+        _load_model("calibration", tmp_path / "broken.json")

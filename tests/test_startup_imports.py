@@ -19,8 +19,14 @@ from kiosk.config import Config
 from kiosk.gallery import Gallery
 from kiosk.recognition.preload import ModelPreload
 
+ASTRONAUT = Path(__file__).resolve().parent.parent / "resources" / "images" / "astronaut.png"
+
 # Neither the GUI nor an integration nobody configured, in a `watch` run.
-NEVER_IN_WATCH = ("PySide6", "psycopg", "apprise", "paho", "PIL")
+NEVER_IN_WATCH = ("PySide6", "psycopg", "apprise", "paho", "PIL", "onnxruntime")
+# No command, the window included, loads onnxruntime (nor its telemetry): every ONNX model runs in
+# OpenCV's DNN engine (kiosk.vision.opencv_dnn), the opt-in mbf embedder too. It is installed here
+# (a test dependency), so an import of it anywhere on these paths would show.
+NEVER = ("onnxruntime",)
 # Parsing the command line loads no models, no gallery and no image code: every command
 # (`--help` too) builds the whole parser, and `watch` starts loading its models right after it.
 NOT_TO_PARSE = ("numpy", "cv2", "onnxruntime", "ai_edge_litert", "PySide6", "psycopg", "kiosk.gallery",
@@ -63,18 +69,71 @@ def short_clip(tmp_path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("liveness", ["off", "passive"])
-def test_watch_imports_neither_the_gui_nor_unconfigured_integrations(tmp_path, short_clip, liveness):
+@pytest.mark.parametrize(("liveness", "embedder"), [("off", "sface"), ("passive", "sface"), ("passive", "sface+mbf")])
+def test_watch_imports_neither_the_gui_nor_unconfigured_integrations(tmp_path, short_clip, liveness, embedder):
     db = tmp_path / "gallery.db"
     Gallery(db).close()
     code = ("import sys\nfrom ui.launcher import main\n"
             f"rc = main(['watch', '-v', '--db', {str(db)!r}, '--source', {str(short_clip)!r}, "
-            f"'--liveness', {liveness!r}])\n"
+            f"'--liveness', {liveness!r}, '--embedder', {embedder!r}])\n"
             "assert rc == 0, rc\n" + LOADED.format(names=NEVER_IN_WATCH))
     proc = run_python(code)
     assert loaded(proc) == []
     assert "face-kiosk watch: first frame analysed" in proc.stderr
     assert "10 frames analysed" in proc.stderr
+
+
+def test_onnxruntime_is_installed_here_so_the_checks_below_can_see_it():
+    assert loaded(run_python("import onnxruntime\n" + LOADED.format(names=NEVER))) == ["onnxruntime"]
+
+
+@pytest.mark.parametrize("commands", [
+    [["self-test"]],
+    [["enroll", "--embedder", "sface+mbf", "--name", "Eileen Collins", "--consent", "test", str(ASTRONAUT)],
+     ["identify", "--embedder", "sface+mbf", str(ASTRONAUT)]],
+    [["bench", "--embedder", "sface+mbf", "--repeat", "1", "--sizes", "100"]],
+], ids=["self-test", "enroll-identify-mbf", "bench-mbf"])
+def test_no_command_loads_onnxruntime(tmp_path, commands):
+    db = tmp_path / "gallery.db"
+    config = tmp_path / "config.json"
+    code = "from ui.launcher import main\n"
+    for args in commands:  # in one process, one after the other
+        code += f"assert main({[args[0], '--db', str(db), '--config', str(config), *args[1:]]!r}) == 0\n"
+    assert loaded(run_python(code + LOADED.format(names=NEVER))) == []
+
+
+@pytest.mark.data
+def test_eval_loads_no_onnxruntime(tmp_path):
+    from conftest import shared
+
+    code = ("from ui.launcher import main\n"
+            f"rc = main(['eval', '--profile', 'quick', '--embedder', 'sface+mbf', '--data', {str(shared())!r}])\n"
+            "assert rc == 0, rc\n" + LOADED.format(names=NEVER))
+    assert loaded(run_python(code)) == []
+
+
+GUI = """
+from PySide6.QtWidgets import QApplication
+import ui.main_window as main_window
+shown = main_window.MainWindow._on_models_ready
+def ready(self, version):  # the window is up and its models (liveness too) are loaded: close it
+    shown(self, version)
+    QApplication.instance().quit()
+main_window.MainWindow._on_models_ready = ready
+from ui.launcher import main
+rc = main(['gui', '--db', {db!r}, '--config', {config!r}, '--source', {clip!r}, '--liveness', 'passive',
+           '--embedder', 'sface+mbf'])
+assert rc == 0, rc
+"""
+
+
+@pytest.mark.gui
+def test_the_window_loads_no_onnxruntime(tmp_path, short_clip):
+    code = GUI.format(db=str(tmp_path / "gallery.db"), config=str(tmp_path / "config.json"), clip=str(short_clip))
+    proc = subprocess.run([sys.executable, "-c", code + LOADED.format(names=(*NEVER, "kiosk.liveness.passive"))],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "GLOG_minloglevel": "2", "QT_QPA_PLATFORM": "offscreen"})
+    assert loaded(proc) == ["kiosk.liveness.passive"]  # it got as far as the liveness model
 
 
 def _loading_threads() -> list[str]:

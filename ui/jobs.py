@@ -12,8 +12,8 @@ kiosk.enrollment.controller and kiosk.enrollment.gallery_admin, decide what runs
   `PipelineThread` (a private pipeline on its own thread).
 
 Why not superqt. `thread_worker` runs on QThreadPool's shared threads, any of them, which fits
-neither the one writer nor the models (LiteRT interpreters and onnxruntime sessions are used from
-one thread only). `ensure_main_thread` was used for `post` and crashed the test suite
+neither the one writer nor the models (LiteRT interpreters and OpenCV nets are used from one
+thread only). `ensure_main_thread` was used for `post` and crashed the test suite
 (segfault, about one full run in four, PySide6 6.11): called from a plain Python thread it
 asks Qt for that thread's QThread and creates a QObject there (see PYSIDE-2254). `GuiPost`,
 the one small replacement, only emits a queued signal from the other thread to a QObject that

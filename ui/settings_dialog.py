@@ -104,9 +104,6 @@ class SettingsDialog(QDialog):
         self.licence_note = QLabel("The mbf model's weights are for non-commercial research use only.")
         self.licence_note.setWordWrap(True)
         self.embedder.currentTextChanged.connect(self._update_licence_note)
-        self.threads = QSpinBox()
-        self.threads.setRange(0, 128)
-        self.threads.setValue(config.vision.threads)
         self.min_face = QSpinBox()
         self.min_face.setRange(0, 10_000)
         self.min_face.setValue(config.vision.min_face_px)
@@ -117,7 +114,6 @@ class SettingsDialog(QDialog):
         form.addRow("MediaPipe model", self.mediapipe_model)
         form.addRow("Embedder", self.embedder)
         form.addRow("", self.licence_note)
-        form.addRow("Threads per model", self.threads)
         form.addRow("Smallest face", self.min_face)
 
         # Thresholds
@@ -196,7 +192,7 @@ class SettingsDialog(QDialog):
         data["camera"].update(source=self.source.text().strip(), width=self.width_spin.value(),
                               height=self.height_spin.value())
         data["vision"].update(detector=self.detector.currentText(), mediapipe_model=self.mediapipe_model.currentText(),
-                              embedder=self.embedder.currentText(), threads=self.threads.value(),
+                              embedder=self.embedder.currentText(),
                               min_face_px=self.min_face.value(),
                               mask_threshold=round(self.mask_threshold.value(), 4) or None)
         data["match"].update(target_fpir=round(self.target_fpir.value(), 6),

@@ -5,8 +5,8 @@ mailbox; this thread takes the newest, runs kiosk.recognition.live.LiveRecognize
 typed FrameResult. The GUI never waits for it: the video widget pulls `latest_frame()` and
 `latest_result()` on its own timer, and the signals below only carry small typed objects.
 
-Everything that touches the models runs here (LiteRT interpreters and onnxruntime sessions stay on
-one thread); other threads hand work in through `run_on_worker`, `set_source`,
+Everything that touches the models runs here (LiteRT interpreters and OpenCV nets stay on one
+thread); other threads hand work in through `run_on_worker`, `set_source`,
 `apply_config` and `set_embed_all`, which are queued and run between frames.
 """
 

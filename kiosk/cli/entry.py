@@ -35,12 +35,13 @@ log = logging.getLogger("kiosk")
 
 
 def start_privately() -> None:
-    """What every face-kiosk process does first: no native telemetry (before onnxruntime is
-    imported), files private to the user (umask 077)."""
+    """What every face-kiosk process does first: no native telemetry (the app never loads
+    onnxruntime; the switch is for anything else in the process that does), files private to
+    the user (umask 077)."""
     from kiosk.security.private_files import set_private_umask
     from kiosk.security.telemetry import disable_native_telemetry
 
-    disable_native_telemetry(import_onnxruntime=False)
+    disable_native_telemetry()
     set_private_umask()
 
 

@@ -26,6 +26,6 @@ def command_pipeline(config: Config) -> FacePipeline:
 
 
 def close_pipelines() -> None:
-    """Drop the command's models when it ends (LiteRT and onnxruntime free them with the last
+    """Drop the command's models when it ends (LiteRT and OpenCV free them with the last
     reference; nothing runs on threads of their own any more)."""
     _pipelines.clear()

@@ -102,7 +102,7 @@ class _Runner:
 # -- the checks ------------------------------------------------------------------------
 
 
-def _load_model(key: str, path: Path, threads: int) -> str:
+def _load_model(key: str, path: Path) -> str:
     """Load one model with the runtime the app uses for it; returns that runtime's name."""
     if key.startswith("mediapipe"):
         # BlazeFace alone: MediaPipeDetector would also load YuNet, blurring the reason.
@@ -121,12 +121,12 @@ def _load_model(key: str, path: Path, threads: int) -> str:
         YuNetDetector()
         return "OpenCV"
     if key in ("sface", "mbf"):
-        from kiosk.vision.embedders import OPENCV_DNN, OnnxEmbedder
+        from kiosk.vision.embedders import OnnxEmbedder
 
-        OnnxEmbedder(key, threads=threads)
-        return "OpenCV" if key in OPENCV_DNN else "onnxruntime"
+        OnnxEmbedder(key)
+        return "OpenCV"
     if key.startswith("minifasnet"):
-        from kiosk.vision.onnx_session import open_opencv_net
+        from kiosk.vision.opencv_dnn import open_opencv_net
 
         open_opencv_net(key)  # as kiosk.liveness.passive runs it
         return "OpenCV"
@@ -145,19 +145,19 @@ def _load_model(key: str, path: Path, threads: int) -> str:
         with np.load(path) as data:
             data.files  # noqa: B018 - reads the archive's directory
         return "numpy"
-    if path.suffix == ".onnx":
-        import onnxruntime as ort
+    if path.suffix == ".onnx":  # every ONNX model of the app runs in OpenCV (kiosk.vision.opencv_dnn)
+        import cv2
 
-        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return "onnxruntime"
+        cv2.dnn.readNetFromONNX(str(path))
+        return "OpenCV"
     return ""  # still sha256-checked
 
 
-def _check_model(key: str, threads: int) -> tuple[str, None]:
+def _check_model(key: str) -> tuple[str, None]:
     from kiosk.models import MODELS, verified_model_path
 
     path = verified_model_path(key)
-    runtime = _load_model(key, path, threads)
+    runtime = _load_model(key, path)
     size = path.stat().st_size / 1e6
     loaded = f", loaded ({runtime})" if runtime else ", not loaded (no self-test loader)"
     return f"{path.name} {size:.1f} MB, sha256 {MODELS[key].sha256[:12]} ok{loaded}", None
@@ -208,7 +208,7 @@ def run_checks(config: Config, db_path: Path | str | None) -> SelfTestReport:
             continue
 
         def check_model(key: str = key) -> tuple[str, None]:
-            return _check_model(key, config.vision.threads)
+            return _check_model(key)
 
         # Every model is checked even when another one failed: the report lists all bad files.
         runner.run(f"model {key}", check_model, independent=True)

@@ -25,7 +25,7 @@ import numpy as np
 
 from kiosk.errors import ModelError
 from kiosk.models import MODELS
-from kiosk.vision.onnx_session import open_opencv_net
+from kiosk.vision.opencv_dnn import open_opencv_net
 
 INPUT_SIDE = 80
 REAL_CLASS = 1

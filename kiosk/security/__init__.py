@@ -20,7 +20,7 @@ Call orders (each step's module documents the why):
 
 Process start::
 
-    telemetry.disable_native_telemetry()      # before anything imports kiosk.vision
+    telemetry.disable_native_telemetry()      # before anything imports onnxruntime
     private_files.set_private_umask()
     private_files.ensure_private_dir(data_dir)
 

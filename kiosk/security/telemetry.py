@@ -4,16 +4,21 @@ What the dependencies do, checked on Linux with strace and a fresh $HOME (onnxru
 ai-edge-litert 2.3.0, opencv-contrib-python-headless 5.1); tests/test_no_egress.py runs every
 command under strace and fails on any connection that is not loopback or configured:
 
-- onnxruntime (official builds) has Microsoft's 1DS telemetry compiled in and ON by
+- onnxruntime is NOT a dependency of the app any more: every ONNX model (SFace, mbf, the
+  MiniFASNets) runs in OpenCV's DNN engine with the same outputs (kiosk.vision.opencv_dnn), no
+  module of kiosk or ui imports it (an import-linter contract), the packaged app leaves it out,
+  and tests/test_startup_imports.py checks that no command loads it. It stays a test
+  dependency (the equivalence tests compare against it), so the switch below is still set for
+  any process that imports kiosk and then onnxruntime itself (the tests, tools/, a script).
+  What it would do: official builds have Microsoft's 1DS telemetry compiled in and ON by
   default. At IMPORT time its native threads write a persistent device id and an event
   store under ``~/.cache/Microsoft/DeveloperTools/.onnxruntime/`` (``deviceid``,
   ``onnxruntime.db``) and resolve ``mobile.events.data.microsoft.com`` (DNS to port 53).
   These sockets are native: a Python audit hook does not see them. Calling
   ``onnxruntime.disable_telemetry_events()`` after the import does NOT stop either; only the
   environment variable ``ORT_DISABLE_TELEMETRY=1`` set BEFORE onnxruntime is imported does
-  (onnxruntime's Privacy.md says the same). Windows builds for apps use ETW instead, which
-  that API call does turn off. So this function must run before anything imports
-  onnxruntime (kiosk.vision.embedders does, at import).
+  (onnxruntime's Privacy.md says the same; tests/test_security_telemetry.py shows both). Windows
+  builds for apps use ETW instead, which that API call does turn off.
 - ai_edge_litert (LiteRT): its metrics hooks are no-op stubs in the pip package
   (``metrics_portable``); no socket, no file. Nothing to turn off. MediaPipe's models (BlazeFace,
   the face mesh) run in it.
@@ -46,13 +51,13 @@ class TelemetryReport:
     too_late: bool = False
 
 
-def disable_native_telemetry(*, import_onnxruntime: bool = True) -> TelemetryReport:
+def disable_native_telemetry() -> TelemetryReport:
     """Turn off every phoning-home switch the dependencies have (see the module docstring).
 
-    Call at process start, before any `kiosk.vision` import and before any InferenceSession.
-    Idempotent. Also exported to child processes (the environment variable is inherited).
-    With `import_onnxruntime` it then imports onnxruntime and calls its
-    ``disable_telemetry_events()`` too (that covers Windows' ETW provider).
+    Call at process start, before anything imports onnxruntime. Idempotent. Also exported to
+    child processes (the environment variable is inherited). It never imports onnxruntime
+    itself; when something already did, it also calls its ``disable_telemetry_events()``
+    (that covers Windows' ETW provider) and reports `too_late`.
     """
     actions: list[str] = []
     import kiosk  # sets ORT_ENV on import; remembers whether onnxruntime came first
@@ -61,15 +66,12 @@ def disable_native_telemetry(*, import_onnxruntime: bool = True) -> TelemetryRep
     if too_late:
         log.warning(
             "onnxruntime was imported before telemetry was disabled; call "
-            "kiosk.security.telemetry.disable_native_telemetry() before importing kiosk.vision"
+            "kiosk.security.telemetry.disable_native_telemetry() before importing onnxruntime"
         )
     os.environ[ORT_ENV] = "1"
     actions.append(f"{ORT_ENV}=1")
-    if import_onnxruntime or "onnxruntime" in sys.modules:
-        try:
-            import onnxruntime
-        except ImportError:  # no onnxruntime, nothing of it to silence
-            return TelemetryReport(tuple(actions), too_late)
+    onnxruntime = sys.modules.get("onnxruntime")  # loaded by the caller's code, never by the app
+    if onnxruntime is not None:
         onnxruntime.disable_telemetry_events()
         actions.append("onnxruntime.disable_telemetry_events()")
     return TelemetryReport(tuple(actions), too_late)

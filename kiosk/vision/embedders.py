@@ -1,9 +1,10 @@
 """ONNX face embedders: aligned 112x112 RGB crops in, L2-normalised vectors out.
 
-SFace runs in OpenCV's DNN engine, not onnxruntime: the same file gives the same vectors (within
-2e-6) in 17.5 ms of CPU against onnxruntime's 22 ms on this AVX2 machine (1 thread each, idle;
-docs/matching.md "Speed"). OpenCV's engine has no per-model thread count: it uses OpenCV's own
-threads, as YuNet and every other OpenCV call do.
+Both run in OpenCV's DNN engine (kiosk.vision.opencv_dnn), which gives onnxruntime's vectors
+(within 1e-6, tests/test_speed_paths.py) for less CPU: SFace 17.5 ms against 22, mbf 16.5 against
+21 (1 face, 1 thread; docs/matching.md "Speed"). OpenCV's engine has no per-model thread count:
+it uses OpenCV's own threads, as YuNet and every other OpenCV call do. It also runs SFace's
+batch-1 graph on a whole batch, with each face's vector as if alone.
 """
 
 from __future__ import annotations
@@ -14,30 +15,19 @@ import numpy as np
 from kiosk.errors import ModelError
 from kiosk.models import MODELS, ModelSpec
 from kiosk.vision.geometry import l2_normalise
-from kiosk.vision.onnx_session import open_opencv_net, open_session
+from kiosk.vision.opencv_dnn import open_opencv_net
 
 EMBEDDERS = ("sface", "mbf")
-OPENCV_DNN = frozenset({"sface"})  # faster in OpenCV's DNN engine, which also batches its batch-1 graph
 
 
 class OnnxEmbedder:
     """One embedding model; its input contract comes from its ModelSpec, not from guessing."""
 
-    def __init__(self, key: str, threads: int = 2) -> None:
+    def __init__(self, key: str) -> None:
         if key not in EMBEDDERS:
             raise ModelError(f"unknown embedder {key!r}; choose one of {', '.join(EMBEDDERS)}")
         self.spec: ModelSpec = MODELS[key]
-        self._net: cv2.dnn.Net | None = None
-        if key in OPENCV_DNN:
-            self._net = open_opencv_net(key)
-            self._fixed_batch = True
-            self.embed(np.zeros((1, 112, 112, 3), np.uint8))  # warm up
-            return
-        self._session = open_session(key, threads)
-        self._input = self._session.get_inputs()[0].name
-        dims = self._session.get_inputs()[0].shape
-        # SFace is exported with a fixed batch of 1; mbf takes any batch.
-        self._fixed_batch = isinstance(dims[0], int)
+        self._net: cv2.dnn.Net = open_opencv_net(key)
         self.embed(np.zeros((1, 112, 112, 3), np.uint8))  # warm up
 
     @property
@@ -65,17 +55,7 @@ class OnnxEmbedder:
         x = batch.astype(np.float32)
         if self.spec.colour == "BGR":
             x = x[..., ::-1]
-        x = ((x - self.spec.mean) / self.spec.std).transpose(0, 3, 1, 2)
-        x = np.ascontiguousarray(x)
-        if self._net is not None:  # OpenCV runs the batch-1 graph on a whole batch (same vectors)
-            out = self._forward(x)
-        elif self._fixed_batch:
-            out = np.concatenate([self._session.run(None, {self._input: x[i : i + 1]})[0] for i in range(len(x))])
-        else:
-            out = self._session.run(None, {self._input: x})[0]
-        return l2_normalise(out.reshape(len(x), -1))
-
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        assert self._net is not None
+        x = np.ascontiguousarray(((x - self.spec.mean) / self.spec.std).transpose(0, 3, 1, 2))
         self._net.setInput(x)
-        return np.asarray(self._net.forward())
+        out = np.asarray(self._net.forward())
+        return l2_normalise(out.reshape(len(x), -1))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -42,9 +41,9 @@ class Embedding:
     fused vectors is the mean of the two models' cosines (one matrix product still).
     """
 
-    def __init__(self, name: str, threads: int = 2) -> None:
+    def __init__(self, name: str) -> None:
         keys = name.split("+")
-        self.models = [OnnxEmbedder(key, threads=threads) for key in keys]
+        self.models = [OnnxEmbedder(key) for key in keys]
         self.name = name
 
     @property
@@ -71,7 +70,7 @@ class Embedding:
 
 
 class FacePipeline:
-    """Owns its models; use one per thread (MediaPipe and the sessions are not shared)."""
+    """Owns its models; use one per thread (the LiteRT interpreters and OpenCV nets are not shared)."""
 
     def __init__(self, config: VisionConfig | None = None, still: bool = False) -> None:
         """`still=True` for single photos (CLI, enrollment, import, eval): both BlazeFace ranges
@@ -80,13 +79,11 @@ class FacePipeline:
         self.config = config or VisionConfig()
         self.still = still
         self.min_face_px = STILL_MIN_FACE_PX if still else self.config.min_face_px
-        # Measured under load (bench --live): 1 thread gave 78 ms face->name vs 115 ms with 2.
-        threads = self.config.threads or (min(os.cpu_count() or 1, 4) if still else 1)
         # The embedder is the slowest model to build (~0.2 s of CPU, most of the load) and
-        # OpenCV's DNN engine (SFace) builds it without holding the GIL: it loads on a thread while
+        # OpenCV's DNN engine builds it without holding the GIL: it loads on a thread while
         # the detector and the mesh load here. A model that fails still fails this constructor.
         with ThreadPoolExecutor(1, thread_name_prefix="face-kiosk-models") as loader:
-            embedding = loader.submit(Embedding, self.config.embedder, threads)
+            embedding = loader.submit(Embedding, self.config.embedder)
             self.detector: FaceDetector = create_detector(
                 self.config.detector, self.config.mediapipe_model, still=still
             )
