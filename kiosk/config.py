@@ -18,7 +18,9 @@ from kiosk.errors import KioskError, os_reason
 from kiosk.events.config import EventsConfig
 from kiosk.i18n.catalog import N_, languages
 
-CONFIG_VERSION = 2  # 2: the mask threshold moved from match to vision (one rule for every path)
+# 2: the mask threshold moved from match to vision (one rule for every path); 3: vision.threads
+# retired (no model takes a thread count since onnxruntime left the app)
+CONFIG_VERSION = 3
 APP_NAME = "face-kiosk"
 
 
@@ -44,11 +46,6 @@ class VisionConfig(_Strict):
     mediapipe_model: Literal["mediapipe-full", "mediapipe-short"] = "mediapipe-full"
     embedder: EmbedderName = Field(
         "sface", description="sface is Apache-2.0; sface+mbf adds InsightFace weights (non-commercial only)"
-    )
-    threads: int = Field(
-        0, ge=0, le=64,
-        description="no longer used, kept so saved configs still load: no model takes a thread count "
-        "any more (the ONNX models run on OpenCV's own threads, the LiteRT ones on one thread)",
     )
     min_face_px: int = Field(40, ge=16, le=400, description="faces narrower than this are ignored")
     mask_threshold: float | None = Field(
@@ -374,12 +371,15 @@ def load_config(path: Path | None = None) -> Config:
 
 def migrate_config(data: dict[str, Any]) -> dict[str, Any]:
     """A config of an earlier version in today's shape (version 1: `match.mask_threshold` judged
-    the tracker's smoothed score only; its old default 0.5 is dropped, other values move)."""
+    the tracker's smoothed score only; its old default 0.5 is dropped, other values move;
+    versions 1-2: `vision.threads` sized onnxruntime's pools, which the app no longer uses)."""
     if int(data.get("version", CONFIG_VERSION)) < 2 and isinstance(data.get("match"), dict):
         data = {**data, "match": dict(data["match"]), "vision": dict(data.get("vision") or {})}
         old = data["match"].pop("mask_threshold", None)
         if old is not None and old != 0.5:
             data["vision"].setdefault("mask_threshold", old)
+    if int(data.get("version", CONFIG_VERSION)) < 3 and isinstance(data.get("vision"), dict):
+        data = {**data, "vision": {k: v for k, v in data["vision"].items() if k != "threads"}}
     data = {**data, "version": CONFIG_VERSION}
     return data
 

@@ -156,7 +156,7 @@ def test_preloaded_models_are_handed_out_once_then_loaded_anew():
 def test_a_config_changed_before_the_models_are_taken_gets_its_own():
     config = Config()
     models = ModelPreload(config)
-    changed = config.model_copy(update={"vision": config.vision.model_copy(update={"threads": 2}),
+    changed = config.model_copy(update={"vision": config.vision.model_copy(update={"min_face_px": 60}),
                                         "liveness": config.liveness.model_copy(update={"mode": "off"})})
     pipeline = models.pipeline(changed)
     assert pipeline.config == changed.vision
